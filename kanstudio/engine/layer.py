@@ -1,0 +1,213 @@
+"""One KAN layer: every edge of the layer evaluated at once.
+
+Edge i->j computes  phi_ij(x_i) = w_b[i,j]*silu(x_i) + w_s[i,j]*sum_m c[i,j,m] B_m(x_i)
+(numeric edges) or  psi_ij(x_i) = c*f(a*x_i+b)+d  (edges fixed to a symbolic
+function).  ``mask`` removes pruned edges, ``sym_mask`` switches an edge from
+its spline to its symbolic form.  Two evaluation paths:
+
+* fast path (training without regularisation): one matrix product over the
+  flattened (input, basis) axis, no [B, in, out] tensor is materialised;
+* edge path: returns the per-edge values [B, in, out] (regularisation,
+  attribution scores, drawing).
+
+Symbolic edges are evaluated grouped by function (a Python loop over the few
+distinct functions, never over edges) and the branch is skipped entirely when
+no edge is fixed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from . import spline
+
+_BASIS_CACHE_LIMIT = 20_000_000  # elements; above this, recompute instead of caching
+
+
+@dataclass
+class EdgeValues:
+    """Per-edge quantities of one forward pass (all [B, in, out])."""
+    edges: torch.Tensor          # full edge output (numeric + symbolic, masked)
+    spline: torch.Tensor         # unscaled spline part of numeric edges (regulariser input)
+    symbolic: Optional[torch.Tensor]  # symbolic part only (None when no edge is fixed)
+
+
+class KANLayer(nn.Module):
+    def __init__(self, in_dim: int, out_dim: int, num: int = 5, k: int = 3,
+                 noise_scale: float = 0.3, grid_range=(-1.0, 1.0),
+                 generator: Optional[torch.Generator] = None,
+                 dtype=torch.float64, device=None):
+        super().__init__()
+        self.in_dim, self.out_dim, self.num, self.k = in_dim, out_dim, num, k
+        fk = dict(dtype=dtype, device=device)
+        self.register_buffer("grid", spline.uniform_grid(in_dim, num, k, *grid_range, **fk))
+        # Small random curves: fit coefficients to noise at the interior knots.
+        knots = self.grid[:, k:num + k + 1].T.contiguous()                  # [num+1, in]
+        noise = (torch.rand(num + 1, in_dim, out_dim, generator=generator, dtype=dtype) - 0.5)
+        noise = (noise * noise_scale / num).to(device)
+        self.coef = nn.Parameter(spline.curve_to_coef(knots, noise, self.grid, k))
+        base = (torch.rand(in_dim, out_dim, generator=generator, dtype=dtype) * 2 - 1)
+        self.scale_base = nn.Parameter((base / in_dim ** 0.5).to(device))
+        self.scale_sp = nn.Parameter(torch.full((in_dim, out_dim), 1.0 / in_dim ** 0.5, **fk))
+        self.register_buffer("mask", torch.ones(in_dim, out_dim, **fk))
+        self.register_buffer("sym_mask", torch.zeros(in_dim, out_dim, **fk))
+        # Index into self.sym_names (-1 = not fixed); params are (a, b, c, d).
+        self.register_buffer("sym_fn", torch.full((in_dim, out_dim), -1, dtype=torch.long, device=device))
+        self.sym_params = nn.Parameter(torch.tensor([1.0, 0.0, 1.0, 0.0], **fk).repeat(in_dim, out_dim, 1))
+        self.sym_names: list[str] = []
+        self._sym_groups = None  # cached [(function, in_idx, out_idx)]
+        self._tables = None      # cached knot tables of the current grid
+        self._basis_cache = None
+
+    # ------------------------------------------------------------------ forward
+    @property
+    def n_basis(self) -> int:
+        return self.num + self.k
+
+    def has_symbolic(self) -> bool:
+        return bool(self.sym_names) and bool((self.sym_mask * self.mask).any())
+
+    def numeric_weight(self) -> torch.Tensor:
+        return self.mask * (1.0 - self.sym_mask)
+
+    def forward(self, x: torch.Tensor, with_edges: bool = False):
+        """x [B, in] -> y [B, out] (and EdgeValues when with_edges)."""
+        w = self.numeric_weight()
+        basis, silu = self._basis_and_silu(x)
+        sym = self._symbolic_edges(x) if self.has_symbolic() else None
+        if not with_edges:
+            eff = (self.coef * (self.scale_sp * w).unsqueeze(-1)).permute(0, 2, 1)  # [in, nb, out]
+            y = silu @ (self.scale_base * w) + basis.reshape(x.shape[0], -1) @ eff.reshape(-1, self.out_dim)
+            if sym is not None:
+                y = y + sym.sum(1)
+            return y
+        spl = torch.einsum("bim,iom->bio", basis, self.coef)                   # [B, in, out]
+        edges = w * (self.scale_base * silu.unsqueeze(-1) + self.scale_sp * spl)
+        if sym is not None:
+            edges = edges + sym
+        return edges.sum(1), EdgeValues(edges=edges, spline=spl * w, symbolic=sym)
+
+    def _basis_and_silu(self, x: torch.Tensor):
+        """Basis [B, in, nb] and silu(x); both are cached for an input that
+        does not require grad (the first layer during training sees the same
+        data tensor on every closure call of LBFGS)."""
+        gkey = (id(self.grid), self.grid._version)
+        if self._tables is None or self._tables[0] != gkey:
+            self._tables = (gkey, spline.knot_tables(self.grid, self.k))
+        tables = self._tables[1]
+        if x.requires_grad:
+            return spline.bspline_basis(x, self.grid, self.k, tables), F.silu(x)
+        c = self._basis_cache
+        if c is not None and c[0] is x and c[1] == (x._version, gkey):
+            return c[2], c[3]
+        basis, silu = spline.bspline_basis(x, self.grid, self.k, tables), F.silu(x)
+        if basis.numel() <= _BASIS_CACHE_LIMIT:
+            self._basis_cache = (x, (x._version, gkey), basis, silu)
+        return basis, silu
+
+    def _symbolic_edges(self, x: torch.Tensor) -> torch.Tensor:
+        """Values of the fixed edges, [B, in, out], zeros elsewhere."""
+        from .symbolic_lib import get_function  # lazy: the library imports sympy
+
+        out = x.new_zeros(x.shape[0], self.in_dim, self.out_dim)
+        for name, ii, oo in self._groups():
+            p = self.sym_params[ii, oo]                                        # [E, 4]
+            xs = x[:, ii]                                                      # [B, E]
+            val = p[:, 2] * get_function(name).torch_fn(p[:, 0] * xs + p[:, 1]) + p[:, 3]
+            out = out.index_put((torch.arange(x.shape[0], device=x.device)[:, None], ii, oo), val)
+        return out
+
+    def _groups(self):
+        if self._sym_groups is None:
+            active = (self.sym_mask * self.mask) > 0
+            groups = []
+            for idx, name in enumerate(self.sym_names):
+                ii, oo = torch.nonzero(active & (self.sym_fn == idx), as_tuple=True)
+                if ii.numel():
+                    groups.append((name, ii, oo))
+            self._sym_groups = groups
+        return self._sym_groups
+
+    def invalidate(self):
+        """Call after changing masks, symbolic assignments or the grid."""
+        self._sym_groups = None
+        self._tables = None
+        self._basis_cache = None
+
+    # --------------------------------------------------------------- edits
+    @torch.no_grad()
+    def set_symbolic(self, i: int, j: int, name: str, params=(1.0, 0.0, 1.0, 0.0)):
+        if name not in self.sym_names:
+            self.sym_names.append(name)
+        self.sym_fn[i, j] = self.sym_names.index(name)
+        self.sym_params[i, j] = torch.as_tensor(params, dtype=self.sym_params.dtype)
+        self.sym_mask[i, j] = 1.0
+        self.invalidate()
+
+    @torch.no_grad()
+    def unset_symbolic(self, i: int, j: int):
+        self.sym_mask[i, j] = 0.0
+        self.sym_fn[i, j] = -1
+        self.sym_params[i, j] = torch.tensor([1.0, 0.0, 1.0, 0.0], dtype=self.sym_params.dtype)
+        self.invalidate()
+
+    def symbolic_name(self, i: int, j: int) -> Optional[str]:
+        idx = int(self.sym_fn[i, j])
+        return self.sym_names[idx] if idx >= 0 and self.sym_mask[i, j] > 0 else None
+
+    @torch.no_grad()
+    def set_mask(self, i: int, j: int, value: float):
+        self.mask[i, j] = value
+        self.invalidate()
+
+    # ------------------------------------------------------------ grids
+    @torch.no_grad()
+    def spline_values(self, x: torch.Tensor) -> torch.Tensor:
+        return spline.coef_to_curve(x, self.grid, self.coef, self.k)
+
+    @torch.no_grad()
+    def set_grid(self, new_grid: torch.Tensor, x: torch.Tensor, num: Optional[int] = None):
+        """Move to new knots keeping the spline: least squares at samples x."""
+        y = self.spline_values(x)
+        self.grid = new_grid.contiguous()
+        self.invalidate()
+        if num is not None:
+            self.num = num
+        # .data keeps the Parameter object (and its requires_grad) alive.
+        self.coef.data = spline.curve_to_coef(x, y, self.grid, self.k)
+
+    @torch.no_grad()
+    def update_grid_from_samples(self, x: torch.Tensor, eps: float = 0.02):
+        self.set_grid(spline.grid_from_samples(x, self.num, self.k, eps), x)
+
+    @torch.no_grad()
+    def refine(self, new_num: int, x: torch.Tensor):
+        self.set_grid(spline.interpolate_grid(self.grid, self.k, new_num), x, num=new_num)
+
+    # ------------------------------------------------------------- subsets
+    @torch.no_grad()
+    def subset(self, in_idx, out_idx) -> "KANLayer":
+        """A new layer with only the given inputs and outputs (used by pruning)."""
+        in_idx = torch.as_tensor(in_idx, dtype=torch.long)
+        out_idx = torch.as_tensor(out_idx, dtype=torch.long)
+        new = KANLayer.__new__(KANLayer)
+        nn.Module.__init__(new)
+        new.in_dim, new.out_dim, new.num, new.k = len(in_idx), len(out_idx), self.num, self.k
+        new.register_buffer("grid", self.grid[in_idx].clone())
+        sel = lambda t: t[in_idx][:, out_idx].clone()  # noqa: E731
+        new.coef = nn.Parameter(sel(self.coef))
+        new.scale_base = nn.Parameter(sel(self.scale_base))
+        new.scale_sp = nn.Parameter(sel(self.scale_sp))
+        new.register_buffer("mask", sel(self.mask))
+        new.register_buffer("sym_mask", sel(self.sym_mask))
+        new.register_buffer("sym_fn", sel(self.sym_fn))
+        new.sym_params = nn.Parameter(sel(self.sym_params))
+        new.sym_names = list(self.sym_names)
+        new._sym_groups = None
+        new._tables = None
+        new._basis_cache = None
+        return new

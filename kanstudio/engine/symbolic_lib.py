@@ -1,0 +1,301 @@
+"""The library of 1-D functions a KAN edge can be fixed to: c*f(a*x+b)+d.
+
+Every entry carries two forms of f:
+
+* ``torch_fn`` -- a *singularity-safe* torch version used for training, for
+  evaluating fixed edges and for the symbolic fit.  For any finite input it
+  returns finite values with finite gradients (no NaN/Inf), whatever its shape.
+* ``sympy_fn`` -- the exact mathematical form used for formulas.
+
+The two agree on ``domain`` (minus tiny guard zones next to poles), which the
+fitter enforces so that a fitted edge never relies on a guard.
+
+Guards (Y_TH bounds the guarded values):
+  1/x, 1/x^3, 1/sqrt(x), sqrt -> odd extension with a linear core |x| < eps
+                             (continuous, bounded slope through 0);
+  x^1.5                     -> odd extension sign(x)*|x|^1.5 (C1 at 0);
+  1/x^2                     -> 1/max(x^2, eps^2);
+  log                       -> log(max(x, LOG_EPS));
+  tan                       -> argument reduced mod pi, clamped short of the pole;
+  arcsin, arctanh           -> input clipped into (-1+CLIP_EPS, 1-CLIP_EPS);
+  powers, exp, gaussian     -> input clamped so the result cannot overflow.
+The branches of every ``torch.where`` see a safe input, so the branch that is
+not taken cannot leak an inf/NaN gradient (0*inf = NaN).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import sympy
+import torch
+from torch import Tensor
+
+__all__ = [
+    "SymbolicFunction", "CONSTANT", "DEFAULT_LIBRARY", "Y_TH",
+    "get_function", "register_function", "unregister_function",
+    "library_names", "to_sympy", "UnknownFunctionError",
+]
+
+Y_TH = 1e4          # magnitude reached by guarded functions at their poles
+LOG_EPS = 1e-4      # log argument floor: log >= -9.2, slope <= 1e4
+SQRT_EPS = 1e-8     # sqrt core: slope <= 1e4
+CLIP_EPS = 1e-6     # arcsin/arctanh stay this far inside (-1, 1)
+_POW_MAX = 1e30     # |x^n| is kept below this
+_EXP_MAX = 60.0     # exp(60) ~ 1e26: finite in float32, gradient too
+_TAN_DELTA = math.atan(1.0 / Y_TH)  # tan(pi/2 - delta) = Y_TH
+
+CONSTANT = "0"
+
+
+@dataclass(frozen=True)
+class SymbolicFunction:
+    """One library entry.
+
+    domain: interval (lo, hi) where sympy_fn is real; None = all reals.
+    closed: whether lo itself belongs to the domain (sqrt, x^1.5 at 0).
+    pole_at_zero: argument range must not contain 0 (1/x, 1/x^2, 1/x^3).
+    guard: half-width of the zone next to a pole / open domain end where torch_fn
+      departs from sympy_fn; the fitter keeps the argument range out of it.
+    search: how the fitter scans (a, b) -- "ab" a 2-D grid, "shift" a = +-1 and
+      a grid over b (f homogeneous or log: only b/a matters), "scale" b = 0 and a
+      grid over a (exp: b is absorbed by c), "window" a grid over the argument
+      range endpoints inside a bounded domain, "affine" none (x itself),
+      "const" none (the constant 0).
+    period: the b-shift that leaves f unchanged (sin, cos: 2pi), used to
+      canonicalise fitted parameters; antiperiodic: f(z + period/2) = -f(z).
+    shifted: (base, s) when f(z) == base(z + s) exactly (cos = sin shifted by
+      pi/2): the fitter reuses base's fit instead of repeating it.
+    """
+    name: str
+    complexity: int
+    torch_fn: Callable[[Tensor], Tensor]
+    sympy_fn: Callable[[sympy.Expr], sympy.Expr]
+    domain: tuple[float, float] | None = None
+    closed: bool = False
+    pole_at_zero: bool = False
+    guard: float = 0.0
+    search: str = "ab"
+    period: float | None = None
+    antiperiodic: bool = False
+    shifted: tuple[str, float] | None = None
+    builtin: bool = True
+
+
+# ---------------------------------------------------------------- guards
+def _clamp_pow(x: Tensor, n: float) -> Tensor:
+    lim = _POW_MAX ** (1.0 / abs(n))
+    return x.clamp(-lim, lim)
+
+
+def _power(n: int) -> Callable[[Tensor], Tensor]:
+    return lambda x: _clamp_pow(x, n) ** n
+
+
+def _odd_pole(p: float) -> Callable[[Tensor], Tensor]:
+    """sign(x)*|x|^-p outside |x| < eps, linear x/eps^(p+1) inside (continuous)."""
+    eps = Y_TH ** (-1.0 / p)
+
+    def fn(x: Tensor) -> Tensor:
+        core = x.abs() < eps
+        xs = torch.where(core, torch.full_like(x, eps), x)
+        out = torch.sign(xs) * xs.abs().clamp(max=_POW_MAX) ** (-p)
+        return torch.where(core, x * eps ** (-p - 1.0), out)
+    return fn
+
+
+def _inv_sq(x: Tensor) -> Tensor:
+    eps2 = 1.0 / Y_TH
+    return 1.0 / (_clamp_pow(x, 2) ** 2).clamp(min=eps2)
+
+
+def _sqrt(x: Tensor) -> Tensor:
+    core = x.abs() < SQRT_EPS
+    xs = torch.where(core, torch.full_like(x, SQRT_EPS), x)
+    return torch.where(core, x / math.sqrt(SQRT_EPS), torch.sign(xs) * xs.abs().sqrt())
+
+
+def _pow15(x: Tensor) -> Tensor:
+    return torch.sign(x) * _clamp_pow(x, 1.5).abs() ** 1.5
+
+
+def _log(x: Tensor) -> Tensor:
+    return torch.log(x.clamp(min=LOG_EPS))
+
+
+def _tan(x: Tensor) -> Tensor:
+    # distance to the nearest multiple of pi; huge x loses precision but stays finite
+    r = x - math.pi * torch.round(x / math.pi)
+    lim = math.pi / 2 - _TAN_DELTA
+    return torch.tan(r.clamp(-lim, lim))
+
+
+def _clip_unit(fn: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    return lambda x: fn(x.clamp(-1.0 + CLIP_EPS, 1.0 - CLIP_EPS))
+
+
+def _exp(x: Tensor) -> Tensor:
+    return torch.exp(x.clamp(max=_EXP_MAX))
+
+
+def _gaussian(x: Tensor) -> Tensor:
+    return torch.exp(-(x.clamp(-1e4, 1e4) ** 2))
+
+
+_PI = math.pi
+
+
+def _entry(name, complexity, torch_fn, sympy_fn, **kw) -> SymbolicFunction:
+    return SymbolicFunction(name, complexity, torch_fn, sympy_fn, **kw)
+
+
+_POS = (0.0, math.inf)
+_BUILTINS: dict[str, SymbolicFunction] = {f.name: f for f in [
+    _entry("x", 1, lambda x: x, lambda x: x, search="affine"),
+    _entry("x^2", 2, _power(2), lambda x: x**2, search="shift"),
+    _entry("x^3", 3, _power(3), lambda x: x**3, search="shift"),
+    _entry("x^4", 3, _power(4), lambda x: x**4, search="shift"),
+    _entry("x^5", 4, _power(5), lambda x: x**5, search="shift"),
+    _entry("1/x", 2, _odd_pole(1.0), lambda x: 1 / x, pole_at_zero=True, search="shift",
+           guard=Y_TH ** -1.0),
+    _entry("1/x^2", 2, _inv_sq, lambda x: x**-2, pole_at_zero=True, search="shift",
+           guard=Y_TH ** -0.5),
+    _entry("1/x^3", 3, _odd_pole(3.0), lambda x: x**-3, pole_at_zero=True, search="shift",
+           guard=Y_TH ** (-1 / 3)),
+    _entry("sqrt", 2, _sqrt, sympy.sqrt, domain=_POS, closed=True, search="shift"),
+    _entry("1/sqrt(x)", 3, _odd_pole(0.5), lambda x: 1 / sympy.sqrt(x), domain=_POS,
+           search="shift", guard=Y_TH ** -2.0),
+    _entry("x^1.5", 3, _pow15, lambda x: x ** sympy.Rational(3, 2), domain=_POS, closed=True,
+           search="shift"),
+    _entry("exp", 2, _exp, sympy.exp, search="scale"),
+    _entry("log", 2, _log, sympy.log, domain=_POS, search="shift", guard=LOG_EPS),
+    _entry("sin", 2, torch.sin, sympy.sin, period=2 * _PI, antiperiodic=True),
+    _entry("cos", 2, torch.cos, sympy.cos, period=2 * _PI, antiperiodic=True,
+           shifted=("sin", _PI / 2)),
+    _entry("tan", 3, _tan, sympy.tan, domain=(-_PI / 2, _PI / 2), search="window",
+           guard=_TAN_DELTA),
+    _entry("tanh", 3, torch.tanh, sympy.tanh),
+    _entry("abs", 3, torch.abs, sympy.Abs, search="shift"),
+    _entry("sgn", 4, torch.sign, sympy.sign, search="shift"),
+    _entry("arcsin", 4, _clip_unit(torch.asin), sympy.asin, domain=(-1.0, 1.0),
+           search="window", guard=CLIP_EPS),
+    _entry("arctan", 4, torch.atan, sympy.atan),
+    _entry("arctanh", 4, _clip_unit(torch.atanh), sympy.atanh, domain=(-1.0, 1.0),
+           search="window", guard=CLIP_EPS),
+    _entry("gaussian", 3, _gaussian, lambda x: sympy.exp(-x**2)),
+    _entry(CONSTANT, 0, lambda x: x * 0.0, lambda x: sympy.Integer(0),
+           search="const"),
+]}
+
+DEFAULT_LIBRARY: tuple[str, ...] = tuple(n for n in _BUILTINS if n != CONSTANT)
+_USER: dict[str, SymbolicFunction] = {}
+
+_ALIASES = {
+    "x^1": "x", "id": "x", "identity": "x", "linear": "x",
+    "x^-1": "1/x", "x^-2": "1/x^2", "x^-3": "1/x^3",
+    "x^0.5": "sqrt", "x^(1/2)": "sqrt", "x^-0.5": "1/sqrt(x)", "x^(-1/2)": "1/sqrt(x)",
+    "1/sqrt": "1/sqrt(x)", "x^(3/2)": "x^1.5", "ln": "log",
+    "asin": "arcsin", "atan": "arctan", "atanh": "arctanh", "sign": "sgn",
+    "|x|": "abs", "gauss": "gaussian", "exp(-x^2)": "gaussian", "zero": CONSTANT,
+}
+
+
+class UnknownFunctionError(KeyError, ValueError):
+    """Raised for a name that is neither a library function nor an alias."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+def _normalise(name: str) -> str:
+    key = "".join(name.split()).lower().replace("**", "^")
+    if key in _BUILTINS or key in _ALIASES:
+        return _ALIASES.get(key, key)
+    if key.endswith("(x)") and key[:-3].isidentifier():   # "sin(x)" -> "sin"
+        key = key[:-3]
+    return _ALIASES.get(key, key)
+
+
+def get_function(name: str) -> SymbolicFunction:
+    """Look a function up by name or alias ("x**2" == "x^2", "sin(x)" == "sin")."""
+    if name in _USER:
+        return _USER[name]
+    key = _normalise(name)
+    if key in _BUILTINS:
+        return _BUILTINS[key]
+    for user_name, fn in _USER.items():
+        if _normalise(user_name) == key:
+            return fn
+    valid = ", ".join(library_names() + (CONSTANT,))
+    raise UnknownFunctionError(f"unknown symbolic function {name!r}; valid names: {valid}")
+
+
+def library_names() -> tuple[str, ...]:
+    """The default library followed by the user-registered functions (not "0")."""
+    return DEFAULT_LIBRARY + tuple(_USER)
+
+
+class _SanitiseGrad(torch.autograd.Function):
+    """Identity whose backward replaces non-finite gradients by finite ones."""
+
+    @staticmethod
+    def forward(ctx, x):  # noqa: D401
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.nan_to_num(grad, nan=0.0, posinf=Y_TH, neginf=-Y_TH)
+
+
+def register_function(name: str, expr: sympy.Expr, symbol: sympy.Symbol,
+                      complexity: int | None = None) -> SymbolicFunction:
+    """Add a user function f(symbol) = expr (already parsed safely by the caller).
+
+    Its torch form is lambdified and wrapped so that outputs and gradients are
+    always finite (NaN -> 0, +-inf -> +-Y_TH, then clamped to +-Y_TH).
+    Re-registering a user name replaces it; built-in names are refused.
+    """
+    name = name.strip()
+    if not name:
+        raise ValueError("a symbolic function needs a non-empty name")
+    if name in _BUILTINS or _normalise(name) in _BUILTINS:
+        raise ValueError(f"{name!r} is a built-in symbolic function")
+    if not isinstance(expr, sympy.Expr) or not isinstance(symbol, sympy.Symbol):
+        raise TypeError("register_function needs a parsed sympy expression and its Symbol")
+    extra = expr.free_symbols - {symbol}
+    if extra:
+        raise ValueError(f"expression for {name!r} may only use {symbol}; also found "
+                         + ", ".join(sorted(map(str, extra))))
+    if complexity is None:
+        complexity = int(sympy.count_ops(expr)) + 1
+    raw = sympy.lambdify(symbol, expr, modules="torch")
+
+    def torch_fn(x: Tensor) -> Tensor:
+        out = raw(_SanitiseGrad.apply(x))
+        out = x * 0 + out if isinstance(out, Tensor) else torch.full_like(x, float(out)) + 0 * x
+        return torch.nan_to_num(out, nan=0.0, posinf=Y_TH, neginf=-Y_TH).clamp(-Y_TH, Y_TH)
+
+    fn = SymbolicFunction(name, int(complexity), torch_fn,
+                          lambda t: expr.xreplace({symbol: t}), builtin=False)
+    _USER[name] = fn
+    return fn
+
+
+def unregister_function(name: str) -> None:
+    """Remove a user-registered function (built-ins cannot be removed)."""
+    fn = get_function(name)
+    if fn.builtin:
+        raise ValueError(f"{fn.name!r} is a built-in symbolic function and cannot be removed")
+    del _USER[fn.name]
+
+
+def _num(v: float) -> sympy.Expr:
+    v = float(v)
+    return sympy.Integer(int(v)) if v.is_integer() else sympy.Float(v)
+
+
+def to_sympy(name: str, params, x_sym: sympy.Expr) -> sympy.Expr:
+    """c*f(a*x+b)+d for params (a, b, c, d); integral values stay exact integers."""
+    a, b, c, d = (_num(p) for p in (params.tolist() if hasattr(params, "tolist") else params))
+    return c * get_function(name).sympy_fn(a * x_sym + b) + d

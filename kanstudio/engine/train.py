@@ -1,0 +1,273 @@
+"""Training: a generator of snapshots, so a GUI worker, the CLI and tests all
+drive the same loop.  ``fit`` is a thin loop over ``fit_steps``.
+
+Objective = MSE + lamb * R, R = sum over layers of
+    mu1 * sum(A) + mu2 * (H_rows + H_cols),
+A[i, j] = std_B(spline part of edge i->j) / (std_B(x_i) + 0.1).
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Optional, Union
+
+import torch
+
+from .network import KAN
+
+CancelFlag = Union[None, threading.Event, Callable[[], bool]]
+
+
+@dataclass
+class FitConfig:
+    steps: int = 50
+    optimizer: str = "lbfgs"            # "lbfgs" | "adam"
+    lr: Optional[float] = None          # default: 1.0 (LBFGS), 1e-2 (Adam)
+    lamb: float = 0.0                   # overall regularisation strength
+    lamb_l1: float = 1.0
+    lamb_entropy: float = 2.0
+    update_grid: bool = True
+    grid_update_num: int = 10           # grid updates during the first part of training
+    stop_grid_update_step: int = 50
+    grid_eps: float = 0.02
+    batch_size: int = -1                # -1: full batch
+    seed: int = 0
+    snapshot_every: int = 1
+    lbfgs_max_iter: int = 20
+    lbfgs_history: int = 10
+
+    def __post_init__(self):
+        if self.optimizer not in ("lbfgs", "adam"):
+            raise ValueError(f"unknown optimizer {self.optimizer!r}: use 'lbfgs' or 'adam'")
+        if self.steps < 0:
+            raise ValueError("steps must be >= 0")
+        if self.lamb < 0 or not math.isfinite(self.lamb):
+            raise ValueError("lamb must be a finite number >= 0")
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else (1.0 if self.optimizer == "lbfgs" else 1e-2)
+
+    @property
+    def grid_update_freq(self) -> int:
+        # Guard against 0 (the reference divides by it).
+        return max(1, self.stop_grid_update_step // max(1, self.grid_update_num))
+
+
+@dataclass
+class Snapshot:
+    step: int
+    total_steps: int
+    train_rmse: float
+    test_rmse: float
+    reg: float
+    seconds: float
+    done: bool = False
+    reason: Optional[str] = None        # "completed" | "cancelled" | "diverged: ..."
+
+
+@dataclass
+class FitResult:
+    history: list = field(default_factory=list)
+    reason: str = "completed"
+    seconds: float = 0.0
+
+    @property
+    def final(self) -> Snapshot:
+        return self.history[-1]
+
+    @property
+    def diverged(self) -> bool:
+        return self.reason.startswith("diverged")
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def regularization(edge_values, inputs, lamb_l1=1.0, lamb_entropy=2.0) -> torch.Tensor:
+    """L1 + entropy penalty on the per-edge activation spread (see module doc)."""
+    total = 0.0
+    for ev, x in zip(edge_values, inputs):
+        a = ev.spline.std(0) / (x.std(0).unsqueeze(-1) + 0.1)               # [in, out]
+        p_row = a / (a.sum(0, keepdim=True) + 1)    # distribution over inputs, per output node
+        p_col = a / (a.sum(1, keepdim=True) + 1)    # distribution over outputs, per input node
+        h_row = -(p_row * torch.log2(p_row + 1e-4)).sum(0).mean()
+        h_col = -(p_col * torch.log2(p_col + 1e-4)).sum(1).mean()
+        total = total + lamb_l1 * a.sum() + lamb_entropy * (h_row + h_col)
+    return total
+
+
+def _is_cancelled(cancel: CancelFlag) -> bool:
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
+
+
+def _rmse(model: KAN, x, y) -> float:
+    with torch.no_grad():
+        return float(torch.sqrt(torch.mean((model(x) - y) ** 2)))
+
+
+def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
+              x_test: Optional[torch.Tensor] = None, y_test: Optional[torch.Tensor] = None,
+              config: Optional[FitConfig] = None, cancel: CancelFlag = None) -> Iterator[Snapshot]:
+    """Train ``model`` in place, yielding a Snapshot every ``snapshot_every``
+    steps and a final one with ``done=True`` and the reason it ended.
+
+    The last snapshot always describes a finite model: a non-finite loss or
+    parameter restores the last good state and ends with reason "diverged".
+    """
+    cfg = config or FitConfig()
+    dev, dt = model.device, model.dtype
+    x_train, y_train = x_train.to(dev, dt), y_train.to(dev, dt)
+    if y_train.ndim == 1:
+        y_train = y_train[:, None]
+    has_test = x_test is not None and y_test is not None and len(x_test) > 0
+    if has_test:
+        x_test, y_test = x_test.to(dev, dt), y_test.to(dev, dt)
+        if y_test.ndim == 1:
+            y_test = y_test[:, None]
+    _check_shapes(model, x_train, y_train)
+    gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
+    n = x_train.shape[0]
+    batch = n if cfg.batch_size is None or cfg.batch_size <= 0 else min(cfg.batch_size, n)
+    params = [p for p in model.parameters() if p.requires_grad]
+    use_reg = cfg.lamb > 0
+
+    def make_optimizer():
+        ps = [p for p in model.parameters() if p.requires_grad]
+        if cfg.optimizer == "adam":
+            return torch.optim.Adam(ps, lr=cfg.learning_rate)
+        return torch.optim.LBFGS(ps, lr=cfg.learning_rate, max_iter=cfg.lbfgs_max_iter,
+                                 history_size=cfg.lbfgs_history, line_search_fn="strong_wolfe",
+                                 tolerance_grad=1e-32, tolerance_change=1e-32)
+
+    opt = make_optimizer()
+    good = _save_state(model)
+    t0 = time.perf_counter()
+    last_reg = 0.0
+
+    def objective(xb, yb):
+        if use_reg:
+            pred, edges = model(xb, with_edges=True)
+            inputs = _layer_inputs_from(model, xb, edges)
+            reg = regularization(edges, inputs, cfg.lamb_l1, cfg.lamb_entropy)
+            return torch.mean((pred - yb) ** 2) + cfg.lamb * reg, reg
+        pred = model(xb)
+        return torch.mean((pred - yb) ** 2), None
+
+    def snapshot(step, done=False, reason=None):
+        train = _rmse(model, x_train, y_train)
+        test = _rmse(model, x_test, y_test) if has_test else float("nan")
+        return Snapshot(step, cfg.steps, train, test, last_reg, time.perf_counter() - t0, done, reason)
+
+    reason = "completed"
+    step = 0
+    for step in range(cfg.steps):
+        if _is_cancelled(cancel):
+            reason = "cancelled"
+            break
+        if cfg.update_grid and step % cfg.grid_update_freq == 0 and step < cfg.stop_grid_update_step:
+            model.update_grid_from_samples(x_train, cfg.grid_eps)
+            opt = make_optimizer()  # the old curvature history refers to the old basis
+        if batch < n:
+            idx = torch.randperm(n, generator=gen)[:batch].to(dev)
+            xb, yb = x_train[idx], y_train[idx]
+        else:
+            xb, yb = x_train, y_train
+        reg_holder = [None]
+
+        def closure():
+            if _is_cancelled(cancel):
+                raise _Cancelled
+            opt.zero_grad(set_to_none=True)
+            loss, reg = objective(xb, yb)
+            loss.backward()
+            reg_holder[0] = None if reg is None else reg.detach()
+            return loss
+
+        try:
+            if cfg.optimizer == "lbfgs":
+                loss = opt.step(closure)
+            else:
+                loss = closure()
+                opt.step()
+        except _Cancelled:
+            _load_state(model, good)
+            reason = "cancelled"
+            break
+        bad = not torch.isfinite(loss) or any(not torch.isfinite(p).all() for p in params)
+        if bad:
+            _load_state(model, good)
+            reason = f"diverged at step {step + 1}: non-finite loss or parameters; restored the last good state"
+            break
+        good = _save_state(model)
+        if reg_holder[0] is not None:
+            last_reg = float(reg_holder[0])
+        if (step + 1) % max(1, cfg.snapshot_every) == 0 and step + 1 < cfg.steps:
+            yield snapshot(step + 1)
+    else:
+        step = cfg.steps
+    model.invalidate()
+    done_step = step if reason != "completed" else cfg.steps
+    yield snapshot(done_step, done=True, reason=reason)
+
+
+def fit(model: KAN, x_train, y_train, x_test=None, y_test=None, config: Optional[FitConfig] = None,
+        cancel: CancelFlag = None, callback: Optional[Callable[[Snapshot], None]] = None, **kwargs) -> FitResult:
+    """Run training to the end; keyword arguments override FitConfig fields."""
+    cfg = config or FitConfig(**kwargs)
+    if config is not None and kwargs:
+        cfg = FitConfig(**{**cfg.__dict__, **kwargs})
+    result = FitResult()
+    for snap in fit_steps(model, x_train, y_train, x_test, y_test, cfg, cancel):
+        result.history.append(snap)
+        if callback is not None:
+            callback(snap)
+    result.reason = result.history[-1].reason or "completed"
+    result.seconds = result.history[-1].seconds
+    return result
+
+
+def _layer_inputs_from(model: KAN, x, edge_values):
+    """Inputs of each layer, rebuilt from the per-edge outputs of a forward pass."""
+    inputs = [x]
+    for l, ev in enumerate(edge_values[:-1]):
+        s = ev.edges.sum(1)
+        s = model.subnode_scale[l] * s + model.subnode_bias[l]
+        inputs.append(model.node_scale[l] * model._combine(l + 1, s) + model.node_bias[l])
+    return inputs
+
+
+def _check_shapes(model: KAN, x, y):
+    n_in, n_out = model.n_inputs, model.n_outputs
+    if x.ndim != 2 or x.shape[1] != n_in:
+        raise ValueError(f"inputs have shape {tuple(x.shape)}, the network expects [N, {n_in}]")
+    if y.shape[1] != n_out or y.shape[0] != x.shape[0]:
+        raise ValueError(f"targets have shape {tuple(y.shape)}, the network expects [{x.shape[0]}, {n_out}]")
+    if x.shape[0] == 0:
+        raise ValueError("no training rows")
+    if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+        raise ValueError("training data contains NaN or infinite values")
+
+
+def _save_state(model: KAN) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()} | {"__grids__": [l.num for l in model.layers]}
+
+
+def _load_state(model: KAN, state: dict):
+    state = dict(state)
+    state.pop("__grids__")
+    # Grid updates may have changed tensor shapes since the state was saved.
+    for l, layer in enumerate(model.layers):
+        g = state[f"layers.{l}.grid"]
+        layer.grid = g.clone()
+        layer.num = g.shape[1] - 2 * layer.k - 1
+        layer.coef.data = state[f"layers.{l}.coef"].clone()
+    model.load_state_dict(state)
+    model.invalidate()

@@ -1,0 +1,92 @@
+import threading
+
+import torch
+
+from kanstudio.engine.network import KAN
+from kanstudio.engine.train import FitConfig, fit, fit_steps
+
+
+def _data(n=300, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 2, generator=g, dtype=torch.float64) * 2 - 1
+    return x, torch.sin(2 * x[:, [0]]) + x[:, [1]] ** 2
+
+
+def test_fit_steps_yields_snapshots_and_final():
+    x, y = _data()
+    m = KAN([2, 3, 1], grid=3, seed=0)
+    snaps = list(fit_steps(m, x, y, x, y, FitConfig(steps=6, snapshot_every=2)))
+    assert [s.step for s in snaps] == [2, 4, 6]
+    assert snaps[-1].done and snaps[-1].reason == "completed"
+    assert snaps[-1].train_rmse < snaps[0].train_rmse * 1.5
+    assert all(s.total_steps == 6 for s in snaps)
+
+
+def test_cancel_stops_within_one_step():
+    x, y = _data()
+    m = KAN([2, 3, 1], grid=3, seed=0)
+    cancel = threading.Event()
+    gen = fit_steps(m, x, y, config=FitConfig(steps=100, optimizer="adam"), cancel=cancel)
+    first = next(gen)
+    cancel.set()
+    rest = list(gen)
+    assert len(rest) == 1 and rest[0].done and rest[0].reason == "cancelled"
+    assert rest[0].step <= first.step + 1
+    assert torch.isfinite(m(x)).all()
+
+
+def test_cancel_inside_lbfgs_step_restores_consistent_model():
+    x, y = _data()
+    m = KAN([2, 3, 1], grid=3, seed=0)
+    calls = {"n": 0}
+
+    def cancel():
+        calls["n"] += 1
+        return calls["n"] > 30  # fires in the middle of an LBFGS step
+
+    r = fit(m, x, y, steps=50, cancel=cancel)
+    assert r.reason == "cancelled"
+    assert torch.isfinite(m(x)).all()
+
+
+def test_nan_guard_restores_last_good_state():
+    x, y = _data()
+    m = KAN([2, 3, 1], grid=3, seed=0)
+    fit(m, x, y, steps=3, optimizer="adam")
+    good = m(x).detach().clone()
+    # An absurd learning rate makes Adam produce non-finite parameters.
+    r = fit(m, x, y * 1e300, steps=5, optimizer="adam", lr=1e308, update_grid=False)
+    assert r.diverged
+    assert "restored" in r.reason
+    assert torch.isfinite(m(x)).all()
+    assert torch.allclose(m(x), good)
+
+
+def test_regularisation_sparsifies_and_is_reported():
+    x, y = _data()
+    m = KAN([2, 4, 1], grid=3, seed=0)
+    r = fit(m, x, y, steps=20, lamb=0.01)
+    assert r.final.reg > 0
+    assert r.reason == "completed"
+
+
+def test_minibatch_adam_and_seed_reproducibility():
+    x, y = _data(500)
+    outs = []
+    for _ in range(2):
+        m = KAN([2, 3, 1], grid=3, seed=4)
+        fit(m, x, y, steps=10, optimizer="adam", batch_size=64, seed=9)
+        outs.append(m(x).detach())
+    assert torch.equal(outs[0], outs[1])
+
+
+def test_bad_data_rejected():
+    m = KAN([2, 3, 1], grid=3)
+    x, y = _data(10)
+    x[0, 0] = float("nan")
+    try:
+        fit(m, x, y, steps=1)
+    except ValueError as exc:
+        assert "NaN" in str(exc)
+    else:
+        raise AssertionError("NaN data must be refused")
