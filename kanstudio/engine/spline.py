@@ -57,14 +57,13 @@ def bspline_basis(x: torch.Tensor, grid: torch.Tensor, k: int, tables=None) -> t
 
 
 def knot_tables(grid: torch.Tensor, k: int):
-    """Grid-only work of the recursion (knot slices and reciprocal spans),
-    done once per grid instead of once per forward pass."""
+    """Grid-only work of the recursion, done once per grid instead of once per
+    forward pass: for each order p, the left knots t_m and 1/(t_{m+p} - t_m)."""
     g = grid.unsqueeze(0)
     out = []
     for p in range(1, k + 1):
-        tl, tr = g[..., : -(p + 1)], g[..., p + 1:]
-        out.append((tl.contiguous(), _reciprocal(g[..., p:-1] - tl), tr.contiguous(),
-                    _reciprocal(tr - g[..., 1:-p])))
+        tl = g[..., :-p]
+        out.append((tl.contiguous(), _reciprocal(g[..., p:] - tl)))
     return grid, out
 
 
@@ -74,20 +73,24 @@ def _reciprocal(d: torch.Tensor) -> torch.Tensor:
 
 
 def _basis(x, grid, k, tables, need_deriv):
-    """Cox–de Boor on [B, in, G+2k-p] tensors with precomputed reciprocals;
-    when asked, also the analytic derivative from the order k-1 basis."""
+    """Cox–de Boor in the omega form B_{m,p} = w_m B_{m,p-1} + (1 - w_{m+1}) B_{m+1,p-1},
+    w_m = (x - t_m)/(t_{m+p} - t_m): five fused ops per order instead of seven.
+    When asked, also the analytic derivative from the order k-1 basis."""
     g = tables[0].unsqueeze(0)
     xe = x.unsqueeze(-1)
     b = ((xe >= g[..., :-1]) & (xe < g[..., 1:])).to(x.dtype)
     prev = b
-    for tl, il, tr, ir in tables[1]:
+    for tl, inv in tables[1]:
         prev = b
-        b = (xe - tl) * il * b[..., :-1] + (tr - xe) * ir * b[..., 1:]
+        w = (xe - tl) * inv
+        hi = b[..., 1:]
+        b = torch.addcmul(hi - w[..., 1:] * hi, w[..., :-1], b[..., :-1])
     if not need_deriv:
         return b, None
-    _, il, _, ir = tables[1][-1]
+    inv = tables[1][-1][1]
     # d/dx B_{m,k} = k * (B_{m,k-1} / (t_{m+k} - t_m) - B_{m+1,k-1} / (t_{m+k+1} - t_{m+1}))
-    return b, k * (prev[..., :-1] * il - prev[..., 1:] * ir)
+    scaled = prev * inv
+    return b, k * (scaled[..., :-1] - scaled[..., 1:])
 
 
 class _Basis(torch.autograd.Function):
