@@ -250,9 +250,7 @@ def _layer_inputs_from(model: KAN, x, edge_values):
     """Inputs of each layer, rebuilt from the per-edge outputs of a forward pass."""
     inputs = [x]
     for l, ev in enumerate(edge_values[:-1]):
-        s = ev.edges.sum(1)
-        s = model.subnode_scale[l] * s + model.subnode_bias[l]
-        inputs.append(model.node_scale[l] * model._combine(l + 1, s) + model.node_bias[l])
+        inputs.append(model._after_layer(l, ev.edges.sum(1)))
     return inputs
 
 
