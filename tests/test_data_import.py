@@ -1,7 +1,12 @@
+import json
+import random
+
 import numpy as np
 import pytest
+import torch
 
-from kanstudio.data import DataError, analyze_columns, build_dataset, guess_target, load_csv, read_table
+from kanstudio.data import (DataError, Dataset, analyze_columns, build_dataset, guess_target, load_csv, read_table,
+                            read_table_bytes)
 
 
 def write(tmp_path, name, content, encoding="utf-8"):
@@ -105,3 +110,212 @@ def test_split_and_normalisation(tmp_path):
     np.testing.assert_allclose(ds1.denormalize_x(ds1.normalize_x(ds1.X)), ds1.X)
     small = load_csv(write(tmp_path, "small.csv", "\n".join(rows[:21])))
     assert small.small_table and np.array_equal(small.train_idx, small.test_idx)
+
+
+# ------------------------------------------------------------- more formats
+def test_headerless_semicolon_decimal_comma(tmp_path):
+    raw = read_table(write(tmp_path, "h.csv", "1,5;2,25\n2,5;6,25\n3,0;9,0\n"))
+    assert (raw.separator, raw.decimal, raw.columns) == (";", ",", ["x1", "x2"])
+    assert any("no header row" in n for n in raw.notes)
+    np.testing.assert_allclose(build_dataset(raw).Y[:, 0], [2.25, 6.25, 9.0])
+
+
+def test_semicolon_header_with_commas_in_names(tmp_path):
+    raw = read_table(write(tmp_path, "de.csv", "Masse, kg;Zeit, s\n1,5;2,25\n2,5;6,25\n"))
+    assert raw.columns == ["Masse, kg", "Zeit, s"] and raw.decimal == ","
+
+
+def test_latin1_accented_header_noted(tmp_path):
+    raw = read_table(write(tmp_path, "fr.csv", "durée;vitesse µ\n1;2\n3;4\n", encoding="latin-1"))
+    assert raw.columns == ["durée", "vitesse µ"]
+    assert any("Latin-1" in n for n in raw.notes)
+
+
+def test_utf16_and_quoted_fields(tmp_path):
+    raw = read_table(write(tmp_path, "u.txt", "x\ty\n1\t2\n3\t4\n", encoding="utf-16"))
+    assert raw.columns == ["x", "y"] and raw.encoding == "utf-16"
+    ds = load_csv(write(tmp_path, "q.csv", '"a","b, c","y"\n"1.5","2","3"\n4,5,6\n'))
+    assert ds.input_names == ["a", "b, c"] and ds.X[0].tolist() == [1.5, 2.0]
+
+
+def test_comments_savetxt_header_and_trailing_separators(tmp_path):
+    raw = read_table(write(tmp_path, "np.txt", "# x y f\n1.0 2.0 3.0\n4.0 5.0 6.0\n"))
+    assert raw.columns == ["x", "y", "f"] and raw.separator == "whitespace"
+    raw = read_table(write(tmp_path, "tr.csv", "x,y,\n1,2,\n# comment\n3,4,\n"))
+    assert raw.columns == ["x", "y"] and len(raw.frame) == 2
+    assert any("trailing separators" in n for n in raw.notes)
+
+
+def test_short_rows_count_as_missing_long_rows_refused_with_line(tmp_path):
+    ds = load_csv(write(tmp_path, "s.csv", "x,y,z\n1,2,3\n4,5\n6,7,8\n"))
+    assert ds.drop_report.by_column["z"]["missing"] == 1 and ds.n_rows == 2
+    with pytest.raises(DataError, match=r"line 4: 3 values but the header has 2 columns"):
+        read_table(write(tmp_path, "l.csv", "x,y\n1,2\n\n3,4,5\n"))
+
+
+@pytest.mark.parametrize("content,message", [
+    ("   \n\n", "empty"),
+    ("# only\n# comments\n", "empty"),
+    (b"PK\x03\x04\x14\x00\x06\x00", "not a text CSV file"),
+    (bytes(range(128, 256)) * 40, "not a text CSV file"),
+])
+def test_more_unreadable_files(tmp_path, content, message):
+    with pytest.raises(DataError, match=message):
+        read_table(write(tmp_path, "bad.csv", content))
+
+
+def test_folder_is_refused(tmp_path):
+    with pytest.raises(DataError, match="folder"):
+        read_table(tmp_path)
+
+
+# ------------------------------------------------------------ column roles
+def test_name_column_ignored_with_note(tmp_path):
+    rows = ["name,a,b"] + [f"s{i},{i},{2 * i}" for i in range(5)]
+    ds = load_csv(write(tmp_path, "n.csv", "\n".join(rows)))
+    assert ds.input_names == ["a"] and "ignored non-numeric column 'name'" in ds.notes
+    info = {c.name: c for c in analyze_columns(read_table(tmp_path / "n.csv"))}
+    assert not info["name"].numeric and info["a"].numeric and (info["b"].min, info["b"].max) == (0, 8)
+
+
+def test_choosing_bad_columns_refused(tmp_path):
+    p = write(tmp_path, "r.csv", "name,a,b\nx,1,2\ny,3,4\n")
+    with pytest.raises(DataError, match="column 'name' is not numeric"):
+        load_csv(p, target="b", inputs=["name", "a"])
+    with pytest.raises(DataError, match="both an input and a target"):
+        load_csv(p, target="b", inputs=["a", "b"])
+    with pytest.raises(DataError, match="chosen twice"):
+        load_csv(p, target="b", inputs=["a", "a"])
+    with pytest.raises(DataError, match="r.csv: column 'c' not found; columns are: name, a, b"):
+        load_csv(p, target="c")
+
+
+def test_drop_report_per_column_and_all_rows_bad(tmp_path):
+    rows = ["x,y"] + [f"{i},{i}" for i in range(10)] + ["NA,1", "2,?", "abc,inf"]
+    rep = load_csv(write(tmp_path, "d.csv", "\n".join(rows))).drop_report
+    assert rep.by_reason == {"missing": 2, "non-numeric": 1, "infinite": 0}
+    assert rep.by_column == {"x": {"missing": 1, "non-numeric": 1, "infinite": 0},
+                             "y": {"missing": 1, "non-numeric": 0, "infinite": 1}}
+    assert rep.details() == ["x: 1 missing, 1 non-numeric", "y: 1 missing, 1 infinite"]
+    with pytest.raises(DataError, match="no rows left"):
+        load_csv(write(tmp_path, "e.csv", "x,y\n1,\n,2\n" + "5,NA\n" * 20))
+
+
+# ----------------------------------------------------- split, normalisation
+def _random_dataset(n, normalization="standard", seed=0, test_fraction=0.2):
+    rng = np.random.default_rng(1)
+    X = rng.normal(5, 3, size=(n, 2))
+    return Dataset.from_arrays(X, X[:, 0] * X[:, 1], ["a", "b"], ["y"], test_fraction, seed, normalization)
+
+
+def test_split_properties_and_no_global_rng():
+    state = np.random.get_state()
+    ds = _random_dataset(100, seed=3)
+    assert np.array_equal(np.random.get_state()[1], state[1])
+    assert len(ds.test_idx) == 20 and len(ds.train_idx) == 80
+    assert sorted(np.concatenate([ds.train_idx, ds.test_idx]).tolist()) == list(range(100))
+    assert ds.held_out and not ds.small_table
+    other = _random_dataset(100, seed=4)
+    assert not np.array_equal(ds.test_idx, other.test_idx)
+    assert np.array_equal(ds.test_idx, _random_dataset(100, seed=3).test_idx)
+    small = _random_dataset(49)
+    assert small.small_table and not small.held_out and len(small.train_idx) == 49
+
+
+@pytest.mark.parametrize("kwargs", [{"test_fraction": 0.95}, {"test_fraction": -0.1}, {"test_fraction": float("nan")},
+                                    {"seed": -1}, {"seed": 1.5}, {"normalization": "log"}])
+def test_bad_split_settings_refused(kwargs):
+    with pytest.raises(DataError):
+        _random_dataset(100, **kwargs)
+
+
+@pytest.mark.parametrize("mode", ["standard", "minmax", "none"])
+def test_normalisation_fitted_on_training_rows(mode):
+    ds = _random_dataset(200, normalization=mode)
+    xtr = ds.normalize_x(ds.X[ds.train_idx])
+    if mode == "standard":
+        np.testing.assert_allclose(xtr.mean(0), 0, atol=1e-12)
+        np.testing.assert_allclose(xtr.std(0), 1)
+        np.testing.assert_allclose(ds.x_mean, ds.X[ds.train_idx].mean(0))
+    elif mode == "minmax":
+        np.testing.assert_allclose(xtr.min(0), -1)
+        np.testing.assert_allclose(xtr.max(0), 1)
+    else:
+        np.testing.assert_array_equal(xtr, ds.X[ds.train_idx])
+    np.testing.assert_allclose(ds.denormalize_x(ds.normalize_x(ds.X)), ds.X)
+    np.testing.assert_allclose(ds.denormalize_y(ds.normalize_y(ds.Y)), ds.Y)
+    x, y = ds.tensors("test")
+    assert x.dtype == torch.float64 and x.shape == (40, 2) and y.shape == (40, 1)
+    np.testing.assert_allclose(y.numpy(), ds.normalize_y(ds.Y[ds.test_idx]))
+    assert ds.tensors("all", dtype=torch.float32)[0].dtype == torch.float32
+
+
+def test_constant_and_tiny_columns():
+    X = np.column_stack([np.full(60, 7.0), np.linspace(1, 2, 60) * 1e-19])
+    ds = Dataset.from_arrays(X, np.arange(60.0), ["c", "q"], ["y"])
+    assert ds.x_scale[0] == 1.0 and np.allclose(ds.normalize_x(X)[:, 0], 0)
+    assert ds.normalize_x(X)[:, 1].std() > 0.5          # SI-unit sized data keeps its spread
+
+
+def test_with_column_and_serialisation():
+    ds = _random_dataset(100)
+    new = ds.with_column("ab", ds.X[:, 0] * ds.X[:, 1])
+    assert new.input_names == ["a", "b", "ab"] and np.array_equal(new.train_idx, ds.train_idx)
+    assert ds.input_names == ["a", "b"] and ds.X.shape == (100, 2)
+    np.testing.assert_allclose(new.x_mean[2], (ds.X[ds.train_idx, 0] * ds.X[ds.train_idx, 1]).mean())
+    for name, values in [("a", np.ones(100)), ("z", np.ones(99)), ("z", np.full(100, np.inf))]:
+        with pytest.raises(DataError):
+            ds.with_column(name, values)
+    d = json.loads(json.dumps(new.to_dict()))
+    assert "X" not in d and d["input_names"] == ["a", "b", "ab"]
+    back = Dataset.from_dict(d, new.X, new.Y)
+    assert np.array_equal(back.test_idx, new.test_idx)
+    np.testing.assert_allclose(back.x_scale, new.x_scale)
+    frame = new.to_frame()
+    assert list(frame.columns) == ["a", "b", "ab", "y"] and frame.shape == (100, 4)
+    with pytest.raises(DataError):
+        Dataset.from_dict({"input_names": "a"}, new.X, new.Y)
+
+
+@pytest.mark.parametrize("content,columns,first", [
+    ("sep=;\na;b\n1;2\n3;4\n", ["a", "b"], [1.0, 2.0]),                 # Excel's separator line
+    ("a|b\n1|2\n3|4\n", ["a", "b"], [1.0, 2.0]),
+    (",a,y\n0,0.5,1\n1,0.7,2\n2,0.9,3\n", ["a", "y"], [0.5, 1.0]),       # DataFrame.to_csv() index column
+    ("x,y\n1,2,\n3,4,\n", ["x", "y"], [1.0, 2.0]),                       # trailing separators on data rows only
+    ("a,b\r\n1,2\r\n3,4\r\n", ["a", "b"], [1.0, 2.0]),
+])
+def test_other_layouts(tmp_path, content, columns, first):
+    raw = read_table(write(tmp_path, "o.csv", content))
+    assert raw.columns == columns
+    ds = build_dataset(raw)
+    assert [ds.X[0, 0], ds.Y[0, 0]] == first
+
+
+def test_one_stray_cell_keeps_a_small_column_numeric(tmp_path):
+    raw = read_table(write(tmp_path, "t.csv", "a,b,y\n1,2,3\n2,,4\n3,4x,5\n4,5,6\n5,6,7\n"))
+    info = {c.name: c for c in analyze_columns(raw)}
+    assert info["b"].numeric and info["b"].n_nonnumeric == 1 and info["b"].example == "4x"
+    rep = build_dataset(raw).drop_report
+    assert rep.by_reason == {"missing": 1, "non-numeric": 1, "infinite": 0}
+    raw = read_table(write(tmp_path, "u.csv", "a,b\n1,p\n2,q\n3,4\n"))
+    assert not {c.name: c for c in analyze_columns(raw)}["b"].numeric
+
+
+def test_unclosed_quote_refused(tmp_path):
+    with pytest.raises(DataError, match="quote"):
+        read_table(write(tmp_path, "q.csv", 'a,b\n1,"2\n3,4\n'))
+
+
+def test_random_bytes_never_raise_anything_but_data_error():
+    rnd = random.Random(1)
+    alphabet = list('0123456789.,;\t| \n"#-eE') + ["inf", "nan", "NA", "abc", "µ", "\r\n"]
+    for i in range(300):
+        if i % 3 == 0:
+            data = bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 120)))
+        else:
+            data = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 200))).encode()
+        try:
+            ds = build_dataset(read_table_bytes(data, "f.csv"))
+        except DataError:
+            continue
+        assert np.isfinite(ds.normalize_x(ds.X)).all() and np.isfinite(ds.normalize_y(ds.Y)).all()

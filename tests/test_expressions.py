@@ -1,8 +1,10 @@
+import math
+
 import numpy as np
 import pytest
 import sympy
 
-from kanstudio.data import DataError, evaluate_expression, parse_expression
+from kanstudio.data import DataError, evaluate_expression, parse_expression, safe_symbol_name
 
 
 @pytest.mark.parametrize("text,cols,expected", [
@@ -39,3 +41,68 @@ def test_non_finite_results_reported():
     expr = parse_expression("log(x)", ["x"])
     with pytest.raises(DataError, match="not finite on 1 of 2"):
         evaluate_expression(expr, {"x": np.array([1.0, -1.0])})
+
+
+def test_power_caret_and_functions_match_numpy():
+    x = np.linspace(0.1, 0.9, 5)
+    cols = {"x": x, "y": x[::-1]}
+    cases = {"x^2": x ** 2, "x^-1 + y": 1 / x + x[::-1], "ln(x) + arctan(y)": np.log(x) + np.arctan(x[::-1]),
+             "sgn(x - 0.5) * abs(y - 0.5)": np.sign(x - 0.5) * np.abs(x[::-1] - 0.5),
+             "erf(x) + arctanh(y/2) + e^x": [math.erf(v) for v in x] + np.arctanh(x[::-1] / 2) + np.exp(x)}
+    for text, expected in cases.items():
+        np.testing.assert_allclose(evaluate_expression(parse_expression(text, ["x", "y"]), cols), expected)
+
+
+def test_backticks_unicode_and_reserved_words():
+    expr = parse_expression("`m (kg)` * `lambda` + µ", ["m (kg)", "lambda", "µ"])
+    assert {str(s) for s in expr.free_symbols} == {"m (kg)", "lambda", "µ"}   # the columns' own spelling
+    out = evaluate_expression(expr, {"m (kg)": np.array([2.0]), "lambda": np.array([3.0]), "µ": np.array([1.0])})
+    assert out[0] == 7.0
+    assert parse_expression("a + b") == sympy.Symbol("a", real=True) + sympy.Symbol("b", real=True)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("z + 1", r"unknown name 'z' \(allowed: x, y\)"),
+    ("x.__class__", "attribute access is not allowed"),
+    ("().__class__", "attribute access is not allowed"),
+    ("lambda: 1", "a lambda is not allowed"),
+    ("[x for x in y]", "a list comprehension is not allowed"),
+    ("__import__('os')", "unknown function '__import__'"),
+    ("open('f')", "unknown function 'open'"),
+    ("x[0]", "indexing is not allowed"),
+    ("x // y", "operator // is not allowed"),
+    ("`q` * x", "unknown column `q`"),
+    ("`x * 2", "unmatched backtick"),
+    ("sqrt(-1) * x", "not real-valued"),
+    ("x / 0", "divides by zero"),
+    ("((2**99)**99)**99 * x", "too large"),
+    ("x**1000", "exponents larger than 100"),
+    ("x +* y", "cannot parse the formula"),
+])
+def test_refusals_say_what_is_wrong(text, message):
+    with pytest.raises(DataError, match=message):
+        parse_expression(text, ["x", "y"])
+
+
+def test_limits_are_cheap():
+    with pytest.raises(DataError, match="too long"):
+        parse_expression("x+" * 5000 + "x")
+    with pytest.raises(DataError):
+        parse_expression("-" * 490 + "x", ["x"])
+    assert parse_expression("x+" * 200 + "x", ["x"]) == 201 * sympy.Symbol("x", real=True)
+
+
+def test_evaluate_checks_columns():
+    expr = parse_expression("x*y", ["x", "y"])
+    with pytest.raises(DataError, match="unknown column"):
+        evaluate_expression(expr, {"x": np.ones(3)})
+    with pytest.raises(DataError, match="different lengths"):
+        evaluate_expression(expr, {"x": np.ones(3), "y": np.ones(4)})
+    np.testing.assert_allclose(evaluate_expression(parse_expression("2*pi"), {"x": np.ones(3)}), [2 * np.pi] * 3)
+
+
+@pytest.mark.parametrize("column,expected", [("m (kg)", "m_kg"), ("2x", "c_2x"), ("lambda", "lambda_"),
+                                             ("_id", "id"), ("µ", "μ")])
+def test_safe_symbol_name(column, expected):
+    name = safe_symbol_name(column)
+    assert name == expected and name.isidentifier()

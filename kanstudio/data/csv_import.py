@@ -1,13 +1,16 @@
 """Reading the CSV a scientist hands us, the way a person would read it.
 
-UTF-8 (with or without BOM) or Latin-1; ',' ';' tab '|' or whitespace
-separators; decimal commas; a missing header row.  What cannot be read
-sensibly is refused with one clear sentence (DataError).
+UTF-8 (with or without BOM), UTF-16 or Latin-1; ',' ';' tab '|' or
+whitespace separators; decimal commas; a missing header row; comment lines
+starting with '#'.  The layout is guessed from the first lines (csv_sniff),
+then pandas' C parser reads the whole table (fast on large files).  What
+cannot be read sensibly is refused with one clear sentence (DataError).
 """
 from __future__ import annotations
 
 import io
 import re
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,55 +19,54 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from .cleaning import DropReport, column_values, drop_bad_rows  # noqa: F401  (DropReport re-exported)
+from .csv_sniff import MISSING_TOKENS, decode_text, sniff_layout, split_line
 from .dataset import Dataset
 from .errors import DataError
 
-_SEPARATORS = [",", ";", "\t", "|"]
-_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*$")
 _MAX_BYTES = 2_000_000_000
+_PANDAS_SEP = {"whitespace": r"\s+"}
+_UNNAMED = re.compile(r"^Unnamed: \d+$")      # pandas' name for a column without a header
+# pandas matches missing-value tokens exactly, so list the usual spellings.
+_NA_VALUES = sorted(MISSING_TOKENS | {t.upper() for t in MISSING_TOKENS} | {t.title() for t in MISSING_TOKENS})
 
 
 @dataclass
 class RawTable:
-    frame: pd.DataFrame          # cells as read (strings), named columns
+    """The table as read: named columns, numbers where a column is all numbers, else strings."""
+    frame: pd.DataFrame
     path: Optional[str]
     encoding: str
-    separator: str
-    decimal: str
+    separator: str                     # ",", ";", "\t", "|" or "whitespace"
+    decimal: str                       # "." or ","
     notes: list = field(default_factory=list)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)   # column -> parsed values
 
     @property
     def columns(self) -> list:
         return list(self.frame.columns)
 
+    @property
+    def name(self) -> str:
+        return Path(self.path).name if self.path else "the table"
+
+    def values(self, column: str):
+        """(float64 values, missing mask, non-numeric mask) of one column, parsed once."""
+        if column not in self._cache:
+            self._cache[column] = column_values(self.frame[column], self.decimal)
+        return self._cache[column]
+
 
 @dataclass
 class ColumnInfo:
     name: str
-    numeric: bool
+    numeric: bool          # >= 90 % of the non-empty cells are numbers, or all but one (inf is a number)
     n_missing: int
     n_nonnumeric: int
     n_inf: int
-    min: float
+    min: float             # over the finite values; nan when there are none
     max: float
-
-
-@dataclass
-class DropReport:
-    total_rows: int
-    kept_rows: int
-    by_reason: dict               # {"missing": n, "non-numeric": n, "infinite": n}
-    by_column: dict               # {column: {reason: n}}
-
-    @property
-    def dropped(self) -> int:
-        return self.total_rows - self.kept_rows
-
-    def summary(self) -> str:
-        if self.dropped == 0:
-            return f"all {self.total_rows} rows kept"
-        parts = [f"{n} {reason}" for reason, n in self.by_reason.items() if n]
-        return f"{self.dropped} of {self.total_rows} rows dropped ({', '.join(parts)})"
+    example: str = ""      # a non-numeric cell, for messages
 
 
 # ------------------------------------------------------------------ reading
@@ -74,123 +76,131 @@ def read_table(path) -> RawTable:
         raise DataError(f"file not found: {p}")
     if p.is_dir():
         raise DataError(f"{p} is a folder, not a CSV file")
-    if p.stat().st_size > _MAX_BYTES:
-        raise DataError(f"{p.name} is larger than 2 GB; kanstudio reads tables up to that size")
-    data = p.read_bytes()
+    try:
+        if p.stat().st_size > _MAX_BYTES:
+            raise DataError(f"{p.name} is larger than 2 GB; kanstudio reads tables up to that size")
+        data = p.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{p.name} cannot be read: {exc.strerror or exc}") from None
     return read_table_bytes(data, name=p.name, path=str(p))
 
 
 def read_table_bytes(data: bytes, name: str = "data", path: Optional[str] = None) -> RawTable:
-    notes = []
-    if not data.strip():
-        raise DataError(f"{name} is empty")
-    if b"\x00" in data[:8192]:
-        raise DataError(f"{name} is not a text CSV file (it contains binary data)")
-    try:
-        text, encoding = data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        text, encoding = data.decode("latin-1"), "latin-1"
-        notes.append("read as Latin-1 (the file is not valid UTF-8)")
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    if not lines:
-        raise DataError(f"{name} is empty")
-    sep = _sniff_separator(lines[:50])
-    body = "\n".join(lines)
-    decimal = "."
-    if sep in (";", "\t", r"\s+", "|"):
-        sample = [c for ln in lines[1:50] for c in re.split(sep if sep != "|" else r"\|", ln)]
-        if sample and sum(bool(_DECIMAL_COMMA.match(c)) for c in sample) >= 0.3 * len(sample):
-            decimal = ","
-            notes.append("decimal commas read as decimal points")
-    try:
-        frame = pd.read_csv(io.StringIO(body), sep=sep, header=None, dtype=str, keep_default_na=False,
-                            skipinitialspace=True, engine="python")
-    except (pd.errors.ParserError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
-        raise DataError(f"{name} could not be read as a table: {first}") from None
-    frame = frame.map(lambda c: c.strip() if isinstance(c, str) else c)
-    if frame.shape[1] < 2:
-        raise DataError(f"{name} has only one column; kanstudio needs at least one input and one target "
-                        f"column (separators tried: comma, semicolon, tab, '|', spaces)")
-    first_row = list(frame.iloc[0])
-    if all(_to_float(c, decimal) is not None for c in first_row):
-        names = [f"x{i + 1}" for i in range(frame.shape[1])]
-        notes.append("no header row found: columns named " + ", ".join(names))
-    else:
-        names = [str(c) for c in first_row]
-        frame = frame.iloc[1:].reset_index(drop=True)
-        for i, n in enumerate(names):
-            if not n:
-                names[i] = f"column{i + 1}"
-                notes.append(f"column {i + 1} has no name: called it '{names[i]}'")
-        dupes = [n for n, c in Counter(names).items() if c > 1]
-        if dupes:
-            raise DataError(f"{name} has duplicate column names: {', '.join(repr(d) for d in dupes)}; "
-                            f"rename them so every column is unique")
-    frame.columns = names
-    if frame.shape[0] == 0:
+    text, encoding, notes = decode_text(data, name)
+    lines = text.splitlines()
+    layout = sniff_layout(lines, name)
+    notes += layout.notes
+    n_cols = len(layout.names if layout.names is not None else split_line(lines[layout.data_start], layout.separator))
+    if n_cols < 2:
+        raise DataError(f"{name} has only one column; kanstudio needs at least one input and one target column "
+                        f"(separators tried: comma, semicolon, tab, '|', spaces)")
+    names = _column_names(layout.names, n_cols, name)
+    body = lines[layout.data_start:]
+    if any(ln.lstrip().startswith("#") for ln in body):
+        body = [ln for ln in body if not ln.lstrip().startswith("#")]
+        notes.append("skipped comment lines starting with '#'")
+    if not any(ln.strip() for ln in body):
         raise DataError(f"{name} has a header but no data rows")
-    if sep == r"\s+":
-        notes.append("columns separated by spaces")
-    return RawTable(frame, path, encoding, "whitespace" if sep == r"\s+" else sep, decimal, notes)
-
-
-def _sniff_separator(lines: Sequence[str]) -> str:
-    best, best_score = None, 0.0
-    for sep in _SEPARATORS:
-        counts = [ln.count(sep) for ln in lines]
-        if counts[0] == 0:
-            continue
-        mode = Counter(counts).most_common(1)[0][0]
-        consistency = sum(c == mode for c in counts) / len(counts)
-        score = consistency + (0.01 * mode if consistency > 0.8 else 0)
-        if mode > 0 and score > best_score:
-            best, best_score = sep, score
-    if best is not None and best_score >= 0.8:
-        return best
-    if all(len(ln.split()) > 1 for ln in lines):
-        return r"\s+"
-    return best or ","
-
-
-def _to_float(cell, decimal: str = ".") -> Optional[float]:
-    if not isinstance(cell, str):
-        return None
-    s = cell.strip()
-    if decimal == ",":
-        s = s.replace(",", ".")
     try:
-        return float(s)
-    except ValueError:
-        return None
+        frame = _parse(body, layout, names)
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        widest = _widest_row(lines, layout, n_cols, name, exc)     # raises for a row with extra values
+        extra = [f"\x00extra{k}" for k in range(widest - n_cols)]    # only empty cells past the last column
+        frame = _parse(body, layout, names + extra).drop(columns=extra)
+        notes.append("ignored empty cells after the last column (trailing separators)")
+    except (ValueError, MemoryError) as exc:
+        first = (str(exc).strip().splitlines() or ["unreadable"])[0]
+        raise DataError(f"{name} could not be read as a table: {first}") from None
+    for col in frame.columns:                      # text cells: strip, as the numbers were
+        if not pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]):
+            frame[col] = frame[col].astype(object).map(lambda c: c.strip() if isinstance(c, str) else c)
+    frame = _drop_unnamed(frame, layout.names, notes)
+    if frame.shape[1] < 2:
+        raise DataError(f"{name} has only one column with values; kanstudio needs at least one input and one target")
+    return RawTable(frame, path, encoding, layout.separator, layout.decimal, notes)
+
+
+def _column_names(header, n_cols, name) -> list:
+    if header is None:
+        return [f"x{j + 1}" for j in range(n_cols)]
+    names = [h.strip() or f"column{j + 1}" for j, h in enumerate(header)]
+    dupes = [n for n, c in Counter(names).items() if c > 1]
+    if dupes:
+        raise DataError(f"{name} has duplicate column names: {', '.join(repr(d) for d in dupes)}; "
+                        f"rename them so every column is unique")
+    return names
+
+
+def _drop_unnamed(frame, header, notes):
+    """Unnamed columns with no values (trailing separators) and a leading unnamed row-number
+    column (what DataFrame.to_csv writes) are dropped; other unnamed columns are named columnN."""
+    if header is None:
+        return frame
+    unnamed = [c for j, c in enumerate(frame.columns) if not header[j].strip() or _UNNAMED.match(header[j].strip())]
+    drop = [c for c in unnamed if frame[c].isna().all()]
+    if drop:
+        notes.append(f"dropped {len(drop)} empty unnamed column(s) (trailing separators)")
+    for j, col in enumerate(frame.columns):     # leading unnamed columns 0, 1, 2, ... (a saved DataFrame index)
+        v = frame[col].to_numpy()
+        if col not in unnamed or col in drop or not pd.api.types.is_integer_dtype(frame[col]) or len(v) < 2 or \
+                not (np.array_equal(v, np.arange(len(v))) or np.array_equal(v, np.arange(1, len(v) + 1))):
+            break
+        drop.append(col)
+        notes.append(f"dropped unnamed column {j + 1}: it only numbers the rows")
+    notes += [f"a column has no name: called it '{c}'" for c in unnamed if c not in drop]
+    return frame.drop(columns=drop)
+
+
+def _parse(body, layout, names) -> pd.DataFrame:
+    # pandas only warns (and drops values) when the first row is longer than the header: make that an error.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        return pd.read_csv(io.StringIO("\n".join(body)), sep=_PANDAS_SEP.get(layout.separator, layout.separator),
+                           header=None, names=names, index_col=False,
+                           decimal="." if layout.separator == "," else layout.decimal,  # quoted "1,5": see values()
+                           na_values=_NA_VALUES, keep_default_na=False, skipinitialspace=True,
+                           low_memory=False, skip_blank_lines=True)
+
+
+def _widest_row(lines, layout, n_cols, name, exc) -> int:
+    """The most cells on a line; a line with values past the last column is refused by its line number."""
+    detail = (str(exc).strip().splitlines() or ["unreadable"])[0].replace("Error tokenizing data. C error: ", "")
+    if "EOF inside string" in detail:
+        raise DataError(f"{name} could not be read as a table: a quote (\") is opened but never closed")
+    widest = n_cols
+    for i in range(layout.data_start, len(lines)):
+        ln = lines[i]
+        if not ln.strip() or ln.lstrip().startswith("#"):
+            continue
+        cells = split_line(ln, layout.separator)
+        if len(cells) > n_cols and any(c.strip() for c in cells[n_cols:]):
+            raise DataError(f"{name}, line {i + 1}: {len(cells)} values but the header has {n_cols} columns; "
+                            f"fix that line or remove it")
+        widest = max(widest, len(cells))
+    if widest == n_cols:
+        raise DataError(f"{name} could not be read as a table ({detail})")
+    return widest
 
 
 # -------------------------------------------------------------- analysing
-def _numeric(raw: RawTable, col: str):
-    """(values, missing mask, non-numeric mask) of one column."""
-    cells = raw.frame[col].astype(str)
-    if raw.decimal == ",":
-        cells = cells.str.replace(",", ".", regex=False)
-    missing = cells.str.strip().str.lower().isin(["", "nan", "na", "n/a", "null", "none", "-"])
-    values = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64)
-    nonnumeric = np.isnan(values) & ~missing.to_numpy()
-    return values, missing.to_numpy() | (np.isnan(values) & ~nonnumeric), nonnumeric
-
-
 def analyze_columns(raw: RawTable) -> list:
     out = []
     for col in raw.columns:
-        values, missing, nonnum = _numeric(raw, col)
-        present = (~missing).sum()
-        numeric = present > 0 and (present - nonnum.sum()) >= 0.9 * present
+        values, missing, nonnum = raw.values(col)
+        present, n_bad = int((~missing).sum()), int(nonnum.sum())
+        # >= 90 % numbers; a small column may also hold one stray cell (a typo among 5 values).
+        numeric = present - n_bad > n_bad and n_bad <= max(0.1 * present, 1)
         finite = values[np.isfinite(values)]
-        out.append(ColumnInfo(col, bool(numeric), int(missing.sum()), int(nonnum.sum()),
-                              int(np.isinf(values).sum()), float(finite.min()) if finite.size else float("nan"),
-                              float(finite.max()) if finite.size else float("nan")))
+        bad = raw.frame[col][nonnum]
+        out.append(ColumnInfo(col, bool(numeric), int(missing.sum()), int(nonnum.sum()), int(np.isinf(values).sum()),
+                              float(finite.min()) if finite.size else float("nan"),
+                              float(finite.max()) if finite.size else float("nan"),
+                              str(bad.iloc[0]) if len(bad) else ""))
     return out
 
 
 def guess_target(columns: Sequence[ColumnInfo]) -> str:
+    """The last numeric column: tables usually put the measured quantity last."""
     numeric = [c.name for c in columns if c.numeric]
     if not numeric:
         raise DataError("the table has no numeric column")
@@ -200,61 +210,58 @@ def guess_target(columns: Sequence[ColumnInfo]) -> str:
 # --------------------------------------------------------------- building
 def build_dataset(raw: RawTable, inputs: Optional[Sequence[str]] = None, targets: Optional[Sequence[str]] = None,
                   test_fraction: float = 0.2, seed: int = 0, normalization: str = "standard") -> Dataset:
+    """Pick columns, drop unusable rows (counted in a DropReport), split and normalise."""
     info = {c.name: c for c in analyze_columns(raw)}
-    if isinstance(targets, str):
-        targets = [targets]
-    targets = list(targets) if targets else [guess_target(info.values())]
-    notes = list(raw.notes)
-    for name in list(targets) + list(inputs or []):
-        if name not in info:
-            raise DataError(f"column '{name}' not found; columns are: {', '.join(raw.columns)}")
+    targets = [targets] if isinstance(targets, str) else (list(targets) if targets else [guess_target(info.values())])
+    inputs = [inputs] if isinstance(inputs, str) else inputs
+    _check_known(raw, targets + list(inputs or []))
     if inputs is None:
         inputs = [n for n, c in info.items() if c.numeric and n not in targets]
-        for n, c in info.items():
-            if not c.numeric and n not in targets:
-                notes.append(f"ignored non-numeric column '{n}'")
     inputs = list(inputs)
+    for n, count in Counter(inputs + targets).items():
+        if count > 1:
+            both = n in inputs and n in targets
+            raise DataError(f"column '{n}' cannot be both an input and a target" if both else
+                            f"column '{n}' is chosen twice")
     if not inputs:
-        raise DataError("no input columns: choose at least one numeric input besides the target")
-    overlap = set(inputs) & set(targets)
-    if overlap:
-        raise DataError(f"column '{sorted(overlap)[0]}' cannot be both an input and a target")
+        others = [f"'{n}' (e.g. {c.example!r})" for n, c in info.items() if not c.numeric and c.example]
+        why = f"; not numeric: {', '.join(others[:5])}" if others else ""
+        raise DataError(f"no input columns: kanstudio needs at least one numeric input besides the target "
+                        f"'{targets[0]}'{why}")
     chosen = inputs + targets
     for n in chosen:
-        if not info[n].numeric:
-            bad = raw.frame[n][_numeric(raw, n)[2]]
-            example = f" (e.g. {bad.iloc[0]!r})" if len(bad) else ""
-            raise DataError(f"column '{n}' is not numeric{example}; choose numeric columns or mark it 'ignore'")
-    n_rows = raw.frame.shape[0]
-    keep = np.ones(n_rows, dtype=bool)
-    by_reason = {"missing": 0, "non-numeric": 0, "infinite": 0}
-    by_column, arrays = {}, {}
-    reason_of_row = np.full(n_rows, "", dtype=object)
-    for n in chosen:
-        values, missing, nonnum = _numeric(raw, n)
-        inf = np.isinf(values)
-        by_column[n] = {"missing": int(missing.sum()), "non-numeric": int(nonnum.sum()), "infinite": int(inf.sum())}
-        for mask, reason in ((missing, "missing"), (nonnum, "non-numeric"), (inf, "infinite")):
-            new = mask & (reason_of_row == "")
-            reason_of_row[new] = reason
-        keep &= ~(missing | nonnum | inf)
-        arrays[n] = values
-    for reason in by_reason:
-        by_reason[reason] = int((reason_of_row == reason).sum())
-    report = DropReport(n_rows, int(keep.sum()), by_reason, by_column)
-    if keep.sum() == 0:
+        c = info[n]
+        if c.n_missing == raw.frame.shape[0]:
+            raise DataError(f"column '{n}' has no values")
+        if not c.numeric:
+            raise DataError(f"column '{n}' is not numeric (e.g. {c.example!r}); choose numeric columns for inputs "
+                            f"and targets")
+    notes = list(raw.notes)
+    notes += [f"ignored non-numeric column '{n}'" for n, c in info.items() if not c.numeric and n not in chosen]
+    keep, report = drop_bad_rows({n: raw.values(n) for n in chosen}, raw.frame.shape[0])
+    if report.kept_rows == 0:
         raise DataError(f"no rows left after dropping rows with missing or non-numeric values ({report.summary()})")
     if report.dropped:
         notes.append(report.summary())
-    X = np.column_stack([arrays[n][keep] for n in inputs])
-    Y = np.column_stack([arrays[n][keep] for n in targets])
+    X = np.column_stack([raw.values(n)[0][keep] for n in inputs])
+    Y = np.column_stack([raw.values(n)[0][keep] for n in targets])
     ds = Dataset.from_arrays(X, Y, inputs, targets, test_fraction, seed, normalization, raw.path)
     ds.drop_report, ds.notes = report, notes
     return ds
 
 
+def _check_known(raw: RawTable, names: Sequence[str]):
+    cols = raw.columns
+    for n in names:
+        if n not in cols:
+            listed = ", ".join(cols[:30]) + (f", … ({len(cols)} in all)" if len(cols) > 30 else "")
+            where = f"{raw.name}: " if raw.path else ""
+            raise DataError(f"{where}column '{n}' not found; columns are: {listed}")
+
+
 def load_csv(path, target=None, inputs=None, test_fraction: float = 0.2, seed: int = 0,
              normalization: str = "standard") -> Dataset:
+    """Read a CSV, guess the target when none is given (last numeric column), build the Dataset."""
     raw = read_table(path)
-    targets = [target] if isinstance(target, str) else target
-    return build_dataset(raw, inputs, targets, test_fraction, seed, normalization)
+    return build_dataset(raw, inputs, target, test_fraction, seed, normalization)
+

@@ -44,48 +44,54 @@ class Dataset:
     def from_arrays(cls, X, Y, input_names: Sequence[str] = None, target_names: Sequence[str] = None,
                     test_fraction: float = 0.2, seed: int = 0, normalization: str = "standard",
                     source_path: Optional[str] = None, train_idx=None, test_idx=None) -> "Dataset":
-        X = np.asarray(X, dtype=np.float64)
-        Y = np.asarray(Y, dtype=np.float64)
-        if X.ndim == 1:
-            X = X[:, None]
-        if Y.ndim == 1:
-            Y = Y[:, None]
+        try:
+            X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError("the inputs and targets must be numbers") from None
+        X = X[:, None] if X.ndim == 1 else X     # a single column given as a vector
+        Y = Y[:, None] if Y.ndim == 1 else Y
+        if X.ndim != 2 or Y.ndim != 2 or X.shape[1] == 0 or Y.shape[1] == 0:
+            raise DataError("inputs and targets must be tables with at least one column each")
         if X.shape[0] != Y.shape[0]:
             raise DataError(f"inputs have {X.shape[0]} rows but targets have {Y.shape[0]}")
         if X.shape[0] == 0:
             raise DataError("the table has no usable rows")
         if not (np.isfinite(X).all() and np.isfinite(Y).all()):
             raise DataError("the data contains NaN or infinite values")
-        input_names = list(input_names or [f"x{i + 1}" for i in range(X.shape[1])])
-        target_names = list(target_names or (["y"] if Y.shape[1] == 1 else [f"y{i + 1}" for i in range(Y.shape[1])]))
+        input_names = [str(n) for n in (input_names or [f"x{i + 1}" for i in range(X.shape[1])])]
+        target_names = [str(n) for n in (target_names or
+                                         (["y"] if Y.shape[1] == 1 else [f"y{i + 1}" for i in range(Y.shape[1])]))]
         if len(input_names) != X.shape[1] or len(target_names) != Y.shape[1]:
-            raise DataError("the number of column names does not match the data")
+            raise DataError(f"{len(input_names)} input and {len(target_names)} target names were given for "
+                            f"{X.shape[1]} input and {Y.shape[1]} target columns")
+        dupes = sorted({n for n in input_names + target_names if (input_names + target_names).count(n) > 1})
+        if dupes:
+            raise DataError(f"column names must be unique: {', '.join(repr(d) for d in dupes)} appear(s) twice")
         if normalization not in NORMALIZATIONS:
             raise DataError(f"unknown normalisation {normalization!r}: use one of {', '.join(NORMALIZATIONS)}")
         ds = cls(input_names, target_names, X, Y, normalization=normalization, source_path=source_path)
-        if train_idx is not None:
-            ds.train_idx = np.asarray(train_idx, dtype=np.int64)
-            ds.test_idx = np.asarray(test_idx, dtype=np.int64)
-            ds.split_seed, ds.test_fraction = seed, test_fraction
-            ds.small_table = X.shape[0] < SMALL_TABLE_ROWS
-            ds._fit_normalization()
-        else:
-            ds.split(test_fraction, seed)
+        if train_idx is None:
+            return ds.split(test_fraction, seed)
+        ds.split_seed, ds.test_fraction = _check_seed(seed), _check_fraction(test_fraction)
+        ds.train_idx = _check_rows(train_idx, ds.n_rows)
+        ds.test_idx = _check_rows(train_idx if test_idx is None else test_idx, ds.n_rows)
+        if ds.train_idx.size == 0:
+            raise DataError("the split has no training rows")
+        ds.small_table = X.shape[0] < SMALL_TABLE_ROWS
+        ds._fit_normalization()
         return ds
 
     def split(self, test_fraction: float = 0.2, seed: int = 0) -> "Dataset":
         """Deterministic split with a private generator (global RNGs untouched)."""
-        if not (0.0 <= test_fraction <= 0.9):
-            raise DataError(f"test fraction must be between 0 and 0.9, got {test_fraction}")
+        self.split_seed, self.test_fraction = _check_seed(seed), _check_fraction(test_fraction)
         n = self.X.shape[0]
-        self.split_seed, self.test_fraction = int(seed), float(test_fraction)
         self.small_table = n < SMALL_TABLE_ROWS
-        if self.small_table or test_fraction == 0.0:
+        if self.small_table or self.test_fraction == 0.0:
             self.train_idx = np.arange(n)
             self.test_idx = np.arange(n)
         else:
-            perm = np.random.default_rng(seed).permutation(n)
-            n_test = max(1, int(round(n * test_fraction)))
+            perm = np.random.default_rng(self.split_seed).permutation(n)
+            n_test = max(1, int(round(n * self.test_fraction)))
             self.test_idx = np.sort(perm[:n_test])
             self.train_idx = np.sort(perm[n_test:])
         self._fit_normalization()
@@ -120,11 +126,15 @@ class Dataset:
     def rows(self, split: str = "train"):
         idx = {"train": self.train_idx, "test": self.test_idx, "all": np.arange(self.n_rows)}.get(split)
         if idx is None:
-            raise ValueError(f"unknown split {split!r}: use train, test or all")
+            raise DataError(f"unknown split {split!r}: use train, test or all")
         return self.X[idx], self.Y[idx]
 
     def tensors(self, split: str = "train", dtype=None, device="cpu"):
-        """Normalised (x, y) torch tensors of a split."""
+        """Normalised (x, y) torch tensors of a split.
+
+        The default dtype is float64, the engine's default model dtype (not
+        torch's global default, which is float32 and would not match it).
+        """
         import torch
         X, Y = self.rows(split)
         dtype = dtype or torch.float64
@@ -133,7 +143,12 @@ class Dataset:
 
     def with_column(self, name: str, values) -> "Dataset":
         """A new Dataset with one more input column, same rows and split."""
-        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        if not isinstance(name, str) or not name.strip():
+            raise DataError("a new column needs a name")
+        try:
+            values = np.asarray(values, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise DataError(f"the values of column '{name}' are not numbers") from None
         if values.shape[0] != self.n_rows:
             raise DataError(f"column '{name}' has {values.shape[0]} values, the table has {self.n_rows} rows")
         if name in self.input_names or name in self.target_names:
@@ -169,15 +184,28 @@ class Dataset:
     @classmethod
     def from_dict(cls, d: dict, X, Y) -> "Dataset":
         """Rebuild from to_dict() and the data arrays (same split, same scaling)."""
+        if not isinstance(d, dict):
+            raise DataError("the stored dataset description is not a JSON object")
+        for key in ("input_names", "target_names"):
+            if not isinstance(d.get(key), list) or not all(isinstance(n, str) for n in d[key]):
+                raise DataError(f"the stored dataset description has no valid '{key}'")
+        source = d.get("source_path")
         ds = cls.from_arrays(X, Y, d["input_names"], d["target_names"], d.get("test_fraction", 0.2),
-                             d.get("split_seed", 0), d.get("normalization", "standard"), d.get("source_path"))
+                             d.get("split_seed", 0), d.get("normalization", "standard"),
+                             source if isinstance(source, str) else None)
         for key in ("x_mean", "x_scale", "y_mean", "y_scale"):
             if key in d:
-                val = np.asarray(d[key], dtype=np.float64)
-                if val.shape != getattr(ds, key).shape:
+                try:
+                    val = np.asarray(d[key], dtype=np.float64)
+                except (TypeError, ValueError):
+                    raise DataError(f"stored normalisation '{key}' is not a list of numbers") from None
+                if val.shape != getattr(ds, key).shape or not np.isfinite(val).all() or \
+                        (key.endswith("scale") and (val <= 0).any()):
                     raise DataError(f"stored normalisation '{key}' does not match the data's columns")
                 setattr(ds, key, val)
-        ds.notes = list(d.get("notes", []))
+        if isinstance(d.get("small_table"), bool):
+            ds.small_table = d["small_table"]
+        ds.notes = [str(n) for n in d.get("notes", []) if isinstance(n, str)]
         return ds
 
     def to_frame(self):
@@ -185,6 +213,29 @@ class Dataset:
         data = {n: self.X[:, i] for i, n in enumerate(self.input_names)}
         data.update({n: self.Y[:, i] for i, n in enumerate(self.target_names)})
         return pd.DataFrame(data)
+
+
+def _check_fraction(test_fraction) -> float:
+    try:
+        f = float(test_fraction)
+    except (TypeError, ValueError):
+        raise DataError(f"the test fraction must be a number, got {test_fraction!r}") from None
+    if not 0.0 <= f <= 0.9:      # also refuses nan
+        raise DataError(f"the test fraction must be between 0 and 0.9, got {test_fraction}")
+    return f
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise DataError(f"the split seed must be a whole number >= 0, got {seed!r}")
+    return int(seed)
+
+
+def _check_rows(idx, n: int) -> np.ndarray:
+    arr = np.asarray(idx if idx is not None else [], dtype=np.int64).reshape(-1)
+    if arr.size and (arr.min() < 0 or arr.max() >= n):
+        raise DataError(f"the split refers to rows the table does not have (it has {n})")
+    return arr
 
 
 def _fit_scale(A: np.ndarray, mode: str):
@@ -195,5 +246,7 @@ def _fit_scale(A: np.ndarray, mode: str):
         mean, scale = (hi + lo) / 2, (hi - lo) / 2
     else:
         mean, scale = A.mean(0), A.std(0)
-    scale = np.where(scale > 1e-12 * (1 + np.abs(mean)), scale, 1.0)  # constant column
-    return mean, scale
+    # A constant column gets scale 1.  "Constant" is relative to the column's own
+    # magnitude, so physics data in SI units (charges ~1e-19) keeps its spread.
+    varies = (scale > 1e-12 * np.abs(mean)) & (scale > np.finfo(np.float64).tiny) & np.isfinite(scale)
+    return mean, np.where(varies, scale, 1.0)

@@ -1,5 +1,5 @@
-"""The one exception type for problems with a user's data."""
+"""The one exception type for problems with a user's data or formulas."""
 
 
 class DataError(ValueError):
-    """A problem the user can fix, described in one readable sentence."""
+    """A problem the user can fix, described in one readable sentence (shown as is in the GUI and CLI)."""
