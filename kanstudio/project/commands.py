@@ -48,7 +48,8 @@ __all__ = ["Command", "ModelCommand", "ComputedCommand", "ModelState", "CommandE
 
 ProgressFn = Optional[Callable[[float, str], None]]
 _REGISTRY: dict[str, type] = {}
-_SUBMODULES = ("kanstudio.project.commands_edges", "kanstudio.project.commands_model")
+_SUBMODULES = ("kanstudio.project.commands_edges", "kanstudio.project.commands_model",
+               "kanstudio.project.commands_science")
 
 
 class CommandError(ValueError):
