@@ -35,7 +35,7 @@ from torch import Tensor
 __all__ = [
     "SymbolicFunction", "CONSTANT", "DEFAULT_LIBRARY", "Y_TH",
     "get_function", "register_function", "unregister_function",
-    "library_names", "to_sympy", "UnknownFunctionError",
+    "library_names", "to_sympy", "UnknownFunctionError", "args_within",
 ]
 
 Y_TH = 1e4          # magnitude reached by guarded functions at their poles
@@ -58,13 +58,17 @@ class SymbolicFunction:
     pole_at_zero: argument range must not contain 0 (1/x, 1/x^2, 1/x^3).
     guard: half-width of the zone next to a pole / open domain end where torch_fn
       departs from sympy_fn; the fitter keeps the argument range out of it.
-    search: how the fitter scans (a, b) -- "ab" a 2-D grid, "shift" a = +-1 and
-      a grid over b (f homogeneous or log: only b/a matters), "scale" b = 0 and a
-      grid over a (exp: b is absorbed by c), "window" a grid over the argument
-      range endpoints inside a bounded domain, "affine" none (x itself),
-      "const" none (the constant 0).
+    search: how the fitter scans (a, b) -- "ab" a 2-D grid; "shift" a fixed
+      (+-max|a|) and a grid over b (f homogeneous or log: only b/a matters);
+      "scale" b = 0 and a grid over a (exp: b is absorbed by c); "window" a grid
+      over the argument range's endpoints inside a bounded domain; "affine"
+      none (x itself); "const" none (the constant 0).
     period: the b-shift that leaves f unchanged (sin, cos: 2pi), used to
       canonicalise fitted parameters; antiperiodic: f(z + period/2) = -f(z).
+    degree: p when f(s*z) == s**p * f(z) for s > 0 (powers, abs, sgn): the fitter
+      reports such fits with |a| = 1 when that keeps clear of the guards.
+    parity: +1 if f(-z) == f(z), -1 if f(-z) == -f(z) on the whole real line,
+      else 0; halves the search and lets the fitter report a >= 0.
     shifted: (base, s) when f(z) == base(z + s) exactly (cos = sin shifted by
       pi/2): the fitter reuses base's fit instead of repeating it.
     """
@@ -79,8 +83,56 @@ class SymbolicFunction:
     search: str = "ab"
     period: float | None = None
     antiperiodic: bool = False
+    degree: float | None = None
+    parity: int = 0
     shifted: tuple[str, float] | None = None
     builtin: bool = True
+
+    def arg_bounds(self) -> tuple[float, float, float]:
+        """(lowest, highest, pole guard g) allowed for the argument a*x+b; with a
+        pole the argument must also stay in [g, inf) or (-inf, -g]."""
+        lo, hi = self.domain or (-math.inf, math.inf)
+        return (lo + (0.0 if self.closed else self.guard), hi - self.guard,
+                self.guard if self.pole_at_zero else -math.inf)
+
+    def canonical_params(self, params: Tensor, xlo: Tensor, xhi: Tensor) -> Tensor:
+        """Equivalent, tidier (a, b, c, d) [..., 4] for x in [xlo, xhi]: a >= 0 for
+        even/odd f; |a| = 1 for powers and log where that keeps clear of the
+        guards; exp absorbs b into c; sin/cos phase b in [-pi/2, pi/2]."""
+        a, b, c, d = params.unbind(-1)
+        if self.parity:
+            flip = a < 0
+            a, b, c = (torch.where(flip, v, w)
+                       for v, w in ((-a, a), (-b, b), (self.parity * c, c)))
+        is_log = self.builtin and self.name == "log"
+        if self.degree is not None or is_log:
+            s = a.abs().clamp_min(1e-300)
+            a2, b2 = a / s, b / s
+            # log(s*z) = log(s) + log(z);  f(s*z) = s**degree * f(z)
+            c2, d2 = (c, d + c * torch.log(s)) if is_log else (c * s ** self.degree, d)
+            z1, z2 = a2 * xlo + b2, a2 * xhi + b2
+            ok = (args_within(self.arg_bounds(), torch.minimum(z1, z2), torch.maximum(z1, z2))
+                  & torch.isfinite(c2 * d2))
+            a, b, c, d = (torch.where(ok, v, w) for v, w in ((a2, a), (b2, b), (c2, c), (d2, d)))
+        if self.search == "scale":
+            keep = b.abs() < 50
+            c = torch.where(keep, c * torch.exp(b.clamp(-50, 50)), c)
+            b = torch.where(keep, 0 * b, b)
+        if self.period is not None:
+            per = self.period
+            b = b - per * torch.round(b / per)                      # [-per/2, per/2]
+            if self.antiperiodic:   # f(z + per/2) = -f(z)
+                flip = b.abs() > per / 4
+                b = torch.where(flip, b - torch.sign(b) * per / 2, b)
+                c = torch.where(flip, -c, c)
+        return torch.stack([a, b, c, d], -1)
+
+
+def args_within(bounds: tuple, zmin: Tensor, zmax: Tensor) -> Tensor:
+    """Is each argument range [zmin, zmax] allowed by ``arg_bounds()`` (floats or
+    tensors broadcasting against zmin)?"""
+    lo, hi, g = bounds
+    return (zmin >= lo) & (zmax <= hi) & ((zmin >= g) | (zmax <= -g))
 
 
 # ---------------------------------------------------------------- guards
@@ -146,46 +198,43 @@ def _gaussian(x: Tensor) -> Tensor:
 _PI = math.pi
 
 
-def _entry(name, complexity, torch_fn, sympy_fn, **kw) -> SymbolicFunction:
-    return SymbolicFunction(name, complexity, torch_fn, sympy_fn, **kw)
-
-
+_E, _O = 1, -1       # parity of even / odd functions
 _POS = (0.0, math.inf)
+_S = SymbolicFunction
 _BUILTINS: dict[str, SymbolicFunction] = {f.name: f for f in [
-    _entry("x", 1, lambda x: x, lambda x: x, search="affine"),
-    _entry("x^2", 2, _power(2), lambda x: x**2, search="shift"),
-    _entry("x^3", 3, _power(3), lambda x: x**3, search="shift"),
-    _entry("x^4", 3, _power(4), lambda x: x**4, search="shift"),
-    _entry("x^5", 4, _power(5), lambda x: x**5, search="shift"),
-    _entry("1/x", 2, _odd_pole(1.0), lambda x: 1 / x, pole_at_zero=True, search="shift",
-           guard=Y_TH ** -1.0),
-    _entry("1/x^2", 2, _inv_sq, lambda x: x**-2, pole_at_zero=True, search="shift",
-           guard=Y_TH ** -0.5),
-    _entry("1/x^3", 3, _odd_pole(3.0), lambda x: x**-3, pole_at_zero=True, search="shift",
-           guard=Y_TH ** (-1 / 3)),
-    _entry("sqrt", 2, _sqrt, sympy.sqrt, domain=_POS, closed=True, search="shift"),
-    _entry("1/sqrt(x)", 3, _odd_pole(0.5), lambda x: 1 / sympy.sqrt(x), domain=_POS,
-           search="shift", guard=Y_TH ** -2.0),
-    _entry("x^1.5", 3, _pow15, lambda x: x ** sympy.Rational(3, 2), domain=_POS, closed=True,
-           search="shift"),
-    _entry("exp", 2, _exp, sympy.exp, search="scale"),
-    _entry("log", 2, _log, sympy.log, domain=_POS, search="shift", guard=LOG_EPS),
-    _entry("sin", 2, torch.sin, sympy.sin, period=2 * _PI, antiperiodic=True),
-    _entry("cos", 2, torch.cos, sympy.cos, period=2 * _PI, antiperiodic=True,
-           shifted=("sin", _PI / 2)),
-    _entry("tan", 3, _tan, sympy.tan, domain=(-_PI / 2, _PI / 2), search="window",
-           guard=_TAN_DELTA),
-    _entry("tanh", 3, torch.tanh, sympy.tanh),
-    _entry("abs", 3, torch.abs, sympy.Abs, search="shift"),
-    _entry("sgn", 4, torch.sign, sympy.sign, search="shift"),
-    _entry("arcsin", 4, _clip_unit(torch.asin), sympy.asin, domain=(-1.0, 1.0),
-           search="window", guard=CLIP_EPS),
-    _entry("arctan", 4, torch.atan, sympy.atan),
-    _entry("arctanh", 4, _clip_unit(torch.atanh), sympy.atanh, domain=(-1.0, 1.0),
-           search="window", guard=CLIP_EPS),
-    _entry("gaussian", 3, _gaussian, lambda x: sympy.exp(-x**2)),
-    _entry(CONSTANT, 0, lambda x: x * 0.0, lambda x: sympy.Integer(0),
-           search="const"),
+    _S("x", 1, lambda x: x, lambda x: x, parity=_O, search="affine"),
+    _S("x^2", 2, _power(2), lambda x: x**2, parity=_E, degree=2, search="shift"),
+    _S("x^3", 3, _power(3), lambda x: x**3, parity=_O, degree=3, search="shift"),
+    _S("x^4", 3, _power(4), lambda x: x**4, parity=_E, degree=4, search="shift"),
+    _S("x^5", 4, _power(5), lambda x: x**5, parity=_O, degree=5, search="shift"),
+    _S("1/x", 2, _odd_pole(1.0), lambda x: 1 / x, parity=_O, degree=-1, search="shift",
+       pole_at_zero=True, guard=Y_TH ** -1.0),
+    _S("1/x^2", 2, _inv_sq, lambda x: x**-2, parity=_E, degree=-2, search="shift",
+       pole_at_zero=True, guard=Y_TH ** -0.5),
+    _S("1/x^3", 3, _odd_pole(3.0), lambda x: x**-3, parity=_O, degree=-3, search="shift",
+       pole_at_zero=True, guard=Y_TH ** (-1 / 3)),
+    _S("sqrt", 2, _sqrt, sympy.sqrt, domain=_POS, closed=True, degree=0.5, search="shift"),
+    _S("1/sqrt(x)", 3, _odd_pole(0.5), lambda x: 1 / sympy.sqrt(x), domain=_POS,
+       guard=Y_TH ** -2.0, degree=-0.5, search="shift"),
+    _S("x^1.5", 3, _pow15, lambda x: x ** sympy.Rational(3, 2), domain=_POS, closed=True,
+       degree=1.5, search="shift"),
+    _S("exp", 2, _exp, sympy.exp, search="scale"),
+    _S("log", 2, _log, sympy.log, domain=_POS, guard=LOG_EPS, search="shift"),
+    _S("sin", 2, torch.sin, sympy.sin, parity=_O, period=2 * _PI, antiperiodic=True),
+    _S("cos", 2, torch.cos, sympy.cos, parity=_E, period=2 * _PI, antiperiodic=True,
+       shifted=("sin", _PI / 2)),
+    _S("tan", 3, _tan, sympy.tan, parity=_O, domain=(-_PI / 2, _PI / 2), guard=_TAN_DELTA,
+       search="window"),
+    _S("tanh", 3, torch.tanh, sympy.tanh, parity=_O),
+    _S("abs", 3, torch.abs, sympy.Abs, parity=_E, degree=1, search="shift"),
+    _S("sgn", 4, torch.sign, sympy.sign, parity=_O, degree=0, search="shift"),
+    _S("arcsin", 4, _clip_unit(torch.asin), sympy.asin, parity=_O, domain=(-1.0, 1.0),
+       guard=CLIP_EPS, search="window"),
+    _S("arctan", 4, torch.atan, sympy.atan, parity=_O),
+    _S("arctanh", 4, _clip_unit(torch.atanh), sympy.atanh, parity=_O, domain=(-1.0, 1.0),
+       guard=CLIP_EPS, search="window"),
+    _S("gaussian", 3, _gaussian, lambda x: sympy.exp(-x**2), parity=_E),
+    _S(CONSTANT, 0, lambda x: x * 0.0, lambda x: sympy.Integer(0), search="const"),
 ]}
 
 DEFAULT_LIBRARY: tuple[str, ...] = tuple(n for n in _BUILTINS if n != CONSTANT)

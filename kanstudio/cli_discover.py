@@ -1,0 +1,138 @@
+"""``kanstudio-cli discover DATA.csv --target COL``: fit, prune, symbolify, print the formula.
+
+Prints the formula in the CSV's column names and original units, and its test
+RMSE; ``--json`` writes a summary with the Pareto list and stage timings.
+Bad input exits with status 2 and one readable line on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+EXIT_USAGE = 2
+
+__all__ = ["add_discover_parser", "run_discover", "parse_library"]
+
+
+def add_discover_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "discover", help="find a symbolic formula for a column of a CSV",
+        description="Fit a KAN, prune it, make it symbolic and print the formula "
+                    "(in the CSV's column names and units) with its test RMSE.")
+    p.add_argument("data", help="CSV file")
+    p.add_argument("--target", help="target column (default: the last numeric column)")
+    p.add_argument("--inputs", help="comma-separated input columns (default: all other numeric columns)")
+    p.add_argument("--width", help="shape of the general network, e.g. 2,5,1 or 2,[3,2],1 "
+                                   "(default: tried automatically)")
+    p.add_argument("--lib", help="comma-separated symbolic library: names such as x,x^2,sin,exp "
+                                 "or expressions in x such as x^2+1 (default: the built-in library)")
+    p.add_argument("--digits", type=int, default=4, help="significant digits of constants (default 4)")
+    p.add_argument("--latex", action="store_true", help="also print the formula as LaTeX")
+    p.add_argument("--json", help="write a JSON summary (formula, errors, Pareto list, stages) here")
+    p.add_argument("--budget-seconds", type=float, default=60.0, help="time budget (default 60)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the split and the networks")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="rows held out for testing (default 0.2)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--verbose", action="store_true", help="print the stages and the Pareto list to stderr")
+    p.set_defaults(func=run_discover)
+    return p
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or exc.__class__.__name__
+
+
+def parse_library(text):
+    """Library names from --lib; entries that are not library names are parsed
+    (safely) as expressions in x and registered as user functions."""
+    if text is None:
+        return None
+    from .data.expressions import parse_expression
+    from .engine.symbolic_lib import UnknownFunctionError, get_function, register_function
+
+    names = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        try:
+            names.append(get_function(entry).name)
+            continue
+        except UnknownFunctionError:
+            pass
+        expr = parse_expression(entry, allowed_names=["x"])
+        syms = list(expr.free_symbols)
+        if len(syms) != 1:
+            raise ValueError(f"library entry {entry!r} is neither a known function nor an expression in x")
+        names.append(register_function(entry, expr, syms[0]).name)
+    if not names:
+        raise ValueError("--lib is empty")
+    return names
+
+
+def run_discover(args) -> int:
+    try:
+        return _run(args)
+    except (ValueError, OSError, KeyError) as exc:   # DataError is a ValueError
+        print(f"kanstudio-cli discover: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(args) -> int:
+    from .data import load_csv
+    from .engine.discover import DiscoverConfig, discover
+    from .engine.network import normalize_width, parse_width
+
+    if args.digits < 1 or args.digits > 15:
+        raise ValueError("--digits must be between 1 and 15")
+    if not args.budget_seconds > 0:
+        raise ValueError("--budget-seconds must be positive")
+    if args.device != "cpu":
+        import torch
+        if not (args.device.startswith("cuda") and torch.cuda.is_available()):
+            raise ValueError(f"device {args.device!r} is not available; use --device cpu")
+    inputs = [c.strip() for c in args.inputs.split(",") if c.strip()] if args.inputs else None
+    ds = load_csv(args.data, target=args.target, inputs=inputs, test_fraction=args.test_fraction,
+                  seed=args.seed)
+    width = None
+    if args.width:
+        width = normalize_width(parse_width(args.width))
+        n_in = len(ds.input_names)
+        if width[0][0] != n_in or width[-1][0] != 1:
+            raise ValueError(f"--width must start with {n_in} (the number of inputs) and end with 1")
+    cfg = DiscoverConfig(width=width, lib=parse_library(args.lib), digits=args.digits,
+                         budget_seconds=args.budget_seconds, seed=args.seed, device=args.device)
+    t0 = time.perf_counter()
+    res = discover(ds, cfg)
+    seconds = time.perf_counter() - t0
+    target = ds.target_names[0]
+    status = 0
+    if res.formula is None:
+        print(f"no formula found for {target} within {args.budget_seconds:g} s "
+              f"(best network test RMSE {res.test_rmse:.4g})")
+        status = 1
+    else:
+        print(f"{target} = {res.sympy_str}")
+        if args.latex:
+            print(res.latex)
+        where = "all rows (small table)" if ds.small_table else f"{len(ds.test_idx)} held-out rows"
+        print(f"test RMSE {res.formula_test_rmse:.4g} on {where} (network {res.test_rmse:.4g}); "
+              f"complexity {res.complexity}; {seconds:.1f} s")
+        if res.leave_out_rmse is not None:
+            print(f"leave-out RMSE {res.leave_out_rmse:.4g} (constants refitted without each fold)")
+    if args.verbose:
+        for st in res.stages:
+            print(f"  {st.seconds:7.2f} s  {st.name}", file=sys.stderr)
+        for c in res.pareto:
+            print(f"  pareto: complexity {c.complexity:3d}  rmse {c.test_rmse:.4g}  {c.sympy_str}",
+                  file=sys.stderr)
+    if args.json:
+        summary = res.to_dict()
+        summary["seconds"] = seconds
+        try:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump(summary, fh, indent=2)
+        except OSError as exc:
+            raise ValueError(f"cannot write {args.json}: {exc.strerror or exc}") from None
+    return status

@@ -1,0 +1,304 @@
+"""Network -> formula: sympy expressions in the data's own variables and units.
+
+Walk the layers from the inputs: every alive edge must be fixed to a library
+function (an alive numeric edge means there is no formula yet:
+FormulaIncomplete names those edges); y_j = sum_i c*f(a*x_i + b) + d, then the
+subnode affine, the products of multiplication nodes and the node affine.
+Input normalisation x_norm = (x - mean) / scale is undone by substituting it
+for the inputs, output normalisation by y = y_norm * scale + mean.
+
+Constants are then snapped (numbers within 10^-digits (relative) of an
+integer or a simple rational become exact; with data, additive terms that
+are negligible on the data are dropped), rounded to ``digits`` significant
+digits and simplified within a size guard.
+"""
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Optional, Sequence
+
+import numpy as np
+import sympy
+
+from .expr_eval import evaluate_numpy
+from .network import KAN
+from .symbolic_lib import to_sympy
+
+__all__ = ["FormulaIncomplete", "FormulaResult", "model_formula", "network_expressions",
+           "input_symbols", "safe_name", "snap_constants", "round_constants", "drop_negligible",
+           "tidy", "finish", "complexity", "to_latex", "to_python_source", "evaluate", "formula_rmse"]
+
+SIMPLIFY_MAX_OPS = 40     # sympy.simplify only below this many operations
+
+
+class FormulaIncomplete(ValueError):
+    """Some alive edges are still numeric splines; ``edges`` lists (layer, i, j)."""
+
+    def __init__(self, edges):
+        self.edges = list(edges)
+        shown = ", ".join(f"({l},{i},{j})" for l, i, j in self.edges[:8])
+        more = f" and {len(self.edges) - 8} more" if len(self.edges) > 8 else ""
+        super().__init__(f"no formula yet: {len(self.edges)} edge(s) are not symbolic "
+                         f"(layer,in,out): {shown}{more}; fix or prune them first")
+
+
+@dataclass
+class FormulaResult:
+    exprs: list                        # sympy.Expr per output, data variables and units
+    latex: list = field(default_factory=list)
+    sympy_str: list = field(default_factory=list)
+    complexity: int = 0                # sum over outputs
+    raw_exprs: list = field(default_factory=list)   # before snapping/rounding/simplifying
+    symbols: list = field(default_factory=list)     # one Symbol per input column
+
+
+# ---------------------------------------------------------------- symbols
+def safe_name(name: str) -> str:
+    """A Python identifier for a column name ("mass (kg)" -> "mass_kg")."""
+    s = re.sub(r"\W+", "_", str(name)).strip("_")
+    if not s:
+        s = "x"
+    if s[0].isdigit():
+        s = "x_" + s
+    if keyword.iskeyword(s) or s in {"E", "I", "N", "O", "Q", "S", "pi", "beta", "gamma", "zeta",
+                                     "lambda", "exp", "log", "sin", "cos", "sqrt"}:
+        s = s + "_"
+    return s
+
+
+def input_symbols(names: Sequence[str], positive: Optional[Sequence[bool]] = None) -> list:
+    """sympy Symbols for column names (real; positive where the column is)."""
+    used, out = set(), []
+    for k, n in enumerate(names):
+        s = safe_name(n)
+        base, c = s, 2
+        while s in used:
+            s, c = f"{base}_{c}", c + 1
+        used.add(s)
+        pos = bool(positive[k]) if positive is not None else False
+        out.append(sympy.Symbol(s, positive=True) if pos else sympy.Symbol(s, real=True))
+    return out
+
+
+# ---------------------------------------------------------------- network walk
+def _num(v) -> sympy.Expr:
+    v = float(v)
+    return sympy.Integer(int(v)) if v.is_integer() and abs(v) < 1e15 else sympy.Float(v)
+
+
+def network_expressions(model: KAN, inputs: Sequence[sympy.Expr]) -> list:
+    """Outputs of the network (in its own, normalised output units) as sympy,
+    given expressions for its (normalised) inputs.  Raises FormulaIncomplete."""
+    numeric = []
+    for l, layer in enumerate(model.layers):
+        alive = (layer.mask > 0).cpu().numpy()
+        fixed = (layer.sym_mask > 0).cpu().numpy()
+        numeric += [(l, int(i), int(j)) for i, j in zip(*np.nonzero(alive & ~fixed))]
+    if numeric:
+        raise FormulaIncomplete(numeric)
+    nodes = list(inputs)
+    for l, layer in enumerate(model.layers):
+        alive = (layer.mask > 0).cpu().numpy()
+        params = layer.sym_params.detach().cpu().numpy()
+        subs = []
+        for j in range(layer.out_dim):
+            terms = [to_sympy(layer.symbolic_name(i, j), params[i, j], nodes[i])
+                     for i in range(layer.in_dim) if alive[i, j]]
+            s = sympy.Add(*terms) if terms else sympy.Integer(0)
+            sc = float(model.subnode_scale[l][j])
+            bi = float(model.subnode_bias[l][j])
+            subs.append(_num(sc) * s + _num(bi))
+        n_sum = model.width[l + 1][0]
+        level = subs[:n_sum] + [sympy.Mul(*[subs[k] for k in ops])
+                                for ops in model.mult_operands(l + 1)]
+        nodes = [_num(float(model.node_scale[l][n])) * v + _num(float(model.node_bias[l][n]))
+                 for n, v in enumerate(level)]
+    return nodes
+
+
+def _norm_stats(dataset, n_in: int, n_out: int):
+    if dataset is None:
+        return np.zeros(n_in), np.ones(n_in), np.zeros(n_out), np.ones(n_out)
+    return tuple(np.atleast_1d(np.asarray(getattr(dataset, a), dtype=np.float64))
+                 for a in ("x_mean", "x_scale", "y_mean", "y_scale"))
+
+
+def model_formula(model: KAN, dataset=None, digits: int = 4, simplify: bool = True) -> FormulaResult:
+    """The model's formula in the dataset's variables and original units.
+
+    Without a dataset the formula is in the model's own (normalised) variables,
+    named by ``model.input_names``."""
+    n_in, n_out = model.n_nodes(0), model.n_nodes(model.depth)
+    x_mean, x_scale, y_mean, y_scale = _norm_stats(dataset, n_in, n_out)
+    names = list(getattr(dataset, "input_names", None) or model.input_names)
+    X = None
+    positive = None
+    if dataset is not None and getattr(dataset, "X", None) is not None:
+        X = np.asarray(dataset.X, dtype=np.float64)
+        positive = list((X > 0).all(0)) if X.size else None
+    syms = input_symbols(names, positive)
+    ins = [(s - _num(m)) / _num(sc) if dataset is not None else s
+           for s, m, sc in zip(syms, x_mean, x_scale)]
+    outs = network_expressions(model, ins)
+    raw = [o * _num(ys) + _num(ym) for o, ys, ym in zip(outs, y_scale, y_mean)]
+    data = None
+    if X is not None and len(X):
+        idx = np.asarray(getattr(dataset, "train_idx", np.arange(len(X))))
+        data = {s: X[idx[:2000], k] for k, s in enumerate(syms)}
+    exprs = [finish(e, digits, data, simplify) for e in raw]
+    return FormulaResult(exprs=exprs, latex=[to_latex(e) for e in exprs],
+                         sympy_str=[str(e) for e in exprs],
+                         complexity=sum(complexity(e) for e in exprs), raw_exprs=raw, symbols=syms)
+
+
+def finish(expr: sympy.Expr, digits: int = 4, data=None, simplify: bool = True) -> sympy.Expr:
+    """Snap, drop negligible terms (with data), round, simplify."""
+    e = snap_constants(expr, digits)
+    if data is not None:
+        e = drop_negligible(e, data, 10.0 ** (-digits - 1))
+    e = round_constants(e, digits)
+    if simplify:
+        e = tidy(e)
+        e = round_constants(snap_constants(e, digits), digits)
+    return e
+
+
+# ---------------------------------------------------------------- constants
+def _simple_rational(v: float, tol: float, max_den: int = 12) -> Optional[sympy.Rational]:
+    if not np.isfinite(v) or v == 0 or abs(v) >= 1000:
+        return None      # large numbers are measurements, not integers to snap to
+    fr = Fraction(v).limit_denominator(max_den)
+    if fr != 0 and abs(float(fr) - v) <= tol * abs(v):
+        return sympy.Rational(fr.numerator, fr.denominator)
+    return None
+
+
+def snap_constants(expr: sympy.Expr, digits: int = 4, max_den: int = 12) -> sympy.Expr:
+    """Floats within 10^-digits (relative) of an integer or p/q (q <= max_den), or
+    of such a multiple of pi (q <= 6), become exact."""
+    tol = 10.0 ** (-digits)
+    rep = {}
+    for f in expr.atoms(sympy.Float):
+        v = float(f)
+        r = _simple_rational(v, tol, max_den)
+        if r is None:
+            r = _simple_rational(v / np.pi, tol, 6)
+            r = r * sympy.pi if r is not None else None
+        if r is not None:
+            rep[f] = r
+    return expr.xreplace(rep) if rep else expr
+
+
+def round_constants(expr: sympy.Expr, digits: int = 4) -> sympy.Expr:
+    """Every Float rounded to ``digits`` significant digits."""
+    rep = {}
+    for f in expr.atoms(sympy.Float):
+        v = float(f)
+        r = float(f"{v:.{digits}g}")
+        rep[f] = sympy.Integer(int(r)) if r.is_integer() and abs(r) < 1e15 else sympy.Float(r, digits)
+    return expr.xreplace(rep) if rep else expr
+
+
+def drop_negligible(expr: sympy.Expr, data, rel: float = 1e-5) -> sympy.Expr:
+    """Remove numeric addends whose size is below rel * the size of their sum on
+    the data (e.g. the 1e-7 in sin(3.14*x + 1e-7)), bottom-up."""
+    if expr.is_Atom:
+        return expr
+    args = [drop_negligible(a, data, rel) for a in expr.args]
+    if expr.is_Add:
+        num = [a for a in args if a.is_Number]
+        if num:
+            total = sympy.Add(*args)
+            scale = _rms(total, data)
+            keep = [a for a in args if not (a.is_Number and abs(float(a)) <= rel * scale)]
+            if len(keep) != len(args) and keep:
+                return sympy.Add(*keep)
+    return expr.func(*args) if tuple(args) != expr.args else expr
+
+
+def _rms(expr, data) -> float:
+    try:
+        v = evaluate_numpy(expr, data)
+    except Exception:  # noqa: BLE001 - anything odd: keep the term
+        return 0.0
+    v = v[np.isfinite(v)]
+    return float(np.sqrt(np.mean(v * v))) if v.size else 0.0
+
+
+# ---------------------------------------------------------------- simplification
+def complexity(expr: sympy.Expr) -> int:
+    """Size of the expression tree (every symbol, number and operation counts 1)."""
+    return sum(1 for _ in sympy.preorder_traversal(expr))
+
+
+def tidy(expr: sympy.Expr, max_ops: int = SIMPLIFY_MAX_OPS) -> sympy.Expr:
+    """A readable form: sympy.simplify when the expression is small, cheap
+    rewrites otherwise; the smallest form wins (ties keep the input)."""
+    best, best_c = expr, complexity(expr)
+    tries = [lambda e: sympy.powsimp(sympy.expand_power_exp(e))]
+    if sympy.count_ops(expr) <= max_ops:
+        tries += [sympy.simplify, sympy.factor_terms]
+    else:
+        tries += [sympy.expand, sympy.together]
+    for f in tries:
+        try:
+            cand = f(expr)
+        except Exception:  # noqa: BLE001 - a failed rewrite just is not used
+            continue
+        if cand.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I):
+            continue
+        c = complexity(cand)
+        if c < best_c:
+            best, best_c = cand, c
+    return best
+
+
+# ---------------------------------------------------------------- exports
+def to_latex(expr: sympy.Expr) -> str:
+    return sympy.latex(expr)
+
+
+def to_python_source(expr: sympy.Expr, input_names: Sequence[str], func_name: str = "formula") -> str:
+    """Source of a NumPy function computing ``expr`` from arrays named like the columns."""
+    from sympy.printing.numpy import NumPyPrinter
+
+    syms = sorted(expr.free_symbols, key=lambda s: s.name)
+    args = [safe_name(n) for n in input_names]
+    rename = {}
+    for s in syms:
+        if s.name not in args:
+            raise ValueError(f"the formula uses {s.name!r}, which is not among the inputs")
+        rename[s] = sympy.Symbol(s.name)
+    body = NumPyPrinter({"fully_qualified_modules": True}).doprint(expr.xreplace(rename))
+    body = body.replace("numpy.", "np.")
+    sig = ", ".join(args)
+    return (f"import numpy as np\n\n\ndef {func_name}({sig}):\n"
+            f"    \"\"\"{sympy.sstr(expr)}\"\"\"\n"
+            f"    return {body}\n")
+
+
+def evaluate(expr: sympy.Expr, input_names: Sequence[str], X) -> np.ndarray:
+    """Values of ``expr`` on the rows of X (columns in the order of input_names)."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    by_name = {safe_name(n): X[:, k] for k, n in enumerate(input_names)}
+    values = {}
+    for s in expr.free_symbols:
+        if s.name not in by_name:
+            raise ValueError(f"the formula uses {s.name!r}, which is not among the inputs")
+        values[s] = by_name[s.name]
+    out = evaluate_numpy(expr, values)
+    return np.broadcast_to(out, (X.shape[0],)).astype(np.float64) if out.ndim == 0 else out
+
+
+def formula_rmse(expr: sympy.Expr, input_names: Sequence[str], X, y) -> float:
+    """RMSE of the formula on (X, y); inf when it is not finite there."""
+    pred = evaluate(expr, input_names, X)
+    err = pred - np.asarray(y, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(err)):
+        return float("inf")
+    return float(np.sqrt(np.mean(err * err))) if err.size else float("nan")

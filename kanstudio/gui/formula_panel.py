@@ -1,0 +1,278 @@
+"""The Formula dock: the network's formula as mathematics, its test error,
+rounding, Copy LaTeX / Export, and the Pareto list of candidate formulas.
+
+The main window computes everything in the worker and calls
+``show_formula(info)``, ``show_incomplete(n, detail)``, ``show_message(text)``
+or ``set_pareto(rows)``.  The widget that displays the formula has objectName
+"formula_view" and ``accessibleDescription()`` equal to the formula's LaTeX
+(one output: the expression's LaTeX; several: "name = latex" joined by "; ").
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QPalette
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu,
+                               QPushButton, QScrollArea, QSpinBox, QSplitter, QToolButton,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from .mathtext import MathRenderer
+
+__all__ = ["FormulaInfo", "ParetoRow", "FormulaPanel", "display_latex", "FORMULA_PT"]
+
+FORMULA_PT = 22.0
+
+
+@dataclass
+class FormulaInfo:
+    """One formula ready to show (computed in the worker)."""
+    latex: list                          # per output, the expression's LaTeX
+    output_names: list
+    pretty: str = ""                     # sympy.pretty fallback text
+    sympy_str: list = field(default_factory=list)
+    test_rmse: float = float("nan")      # of the formula on the test rows, original units
+    model_rmse: float = float("nan")     # of the network itself
+    complexity: int = 0
+    png: Optional[bytes] = None          # pre-rendered by the worker (optional)
+    png_key: Optional[tuple] = None
+    digits: int = 4
+    python: str = ""                     # NumPy function source (export)
+    source: str = "network"              # "network" or the Pareto stage it came from
+
+    @property
+    def description(self) -> str:
+        if len(self.latex) == 1:
+            return self.latex[0]
+        return "; ".join(f"{n} = {t}" for n, t in zip(self.output_names, self.latex))
+
+
+@dataclass
+class ParetoRow:
+    complexity: int
+    test_rmse: float
+    latex: str
+    text: str
+
+
+def _latex_name(name: str) -> str:
+    """A column name as a LaTeX symbol (mathtext-safe)."""
+    s = "".join(ch for ch in str(name) if ch.isalnum() or ch == "_") or "y"
+    if "_" in s:
+        head, _, tail = s.partition("_")
+        tail = tail.replace("_", "")
+        return f"{head}_{{{tail}}}" if tail else head
+    return s if len(s) == 1 else f"\\mathrm{{{s}}}"
+
+
+def display_latex(info: FormulaInfo) -> str:
+    """What is drawn: "name = expr" (one line per output joined by commas for mathtext)."""
+    parts = [f"{_latex_name(n)} = {t}" for n, t in zip(info.output_names, info.latex)]
+    return ",\\quad ".join(parts)
+
+
+class FormulaPanel(QWidget):
+    digitsChanged = Signal(int)
+    autoSymbolicRequested = Signal()
+    paretoChosen = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("formula_panel")
+        self._info: Optional[FormulaInfo] = None
+        self._renderer = MathRenderer()
+        self._pareto: list[ParetoRow] = []
+
+        self.rmse_label = QLabel("")
+        self.rmse_label.setObjectName("formula_rmse")
+        self.digits_spin = QSpinBox()
+        self.digits_spin.setObjectName("formula_digits")
+        self.digits_spin.setRange(1, 12)
+        self.digits_spin.setValue(4)
+        self.digits_spin.setKeyboardTracking(False)
+        self.digits_spin.setToolTip("Significant digits of the constants")
+        self.digits_spin.valueChanged.connect(self.digitsChanged)
+        self.copy_button = QPushButton("Copy LaTeX")
+        self.copy_button.setObjectName("button_copy_latex")
+        self.copy_button.clicked.connect(self.copy_latex)
+        self.export_button = QToolButton()
+        self.export_button.setObjectName("button_export")
+        self.export_button.setText("Export")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        top = QHBoxLayout()
+        top.addWidget(self.rmse_label, 1)
+        top.addWidget(QLabel("Digits"))
+        top.addWidget(self.digits_spin)
+        top.addWidget(self.copy_button)
+        top.addWidget(self.export_button)
+
+        self.formula_view = QLabel()
+        self.formula_view.setObjectName("formula_view")
+        self.formula_view.setAccessibleName("Formula")
+        self.formula_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.formula_view.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.formula_view.setMargin(8)
+        self.scroll = QScrollArea()
+        self.scroll.setObjectName("formula_scroll")
+        self.scroll.setWidget(self.formula_view)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll.setMinimumHeight(60)
+
+        self.note = QLabel()
+        self.note.setObjectName("formula_note")
+        self.note.setWordWrap(True)
+        self.note.setContentsMargins(4, 8, 4, 4)
+        f = self.note.font()
+        f.setPointSizeF(f.pointSizeF() * 1.1)
+        self.note.setFont(f)
+        self.note.setTextFormat(Qt.TextFormat.RichText)
+        self.note.linkActivated.connect(self._on_link)
+
+        self.pareto = QTreeWidget()
+        self.pareto.setObjectName("formula_pareto")
+        self.pareto.setHeaderLabels(["Complexity", "Test RMSE", "Formula"])
+        self.pareto.setRootIsDecorated(False)
+        self.pareto.setAlternatingRowColors(True)
+        self.pareto.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.pareto.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.pareto.itemActivated.connect(self._on_pareto)
+        self.pareto.setToolTip("Candidate formulas from Discover, simplest first; double-click to use one")
+        self.pareto.setVisible(False)
+
+        top_w = QWidget()
+        tl = QVBoxLayout(top_w)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addLayout(top)
+        tl.addWidget(self.note)
+        tl.addWidget(self.scroll, 1)
+        self._filler = QWidget()          # keeps a message at the top when no formula is shown
+        tl.addWidget(self._filler, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(top_w)
+        self.splitter.addWidget(self.pareto)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 4)
+        lay.addWidget(self.splitter)
+        self.show_message("No model yet. Open a CSV and press Fit; the formula appears here once "
+                          "every edge is symbolic.")
+
+    # ------------------------------------------------------------- API
+    def set_export_menu(self, menu: QMenu):
+        self.export_button.setMenu(menu)
+
+    def info(self) -> Optional[FormulaInfo]:
+        return self._info
+
+    def latex(self) -> str:
+        return self._info.description if self._info else ""
+
+    def digits(self) -> int:
+        return self.digits_spin.value()
+
+    def set_digits(self, n: int):
+        self.digits_spin.blockSignals(True)
+        self.digits_spin.setValue(int(n))
+        self.digits_spin.blockSignals(False)
+
+    def text_colour(self) -> str:
+        return self.palette().color(QPalette.ColorRole.WindowText).name()
+
+    def render_key(self, info: FormulaInfo) -> tuple:
+        return MathRenderer.key(display_latex(info), FORMULA_PT, self.devicePixelRatioF(), self.text_colour())
+
+    def show_formula(self, info: FormulaInfo):
+        self._info = info
+        if info.png is not None and info.png_key is not None:
+            self._renderer.insert_png(info.png_key, info.png)
+        self._render()
+        self.formula_view.setAccessibleDescription(info.description)
+        self.formula_view.setToolTip("LaTeX: " + info.description)
+        bits = []
+        if math.isfinite(info.test_rmse):
+            bits.append(f"Formula test RMSE <b>{info.test_rmse:.4g}</b>")
+        if math.isfinite(info.model_rmse):
+            bits.append(f"network {info.model_rmse:.4g}")
+        if info.complexity:
+            bits.append(f"complexity {info.complexity}")
+        self.rmse_label.setText(" \u00b7 ".join(bits))
+        self.note.setText("")
+        self.note.setVisible(False)
+        self.scroll.setVisible(True)
+        self._filler.setVisible(False)
+        self.copy_button.setEnabled(True)
+
+    def show_incomplete(self, n_numeric: int, model_rmse: float = float("nan")):
+        self._clear_formula()
+        s = "edge is" if n_numeric == 1 else "edges are"
+        self.note.setText(f"{n_numeric} {s} still numeric: fix {'it' if n_numeric == 1 else 'them'} "
+                          f"or run <a href='auto'>Auto-symbolic</a>.")
+        self.note.setVisible(True)
+        self.formula_view.setText("")
+        self.rmse_label.setText(f"Network test RMSE <b>{model_rmse:.4g}</b>" if math.isfinite(model_rmse) else "")
+
+    def show_message(self, text: str):
+        self._clear_formula()
+        self.note.setText(text)
+        self.note.setVisible(True)
+        self.rmse_label.setText("")
+
+    def set_pareto(self, rows: list):
+        self._pareto = list(rows)
+        self.pareto.clear()
+        for r in self._pareto:
+            rm = f"{r.test_rmse:.4g}" if math.isfinite(r.test_rmse) else "\u2014"
+            item = QTreeWidgetItem([str(r.complexity), rm, r.text])
+            item.setToolTip(2, r.text)
+            item.setTextAlignment(0, Qt.AlignmentFlag.AlignRight)
+            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight)
+            self.pareto.addTopLevelItem(item)
+        for c in (0, 1):
+            self.pareto.resizeColumnToContents(c)
+        self.pareto.setVisible(bool(self._pareto))
+
+    def pareto_rows(self) -> list:
+        return list(self._pareto)
+
+    def copy_latex(self):
+        if self._info is not None:
+            QGuiApplication.clipboard().setText(self.latex())
+
+    # ---------------------------------------------------------- internals
+    def _clear_formula(self):
+        self._info = None
+        self.scroll.setVisible(False)
+        self._filler.setVisible(True)
+        self.formula_view.clear()
+        self.formula_view.setAccessibleDescription("")
+        self.formula_view.setToolTip("")
+        self.copy_button.setEnabled(False)
+
+    def _render(self):
+        info = self._info
+        if info is None:
+            return
+        pm = self._renderer.pixmap(display_latex(info), FORMULA_PT, self.devicePixelRatioF(), self.text_colour())
+        if pm is not None:
+            self.formula_view.setFont(QFont())
+            self.formula_view.setPixmap(pm)
+        else:
+            font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+            self.formula_view.setFont(font)
+            self.formula_view.setText(info.pretty or "; ".join(info.sympy_str))
+
+    def _on_link(self, link: str):
+        if link == "auto":
+            self.autoSymbolicRequested.emit()
+
+    def _on_pareto(self, item: QTreeWidgetItem, _col: int = 0):
+        self.paretoChosen.emit(self.pareto.indexOfTopLevelItem(item))
+
+    def changeEvent(self, event):
+        if event.type() == QEvent.Type.PaletteChange and self._info is not None:
+            self._render()
+        super().changeEvent(event)

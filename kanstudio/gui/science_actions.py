@@ -1,0 +1,314 @@
+"""Model ▸ Science: KAN 2.0 tools (auxiliary inputs, modules, compiling a
+formula, growing the network, auto-swap, hypothesis tests, a tutorial).
+
+``install_science_actions(window)`` adds the menu.  Each action opens a dialog
+and, on accept, calls a plain function taking the parameters directly
+(``add_aux_input(window, name, expr)`` ...), which tests call without dialogs.
+Edits are project commands pushed with ``window.doc.push`` (undoable, shown in
+the History panel); the two tests that train or differentiate a model run on
+the window's worker unless ``background=False``.  Errors go to
+``window.show_error``.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QMessageBox
+
+from ..project.commands_science import (AddAuxInput, AutoSwap, CompileFormula, DefineModule, ExpandDepth,
+                                        ExpandWidth)
+from .science_dialogs import (TUTORIAL_TEXT, AuxInputDialog, EdgeFunctionDialog, ExpandWidthDialog, ResultDialog,
+                              TextSpecDialog, check_formula)
+
+__all__ = ["install_science_actions", "add_aux_input", "define_module", "compile_formula", "expand_width",
+           "expand_depth", "auto_swap", "hypothesis_tests", "hypothesis_report", "test_formula", "show_tutorial"]
+
+HYPOTHESIS_ROWS = 256      # rows used by the separability/symmetry tests (enough for a median)
+_NEEDS_MODEL = ("action_define_module", "action_expand_width", "action_expand_depth", "action_auto_swap",
+                "action_hypothesis_tests", "action_test_formula")
+_NEEDS_DATA = ("action_add_aux_input", "action_compile_formula")
+
+
+# ------------------------------------------------------------ helpers
+def _ready(window, title: str, need_model: bool = True) -> bool:
+    if window.runner.busy:
+        window.show_error(title, "Stop the running job first.")
+        return False
+    if not window.doc.has_data:
+        window.show_error(title, "Open a dataset first.")
+        return False
+    if need_model and not window.doc.has_model:
+        window.show_error(title, "There is no model yet: fit one first.")
+        return False
+    return True
+
+
+def _push(window, cmd, title: str, need_model: bool = True):
+    """Apply ``cmd`` through the undo stack; the command, or None after an error."""
+    if not _ready(window, title, need_model):
+        return None
+    try:
+        window.doc.push(cmd)
+    except ValueError as exc:          # CommandError and DataError are ValueErrors
+        window.show_error(title, str(exc))
+        return None
+    window.show_status(cmd.label, 8000)
+    return cmd
+
+
+def _run(window, title: str, fn: Callable, on_done: Callable, background: bool):
+    """fn() on the worker (background) or right here; on_done(result) in the UI thread."""
+    if background:
+        window.runner.submit(title, lambda ctx: fn(), on_done=on_done,
+                             on_error=lambda message, details: window.show_error(f"{title} failed", message, details))
+        return None
+    try:
+        result = fn()
+    except ValueError as exc:
+        window.show_error(f"{title} failed", str(exc))
+        return None
+    on_done(result)
+    return result
+
+
+# ------------------------------------------------------------ edits
+def add_aux_input(window, name: str, expr: str):
+    return _push(window, AddAuxInput(name, expr), "Add auxiliary input", need_model=False)
+
+
+def define_module(window, spec: str):
+    return _push(window, DefineModule(spec), "Define module")
+
+
+def compile_formula(window, formula: str):
+    return _push(window, CompileFormula(formula), "Compile formula", need_model=False)
+
+
+def expand_width(window, level: int, n_new: int = 1, kind: str = "sum"):
+    return _push(window, ExpandWidth(level, n_new, kind), "Add hidden nodes")
+
+
+def expand_depth(window):
+    return _push(window, ExpandDepth(), "Add a layer")
+
+
+def auto_swap(window):
+    return _push(window, AutoSwap(), "Auto-swap")
+
+
+# ------------------------------------------------------------ tests
+def hypothesis_report(model, dataset, threshold: float = 0.1, rows: int = HYPOTHESIS_ROWS) -> str:
+    """Separability (additive, multiplicative) and symmetry verdicts of the
+    model's first output over the training inputs, as text."""
+    import torch
+    from ..engine import structure as st
+    x = dataset.tensors("train")[0][:rows]
+    names = list(dataset.input_names)
+    ym, ys = float(dataset.y_mean[0]), float(dataset.y_scale[0])
+
+    def f_raw(z):       # the target in its own units: log|f| (multiplicative test) needs them
+        return model(z)[:, 0] * ys + ym
+    with torch.enable_grad():
+        add = st.test_separability(f_raw, x, "additive", threshold, names)
+        mul = st.test_separability(f_raw, x, "multiplicative", threshold, names)
+        syms = st.find_symmetries(f_raw, x, threshold, names) if len(names) > 2 else []
+    target = dataset.target_names[0] if dataset.target_names else "y"
+    lines = [f"Structure of {target} as the current network computes it ({len(x)} training rows):",
+             f"additive:        {add.verdict}", f"multiplicative:  {mul.verdict}"]
+    lines += [f"symmetry:        {s.verdict}" for s in syms if s.symmetric]
+    if len(names) > 2 and not any(s.symmetric for s in syms):
+        lines.append("symmetry:        no pair of inputs acts through one combination")
+    lines.append("(The verdicts are only as good as the fit: retrain first if the RMSE is high.)")
+    return "\n".join(lines)
+
+
+def hypothesis_tests(window, background: bool = True) -> Optional[str]:
+    """Run the structure tests on a copy of the model; shows and returns the text
+    (None when it runs in the background: the dialog appears when it is done)."""
+    title = "Hypothesis tests"
+    if not _ready(window, title):
+        return None
+    model, ds = window.doc.model.copy(), window.doc.dataset
+
+    def done(text):
+        window.last_science_result = text
+        _show(window, title, text)
+    return _run(window, title, lambda: hypothesis_report(model, ds), done, background)
+
+
+def test_formula(window, layer: int, i: int, j: int, name: str, steps: int = 20, background: bool = True):
+    """Is edge (layer, i, j) the library function ``name``?  Returns the engine's
+    HypothesisResult (None in the background); its verdict is shown."""
+    title = "Test formula hypothesis"
+    if not _ready(window, title):
+        return None
+    from ..engine.structure import test_formula_hypothesis
+    model = window.doc.model
+    if not (0 <= layer < model.depth and 0 <= i < model.layers[layer].in_dim and 0 <= j < model.layers[layer].out_dim):
+        window.show_error(title, f"There is no edge ({layer}, {i}, {j}) in this network.")
+        return None
+    model = model.copy()
+    x, y = window.doc.tensors("train")
+    xt, yt = window.doc.tensors("test")
+
+    def work():
+        return test_formula_hypothesis(model, x, y, layer, i, j, name, steps=steps, x_test=xt, y_test=yt)
+
+    def done(res):
+        res.model = None        # the retrained copy is not needed here
+        text = (f"Hypothesis: {res.hypothesis}\nVerdict: {res.verdict}\n\n"
+                f"test RMSE (normalised) without the constraint: {res.loss_reference:.4g}\n"
+                f"with it, before retraining: {res.loss_before:.4g}\n"
+                f"with it, after {steps} steps: {res.loss_after:.4g}  (ratio {res.ratio:.3g})")
+        window.last_science_result = res
+        _show(window, title, text)
+    return _run(window, title, work, done, background)
+
+
+test_formula.__test__ = False     # not a pytest test, whatever its name says
+
+
+def _show(window, title: str, text: str):
+    dlg = ResultDialog(title, text, parent=window)
+    dlg.open()
+    window.last_science_dialog = dlg
+    return dlg
+
+
+def show_tutorial(window):
+    box = QMessageBox(QMessageBox.Icon.Information, "Science tutorial", TUTORIAL_TEXT.split("\n", 1)[0],
+                      QMessageBox.StandardButton.Close, window)
+    box.setObjectName("science_tutorial")
+    box.setInformativeText(TUTORIAL_TEXT.split("\n", 1)[1])
+    box.open()
+    window.last_science_dialog = box
+    return box
+
+
+# ------------------------------------------------------------ dialogs
+def _ask_aux(window):
+    if not _ready(window, "Add auxiliary input", need_model=False):
+        return
+    dlg = AuxInputDialog(window.doc.dataset, window)
+    dlg.accepted.connect(lambda: add_aux_input(window, *dlg.values()))
+    dlg.open()
+    return dlg
+
+
+def _ask_module(window):
+    if not _ready(window, "Define module"):
+        return
+
+    def validate(text):
+        from ..engine.structure import parse_module_spec
+        try:
+            spec = parse_module_spec(text, window.doc.model)
+        except ValueError as exc:
+            return False, str(exc)
+        return True, f"levels {spec.start_level}..{spec.start_level + len(spec.nodes) - 1}: {spec.nodes}"
+    dlg = TextSpecDialog("Define module", "module_dialog", "Module:", "e.g. x1,x2->h0,h1  or  @1: 0,1 -> 0",
+                         validate, parent=window)
+    dlg.accepted.connect(lambda: define_module(window, dlg.text()))
+    dlg.open()
+    return dlg
+
+
+def _ask_compile(window):
+    if not _ready(window, "Compile formula", need_model=False):
+        return
+    dlg = TextSpecDialog("Compile formula", "compile_dialog", "Formula:", "e.g. (u+v)/(1+u*v)",
+                         lambda t: check_formula(t, window.doc.dataset), parent=window)
+    dlg.accepted.connect(lambda: compile_formula(window, dlg.text()))
+    dlg.open()
+    return dlg
+
+
+def _ask_width(window):
+    if not _ready(window, "Add hidden nodes"):
+        return
+    dlg = ExpandWidthDialog(window.doc.model.depth, window)
+    dlg.accepted.connect(lambda: expand_width(window, *dlg.values()))
+    dlg.open()
+    return dlg
+
+
+def _ask_test_formula(window):
+    if not _ready(window, "Test formula hypothesis"):
+        return
+    from ..engine.symbolic_lib import library_names
+    edge = window.network_view.selected_edge() if hasattr(window, "network_view") else None
+    dlg = EdgeFunctionDialog(window.doc.model, library_names(), edge if isinstance(edge, tuple) else None, window)
+    dlg.accepted.connect(lambda: test_formula(window, *dlg.values()))
+    dlg.open()
+    return dlg
+
+
+# ------------------------------------------------------------ menu
+_ACTIONS = (
+    ("action_add_aux_input", "Add &auxiliary input…", _ask_aux,
+     "Add an input column defined by a formula of the others (e.g. u*v)"),
+    ("action_define_module", "Define &module…", _ask_module,
+     "Keep a chain of node groups to itself (mask the edges to the rest)"),
+    ("action_compile_formula", "&Compile formula…", _ask_compile,
+     "Replace the network by one that computes a formula exactly"),
+    ("action_expand_width", "Add hidden &nodes…", _ask_width, "Add fresh nodes to a hidden layer"),
+    ("action_expand_depth", "Add a &layer", expand_depth, "Add an identity layer on top of the network"),
+    ("action_auto_swap", "Auto-&swap nodes", auto_swap, "Reorder hidden nodes to shorten the connections"),
+    ("action_hypothesis_tests", "&Hypothesis tests", hypothesis_tests,
+     "Test the network's function for separability and symmetries"),
+    ("action_test_formula", "&Test formula hypothesis…", _ask_test_formula,
+     "Is this edge a given library function? (fix, retrain and compare)"),
+    ("action_tutorial", "Science t&utorial", show_tutorial, "Step by step: relativistic velocity addition"),
+)
+
+
+def _model_menu(window) -> Optional[QMenu]:
+    for act in window.menuBar().actions():
+        if act.menu() is not None and act.text().replace("&", "") == "Model":
+            return act.menu()
+    return None
+
+
+def install_science_actions(window) -> QMenu:
+    """Add the Science submenu (to the Model menu, else the menu bar); idempotent."""
+    existing = getattr(window, "science_menu", None)
+    if existing is not None:
+        return existing
+    parent = _model_menu(window)
+    if parent is not None:
+        parent.addSeparator()
+        menu = parent.addMenu("&Science")
+    else:
+        menu = window.menuBar().addMenu("&Science")
+    menu.setObjectName("menu_science")
+    window.science_menu = menu
+    window.science_actions = {}
+    window.last_science_result = None
+    window.last_science_dialog = None
+    for name, text, handler, tip in _ACTIONS:
+        act = QAction(text, window)
+        act.setObjectName(name)
+        act.setStatusTip(tip)
+        act.setToolTip(tip)
+        act.triggered.connect(lambda checked=False, h=handler: h(window))
+        if name == "action_tutorial":
+            menu.addSeparator()
+        menu.addAction(act)
+        window.addAction(act)
+        window.science_actions[name] = act
+
+    def update(reason=None):
+        busy, has_data, has_model = window.runner.busy, window.doc.has_data, window.doc.has_model
+        if reason == "data" and has_data and hasattr(window, "training_panel"):
+            # an auxiliary input (or its undo) changes the number of inputs
+            ds = window.doc.dataset
+            window.training_panel.set_io(len(ds.input_names), len(ds.target_names))
+        for n in _NEEDS_MODEL:
+            window.science_actions[n].setEnabled(has_model and not busy)
+        for n in _NEEDS_DATA:
+            window.science_actions[n].setEnabled(has_data and not busy)
+    window.doc.changed.connect(update)
+    window.runner.busyChanged.connect(lambda _busy: update())
+    update()
+    return menu

@@ -1,0 +1,392 @@
+"""The Training dock: network shape and optimiser settings, Fit / Stop, and a
+live loss plot (train/test RMSE and regularisation, log scale).
+
+The panel only collects settings and draws; the main window runs the job.
+``settings()`` / ``set_settings(d)`` (JSON-able, saved in projects),
+``fit_config()`` -> engine FitConfig, ``model_spec()`` -> KAN keyword
+arguments, ``validate()`` -> error text or "".  ``begin_run(label)``,
+``add_snapshots(snaps)``, ``end_run(snap)`` feed the plot; ``curves()`` /
+``set_curves(d)`` save and restore it.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
+                               QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QSpinBox, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from .theme import plot_colors
+
+__all__ = ["TrainingPanel", "DEFAULTS", "default_width"]
+
+DEFAULTS = {"width": "", "grid": 5, "k": 3, "optimizer": "lbfgs", "steps": 50, "lamb": 0.001,
+            "lr": 0.0, "seed": 0, "device": "cpu", "update_grid": True, "batch_size": -1}
+
+
+def default_width(n_in: int, n_out: int) -> str:
+    """inputs, 2*inputs+1 hidden, outputs (the Kolmogorov-Arnold theorem's shape)."""
+    return f"{n_in},{2 * n_in + 1},{n_out}"
+
+
+def _finite(v):
+    """JSON has no NaN/inf: those become null (plotted as gaps)."""
+    return float(v) if v is not None and math.isfinite(v) else None
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+        return bool(torch.cuda.is_available())
+    except ImportError:
+        return False
+
+
+class TrainingPanel(QWidget):
+    settingsChanged = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("training_panel")
+        self._n_in, self._n_out = 0, 0
+        self._runs: list[dict] = []       # {"label", "start", "steps", "train", "test", "reg"}
+        self._offset = 0
+        self._last_snap = None
+        # Repainting a log-scale plot costs ~10 ms: coalesce updates to <= 4 Hz.
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(250)
+        self._redraw_timer.timeout.connect(self._redraw)
+
+        self.width_edit = QLineEdit()
+        self.width_edit.setObjectName("edit_width")
+        self.width_edit.setPlaceholderText("e.g. 2,5,1 or 2,[3,2],1")
+        self.width_edit.setToolTip("Nodes per layer, inputs first. A pair [sums, products] adds "
+                                   "multiplication nodes, e.g. 2,[3,2],1.")
+        self.grid_spin = self._spin(1, 1000, "spin_grid", "Grid intervals per B-spline")
+        self.k_spin = self._spin(1, 7, "spin_k", "Spline order (3 = cubic)")
+        self.optimizer_combo = QComboBox()
+        self.optimizer_combo.setObjectName("combo_optimizer")
+        self.optimizer_combo.addItem("LBFGS", "lbfgs")
+        self.optimizer_combo.addItem("Adam", "adam")
+        self.steps_spin = self._spin(1, 1_000_000, "spin_steps", "Optimisation steps")
+        self.lamb_spin = QDoubleSpinBox()
+        self.lamb_spin.setObjectName("spin_lambda")
+        self.lamb_spin.setDecimals(5)
+        self.lamb_spin.setRange(0.0, 10.0)
+        self.lamb_spin.setSingleStep(0.001)
+        self.lamb_spin.setToolTip("Sparsity regularisation λ: larger values leave fewer, clearer edges")
+        self.lr_spin = QDoubleSpinBox()
+        self.lr_spin.setObjectName("spin_lr")
+        self.lr_spin.setDecimals(5)
+        self.lr_spin.setRange(0.0, 100.0)
+        self.lr_spin.setSingleStep(0.001)
+        self.lr_spin.setSpecialValueText("auto")
+        self.lr_spin.setToolTip("Learning rate; auto = 1 for LBFGS, 0.01 for Adam")
+        self.seed_spin = self._spin(0, 2**31 - 1, "spin_seed", "Seed of the initialisation and mini-batches")
+        self.device_combo = QComboBox()
+        self.device_combo.setObjectName("combo_device")
+        self.device_combo.addItem("CPU", "cpu")
+        if _cuda_available():
+            self.device_combo.addItem("CUDA (GPU)", "cuda")
+        self.grid_update_check = QCheckBox("Adapt grids to the data")
+        self.grid_update_check.setObjectName("check_update_grid")
+        self.grid_update_check.setToolTip("Move spline knots to the data's quantiles during the first steps")
+        self.batch_spin = self._spin(-1, 10_000_000, "spin_batch", "Rows per step; full batch uses all rows")
+        self.batch_spin.setSpecialValueText("full batch")
+
+        shape = QGroupBox("Network")
+        f1 = QFormLayout(shape)
+        f1.addRow("Width", self.width_edit)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Grid"))
+        row.addWidget(self.grid_spin, 1)
+        row.addSpacing(8)
+        row.addWidget(QLabel("k"))
+        row.addWidget(self.k_spin, 1)
+        f1.addRow(row)
+        f1.addRow("Seed", self.seed_spin)
+        opt = QGroupBox("Optimiser")
+        f2 = QFormLayout(opt)
+        f2.addRow("Method", self.optimizer_combo)
+        f2.addRow("Steps", self.steps_spin)
+        f2.addRow("λ", self.lamb_spin)
+        f2.addRow("Learning rate", self.lr_spin)
+        f2.addRow("Batch", self.batch_spin)
+        f2.addRow("Device", self.device_combo)
+        f2.addRow(self.grid_update_check)
+        for form in (f1, f2):
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+        self.fit_button = QToolButton()
+        self.fit_button.setObjectName("button_fit")
+        self.stop_button = QToolButton()
+        self.stop_button.setObjectName("button_stop")
+        for b in (self.fit_button, self.stop_button):
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            b.setMinimumHeight(30)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.fit_button)
+        buttons.addWidget(self.stop_button)
+
+        self.status = QLabel("Not trained yet")
+        self.status.setObjectName("training_status")
+        self.status.setWordWrap(True)
+        self.plot = pg.PlotWidget()
+        self.plot.setObjectName("training_plot")
+        self.plot.setMinimumHeight(170)
+        self.plot.setLogMode(x=False, y=True)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "RMSE (normalised)")
+        self.plot.setMenuEnabled(False)
+        # Long Adam runs have 10^5 points: draw at most a few per pixel column.
+        self.plot.setDownsampling(auto=True, mode="peak")
+        self.plot.setClipToView(True)
+        self.plot.getPlotItem().hideButtons()
+        # Bottom left: loss curves start high on the left and fall to the right.
+        self._legend = self.plot.addLegend(offset=(8, -8), labelTextSize="8pt")
+        self.curve_train = self.plot.plot([], [], name="train RMSE")
+        self.curve_test = self.plot.plot([], [], name="test RMSE")
+        self.curve_reg = self.plot.plot([], [], name="regularisation")
+        self._run_lines: list = []
+        self._apply_theme()
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addWidget(shape)
+        lay.addWidget(opt)
+        lay.addLayout(buttons)
+        lay.addWidget(self.status)
+        lay.addWidget(self.plot, 1)
+
+        self.set_settings(DEFAULTS)
+        for w in (self.width_edit,):
+            w.textChanged.connect(self.settingsChanged)
+        for w in (self.grid_spin, self.k_spin, self.steps_spin, self.seed_spin, self.batch_spin):
+            w.valueChanged.connect(self.settingsChanged)
+        for w in (self.lamb_spin, self.lr_spin):
+            w.valueChanged.connect(self.settingsChanged)
+        for w in (self.optimizer_combo, self.device_combo):
+            w.currentIndexChanged.connect(self.settingsChanged)
+        self.grid_update_check.toggled.connect(self.settingsChanged)
+        self.width_edit.textChanged.connect(self._check_width)
+
+    @staticmethod
+    def _spin(lo: int, hi: int, name: str, tip: str) -> QSpinBox:
+        s = QSpinBox()
+        s.setRange(lo, hi)
+        s.setObjectName(name)
+        s.setToolTip(tip)
+        s.setKeyboardTracking(False)
+        return s
+
+    # ------------------------------------------------------------ actions
+    def set_actions(self, fit: QAction, stop: QAction):
+        self.fit_button.setDefaultAction(fit)
+        self.stop_button.setDefaultAction(stop)
+
+    # ----------------------------------------------------------- settings
+    def set_io(self, n_in: int, n_out: int, reset_width: bool = False):
+        """The dataset's number of inputs/outputs (default width, validation)."""
+        self._n_in, self._n_out = n_in, n_out
+        if reset_width or not self.width_edit.text().strip():
+            self.width_edit.setText(default_width(n_in, n_out))
+        self._check_width()
+
+    def settings(self) -> dict:
+        return {"width": self.width_edit.text().strip(), "grid": self.grid_spin.value(),
+                "k": self.k_spin.value(), "optimizer": self.optimizer_combo.currentData(),
+                "steps": self.steps_spin.value(), "lamb": self.lamb_spin.value(),
+                "lr": self.lr_spin.value(), "seed": self.seed_spin.value(),
+                "device": self.device_combo.currentData(), "update_grid": self.grid_update_check.isChecked(),
+                "batch_size": self.batch_spin.value()}
+
+    def set_settings(self, d: dict):
+        d = {**DEFAULTS, **(d or {})}
+        self.width_edit.setText(str(d["width"]))
+        self.grid_spin.setValue(int(d["grid"]))
+        self.k_spin.setValue(int(d["k"]))
+        self.optimizer_combo.setCurrentIndex(max(0, self.optimizer_combo.findData(d["optimizer"])))
+        self.steps_spin.setValue(int(d["steps"]))
+        self.lamb_spin.setValue(float(d["lamb"]))
+        self.lr_spin.setValue(float(d["lr"] or 0.0))
+        self.seed_spin.setValue(int(d["seed"]))
+        idx = self.device_combo.findData(d["device"])
+        self.device_combo.setCurrentIndex(idx if idx >= 0 else 0)   # cuda gone -> cpu
+        self.grid_update_check.setChecked(bool(d["update_grid"]))
+        self.batch_spin.setValue(int(d["batch_size"]))
+
+    def width_spec(self):
+        from ..engine.network import normalize_width, parse_width
+        return normalize_width(parse_width(self.width_edit.text()))
+
+    def validate(self) -> str:
+        """"" when the settings can build and train a network, else a sentence saying why."""
+        text = self.width_edit.text().strip()
+        if not text:
+            return "Enter the network width, e.g. 2,5,1."
+        try:
+            w = self.width_spec()
+        except ValueError as exc:
+            return f"Width: {exc}."
+        if self._n_in and (w[0][0] != self._n_in or w[0][1] != 0):
+            return (f"Width: the first layer must have {self._n_in} node(s), one per input column "
+                    f"(it has {sum(w[0])}).")
+        if self._n_out and (sum(w[-1]) != self._n_out or w[-1][1] != 0):
+            return (f"Width: the last layer must have {self._n_out} sum node(s), one per target "
+                    f"column (it has {sum(w[-1])}).")
+        if self.grid_spin.value() < 1:
+            return "Grid must be at least 1."
+        return ""
+
+    def _check_width(self):
+        err = self.validate() if self.width_edit.text().strip() else ""
+        self.width_edit.setStyleSheet("QLineEdit { border: 1px solid #d9534f; }" if err else "")
+        self.width_edit.setToolTip(err or "Nodes per layer, inputs first. A pair [sums, products] adds "
+                                          "multiplication nodes, e.g. 2,[3,2],1.")
+
+    def model_spec(self) -> dict:
+        s = self.settings()
+        return {"width": self.width_spec(), "grid": s["grid"], "k": s["k"], "seed": s["seed"],
+                "device": s["device"]}
+
+    def fit_config(self, **overrides):
+        from ..engine.train import FitConfig
+        s = self.settings()
+        kw = dict(steps=s["steps"], optimizer=s["optimizer"], lr=s["lr"] or None, lamb=s["lamb"],
+                  update_grid=s["update_grid"], batch_size=s["batch_size"] if s["batch_size"] > 0 else -1,
+                  seed=s["seed"])
+        kw.update(overrides)
+        return FitConfig(**kw)
+
+    def set_running(self, running: bool):
+        for w in (self.width_edit, self.grid_spin, self.k_spin, self.optimizer_combo, self.steps_spin,
+                  self.lamb_spin, self.lr_spin, self.seed_spin, self.device_combo,
+                  self.grid_update_check, self.batch_spin):
+            w.setEnabled(not running)
+
+    # -------------------------------------------------------------- plot
+    def begin_run(self, label: str, total_steps: int):
+        run = {"label": label, "start": self._offset, "steps": [], "train": [], "test": [], "reg": []}
+        self._runs.append(run)
+        if self._offset > 0:
+            line = pg.InfiniteLine(pos=self._offset, angle=90, movable=False,
+                                   pen=pg.mkPen(plot_colors(self.palette())["reg"], style=Qt.PenStyle.DashLine))
+            self.plot.addItem(line)
+            self._run_lines.append(line)
+        self._last_snap = None
+        self.status.setText(f"{label}: starting ({total_steps} steps)\u2026")
+
+    def add_snapshots(self, snaps):
+        if not self._runs or not snaps:
+            return
+        run = self._runs[-1]
+        for s in snaps:
+            run["steps"].append(run["start"] + int(s.step))
+            run["train"].append(float(s.train_rmse))
+            run["test"].append(float(s.test_rmse))
+            run["reg"].append(float(s.reg))
+        last = snaps[-1]
+        self._last_snap = last
+        self.status.setText(self._describe(last, run["label"]))
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
+
+    def last_snapshot(self):
+        """The last snapshot plotted in the current run (None before any)."""
+        return self._last_snap
+
+    def end_run(self, snap, reason_text: str = ""):
+        if self._runs:
+            run = self._runs[-1]
+            if snap is not None:
+                self._offset = run["start"] + int(snap.step)
+            elif run["steps"]:
+                self._offset = run["steps"][-1]
+            if snap is not None:
+                self.status.setText(self._describe(snap, run["label"]) + (f" \u2014 {reason_text}" if reason_text else ""))
+        self._redraw_timer.stop()
+        self._redraw()
+
+    @staticmethod
+    def _describe(s, label: str) -> str:
+        test = f" \u00b7 test RMSE {s.test_rmse:.3g}" if math.isfinite(s.test_rmse) else ""
+        return (f"{label}: step {s.step}/{s.total_steps} \u00b7 train RMSE {s.train_rmse:.3g}{test}"
+                f" \u00b7 {s.seconds:.1f} s")
+
+    def point_count(self) -> int:
+        return sum(len(r["steps"]) for r in self._runs)
+
+    def _redraw(self):
+        xs, tr, te, rg = [], [], [], []
+        for r in self._runs:
+            xs += r["steps"]
+            tr += r["train"]
+            te += r["test"]
+            rg += r["reg"]
+        x = np.asarray(xs, dtype=float)
+
+        def positive(v):
+            a = np.asarray(v, dtype=float)
+            return np.where(np.isfinite(a) & (a > 0), a, np.nan)   # log scale: no zeros
+
+        for curve, values in ((self.curve_train, tr), (self.curve_test, te), (self.curve_reg, rg)):
+            y = positive(values)
+            if np.isfinite(y).any():
+                curve.setData(x, y, connect="finite")
+            else:
+                curve.setData([], [])
+
+    def curves(self, max_points: int = 2000) -> dict:
+        """The plotted runs as JSON-able lists (each thinned to <= max_points
+        for saving; the last point is always kept)."""
+        runs = []
+        for r in self._runs:
+            n = len(r["steps"])
+            idx = list(range(0, n, max(1, -(-n // max_points))))
+            if n and idx[-1] != n - 1:
+                idx.append(n - 1)
+            runs.append({"label": r["label"], "start": r["start"], "steps": [r["steps"][i] for i in idx],
+                         **{k: [_finite(r[k][i]) for i in idx] for k in ("train", "test", "reg")}})
+        return {"runs": runs, "offset": self._offset}
+
+    def set_curves(self, d: Optional[dict]):
+        for line in self._run_lines:
+            self.plot.removeItem(line)
+        self._run_lines = []
+        self._runs = [dict(r) for r in (d or {}).get("runs", [])]
+        self._offset = int((d or {}).get("offset", 0))
+        for r in self._runs[1:]:
+            line = pg.InfiniteLine(pos=r["start"], angle=90, movable=False,
+                                   pen=pg.mkPen(plot_colors(self.palette())["reg"], style=Qt.PenStyle.DashLine))
+            self.plot.addItem(line)
+            self._run_lines.append(line)
+        self._redraw()
+        if not self._runs:
+            self.status.setText("Not trained yet")
+
+    # ------------------------------------------------------------- theme
+    def _apply_theme(self):
+        c = plot_colors(self.palette())
+        self.plot.setBackground(c["background"])
+        for name in ("left", "bottom"):
+            ax = self.plot.getPlotItem().getAxis(name)
+            ax.setPen(pg.mkPen(c["foreground"]))
+            ax.setTextPen(pg.mkPen(c["foreground"]))
+        self.curve_train.setPen(pg.mkPen(c["train"], width=2))
+        self.curve_test.setPen(pg.mkPen(c["test"], width=2))
+        self.curve_reg.setPen(pg.mkPen(c["reg"], width=1.5, style=Qt.PenStyle.DashLine))
+        self._legend.setLabelTextColor(c["foreground"])
+
+    def changeEvent(self, event):
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_theme()
+        super().changeEvent(event)

@@ -1,0 +1,506 @@
+"""The worker thread: every engine call that can take more than ~20 ms runs here.
+
+``JobRunner`` (lives in the UI thread) owns a ``Worker`` QObject moved to a
+QThread.  ``runner.submit(label, fn, on_done=..., ...)`` queues ``fn(ctx)`` to
+the worker; its return value comes back to ``on_done`` in the UI thread
+through a queued signal, an exception to ``on_error(message, details)``.
+
+Main jobs run one at a time (FIFO); ``runner.busy`` / ``busyChanged`` say
+whether one is running or pending (the Stop action follows it).  ``cancel()``
+sets the running job's ``threading.Event`` (``ctx.cancel``, handed to the
+engine's generators) and drops pending ones; a job that finishes after being
+cancelled has its result discarded unless it was submitted with
+``keep_on_cancel=True`` (training: the model up to the last good step is
+still wanted).
+
+Side jobs (``side=True``: quick reads such as an edge's detail) do not make the
+runner busy.  While a main job that calls ``ctx.service()`` is running (the
+training loop does, between steps, when the model is consistent), side jobs
+run at that point and can read ``ctx.live`` (e.g. the live training model);
+otherwise they run as soon as the worker is free.
+
+Jobs receive copies of whatever the UI owns (models are copied before
+submission), so nothing is shared across threads while it can change.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+__all__ = ["Job", "JobContext", "Worker", "JobRunner", "Throttle"]
+
+_ids = itertools.count(1)
+SWITCH_INTERVAL = 0.0005   # seconds (see JobRunner.__init__)
+
+
+@dataclass(eq=False)
+class Job:
+    label: str
+    fn: Callable[["JobContext"], Any]
+    on_done: Optional[Callable[[Any], None]] = None
+    on_partial: Optional[Callable[[Any], None]] = None
+    on_progress: Optional[Callable[[float, str], None]] = None
+    on_error: Optional[Callable[[str, str], None]] = None
+    on_cancelled: Optional[Callable[[], None]] = None
+    keep_on_cancel: bool = False
+    side: bool = False
+    kind: str = ""
+    id: int = field(default_factory=lambda: next(_ids))
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+class JobContext:
+    """What a job function sees: cancel flag, progress/partial reporting, side jobs."""
+
+    def __init__(self, worker: "Worker", job: Job, live: Optional[dict] = None):
+        self._worker, self.job = worker, job
+        self.cancel = job.cancel
+        self.live: dict = live if live is not None else {}
+
+    def cancelled(self) -> bool:
+        return self.cancel.is_set()
+
+    def progress(self, fraction: float = -1.0, text: str = ""):
+        """fraction in [0, 1], or < 0 for 'busy, no fraction known'."""
+        self._worker.progressed.emit(self.job, float(fraction), str(text))
+
+    def emit(self, payload: Any):
+        """A partial result (e.g. training snapshots) for ``on_partial``."""
+        self._worker.partial.emit(self.job, payload)
+
+    def service(self):
+        """Run queued side jobs now (call where the main job's state is consistent)."""
+        self._worker.run_side_jobs(self.live)
+
+
+class Throttle:
+    """True at most once per ``interval`` seconds (always True the first time)."""
+
+    def __init__(self, interval: float):
+        self.interval, self._last = interval, -1e18
+
+    def ready(self, force: bool = False) -> bool:
+        now = time.perf_counter()
+        if force or now - self._last >= self.interval:
+            self._last = now
+            return True
+        return False
+
+
+class Worker(QObject):
+    started = Signal(object)                 # Job
+    finished = Signal(object, object)        # Job, result
+    failed = Signal(object, str, str)        # Job, message, details
+    partial = Signal(object, object)         # Job, payload
+    progressed = Signal(object, float, str)  # Job, fraction, text
+
+    def __init__(self):
+        super().__init__()
+        self.side_queue: "queue.SimpleQueue[Job]" = queue.SimpleQueue()
+
+    @Slot()
+    def init_thread(self):
+        # Leave one core to the UI thread.
+        try:
+            import torch
+        except ImportError:
+            return
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+        # The first optimiser built in a process imports torch._dynamo (1-2 s of
+        # Python): do it now, while the user looks at the start page, rather than
+        # when they press Fit.
+        try:
+            p = torch.zeros(1, requires_grad=True)
+            torch.optim.Adam([p])
+            torch.optim.LBFGS([p])
+        except Exception:  # noqa: BLE001 - only a warm-up
+            pass
+
+    @Slot()
+    def drain(self):
+        self.run_side_jobs({})
+
+    @Slot(object)
+    def execute(self, job: Job):
+        if job.cancel.is_set() and not job.keep_on_cancel:
+            self.finished.emit(job, None)
+            return
+        try:
+            self._run(job, {})
+        finally:
+            self.run_side_jobs({})
+
+    def _run(self, job: Job, live: dict):
+        self.started.emit(job)
+        try:
+            result = job.fn(JobContext(self, job, live))
+        except Exception as exc:  # noqa: BLE001 - reported to the UI, never lost
+            message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if isinstance(exc, ValueError) and str(exc):
+                message = str(exc)   # the engine's ValueErrors are written for people
+            self.failed.emit(job, message, traceback.format_exc())
+            return
+        self.finished.emit(job, result)
+
+    def run_side_jobs(self, live: dict):
+        while True:
+            try:
+                job = self.side_queue.get_nowait()
+            except queue.Empty:
+                return
+            self._run(job, live)
+
+
+class JobRunner(QObject):
+    """UI-side façade over the worker thread."""
+    busyChanged = Signal(bool)
+    jobStarted = Signal(str)                 # label
+    jobFinished = Signal(str)                # label
+    progress = Signal(float, str)            # fraction (< 0: unknown), text
+    _dispatch = Signal(object)
+    _drain = Signal()
+
+    def __init__(self, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        # PySide releases the GIL around most Qt calls, and a CPU-bound worker
+        # then keeps it for a whole switch interval (5 ms by default) each time:
+        # a paint event making a hundred Qt calls would wait ~0.5 s.  A short
+        # interval keeps the UI thread responsive at a negligible cost.
+        if sys.getswitchinterval() > SWITCH_INTERVAL:
+            sys.setswitchinterval(SWITCH_INTERVAL)
+        self._thread = QThread()
+        self._thread.setObjectName("kanstudio-worker")
+        self._worker = Worker()
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.init_thread)
+        self._dispatch.connect(self._worker.execute)
+        self._drain.connect(self._worker.drain)
+        self._worker.finished.connect(self._on_finished)
+        self._worker.failed.connect(self._on_failed)
+        self._worker.partial.connect(self._on_partial)
+        self._worker.progressed.connect(self._on_progress)
+        self._current: Optional[Job] = None
+        self._pending: list[Job] = []
+        self._side_in_flight = 0
+        self._busy = False
+        self._shut = False
+        self._thread.start()
+
+    # ------------------------------------------------------------- API
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    @property
+    def current(self) -> Optional[Job]:
+        return self._current
+
+    @property
+    def is_shut(self) -> bool:
+        return self._shut
+
+    def current_label(self) -> str:
+        return self._current.label if self._current else ""
+
+    def idle(self) -> bool:
+        """No main job and no side job in flight (tests wait on this)."""
+        return not self._busy and self._side_in_flight == 0
+
+    def submit(self, label: str, fn: Callable[[JobContext], Any], *, on_done=None, on_partial=None,
+               on_progress=None, on_error=None, on_cancelled=None, keep_on_cancel: bool = False,
+               side: bool = False) -> Job:
+        if self._shut:
+            raise RuntimeError("the worker has been shut down")
+        job = Job(label, fn, on_done, on_partial, on_progress, on_error, on_cancelled,
+                  keep_on_cancel, side)
+        if side:
+            # Queued, then a drain request: a serviced main job runs it between
+            # steps, otherwise the worker runs it as soon as it is free.
+            self._side_in_flight += 1
+            self._worker.side_queue.put(job)
+            self._drain.emit()
+            return job
+        if self._current is None:
+            self._start(job)
+        else:
+            self._pending.append(job)
+        return job
+
+    def cancel(self):
+        """Stop the running job (cooperatively) and drop pending ones."""
+        dropped, self._pending = self._pending, []
+        for job in dropped:
+            job.cancel.set()
+            if job.on_cancelled:
+                job.on_cancelled()
+        if self._current is not None:
+            self._current.cancel.set()
+            self.progress.emit(-1.0, f"Stopping {self._current.label.lower()}\u2026")
+        self._update_busy()
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Cancel everything and stop the thread; True when it stopped in time."""
+        if self._shut:
+            return True
+        self._shut = True
+        self.cancel()
+        self._thread.quit()
+        ok = self._thread.wait(timeout_ms)
+        return bool(ok)
+
+    # ------------------------------------------------------------ internals
+    def _start(self, job: Job):
+        self._current = job
+        self._update_busy()
+        self.jobStarted.emit(job.label)
+        self.progress.emit(-1.0, f"{job.label}\u2026")
+        self._dispatch.emit(job)
+
+    def _update_busy(self):
+        busy = self._current is not None or bool(self._pending)
+        if busy != self._busy:
+            self._busy = busy
+            self.busyChanged.emit(busy)
+
+    def _next(self):
+        self._current = None
+        if self._pending and not self._shut:
+            self._start(self._pending.pop(0))
+        else:
+            self._update_busy()
+
+    def _on_finished(self, job: Job, result):
+        if job.side:
+            self._side_in_flight -= 1
+            if job.on_done and not job.cancel.is_set():
+                job.on_done(result)
+            return
+        try:
+            if job.cancel.is_set() and not job.keep_on_cancel:
+                if job.on_cancelled:
+                    job.on_cancelled()
+            elif job.on_done:
+                job.on_done(result)
+        finally:
+            if job is self._current:
+                self.jobFinished.emit(job.label)
+                self._next()
+
+    def _on_failed(self, job: Job, message: str, details: str):
+        if job.side:
+            self._side_in_flight -= 1
+        try:
+            if job.on_error:
+                job.on_error(message, details)
+        finally:
+            if not job.side and job is self._current:
+                self.jobFinished.emit(job.label)
+                self._next()
+
+    def _on_partial(self, job: Job, payload):
+        if job.on_partial and (job.keep_on_cancel or not job.cancel.is_set()):
+            job.on_partial(payload)
+
+    def _on_progress(self, job: Job, fraction: float, text: str):
+        if job.on_progress:
+            job.on_progress(fraction, text)
+        if not job.side and not job.cancel.is_set():
+            self.progress.emit(fraction, text)
+
+
+# ---------------------------------------------------------------- job functions
+# What the main window runs in the worker.  Each factory takes copies of the
+# UI's state and returns fn(ctx); none of them touches a widget.
+
+@dataclass
+class TrainProgress:
+    """A batch of training snapshots, and a picture of the network (≤ 10 Hz)."""
+    snaps: list
+    picture: Any = None
+
+
+def training_job(cmd, picture_x, picture_hz: float = 10.0, signal_hz: float = 10.0):
+    """Run a project training command (FitModel / Retrain, ``begin`` already
+    called) in the worker: snapshots are batched to ≤ ``signal_hz`` signals, a
+    NetworkPicture of the live model is drawn at ≤ ``picture_hz``, and side
+    jobs (edge details) run between steps against the live model."""
+    def run(ctx: JobContext) -> list:
+        from ..engine.curves import network_picture
+        sig, pic, prog = Throttle(1.0 / signal_hz), Throttle(1.0 / picture_hz), Throttle(0.1)
+        pending: list = []
+
+        def on_snapshot(snap, live):
+            ctx.live["model"] = live
+            pending.append(snap)
+            if snap.done:
+                return
+            if sig.ready():
+                picture = network_picture(live, picture_x) if pic.ready() else None
+                ctx.emit(TrainProgress(list(pending), picture))
+                pending.clear()
+            ctx.service()
+
+        def progress(fraction, text):
+            if prog.ready():
+                ctx.progress(fraction, "Training: " + text)
+
+        cmd.run(progress=progress, cancel=ctx.cancel, on_snapshot=on_snapshot)
+        return pending
+    return run
+
+
+def command_job(cmd, text: str = ""):
+    """Run a ComputedCommand's heavy part (``begin`` already called)."""
+    def run(ctx: JobContext):
+        if text:
+            ctx.progress(-1.0, text)
+        cmd.run(progress=lambda f, t: ctx.progress(f, t), cancel=ctx.cancel)
+        return cmd
+    return run
+
+
+def picture_job(model, x, score_mode: str = "attribution"):
+    def run(ctx):
+        from ..engine.curves import network_picture
+        m = ctx.live.get("model", model)
+        return network_picture(m, x, score_mode=score_mode)
+    return run
+
+
+def edge_detail_job(model, x, layer: int, i: int, j: int):
+    """An edge's detail; during training, of the live model (via ctx.live)."""
+    def run(ctx):
+        from ..engine.curves import edge_detail
+        m = ctx.live.get("model", model)
+        return edge_detail(m, x, layer, i, j)
+    return run
+
+
+def suggest_job(model, x, layer: int, i: int, j: int, top_k: int = 8):
+    def run(ctx):
+        from ..engine.symbolic import suggest
+        return suggest(model, x, layer, i, j, top_k=top_k)
+    return run
+
+
+def formula_job(model, dataset, digits: int, colour: str, dpr: float):
+    """The model's formula ready to show (FormulaInfo), or ("incomplete", n, rmse)."""
+    def run(ctx):
+        from ..engine.formula import FormulaIncomplete, model_formula
+        model_rmse = _model_test_rmse(model, dataset)
+        try:
+            res = model_formula(model, dataset, digits=digits)
+        except FormulaIncomplete as exc:
+            return ("incomplete", len(exc.edges), model_rmse)
+        return _formula_info(res.exprs, res.latex, res.sympy_str, res.complexity, dataset, digits,
+                             colour, dpr, model_rmse)
+    return run
+
+
+def candidate_job(row: dict, expr, dataset, digits: int, colour: str, dpr: float):
+    """A Pareto candidate (dict from project.pareto; ``expr`` the sympy form when
+    known, else parsed from its text with the data package's safe parser)."""
+    def run(ctx):
+        import sympy
+        from ..engine.formula import complexity, input_symbols, round_constants
+        e = expr
+        if e is None:
+            from ..data import parse_expression
+            syms = input_symbols(dataset.input_names)
+            parsed = parse_expression(str(row.get("formula", "")), [s.name for s in syms])
+            e = parsed.xreplace({sympy.Symbol(s.name): s for s in syms})
+        e = round_constants(e, digits)
+        rm = row.get("test_rmse")
+        info = _formula_info([e], [sympy.latex(e)], [str(e)], complexity(e), dataset, digits, colour, dpr,
+                             float("nan"))
+        if rm is not None:
+            info.test_rmse = float(rm)
+        return info
+    return run
+
+
+def _model_test_rmse(model, dataset) -> float:
+    import numpy as np
+    import torch
+    X, Y = dataset.rows("test")
+    with torch.no_grad():
+        xn = torch.as_tensor(dataset.normalize_x(X), dtype=model.dtype, device=model.device)
+        pred = dataset.denormalize_y(model(xn).cpu().numpy())
+    err = pred - Y
+    return float(np.sqrt(np.mean(err * err))) if err.size and np.isfinite(err).all() else float("nan")
+
+
+def _formula_info(exprs, latex, sympy_str, complexity, dataset, digits, colour, dpr, model_rmse):
+    import numpy as np
+    from ..engine.formula import formula_rmse, safe_name, to_python_source
+    from .formula_panel import FORMULA_PT, FormulaInfo, display_latex
+    from .mathtext import MathRenderer, pretty_text, render_png
+    X, Y = dataset.rows("test")
+    errs = []
+    for k, e in enumerate(exprs):
+        try:
+            errs.append(formula_rmse(e, dataset.input_names, X, Y[:, k]))
+        except (ValueError, TypeError):
+            errs.append(float("inf"))
+    rmse = float(np.sqrt(np.mean(np.square(errs)))) if errs else float("nan")
+    names = list(dataset.target_names)
+    pretty = "\n".join(f"{n} = {pretty_text(e)}" if "\n" not in pretty_text(e) else f"{n} =\n{pretty_text(e)}"
+                       for n, e in zip(names, exprs))
+    srcs = []
+    for n, e in zip(names, exprs):
+        try:
+            srcs.append(to_python_source(e, dataset.input_names, func_name=safe_name(n)))
+        except ValueError:
+            pass
+    python = "\n\n".join(srcs)
+    info = FormulaInfo(latex=list(latex), output_names=names, pretty=pretty, sympy_str=list(sympy_str),
+                       test_rmse=rmse, model_rmse=model_rmse, complexity=int(complexity), digits=digits,
+                       python=python)
+    shown = display_latex(info)
+    info.png = render_png(shown, FORMULA_PT, 100.0 * dpr, colour)
+    info.png_key = MathRenderer.key(shown, FORMULA_PT, dpr, colour)
+    return info
+
+
+def predictions_job(model, dataset, exprs, path: str):
+    """Write the data with the network's (and the formula's) predictions as CSV."""
+    def run(ctx):
+        import numpy as np
+        import torch
+        from ..engine.formula import evaluate
+        frame = dataset.to_frame()
+        split = np.full(dataset.n_rows, "train", dtype=object)
+        split[np.asarray(dataset.test_idx)] = "test"
+        if dataset.small_table:
+            split[:] = "train+test"
+        frame.insert(0, "split", split)
+        with torch.no_grad():
+            xn = torch.as_tensor(dataset.normalize_x(dataset.X), dtype=model.dtype, device=model.device)
+            pred = dataset.denormalize_y(model(xn).cpu().numpy())
+        for k, n in enumerate(dataset.target_names):
+            frame[f"{n}_network"] = pred[:, k]
+        for k, e in enumerate(exprs or []):
+            try:
+                frame[f"{dataset.target_names[k]}_formula"] = evaluate(e, dataset.input_names, dataset.X)
+            except (ValueError, TypeError):
+                pass
+        frame.to_csv(path, index=False, float_format="%.10g")
+        return path
+    return run
+
+
+def discover_job(dataset, config):
+    def run(ctx):
+        from ..engine.discover import discover
+        return discover(dataset, config, progress=lambda stage, f: ctx.progress(f, f"Discover: {stage}"),
+                        cancel=ctx.cancel)
+    return run

@@ -1,0 +1,117 @@
+"""Attribution scores and pruning (engine/attribution.py, engine/prune.py)."""
+import numpy as np
+import pytest
+import torch
+
+from kanstudio.engine import attribution, prune
+from kanstudio.engine.network import KAN
+from kanstudio.engine.train import fit
+
+
+def _data(n=300, n_in=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, n_in, generator=g, dtype=torch.float64) * 2 - 1
+
+
+@pytest.fixture(scope="module")
+def trained_unused_input():
+    """[3,2,1] trained on y = sin(2 x1) + x2^2: x3 is unused."""
+    x = _data(150, 3)
+    y = (torch.sin(2 * x[:, 0]) + x[:, 1] ** 2)[:, None]
+    y = (y - y.mean()) / y.std()
+    model = KAN([3, 2, 1], grid=5, seed=0)
+    fit(model, x, y, steps=20, lamb=1e-2)
+    return model, x
+
+
+def test_scores_shapes_and_output_normalisation():
+    model = KAN([2, [3, 2], 2], seed=1)
+    x = _data(64)
+    edges, nodes = attribution.attribution(model, x)
+    assert [e.shape for e in edges] == [(2, 7), (5, 2)]
+    assert [n.shape for n in nodes] == [(2,), (5,), (2,)]
+    np.testing.assert_allclose(nodes[-1], [0.5, 0.5])
+    for e, n in zip(edges, nodes[:-1]):
+        np.testing.assert_allclose(e.sum(1), n)       # node score = sum of its outgoing edge scores
+    assert all(isinstance(e, np.ndarray) for e in attribution.activation_scores(model, x))
+    assert attribution.connection_cost(model, x) >= 0
+
+
+def test_mult_node_score_reaches_both_operands():
+    model = KAN([2, [0, 1], 1], seed=0)
+    x = _data(128)
+    edges = attribution.edge_scores(model, x)
+    assert edges[0].shape == (2, 2)
+    assert (edges[0].sum(0) > 0).all()   # each operand subnode inherited the mult node's score
+
+
+def test_activation_score_matches_definition():
+    model = KAN([2, 3, 1], seed=2)
+    x = _data(100)
+    model.forward(x, cache=True)
+    ev = model.cache.edges[0].edges
+    expected = ev.detach().std(0, unbiased=False) / (x.std(0, unbiased=False)[:, None] + 0.1)
+    np.testing.assert_allclose(attribution.activation_scores(model, x)[0], expected.numpy(), rtol=1e-12)
+
+
+def test_unused_input_has_low_score_and_its_edges_are_pruned(trained_unused_input):
+    model, x = trained_unused_input
+    s = attribution.input_scores(model, x)
+    assert s[2] < 0.1 * min(s[0], s[1])
+    small = prune.auto_prune(model, x)
+    assert small.width[0] == [3, 0] and small.input_names == model.input_names
+    assert float(small.layers[0].mask[2].sum()) == 0.0        # every edge of x3 masked
+    assert small.n_nodes(1) <= model.n_nodes(1)
+    with torch.no_grad():
+        err = (small(x) - model(x)).pow(2).mean().sqrt()
+    assert float(err) < 0.1                                   # pruning kept the function
+
+
+def test_removing_dead_nodes_keeps_outputs_exactly():
+    model = KAN([2, [3, 2], 1], seed=3)
+    x = _data(200)
+    model.fix_symbolic(0, 0, 0, "sin", (2.0, 0.1, 1.5, 0.0))
+    for node in (1, 4):                      # a sum node and a mult node: mask what they feed
+        for j in range(model.layers[1].out_dim):
+            model.set_edge_mask(1, node, j, 0.0)
+    with torch.no_grad():
+        before = model(x)
+    small = prune.prune_nodes(model, [[0, 1], [0, 2, 3], [0]], x)
+    assert small.width == [[2, 0], [2, 1], [1, 0]]
+    assert small.mult_arity[1] == [2]
+    assert small.layers[0].symbolic_name(0, 0) == "sin"
+    with torch.no_grad():
+        after = small(x)
+    assert float((before - after).abs().max()) < 1e-12
+
+
+def test_prune_node_and_input():
+    model = KAN([3, 4, 1], seed=4)
+    x = _data(100, 3)
+    for j in range(4):
+        model.set_edge_mask(0, 1, j, 0.0)
+    with torch.no_grad():
+        before = model(x)
+    no_input = prune.prune_input(model, 1)
+    assert no_input.width[0] == [2, 0]
+    assert no_input.input_names == ["x1", "x3"]
+    with torch.no_grad():
+        assert float((no_input(x[:, [0, 2]]) - before).abs().max()) < 1e-12
+    fewer = prune.prune_node(model, 1, 2, x)
+    assert fewer.width[1] == [3, 0]
+    with pytest.raises(ValueError):
+        prune.prune_node(model, 0, 0)
+    prune.prune_edge(model, 1, 0, 0)
+    assert float(model.layers[1].mask[0, 0]) == 0.0
+
+
+def test_masked_edge_mean_is_folded_into_bias():
+    model = KAN([2, 3, 1], seed=5)
+    x = _data(200)
+    model.fix_symbolic(0, 1, 2, "x", (1.0, 0.0, 0.0, 0.7))       # a constant edge (score 0)
+    with torch.no_grad():
+        before = model(x)
+    n = prune.prune_edges_below(model, x, edge_th=1e-9)
+    assert n >= 1 and float(model.layers[0].mask[1, 2]) == 0.0
+    with torch.no_grad():
+        assert float((model(x) - before).abs().max()) < 1e-12

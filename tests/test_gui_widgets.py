@@ -1,0 +1,150 @@
+"""Widgets on their own: formula rendering and its fallback, the formula panel's
+messages, the training panel's settings and plot, the error dialog, the worker."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+def test_mathtext_renders_and_caches(qtbot):
+    from kanstudio.gui.mathtext import MathRenderer, render_png
+    png = render_png(r"e^{\sin{\left(\pi x \right)} + y^{2}}", 16, 100, "#202020")
+    assert png and png[:4] == b"\x89PNG"
+    r = MathRenderer()
+    a = r.pixmap(r"\operatorname{sgn}{\left(x \right)} + \left|{y}\right|", 16, 1.0, "#000000")
+    assert a is not None and not a.isNull()
+    b = r.pixmap(r"\operatorname{sgn}{\left(x \right)} + \left|{y}\right|", 16, 1.0, "#000000")
+    assert b is a and r.hits == 1 and r.misses == 1
+    assert r.pixmap(r"\operatorname{sgn}{\left(x \right)} + \left|{y}\right|", 16, 2.0, "#000000") is not a
+
+
+def test_formula_panel_falls_back_to_pretty_text_for_piecewise(qtbot):
+    import sympy
+    from kanstudio.gui.formula_panel import FormulaInfo, FormulaPanel
+    from kanstudio.gui.mathtext import pretty_text
+    x = sympy.Symbol("x")
+    expr = sympy.Piecewise((x, x > 0), (-x, True))
+    tex = sympy.latex(expr)
+    panel = FormulaPanel()
+    qtbot.addWidget(panel)
+    panel.show_formula(FormulaInfo(latex=[tex], output_names=["y"], pretty=pretty_text(expr),
+                                   sympy_str=[str(expr)], test_rmse=0.5))
+    view = panel.formula_view
+    assert view.accessibleDescription() == tex
+    assert view.pixmap() is None or view.pixmap().isNull()
+    assert "x" in view.text() and "for" in view.text()
+    panel.copy_latex()
+    assert QApplication.clipboard().text() == tex
+    assert "0.5" in panel.rmse_label.text()
+
+
+def test_formula_panel_says_which_edges_are_missing(qtbot):
+    from kanstudio.gui.formula_panel import FormulaPanel
+    panel = FormulaPanel()
+    qtbot.addWidget(panel)
+    panel.show_incomplete(3, 0.25)
+    assert "3 edges are still numeric: fix them or run" in panel.note.text()
+    assert "Auto-symbolic" in panel.note.text()
+    assert panel.formula_view.accessibleDescription() == "" and panel.info() is None
+    with qtbot.waitSignal(panel.autoSymbolicRequested):
+        panel.note.linkActivated.emit("auto")
+    panel.show_incomplete(1)
+    assert "1 edge is still numeric: fix it" in panel.note.text()
+
+
+def test_formula_panel_pareto_list(qtbot):
+    from kanstudio.gui.formula_panel import FormulaPanel, ParetoRow
+    panel = FormulaPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    assert not panel.pareto.isVisible()
+    panel.set_pareto([ParetoRow(3, 0.5, "x", "x"), ParetoRow(7, 0.01, "x^{2}", "x**2")])
+    assert panel.pareto.isVisible() and panel.pareto.topLevelItemCount() == 2
+    with qtbot.waitSignal(panel.paretoChosen) as blocker:
+        panel.pareto.itemActivated.emit(panel.pareto.topLevelItem(1), 0)
+    assert blocker.args == [1]
+
+
+def test_training_panel_settings_round_trip_and_validation(qtbot):
+    from kanstudio.gui.training_panel import TrainingPanel
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.set_io(2, 1, reset_width=True)
+    assert panel.width_edit.text() == "2,5,1" and panel.validate() == ""
+    panel.width_edit.setText("2,[3,2],1")
+    assert panel.validate() == "" and panel.width_spec() == [[2, 0], [3, 2], [1, 0]]
+    panel.width_edit.setText("2,5,2")
+    assert "last layer" in panel.validate()
+    s = panel.settings()
+    s.update(width="2,3,1", grid=7, steps=11, optimizer="adam", lamb=0.01)
+    panel.set_settings(s)
+    assert panel.settings() == s
+    cfg = panel.fit_config()
+    assert cfg.steps == 11 and cfg.optimizer == "adam" and cfg.lr is None
+    assert [panel.device_combo.itemData(i) for i in range(panel.device_combo.count())][0] == "cpu"
+
+
+def test_training_plot_draws_runs_on_a_log_scale(qtbot):
+    from kanstudio.engine.train import Snapshot
+    from kanstudio.gui.training_panel import TrainingPanel
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    assert panel.plot.objectName() == "training_plot"
+    assert panel.plot.getPlotItem().ctrl.logYCheck.isChecked()
+    panel.begin_run("Fit", 3)
+    panel.add_snapshots([Snapshot(k, 3, 1.0 / k, 2.0 / k, 0.1, 0.01 * k) for k in (1, 2, 3)])
+    panel.end_run(Snapshot(3, 3, 0.3, 0.6, 0.1, 0.03, True, "completed"))
+    panel.begin_run("Retrain", 2)
+    panel.add_snapshots([Snapshot(1, 2, 0.2, 0.4, 0.0, 0.01)])
+    qtbot.waitUntil(lambda: len(panel.curve_train.getData()[0]) == 4, timeout=2000)   # coalesced redraw
+    assert list(panel.curve_train.getData()[0]) == [1, 2, 3, 4]
+    saved = panel.curves()
+    other = TrainingPanel()
+    qtbot.addWidget(other)
+    other.set_curves(saved)
+    assert other.point_count() == 4
+
+
+def test_error_dialog_copy_details(qtbot):
+    from kanstudio.gui.errors import ErrorDialog
+    dlg = ErrorDialog("Oops", "Something failed", "Traceback: line 1")
+    qtbot.addWidget(dlg)
+    dlg.copy_details()
+    assert "Something failed" in QApplication.clipboard().text()
+    assert "Traceback: line 1" in QApplication.clipboard().text()
+
+
+def test_worker_runs_jobs_in_order_and_reports_errors(qtbot):
+    from kanstudio.gui.worker import JobRunner
+    runner = JobRunner()
+    out, busy = [], []
+    runner.busyChanged.connect(busy.append)
+
+    def slow(ctx):
+        for k in range(200):
+            if ctx.cancelled():
+                return "cancelled"
+            ctx.emit(k)
+            ctx.service()               # side jobs run here, between steps
+            time.sleep(0.005)
+        return "done"
+    job = runner.submit("Slow", slow, on_done=out.append, keep_on_cancel=True)
+    runner.submit("Side", lambda ctx: 42, side=True, on_done=out.append)
+    runner.submit("Bad", lambda ctx: 1 / 0, on_error=lambda m, d: out.append(("error", m)))
+    assert runner.busy
+    qtbot.waitUntil(lambda: 42 in out, timeout=5000)       # side jobs run between the main job's steps
+    runner.cancel()
+    qtbot.waitUntil(lambda: runner.idle(), timeout=5000)
+    assert out[-1] == "cancelled" and job.cancel.is_set()
+    assert not any(isinstance(o, tuple) for o in out), "pending jobs are dropped by cancel"
+    runner.submit("Bad", lambda ctx: 1 / 0, on_error=lambda m, d: out.append(("error", m, "Traceback" in d)))
+    qtbot.waitUntil(lambda: runner.idle(), timeout=5000)
+    assert out[-1] == ("error", "ZeroDivisionError: division by zero", True)
+    assert busy[0] is True and busy[-1] is False
+    assert runner.shutdown()

@@ -1,0 +1,81 @@
+"""Network-level symbolic edits (engine/symbolic.py)."""
+
+import numpy as np
+import pytest
+import torch
+
+from kanstudio.engine import symbolic
+from kanstudio.engine.network import KAN
+from kanstudio.engine.spline import curve_to_coef
+
+
+def _edge_model(fn, lo, hi, n=200, grid=20):
+    """A [1,1] KAN whose single edge is a spline fitted to fn on [lo, hi] (no training)."""
+    x = torch.linspace(lo, hi, n, dtype=torch.float64)[:, None]
+    model = KAN([1, 1], grid=grid, seed=0)
+    model.update_grid_from_samples(x)
+    layer = model.layers[0]
+    with torch.no_grad():
+        layer.scale_base.zero_()
+        layer.scale_sp.fill_(1.0)
+        layer.coef.data = curve_to_coef(x, fn(x)[:, :, None], layer.grid, layer.k)
+    model.invalidate()
+    return model, x
+
+
+@pytest.mark.parametrize("name,fn,lo,hi", [
+    ("x^2", lambda x: 0.7 * (x - 0.3) ** 2 - 1.0, -1.0, 1.0),
+    ("sin", lambda x: 2.0 * torch.sin(2.5 * x + 0.4), -1.5, 1.5),
+    ("exp", lambda x: 0.5 * torch.exp(1.3 * x) + 0.2, -1.0, 1.0),
+    ("log", lambda x: torch.log(2.0 * x + 0.5), 0.2, 3.0),
+])
+def test_suggest_ranks_the_true_function_first(name, fn, lo, hi):
+    model, x = _edge_model(fn, lo, hi)
+    cands = symbolic.suggest(model, x, 0, 0, 0, top_k=5)
+    assert cands[0].name == name, [(c.name, round(c.r2, 6)) for c in cands]
+    assert cands[0].r2 > 0.9999
+
+
+def test_fix_unfix_and_edge_samples():
+    model, x = _edge_model(lambda t: torch.sin(3 * t), -1, 1)
+    xs, ys = symbolic.edge_samples(model, x, 0, 0, 0)
+    assert xs.shape == ys.shape == (x.shape[0],)
+    with torch.no_grad():
+        spline_out = model(x).clone()
+    cand = symbolic.fix(model, x, 0, 0, 0, "sin")
+    assert cand.name == "sin" and model.layers[0].symbolic_name(0, 0) == "sin"
+    a, b, c, d = cand.params
+    with torch.no_grad():
+        np.testing.assert_allclose(model(x)[:, 0].numpy(), (c * torch.sin(a * x + b) + d)[:, 0].numpy(),
+                                   atol=1e-12)
+        assert float((model(x) - spline_out).abs().max()) < 1e-3
+    symbolic.unfix(model, 0, 0, 0)
+    assert model.layers[0].symbolic_name(0, 0) is None
+    with torch.no_grad():
+        assert float((model(x) - spline_out).abs().max()) < 1e-12
+    with pytest.raises(IndexError):
+        symbolic.suggest(model, x, 0, 1, 0)
+    with pytest.raises(KeyError):
+        symbolic.fix(model, x, 0, 0, 0, "no_such_function")
+
+
+def test_auto_symbolic_skips_fixed_and_pruned_edges():
+    model = KAN([3, 2, 1], seed=0)
+    x = torch.rand(100, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    model.set_edge_mask(0, 0, 0, 0.0)
+    model.fix_symbolic(0, 1, 1, "exp", (1.0, 0.0, 1.0, 0.0))
+    todo = symbolic.numeric_edges(model)
+    assert (0, 0, 0) not in todo and (0, 1, 1) not in todo and len(todo) == 6 - 2 + 2
+    res = symbolic.auto_symbolic(model, x, lib=["x", "x^2", "sin", "tanh"])
+    assert sorted((l, i, j) for l, i, j, _ in res) == sorted(todo)
+    assert symbolic.numeric_edges(model) == []
+    assert model.layers[0].symbolic_name(1, 1) == "exp"          # untouched
+    assert float(model.layers[0].mask[0, 0]) == 0.0
+
+
+def test_auto_symbolic_threshold_leaves_edges_numeric():
+    model = KAN([2, 1], seed=0)
+    x = torch.rand(80, 2, dtype=torch.float64) * 2 - 1
+    res = symbolic.auto_symbolic(model, x, lib=["x", "sin"], r2_threshold=1.5)
+    assert list(res) == [] and len(res.skipped) == 2
+    assert len(symbolic.numeric_edges(model)) == 2
