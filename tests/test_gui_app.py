@@ -84,7 +84,7 @@ def test_main_without_a_file_shows_the_start_page(qtbot, gui_env, monkeypatch):
 
     def check():
         win = _windows()[0]
-        seen["start"] = win.central.currentWidget() is win.start_page
+        seen["start"] = win.on_start_page()
         seen["samples"] = len(win.start_page.sample_paths())
         win.close()
     monkeypatch.setattr(sys, "argv", ["kanstudio"])
@@ -104,7 +104,7 @@ def test_help_and_version_exit_without_a_window(capsys):
 
 def test_start_page_lists_samples_with_descriptions(main_window, qtbot):
     page = main_window.start_page
-    assert main_window.central.currentWidget() is page
+    assert main_window.on_start_page()
     paths = page.sample_paths()
     assert paths and all(p.endswith(".csv") for p in paths)
     texts = [page.samples.item(i).text() for i in range(page.samples.count())]

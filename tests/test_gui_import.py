@@ -100,7 +100,7 @@ def test_import_dialog_cancel_keeps_the_previous_state(qtbot, main_window, hello
     dlg = win.open_csv(str(hello_csv))
     qtbot.mouseClick(dlg.buttons.button(QDialogButtonBox.StandardButton.Cancel), Qt.MouseButton.LeftButton)
     assert not win.doc.has_data
-    assert win.central.currentWidget() is win.start_page
+    assert win.on_start_page()
 
 
 def test_data_panel_describes_the_dataset(main_window, hello_csv):

@@ -20,7 +20,7 @@ from typing import Optional
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel,
-                               QMainWindow, QMessageBox, QProgressBar, QStackedWidget,
+                               QMainWindow, QMessageBox, QProgressBar, QScrollArea, QStackedWidget,
                                QStyle, QToolBar, QToolButton, QWidget)
 
 from .. import __version__
@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._shut = False
         self._work_state = None           # dock layout while the start page hides the panels
+        self._work_shown = False          # the panels have been on screen in this session
         self._inspector_note: Optional[str] = None
         self._inspector_locked = False
         self._start_layout_known = False
@@ -83,7 +84,14 @@ class MainWindow(QMainWindow):
         self.network_view = NetworkView()
         self.central = QStackedWidget()
         self.central.setObjectName("central_stack")
-        self.central.addWidget(self.start_page)
+        # In a scroll area: the start page must not set a minimum size for the
+        # central area once the panels are shown.
+        self.start_scroll = QScrollArea()
+        self.start_scroll.setObjectName("start_scroll")
+        self.start_scroll.setWidget(self.start_page)
+        self.start_scroll.setWidgetResizable(True)
+        self.start_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.central.addWidget(self.start_scroll)
         self.central.addWidget(self.network_view)
         self.setCentralWidget(self.central)
         self.edge_inspector = EdgeInspector()
@@ -266,10 +274,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.dock_data, self.dock_training)
         self.dock_training.raise_()
         self.splitDockWidget(self.dock_inspector, self.dock_history, Qt.Orientation.Vertical)
-        self.resizeDocks([self.dock_training, self.dock_inspector], [320, 450], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.dock_inspector, self.dock_history], [600, 170], Qt.Orientation.Vertical)
-        self.resizeDocks([self.dock_formula], [160], Qt.Orientation.Vertical)
-        self._default_state = self.saveState()
+        self._default_state = self.saveState()     # the arrangement; sizes come with the window
         for d in (self.dock_data, self.dock_training, self.dock_inspector, self.dock_history, self.dock_formula):
             self.view_menu.addAction(d.toggleViewAction())
         self.view_menu.addAction(self.action_reset_layout)
@@ -377,18 +382,37 @@ class MainWindow(QMainWindow):
     def save_settings(self):
         s = self.settings()
         s.setValue("window/geometry", self.saveGeometry())
-        on_start = self.central.currentWidget() is self.start_page
-        state = self._work_state if on_start and self._work_state is not None else self.saveState()
-        s.setValue("window/state", state)
+        on_start = self.on_start_page()
+        if not on_start:
+            s.setValue("window/state", self.saveState())
+        elif self._work_state is not None:          # the panels are hidden: keep their layout
+            s.setValue("window/state", self._work_state)
         s.sync()
 
     def reset_layout(self):
+        if self.doc.has_data:
+            self._apply_default_layout()
+            self._work_state = self.saveState()
+        else:
+            self._work_state = None           # applied when data is opened
+
+    def _apply_default_layout(self):
+        """The docks in their default places, sized for the current window."""
         self.restoreState(self._default_state)
         for d in self._docks():
             d.setFloating(False)
-            d.setVisible(self.doc.has_data)
-        self._work_state = self.saveState() if self.doc.has_data else self._default_state
+            d.show()
         self.dock_training.raise_()
+        self._size_docks()
+        QTimer.singleShot(0, self._size_docks)     # again once the shown docks are laid out
+
+    def _size_docks(self):
+        w, h = max(self.width(), 900), max(self.height(), 600)
+        self.resizeDocks([self.dock_training, self.dock_inspector], [int(0.23 * w), int(0.33 * w)],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.dock_inspector, self.dock_history], [int(0.62 * h), int(0.2 * h)],
+                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.dock_formula], [int(0.2 * h)], Qt.Orientation.Vertical)
 
     def set_theme(self, choice: str):
         if self._theme is not None:
@@ -526,24 +550,28 @@ class MainWindow(QMainWindow):
     def _docks(self) -> list:
         return [self.dock_data, self.dock_training, self.dock_inspector, self.dock_history, self.dock_formula]
 
+    def on_start_page(self) -> bool:
+        return self.central.currentWidget() is self.start_scroll
+
     def _show_start_page(self, on: bool):
         """The start page has the window to itself: the panels' layout is kept
         aside and comes back with the data."""
-        if on == (self.central.currentWidget() is self.start_page) and self._start_layout_known:
+        if on == self.on_start_page() and self._start_layout_known:
             return
         self._start_layout_known = True
         if on:
-            self._work_state = self.saveState()
+            if self._work_shown:
+                self._work_state = self.saveState()
             for d in self._docks():
                 d.hide()
-            self.central.setCurrentWidget(self.start_page)
+            self.central.setCurrentWidget(self.start_scroll)
         else:
             self.central.setCurrentWidget(self.network_view)
             if self._work_state is not None:
                 self.restoreState(self._work_state)
             else:
-                for d in self._docks():
-                    d.show()
+                self._apply_default_layout()
+            self._work_shown = True
 
     def stop(self):
         if self.runner.busy:

@@ -151,11 +151,13 @@ class TrainingPanel(QWidget):
         self.plot.setDownsampling(auto=True, mode="peak")
         self.plot.setClipToView(True)
         self.plot.getPlotItem().hideButtons()
-        # Bottom left: loss curves start high on the left and fall to the right.
-        self._legend = self.plot.addLegend(offset=(8, -8), labelTextSize="8pt")
         self.curve_train = self.plot.plot([], [], name="train RMSE")
         self.curve_test = self.plot.plot([], [], name="test RMSE")
         self.curve_reg = self.plot.plot([], [], name="regularisation")
+        # The legend sits above the plot: inside it would hide the curves.
+        self.legend = QLabel()
+        self.legend.setObjectName("training_legend")
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
         self._run_lines: list = []
         self._apply_theme()
 
@@ -165,6 +167,7 @@ class TrainingPanel(QWidget):
         lay.addWidget(opt)
         lay.addLayout(buttons)
         lay.addWidget(self.status)
+        lay.addWidget(self.legend)
         lay.addWidget(self.plot, 1)
 
         self.set_settings(DEFAULTS)
@@ -384,7 +387,10 @@ class TrainingPanel(QWidget):
         self.curve_train.setPen(pg.mkPen(c["train"], width=2))
         self.curve_test.setPen(pg.mkPen(c["test"], width=2))
         self.curve_reg.setPen(pg.mkPen(c["reg"], width=1.5, style=Qt.PenStyle.DashLine))
-        self._legend.setLabelTextColor(c["foreground"])
+        self.legend.setText(
+            f"<span style='color:{c['train'].name()}'>\u2501\u2501</span> train RMSE &nbsp; "
+            f"<span style='color:{c['test'].name()}'>\u2501\u2501</span> test RMSE &nbsp; "
+            f"<span style='color:{c['reg'].name()}'>\u2505\u2505</span> regularisation")
 
     def changeEvent(self, event):
         if event.type() == QEvent.Type.PaletteChange:
