@@ -19,7 +19,7 @@ import sympy
 import torch
 
 from . import spline
-from .compiler import remap_model, silence_edges
+from .expand import remap_model, silence_edges
 from .network import KAN
 
 __all__ = ["aux_values", "add_auxiliary_input", "substitute_aux"]

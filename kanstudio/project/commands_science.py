@@ -105,7 +105,7 @@ class DefineModule(ModelCommand):
         return f"Define module {self.spec_text.strip()}"
 
     def _edit(self, project, model):
-        from ..engine.structure import define_module, parse_module_spec
+        from ..engine.modules import define_module, parse_module_spec
         spec = parse_module_spec(self.spec_text, model)
         self.masked = [list(e) for e in define_module(model, spec.nodes[0], spec.nodes[1:], spec.start_level)]
         return model
@@ -170,7 +170,7 @@ class ExpandWidth(ComputedCommand):
         return {"model": project.model.copy()}
 
     def _compute(self, inputs, progress, cancel):
-        from ..engine.compiler import expand_width
+        from ..engine.expand import expand_width
         return expand_width(inputs["model"], self.level, self.n_new, self.kind, self.arity, self.seed)
 
     def params(self) -> dict:
@@ -192,7 +192,7 @@ class ExpandDepth(ComputedCommand):
         return "Add a layer"
 
     def _compute(self, inputs, progress, cancel):
-        from ..engine.compiler import expand_depth
+        from ..engine.expand import expand_depth
         return expand_depth(inputs["model"], inputs["x"])
 
 
@@ -209,7 +209,7 @@ class AutoSwap(ComputedCommand):
         return "Auto-swap hidden nodes"
 
     def _compute(self, inputs, progress, cancel):
-        from ..engine.structure import auto_swap
+        from ..engine.modules import auto_swap
         model, perms = auto_swap(inputs["model"], inputs["x"])
         self.perms = [[int(v) for v in p] for p in perms]
         return model
