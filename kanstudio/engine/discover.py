@@ -1,24 +1,34 @@
 """Headless formula discovery: fit -> prune -> refit -> auto-symbolic ->
 constant refit and snapping -> formula, with a Pareto list of candidates.
 
-The pipeline tries several cheap, structured hypotheses before the general one,
-all with KANs on standardised data (see discover_variants):
+The pipeline tries cheap, structured hypotheses before the general one, all
+with KANs on standardised data (see discover_variants / discover_views):
 
-1. power law: log(y) as a sum of functions of log(x) (positive data only);
-2. product: log(y) as a sum of functions of x, edges read as factors of y;
+1. power law: log|y| as a sum of functions of log(x) for the positive columns
+   (a monomial C*prod x^p is linear there);
+2. product: log|y| as a sum of functions of x, whose edges are also read as the
+   factors of y = K*prod g_i(x_i);
 3. additive: y as a sum of functions of x;
-4. general: a [n, 2n+1, 1] KAN trained with sparsity regularisation, pruned
-   by attribution (and cut to its 1 or 2 strongest hidden nodes), refitted,
-   made symbolic;
-and retries the general one with other seeds / shapes while the budget lasts
-and no formula is as accurate as the networks.  Every formula has its
-constants refitted on the training rows in original units and snapped to
-simple numbers when the data cannot tell the difference; candidates are
-scored on the test rows.  ``DiscoverResult.pick(tol)`` returns the simplest
-candidate within ``tol`` (relative) of the best error.
+4. general: a [n, 2n+1, 1] KAN trained with sparsity regularisation (lambda),
+   pruned by attribution and cut to its 1 and 2 strongest hidden nodes, each
+   refitted and made symbolic -- in the coordinates where the additive model of
+   steps 1-3 came closest first, then the others; right after the first one a
+   "factorised" hypothesis reads y = K*prod g_i(x_i) off the best network along
+   each variable (products of factors of any sign);
+5. retries of the general stage with other seeds / shapes while the budget
+   lasts and no formula is as accurate as a flexible unregularised network.
+
+Every formula has its constants refitted on the training rows in original
+units (Levenberg-Marquardt) and snapped to 0, integers, simple rationals and
+multiples of pi when the data cannot tell the difference; candidates are
+scored on the test rows.  The search stops early on a formula exact to
+round-off.  ``DiscoverResult.pick(tol)`` returns the simplest candidate within
+``tol`` (relative) of the best error.  Small tables (< 50 rows) train on all
+rows and report a k-fold "leave-out" error of the chosen formula's structure.
 
 The GUI runs this in a worker thread: ``progress(stage, fraction)`` is called
-between steps and ``cancel()`` is polled (also inside training).
+at the start of every stage and ``cancel()`` (a callable or threading.Event)
+is polled between stages and inside training.
 """
 from __future__ import annotations
 

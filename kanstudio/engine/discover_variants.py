@@ -46,7 +46,10 @@ class Context:
         self.best_net, self.best_net_rmse, self.best_view = None, math.inf, None
         self.general_done = False     # a flexible network has been trained (noise-floor estimate)
         self.flex_rmse = math.inf     # its test error
+        self.deferred: list = []      # candidates to snap once flex_rmse is known
         self.lib = list(cfg.lib) if cfg.lib else list(library_names())
+        # tiny tables: fewer spline intervals, so a network cannot memorise the rows
+        self.grid = int(min(cfg.grid, max(1, len(self.kan_rows) // 10)))
 
     # ------------------------------------------------------------ evaluation
     def rmse(self, expr, X, y) -> float:
@@ -67,7 +70,7 @@ class Context:
         """Some formula is at least as good as a flexible unregularised network
         (the noise floor, as far as the data can tell)."""
         best = min((c.test_rmse for c in self.candidates), default=math.inf)
-        return self.exact_found() or best <= 1.05 * self.flex_rmse
+        return self.exact_found() or best <= 1.1 * self.flex_rmse
 
     # ------------------------------------------------------------ networks
     def rows_for(self, view: View) -> np.ndarray:
@@ -115,17 +118,34 @@ class Context:
         if not math.isfinite(pol.rmse):
             return
         self._add(finish(pol.expr, digits, self.pol_data), stage + " (fitted)", (model, view), pol.expr)
-        # snapping pays only for formulas that are near exact, or as good as the
-        # network they came from / a flexible network (then at the noise level)
-        ref = min(self.flex_rmse, net_rmse)
-        worth = pol.rmse <= max(1e-3 * self.y_std, 1.2 * ref)
-        if self.cfg.snap and worth and self.clock.left() > 0:
-            with self.clock.stage(f"{stage}: snap constants"):
-                deadline = time.perf_counter() + max(0.5, min(3.0, self.clock.left()))
-                sn = snap_verified(pol.expr, self.pol_data, self.pol_y, deadline=deadline)
-            if math.isfinite(sn.rmse):
-                self._add(finish(sn.expr, digits, self.pol_data), stage + " (snapped)", (model, view),
-                          sn.expr)
+        # snapping pays only for formulas that are near exact, or (noisy data) as good
+        # as a flexible network; the latter is known only after the first general
+        # stage, so until then such candidates wait in self.deferred
+        if not self.cfg.snap:
+            return
+        floor = self.flex_rmse if self.general_done else 0.0
+        if pol.rmse <= max(1e-3 * self.y_std, 1.2 * floor):
+            self._snap(pol, stage, model, view)
+        elif not self.general_done and pol.rmse <= 1.2 * net_rmse:
+            self.deferred.append((pol, stage, model, view))
+
+    def _snap(self, pol, stage, model, view):
+        if self.clock.left() <= 0:
+            return
+        with self.clock.stage(f"{stage}: snap constants"):
+            deadline = time.perf_counter() + max(0.5, min(3.0, self.clock.left()))
+            sn = snap_verified(pol.expr, self.pol_data, self.pol_y, deadline=deadline)
+        if math.isfinite(sn.rmse):
+            self._add(finish(sn.expr, self.cfg.digits, self.pol_data), stage + " (snapped)",
+                      (model, view), sn.expr)
+
+    def flush_deferred(self):
+        """Snap the waiting candidates that reach the noise floor (best first)."""
+        todo = sorted(self.deferred, key=lambda t: t[0].rmse)
+        self.deferred = []
+        for pol, stage, model, view in todo:
+            if pol.rmse <= 1.2 * self.flex_rmse and not self.exact_found():
+                self._snap(pol, stage, model, view)
 
     def _add(self, expr, stage, model_view, unrounded=None):
         te = self.rmse(expr, self.X_test, self.y_test)
@@ -180,10 +200,11 @@ def _views(ctx: Context):
 def shallow(ctx: Context, view: View, label: str, factors: bool = False, seed: int = 0):
     """[n, 1]: a sum of one-variable functions (in the view's coordinates)."""
     with ctx.clock.stage(f"{label}: fit [{ctx.n_in}, 1]"):
-        model = KAN([ctx.n_in, 1], grid=ctx.cfg.grid, k=ctx.cfg.k, seed=ctx.cfg.seed + seed,
+        model = KAN([ctx.n_in, 1], grid=ctx.grid, k=ctx.cfg.k, seed=ctx.cfg.seed + seed,
                     device=ctx.cfg.device)
         model.set_names(ctx.names)
-        xs = ctx.train(model, view, seed=ctx.cfg.seed + seed)
+        # [n, 1] networks converge quickly: two thirds of the usual steps
+        xs = ctx.train(model, view, steps=max(10, 2 * ctx.cfg.steps // 3), seed=ctx.cfg.seed + seed)
         net = ctx.note_network(model, view)
         prune.prune_edges_below(model, xs, ctx.cfg.edge_th)
     if factors:
@@ -200,7 +221,7 @@ def shallow(ctx: Context, view: View, label: str, factors: bool = False, seed: i
 def _factor_formula(ctx: Context, model: KAN, view: View, xs):
     """log|y| = sum_i phi_i(x_i)  ->  y = K * prod_i g_i(x_i), g_i = exp(phi_i) fitted
     by library functions of the original variable."""
-    per = symbolic._numeric_edge_values(model, xs)[0][1]          # [B, n, 1]
+    per = symbolic.edge_values(model, xs)[0][1]          # [B, n, 1]
     phi = per[:, :, 0].cpu().numpy() * view.y_scale
     X = ctx.X_train[ctx.rows_for(view)]
     factors = []
@@ -269,7 +290,7 @@ def general(ctx: Context, view: View, label: str, attempt: int = 0, after_first=
     width = _width_general(ctx, attempt)
     seed = ctx.cfg.seed + attempt
     with ctx.clock.stage(f"{label}: fit {width} with lambda={ctx.cfg.lamb:g}"):
-        model = KAN(width, grid=ctx.cfg.grid, k=ctx.cfg.k, seed=seed, device=ctx.cfg.device)
+        model = KAN(width, grid=ctx.grid, k=ctx.cfg.k, seed=seed, device=ctx.cfg.device)
         model.set_names(ctx.names)
         xs = ctx.train(model, view, lamb=ctx.cfg.lamb, seed=seed)
         ctx.note_network(model, view)
@@ -279,6 +300,7 @@ def general(ctx: Context, view: View, label: str, attempt: int = 0, after_first=
             ctx.train(ref, view, steps=max(8, ctx.cfg.steps // 3), seed=seed)
             ctx.flex_rmse = min(ctx.flex_rmse, ctx.note_network(ref, view))
         ctx.general_done = True
+        ctx.flush_deferred()
     if ctx.accurate_found():
         return      # a formula already matches the flexible network: nothing left to gain
     with ctx.clock.stage(f"{label}: prune"):

@@ -31,7 +31,7 @@ __all__ = ["FormulaIncomplete", "FormulaResult", "model_formula", "network_expre
            "input_symbols", "safe_name", "snap_constants", "round_constants", "drop_negligible",
            "tidy", "finish", "complexity", "to_latex", "to_python_source", "evaluate", "formula_rmse"]
 
-SIMPLIFY_MAX_OPS = 40     # sympy.simplify only below this many operations
+SIMPLIFY_MAX_OPS = 10     # sympy.simplify only up to this many operations
 
 
 class FormulaIncomplete(ValueError):
@@ -238,11 +238,12 @@ def tidy(expr: sympy.Expr, max_ops: int = SIMPLIFY_MAX_OPS) -> sympy.Expr:
     """A readable form: sympy.simplify when the expression is small, cheap
     rewrites otherwise; the smallest form wins (ties keep the input)."""
     best, best_c = expr, complexity(expr)
-    tries = [lambda e: sympy.powsimp(sympy.expand_power_exp(e))]
+    # cheap rewrites always; sympy.simplify only on really small expressions (it
+    # can take tens of seconds on 25 operations with nested exp/cos)
+    tries = [lambda e: sympy.powsimp(sympy.expand_power_exp(e)), sympy.together, sympy.cancel,
+             sympy.factor_terms, sympy.expand]
     if sympy.count_ops(expr) <= max_ops:
-        tries += [sympy.simplify, sympy.factor_terms]
-    else:
-        tries += [sympy.expand, sympy.together]
+        tries.append(sympy.simplify)
     for f in tries:
         try:
             cand = f(expr)

@@ -16,7 +16,7 @@ from .network import KAN
 from .symbolic_fit import Candidate, fit_functions, rank_candidates
 from .symbolic_lib import get_function, library_names
 
-__all__ = ["edge_samples", "suggest", "fix", "unfix", "auto_symbolic", "AutoSymbolicResult",
+__all__ = ["edge_samples", "edge_values", "suggest", "fix", "unfix", "auto_symbolic", "AutoSymbolicResult",
            "numeric_edges"]
 
 
@@ -34,11 +34,11 @@ def _names(lib: Optional[Sequence[str]]) -> list[str]:
 
 
 @torch.no_grad()
-def _numeric_edge_values(model: KAN, x: torch.Tensor):
-    """(layer input [B, in], edge values [B, in, out]) of every layer, one pass.
+def edge_values(model: KAN, x) -> list:
+    """(layer input [B, in], edge values [B, in, out]) tensors of every layer, one pass.
     An edge's value is what the network computes for it now: its spline while
     numeric, its formula once fixed (suggesting again offers alternatives)."""
-    model.forward(x, cache=True)
+    model.forward(_as_tensor(model, x), cache=True)
     cache = model.cache
     return [(cache.inputs[l], cache.edges[l].edges) for l in range(model.depth)]
 
@@ -46,7 +46,7 @@ def _numeric_edge_values(model: KAN, x: torch.Tensor):
 def edge_samples(model: KAN, x, layer: int, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
     """(input values, edge values) of one edge over the samples, as numpy [N]."""
     model._check_edge(layer, i, j)
-    xin, vals = _numeric_edge_values(model, _as_tensor(model, x))[layer]
+    xin, vals = edge_values(model, _as_tensor(model, x))[layer]
     return xin[:, i].cpu().numpy().copy(), vals[:, i, j].cpu().numpy().copy()
 
 
@@ -54,7 +54,7 @@ def suggest(model: KAN, x, layer: int, i: int, j: int, top_k: Optional[int] = 5,
             lib: Optional[Sequence[str]] = None, weight_simple: float = 0.8) -> list[Candidate]:
     """Library functions ranked for one edge (best first)."""
     model._check_edge(layer, i, j)
-    xin, vals = _numeric_edge_values(model, _as_tensor(model, x))[layer]
+    xin, vals = edge_values(model, _as_tensor(model, x))[layer]
     names = _names(lib)
     res = fit_functions(xin[:, i][None, :], vals[:, i, j][None, :], names)
     return res.candidates(0, weight_simple, top_k)
@@ -64,7 +64,7 @@ def fix(model: KAN, x, layer: int, i: int, j: int, name: str) -> Candidate:
     """Fit c*f(a*x+b)+d for one function to the edge's samples and fix the edge to it."""
     model._check_edge(layer, i, j)
     canonical = get_function(name).name
-    xin, vals = _numeric_edge_values(model, _as_tensor(model, x))[layer]
+    xin, vals = edge_values(model, _as_tensor(model, x))[layer]
     res = fit_functions(xin[:, i][None, :], vals[:, i, j][None, :], [canonical])
     cand = rank_candidates(res.r2[0], res.names, params_row=res.params[0])[0]
     model.fix_symbolic(layer, i, j, canonical, cand.params)
@@ -109,7 +109,7 @@ def auto_symbolic(model: KAN, x, lib: Optional[Sequence[str]] = None, weight_sim
     todo = numeric_edges(model) if edges is None else [tuple(e) for e in edges]
     if not todo:
         return AutoSymbolicResult()
-    per_layer = _numeric_edge_values(model, _as_tensor(model, x))
+    per_layer = edge_values(model, _as_tensor(model, x))
     fixed, skipped = [], []
     for l in sorted({e[0] for e in todo}):
         idx = [(i, j) for (ll, i, j) in todo if ll == l]
