@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 
 from .mathtext import MathRenderer
 
-__all__ = ["FormulaInfo", "ParetoRow", "FormulaPanel", "display_latex", "FORMULA_PT"]
+__all__ = ["FormulaInfo", "ParetoRow", "FormulaPanel", "display_latex", "latex_name", "FORMULA_PT"]
 
 FORMULA_PT = 22.0
 
@@ -57,7 +57,7 @@ class ParetoRow:
     text: str
 
 
-def _latex_name(name: str) -> str:
+def latex_name(name: str) -> str:
     """A column name as a LaTeX symbol (mathtext-safe)."""
     s = "".join(ch for ch in str(name) if ch.isalnum() or ch == "_") or "y"
     if "_" in s:
@@ -69,7 +69,7 @@ def _latex_name(name: str) -> str:
 
 def display_latex(info: FormulaInfo) -> str:
     """What is drawn: "name = expr" (one line per output joined by commas for mathtext)."""
-    parts = [f"{_latex_name(n)} = {t}" for n, t in zip(info.output_names, info.latex)]
+    parts = [f"{latex_name(n)} = {t}" for n, t in zip(info.output_names, info.latex)]
     return ",\\quad ".join(parts)
 
 

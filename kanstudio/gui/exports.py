@@ -1,0 +1,155 @@
+"""File ▸ Export (a mixin of ``MainWindow``): the formula as LaTeX, SymPy text
+or a Python function, the data with predictions as CSV, the network as PNG/SVG.
+
+The formula exports write what the formula panel shows (``FormulaInfo``, its
+LaTeX is the authoritative form); predictions are computed in the worker.
+Each export has a method taking the path, which ``_ask_export`` calls after
+a save dialog.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from .. import __version__
+from .formula_panel import latex_name
+from .tasks import predictions_job
+
+__all__ = ["ExportMixin", "formula_text", "has_svg", "image_filter", "write_svg"]
+
+_FILTERS = {"tex": "LaTeX (*.tex)", "sympy": "Text (*.txt)", "py": "Python (*.py)", "csv": "CSV (*.csv)"}
+_EXT = {"tex": ".tex", "sympy": ".txt", "py": ".py", "csv": ".csv", "image": ".png"}
+
+
+def formula_text(info, kind: str, source: str = "") -> str:
+    """The file contents for ``kind`` "tex" (a standalone LaTeX document),
+    "sympy" or "py" from a FormulaInfo."""
+    names = info.output_names
+    if kind == "tex":
+        eq = "\n".join(f"  {latex_name(n)} = {t}" + (r" \\" if k < len(names) - 1 else "")
+                       for k, (n, t) in enumerate(zip(names, info.latex)))
+        env = "equation" if len(names) == 1 else "gather"
+        return ("% Formula exported by kanstudio " + __version__ + "\n"
+                f"% source: {source}; test RMSE {info.test_rmse:.6g}\n"
+                "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n"
+                f"\\begin{{{env}}}\n{eq}\n\\end{{{env}}}\n\\end{{document}}\n")
+    if kind == "sympy":
+        return "\n".join(f"{n} = {s}" for n, s in zip(names, info.sympy_str)) + "\n"
+    if kind == "py":
+        return info.python or "\n".join(f"# {n} = {s}" for n, s in zip(names, info.sympy_str))
+    raise ValueError(f"unknown export kind {kind!r}")
+
+
+def has_svg() -> bool:
+    try:
+        return importlib.util.find_spec("PySide6.QtSvg") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def image_filter() -> str:
+    return "PNG image (*.png);;SVG image (*.svg)" if has_svg() else "PNG image (*.png)"
+
+
+def write_svg(view, path: str):
+    """The whole scene of a NetworkView as an SVG file, on its background."""
+    from PySide6.QtCore import QRectF, QSize
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+    rect = view.scene().itemsBoundingRect().adjusted(-20, -20, 20, 20)
+    gen = QSvgGenerator()
+    gen.setFileName(path)
+    gen.setSize(QSize(int(rect.width()), int(rect.height())))
+    gen.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
+    gen.setTitle("kanstudio network")
+    p = QPainter(gen)
+    p.fillRect(QRectF(0, 0, rect.width(), rect.height()), view.backgroundBrush())
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    view.scene().render(p, QRectF(0, 0, rect.width(), rect.height()), rect)
+    p.end()
+    if not Path(path).exists():
+        raise OSError("the SVG file could not be written")
+
+
+class ExportMixin:
+    """``export_latex`` / ``export_sympy`` / ``export_python`` /
+    ``export_predictions`` / ``export_network_image`` (path in, success out)."""
+
+    def _ask_export(self, kind: str):
+        filters = {**_FILTERS, "image": image_filter()}
+        ext = _EXT[kind]
+        suffix = {"csv": "_predictions", "image": "_network"}.get(kind, "")
+        start = str(Path(self._dialog_dir()) / (self.doc.suggested_name() + suffix + ext))
+        path, chosen = QFileDialog.getSaveFileName(self, "Export", start, filters[kind])
+        if not path:
+            return
+        if kind == "image" and not Path(path).suffix:
+            path += ".svg" if "SVG" in chosen else ".png"
+        elif not Path(path).suffix:
+            path += ext
+        self._remember_dir(path)
+        {"tex": self.export_latex, "sympy": self.export_sympy, "py": self.export_python,
+         "csv": self.export_predictions, "image": self.export_network_image}[kind](path)
+
+    def export_latex(self, path) -> bool:
+        return self._export_text(path, "tex")
+
+    def export_sympy(self, path) -> bool:
+        return self._export_text(path, "sympy")
+
+    def export_python(self, path) -> bool:
+        return self._export_text(path, "py")
+
+    def _export_text(self, path, kind: str) -> bool:
+        info = self.formula_panel.info()
+        if info is None:
+            self.show_error("No formula yet", "There is no complete formula to export: fix or prune the numeric "
+                                              "edges, or run Auto-symbolic.")
+            return False
+        try:
+            Path(path).write_text(formula_text(info, kind, self.doc.display_name()), encoding="utf-8")
+        except OSError as exc:
+            self.show_error("Cannot export", f"{path}: {exc.strerror or exc}")
+            return False
+        self.show_status(f"Exported {Path(path).name}", 5000)
+        return True
+
+    def export_predictions(self, path):
+        """Queued in the worker; returns the Job (None when there is no model)."""
+        if self.doc.model is None:
+            self.show_error("No model yet", "Fit a network before exporting predictions.")
+            return None
+        model, ds, digits = self.jobs.model_copy(), self.doc.dataset, self.formula_panel.digits()
+
+        def run(ctx):
+            from ..engine.formula import FormulaIncomplete, model_formula
+            try:
+                ex = model_formula(model, ds, digits=digits).exprs
+            except FormulaIncomplete:
+                ex = None      # the network's predictions alone
+            return predictions_job(model, ds, ex, str(path))(ctx)
+        return self.runner.submit("Export predictions", run,
+                                  on_done=lambda p: self.show_status(f"Exported {Path(p).name}", 5000),
+                                  on_error=lambda m, d: self.show_error("Cannot export predictions", m, d))
+
+    def export_network_image(self, path) -> bool:
+        view = self.network_view
+        if view.picture() is None:
+            self.show_error("No network yet", "Fit a network before exporting its picture.")
+            return False
+        path = str(path)
+        try:
+            if path.lower().endswith(".svg"):
+                if not has_svg():
+                    self.show_error("SVG not available", "This Qt build has no SVG module; save as PNG instead.")
+                    return False
+                write_svg(view, path)
+            elif not view.render_image(2.0).save(path):
+                raise OSError("the image could not be written")
+        except OSError as exc:
+            self.show_error("Cannot export the picture", f"{path}: {exc}")
+            return False
+        self.show_status(f"Exported {Path(path).name}", 5000)
+        return True

@@ -1,0 +1,182 @@
+"""Whole-model actions of ``Jobs`` (a mixin): fit and retrain with live
+curves and drawing, auto-prune, auto-symbolic, node pruning, grid refinement,
+Discover, and the Pareto list of candidate formulas.
+
+Each is a project command: ``begin`` in the UI thread, the heavy part in the
+worker, then an instant push on the undo stack when the result comes back.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from .formula_panel import ParetoRow
+from .tasks import candidate_job, command_job, discover_job, training_job
+
+__all__ = ["ModelJobsMixin"]
+
+
+class ModelJobsMixin:
+    def _sync_settings(self) -> bool:
+        err = self.w.training_panel.validate()
+        if err:
+            self.w.show_error("Check the training settings", err)
+            return False
+        self.doc.set_settings(self.w.training_panel.settings())
+        return True
+
+    def fit(self):
+        from ..project.commands_model import FitModel
+        if self.runner.busy or not self.doc.has_data or not self._sync_settings():
+            return
+        self._train(FitModel(), "Fit")
+
+    def retrain(self):
+        from ..project.commands_model import Retrain
+        if self.runner.busy or not self.doc.has_model or not self._sync_settings():
+            return
+        self._train(Retrain(), "Retrain")
+
+    def _train(self, cmd, title: str):
+        if not self._begin(cmd, f"Cannot start {title.lower()}"):
+            return
+        panel = self.w.training_panel
+        panel.begin_run(title, int(panel.settings()["steps"]))
+        view = self.w.network_view
+
+        def partial(p):
+            panel.add_snapshots(p.snaps)
+            if p.picture is not None:
+                view.set_picture(p.picture)
+                if self.selected is not None:
+                    self.request_detail(*self.selected)
+
+        def done(pending):
+            panel.add_snapshots(pending)
+            res = getattr(cmd, "result", None) or {}
+            reason = res.get("reason", "completed")
+            final = panel.last_snapshot()
+            panel.end_run(final, "" if reason == "completed" else reason.split(":")[0])
+            if reason == "cancelled" and not res.get("steps"):
+                self.w.show_status(f"{title} stopped before the first step; the model is unchanged.", 8000)
+                return
+            if self._push(cmd, f"{title} failed") is not None:
+                msg = f"{title} finished" if reason == "completed" else f"{title}: {reason}"
+                rm = res.get("test_rmse")
+                self.w.show_status(msg + (f" \u2014 test RMSE {rm:.4g} (normalised)" if rm is not None else ""), 10000)
+
+        def failed(message, details):
+            panel.end_run(None, "failed")
+            self.w.show_error(f"{title} failed", message, details)
+
+        self.runner.submit(title, training_job(cmd, self._x()), keep_on_cancel=True, on_partial=partial,
+                           on_done=done, on_error=failed)
+
+    def _computed(self, cmd, title: str, text: str, after=None):
+        if self.runner.busy or not self.doc.has_model or not self._begin(cmd, f"Cannot run {title.lower()}"):
+            return
+
+        def done(c):
+            if self._push(c, f"{title} failed") is not None:
+                self.w.show_status(c.label, 8000)
+                if after:
+                    after(c)
+        self.runner.submit(title, command_job(cmd, text), on_done=done, on_error=self._fail(f"{title} failed"))
+
+    def auto_prune(self):
+        from ..project.commands_edges import AutoPrune
+        self._computed(AutoPrune(), "Prune", "Pruning weak nodes and edges\u2026")
+
+    def auto_symbolic(self):
+        from ..project.commands_edges import AutoSymbolic
+
+        def after(c):
+            self.last_auto_symbolic = c
+            if c.skipped:
+                self.w.show_status(f"{c.label}; {len(c.skipped)} edge(s) left numeric (no good fit)", 10000)
+        self._computed(AutoSymbolic(), "Auto-symbolic", "Fitting library functions to every edge\u2026", after)
+
+    def prune_nodes(self, nodes: list):
+        """Remove hidden nodes, one undoable command each; the highest index of a
+        level goes first so the others keep their numbers."""
+        from ..project.commands_edges import PruneNode
+        todo = sorted({(int(l), int(n)) for l, n in nodes}, key=lambda t: (t[0], -t[1]))
+
+        def step(rest):
+            if not rest or self.doc.model is None:
+                return
+            (level, node), rest = rest[0], rest[1:]
+            cmd = PruneNode(level, node)
+            if not self._begin(cmd, "Cannot prune the node"):
+                return
+
+            def done(c):
+                if self._push(c, "Cannot prune the node") is not None:
+                    self.w.show_status(c.label, 6000)
+                    step(rest)
+            self.runner.submit(f"Prune node {node + 1}", command_job(cmd, "Removing a node\u2026"),
+                               on_done=done, on_error=self._fail("Cannot prune the node"))
+        step(todo)
+
+    def refine(self, new_grid: int):
+        from ..project.commands_edges import RefineGrid
+        m = self.doc.model
+        if m is None:
+            return
+        if int(new_grid) <= m.grid_size:
+            self.w.show_error("Refine grid", f"The new grid must be finer than the current one ({m.grid_size}).")
+            return
+        self._computed(RefineGrid(int(new_grid)), "Refine grid", f"Refining the grid to {new_grid}\u2026")
+
+    def discover(self, budget_seconds: Optional[float] = None):
+        if self.runner.busy or not self.doc.has_data:
+            return
+        from ..engine.discover import DiscoverConfig
+        s = self.w.training_panel.settings()
+        cfg = DiscoverConfig(seed=int(s["seed"]), device=str(s["device"]), digits=self.w.formula_panel.digits())
+        if budget_seconds is not None:
+            cfg.budget_seconds = float(budget_seconds)
+
+        def done(result):
+            self._pareto_exprs = [c.formula for c in result.pareto]
+            self.doc.project.set_pareto(result.pareto)
+            chosen = result.pick(cfg.tolerance) if result.pareto else None
+            idx = next((k for k, c in enumerate(result.pareto) if chosen is not None and c is chosen), None)
+            if idx is None and result.pareto:
+                idx = 0
+            if idx is not None:
+                self.choose_pareto(idx)
+                self.w.show_status(f"Discover: {len(result.pareto)} candidate formulas"
+                                   + (" (stopped early)" if result.cancelled else ""), 10000)
+            else:
+                self.w.show_status("Discover found no formula" + (" (stopped)" if result.cancelled else ""), 10000)
+
+        self.runner.submit("Discover", discover_job(self.doc.dataset, cfg), keep_on_cancel=True,
+                           on_done=done, on_error=self._fail("Discover failed"))
+
+    # ------------------------------------------------------------ Pareto
+    def _pareto_rows(self) -> list:
+        rows = (self.doc.project.pareto if self.doc.project is not None else None) or []
+        return [ParetoRow(int(r.get("complexity", 0)), float(r["test_rmse"]) if r.get("test_rmse") is not None
+                          else float("nan"), str(r.get("latex", "")), str(r.get("formula", ""))) for r in rows]
+
+    def _show_pareto(self):
+        self.w.formula_panel.set_pareto(self._pareto_rows())
+
+    def choose_pareto(self, index: int):
+        rows = (self.doc.project.pareto if self.doc.project is not None else None) or []
+        if not (0 <= index < len(rows)):
+            return
+        self.pareto_choice = index
+        panel = self.w.formula_panel
+        expr = self._pareto_exprs[index] if index < len(self._pareto_exprs) else None
+        rev = self.rev
+
+        def show(info):
+            if rev == self.rev and self.pareto_choice == index:
+                info.source = str(rows[index].get("stage", "discover")) or "discover"
+                panel.show_formula(info)
+                self.w._update_actions()
+        self.runner.submit("Formula", candidate_job(rows[index], expr, self.doc.dataset, panel.digits(),
+                                                    panel.text_colour(), panel.devicePixelRatioF()),
+                           side=True, on_done=show, on_error=self._quiet_fail(rev, "show that formula"))
+

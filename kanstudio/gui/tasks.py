@@ -1,0 +1,200 @@
+"""What the main window runs in the worker thread (see ``worker``).
+
+Each factory takes copies of the UI's state and returns ``fn(ctx)`` for
+``JobRunner.submit``; none of them touches a widget.  Engine imports are
+inside the functions so that importing the GUI stays fast (the window must
+be up in under 3 s).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .worker import JobContext, Throttle
+
+__all__ = ["TrainProgress", "training_job", "command_job", "picture_job", "edge_detail_job", "suggest_job",
+           "formula_job", "candidate_job", "predictions_job", "discover_job"]
+
+@dataclass
+class TrainProgress:
+    """A batch of training snapshots, and a picture of the network (≤ 10 Hz)."""
+    snaps: list
+    picture: Any = None
+
+
+def training_job(cmd, picture_x, picture_hz: float = 10.0, signal_hz: float = 10.0):
+    """Run a project training command (FitModel / Retrain, ``begin`` already
+    called) in the worker: snapshots are batched to ≤ ``signal_hz`` signals, a
+    NetworkPicture of the live model is drawn at ≤ ``picture_hz``, and side
+    jobs (edge details) run between steps against the live model."""
+    def run(ctx: JobContext) -> list:
+        from ..engine.curves import network_picture
+        sig, pic, prog = Throttle(1.0 / signal_hz), Throttle(1.0 / picture_hz), Throttle(0.1)
+        pending: list = []
+
+        def on_snapshot(snap, live):
+            ctx.live["model"] = live
+            pending.append(snap)
+            if snap.done:
+                return
+            if sig.ready():
+                picture = network_picture(live, picture_x) if pic.ready() else None
+                ctx.emit(TrainProgress(list(pending), picture))
+                pending.clear()
+            ctx.service()
+
+        def progress(fraction, text):
+            if prog.ready():
+                ctx.progress(fraction, "Training: " + text)
+
+        cmd.run(progress=progress, cancel=ctx.cancel, on_snapshot=on_snapshot)
+        return pending
+    return run
+
+
+def command_job(cmd, text: str = ""):
+    """Run a ComputedCommand's heavy part (``begin`` already called)."""
+    def run(ctx: JobContext):
+        if text:
+            ctx.progress(-1.0, text)
+        cmd.run(progress=lambda f, t: ctx.progress(f, t), cancel=ctx.cancel)
+        return cmd
+    return run
+
+
+def picture_job(model, x, score_mode: str = "attribution"):
+    def run(ctx):
+        from ..engine.curves import network_picture
+        m = ctx.live.get("model", model)
+        return network_picture(m, x, score_mode=score_mode)
+    return run
+
+
+def edge_detail_job(model, x, layer: int, i: int, j: int):
+    """An edge's detail; during training, of the live model (via ctx.live)."""
+    def run(ctx):
+        from ..engine.curves import edge_detail
+        m = ctx.live.get("model", model)
+        return edge_detail(m, x, layer, i, j)
+    return run
+
+
+def suggest_job(model, x, layer: int, i: int, j: int, top_k: int = 8):
+    def run(ctx):
+        from ..engine.symbolic import suggest
+        return suggest(model, x, layer, i, j, top_k=top_k)
+    return run
+
+
+def formula_job(model, dataset, digits: int, colour: str, dpr: float):
+    """The model's formula ready to show (FormulaInfo), or ("incomplete", n, rmse)."""
+    def run(ctx):
+        from ..engine.formula import FormulaIncomplete, model_formula
+        model_rmse = _model_test_rmse(model, dataset)
+        try:
+            res = model_formula(model, dataset, digits=digits)
+        except FormulaIncomplete as exc:
+            return ("incomplete", len(exc.edges), model_rmse)
+        return _formula_info(res.exprs, res.latex, res.sympy_str, res.complexity, dataset, digits,
+                             colour, dpr, model_rmse)
+    return run
+
+
+def candidate_job(row: dict, expr, dataset, digits: int, colour: str, dpr: float):
+    """A Pareto candidate (dict from project.pareto; ``expr`` the sympy form when
+    known, else parsed from its text with the data package's safe parser)."""
+    def run(ctx):
+        import sympy
+        from ..engine.formula import complexity, input_symbols, round_constants
+        e = expr
+        if e is None:
+            from ..data import parse_expression
+            syms = input_symbols(dataset.input_names)
+            parsed = parse_expression(str(row.get("formula", "")), [s.name for s in syms])
+            e = parsed.xreplace({sympy.Symbol(s.name): s for s in syms})
+        e = round_constants(e, digits)
+        rm = row.get("test_rmse")
+        info = _formula_info([e], [sympy.latex(e)], [str(e)], complexity(e), dataset, digits, colour, dpr,
+                             float("nan"))
+        if rm is not None:
+            info.test_rmse = float(rm)
+        return info
+    return run
+
+
+def _model_test_rmse(model, dataset) -> float:
+    import numpy as np
+    import torch
+    X, Y = dataset.rows("test")
+    with torch.no_grad():
+        xn = torch.as_tensor(dataset.normalize_x(X), dtype=model.dtype, device=model.device)
+        pred = dataset.denormalize_y(model(xn).cpu().numpy())
+    err = pred - Y
+    return float(np.sqrt(np.mean(err * err))) if err.size and np.isfinite(err).all() else float("nan")
+
+
+def _formula_info(exprs, latex, sympy_str, complexity, dataset, digits, colour, dpr, model_rmse):
+    import numpy as np
+    from ..engine.formula import formula_rmse, safe_name, to_python_source
+    from .formula_panel import FORMULA_PT, FormulaInfo, display_latex
+    from .mathtext import MathRenderer, pretty_text, render_png
+    X, Y = dataset.rows("test")
+    errs = []
+    for k, e in enumerate(exprs):
+        try:
+            errs.append(formula_rmse(e, dataset.input_names, X, Y[:, k]))
+        except (ValueError, TypeError):
+            errs.append(float("inf"))
+    rmse = float(np.sqrt(np.mean(np.square(errs)))) if errs else float("nan")
+    names = list(dataset.target_names)
+    pretty = "\n".join(f"{n} = {pretty_text(e)}" if "\n" not in pretty_text(e) else f"{n} =\n{pretty_text(e)}"
+                       for n, e in zip(names, exprs))
+    srcs = []
+    for n, e in zip(names, exprs):
+        try:
+            srcs.append(to_python_source(e, dataset.input_names, func_name=safe_name(n)))
+        except ValueError:
+            pass
+    python = "\n\n".join(srcs)
+    info = FormulaInfo(latex=list(latex), output_names=names, pretty=pretty, sympy_str=list(sympy_str),
+                       test_rmse=rmse, model_rmse=model_rmse, complexity=int(complexity), digits=digits,
+                       python=python)
+    shown = display_latex(info)
+    info.png = render_png(shown, FORMULA_PT, 100.0 * dpr, colour)
+    info.png_key = MathRenderer.key(shown, FORMULA_PT, dpr, colour)
+    return info
+
+
+def predictions_job(model, dataset, exprs, path: str):
+    """Write the data with the network's (and the formula's) predictions as CSV."""
+    def run(ctx):
+        import numpy as np
+        import torch
+        from ..engine.formula import evaluate
+        frame = dataset.to_frame()
+        split = np.full(dataset.n_rows, "train", dtype=object)
+        split[np.asarray(dataset.test_idx)] = "test"
+        if dataset.small_table:
+            split[:] = "train+test"
+        frame.insert(0, "split", split)
+        with torch.no_grad():
+            xn = torch.as_tensor(dataset.normalize_x(dataset.X), dtype=model.dtype, device=model.device)
+            pred = dataset.denormalize_y(model(xn).cpu().numpy())
+        for k, n in enumerate(dataset.target_names):
+            frame[f"{n}_network"] = pred[:, k]
+        for k, e in enumerate(exprs or []):
+            try:
+                frame[f"{dataset.target_names[k]}_formula"] = evaluate(e, dataset.input_names, dataset.X)
+            except (ValueError, TypeError):
+                pass
+        frame.to_csv(path, index=False, float_format="%.10g")
+        return path
+    return run
+
+
+def discover_job(dataset, config):
+    def run(ctx):
+        from ..engine.discover import discover
+        return discover(dataset, config, progress=lambda stage, f: ctx.progress(f, f"Discover: {stage}"),
+                        cancel=ctx.cancel)
+    return run
