@@ -26,7 +26,7 @@ the inspector's 200 points: microseconds, never blocks).  Double-click fixes.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import pyqtgraph as pg
@@ -35,8 +35,10 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from ..engine.curves import EdgeDetail
 from .network_items import Style, mix
+
+if TYPE_CHECKING:   # annotations only: importing the engine here would load torch at start-up
+    from ..engine.curves import EdgeDetail
 
 __all__ = ["EdgeInspector", "candidate_curve", "format_fixed"]
 

@@ -39,6 +39,7 @@ from .undo import Document
 from .window_actions import ActionsMixin
 from .window_files import FilesMixin
 from .window_layout import LayoutMixin
+from .tasks import warm_up_job
 from .worker import JobRunner
 
 __all__ = ["MainWindow", "Jobs"]
@@ -60,6 +61,7 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         self._inspector_note: Optional[str] = None
         self._inspector_locked = False
         self._start_layout_known = False
+        self._warmed = False
 
         self.runner = JobRunner(self)
         self.doc = Document(self)
@@ -302,6 +304,19 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         sel = self.network_view.selected_edge()
         if sel is not None:
             self.jobs.suggest(*sel)
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if not self._warmed:
+            self._warmed = True
+            # After the first paint: the worker's warm-up (torch, mathtext)
+            # would otherwise compete with it for the GIL.
+            QTimer.singleShot(200, self, self._warm_up)
+
+    def _warm_up(self):
+        if not self.runner.is_shut:
+            self.runner.submit("Warm up", warm_up_job, side=True, on_done=self.training_panel.set_cuda_available,
+                               on_error=lambda m, d: None)   # no torch: jobs report it themselves
 
     def shutdown(self):
         """Stop the worker and forget the recovery file (a clean exit)."""

@@ -18,7 +18,7 @@ KAN papers); ``glyph_points`` maps every curve of a layer into its box at once.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -26,7 +26,9 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainterPath, QP
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 from pyqtgraph.functions import ndarray_from_qpolygonf
 
-from ..engine.curves import NetworkPicture
+if TYPE_CHECKING:   # annotations only: importing the engine here would load torch at start-up
+    from ..engine.curves import NetworkPicture
+
 
 BETA = 3.0            # strength = tanh(BETA * score), DESIGN §1
 MIN_STRENGTH = 0.07   # dead edges stay faintly visible, hence clickable

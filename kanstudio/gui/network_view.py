@@ -36,15 +36,17 @@ function, the selected edge takes the Highlight colour.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (QGraphicsPathItem, QGraphicsScene,
                                QGraphicsView, QMenu, QToolTip)
 
-from ..engine.curves import NetworkPicture
 from .network_items import EdgeItem, LabelItem, Layout, NodeItem, Style, edge_tooltip, glyph_points, mix, strength
+
+if TYPE_CHECKING:   # annotations only: importing the engine here would load torch at start-up
+    from ..engine.curves import NetworkPicture
 
 __all__ = ["NetworkView", "EdgeItem", "NodeItem", "EDGE_ACTIONS"]
 

@@ -12,8 +12,22 @@ from typing import Any
 
 from .worker import JobContext, Throttle
 
-__all__ = ["TrainProgress", "training_job", "command_job", "picture_job", "edge_detail_job", "suggest_job",
+__all__ = ["TrainProgress", "warm_up_job", "training_job", "command_job", "picture_job", "edge_detail_job", "suggest_job",
            "formula_job", "candidate_job", "predictions_job", "discover_job"]
+
+def warm_up_job(ctx: JobContext) -> bool:
+    """Pay the first-use costs while the user looks at the start page rather
+    than when they press Fit: importing torch, the first optimiser (it imports
+    torch._dynamo, 1-2 s of Python) and mathtext's fonts.  Returns whether
+    CUDA is available (the training panel offers the device then)."""
+    import torch
+    p = torch.zeros(1, requires_grad=True)
+    torch.optim.Adam([p])
+    torch.optim.LBFGS([p])
+    from .mathtext import warm_up
+    warm_up()
+    return bool(torch.cuda.is_available())
+
 
 @dataclass
 class TrainProgress:

@@ -39,14 +39,6 @@ def _finite(v):
     return float(v) if v is not None and math.isfinite(v) else None
 
 
-def _cuda_available() -> bool:
-    try:
-        import torch
-        return bool(torch.cuda.is_available())
-    except ImportError:
-        return False
-
-
 class TrainingPanel(QWidget):
     settingsChanged = Signal()
 
@@ -92,8 +84,7 @@ class TrainingPanel(QWidget):
         self.device_combo = QComboBox()
         self.device_combo.setObjectName("combo_device")
         self.device_combo.addItem("CPU", "cpu")
-        if _cuda_available():
-            self.device_combo.addItem("CUDA (GPU)", "cuda")
+        self._wanted_device = "cpu"   # CUDA is offered once the worker has looked (set_cuda_available)
         self.grid_update_check = QCheckBox("Adapt grids to the data")
         self.grid_update_check.setObjectName("check_update_grid")
         self.grid_update_check.setToolTip("Move spline knots to the data's quantiles during the first steps")
@@ -222,10 +213,20 @@ class TrainingPanel(QWidget):
         self.lamb_spin.setValue(float(d["lamb"]))
         self.lr_spin.setValue(float(d["lr"] or 0.0))
         self.seed_spin.setValue(int(d["seed"]))
+        self._wanted_device = str(d["device"])
         idx = self.device_combo.findData(d["device"])
-        self.device_combo.setCurrentIndex(idx if idx >= 0 else 0)   # cuda gone -> cpu
+        self.device_combo.setCurrentIndex(idx if idx >= 0 else 0)   # cuda gone (or not known yet) -> cpu
         self.grid_update_check.setChecked(bool(d["update_grid"]))
         self.batch_spin.setValue(int(d["batch_size"]))
+
+    def set_cuda_available(self, available: bool):
+        """Offer the GPU when the worker found one; a project that asked for it
+        before this was known gets it back."""
+        have = self.device_combo.findData("cuda") >= 0
+        if available and not have:
+            self.device_combo.addItem("CUDA (GPU)", "cuda")
+            if self._wanted_device == "cuda":
+                self.device_combo.setCurrentIndex(self.device_combo.findData("cuda"))
 
     def width_spec(self):
         from ..engine.network import normalize_width, parse_width

@@ -107,31 +107,28 @@ class Worker(QObject):
     def __init__(self):
         super().__init__()
         self.side_queue: "queue.SimpleQueue[Job]" = queue.SimpleQueue()
+        self._ready = False
 
-    @Slot()
-    def init_thread(self):
-        # Leave one core to the UI thread.
+    def _ensure_ready(self):
+        """Once, in the worker thread, before its first job: leave one core to the
+        UI thread.  Lazy, so that torch is not imported while the window is built."""
+        if self._ready:
+            return
+        self._ready = True
         try:
             import torch
         except ImportError:
             return
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
-        # The first optimiser built in a process imports torch._dynamo (1-2 s of
-        # Python): do it now, while the user looks at the start page, rather than
-        # when they press Fit.
-        try:
-            p = torch.zeros(1, requires_grad=True)
-            torch.optim.Adam([p])
-            torch.optim.LBFGS([p])
-        except Exception:  # noqa: BLE001 - only a warm-up
-            pass
 
     @Slot()
     def drain(self):
+        self._ensure_ready()
         self.run_side_jobs({})
 
     @Slot(object)
     def execute(self, job: Job):
+        self._ensure_ready()
         if job.cancel.is_set() and not job.keep_on_cancel:
             self.finished.emit(job, None)
             return
@@ -182,7 +179,6 @@ class JobRunner(QObject):
         self._thread.setObjectName("kanstudio-worker")
         self._worker = Worker()
         self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.init_thread)
         self._dispatch.connect(self._worker.execute)
         self._drain.connect(self._worker.drain)
         self._worker.finished.connect(self._on_finished)
