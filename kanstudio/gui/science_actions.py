@@ -5,24 +5,26 @@ formula, growing the network, auto-swap, hypothesis tests, a tutorial).
 and, on accept, calls a plain function taking the parameters directly
 (``add_aux_input(window, name, expr)`` ...), which tests call without dialogs.
 Edits are project commands pushed with ``window.doc.push`` (undoable, shown in
-the History panel); the two tests that train or differentiate a model run on
-the window's worker unless ``background=False``.  Errors go to
-``window.show_error``.
+the History panel).  Compiling, expanding and auto-swapping are computed
+commands: their heavy part runs on the window's worker and the command is
+pushed when it comes back; the two tests that train or differentiate a model
+also run there.  ``background=False`` runs them in place (for tests and
+scripts).  Errors go to ``window.show_error``.
 """
 from __future__ import annotations
 
 from typing import Callable, Optional
 
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtWidgets import QMenu
 
 from ..project.commands_science import (AddAuxInput, AutoSwap, CompileFormula, DefineModule, ExpandDepth,
-                                        ExpandWidth)
-from .science_dialogs import (TUTORIAL_TEXT, AuxInputDialog, EdgeFunctionDialog, ExpandWidthDialog, ResultDialog,
+                                        ExpandWidth, PruneInputs, weakest_inputs)
+from .science_dialogs import (AuxInputDialog, EdgeFunctionDialog, ExpandWidthDialog, ResultDialog,
                               TextSpecDialog, check_formula)
 
 __all__ = ["install_science_actions", "add_aux_input", "define_module", "compile_formula", "expand_width",
-           "expand_depth", "auto_swap", "hypothesis_tests", "hypothesis_report", "test_formula", "show_tutorial"]
+           "expand_depth", "auto_swap", "prune_weakest_inputs", "hypothesis_tests", "hypothesis_report", "test_formula", "show_tutorial"]
 
 HYPOTHESIS_ROWS = 256      # rows used by the separability/symmetry tests (enough for a median)
 _NEEDS_MODEL = ("action_define_module", "action_expand_width", "action_expand_depth", "action_auto_swap",
@@ -60,7 +62,13 @@ def _push(window, cmd, title: str, need_model: bool = True):
 def _run(window, title: str, fn: Callable, on_done: Callable, background: bool):
     """fn() on the worker (background) or right here; on_done(result) in the UI thread."""
     if background:
-        window.runner.submit(title, lambda ctx: fn(), on_done=on_done,
+        def job(ctx):
+            ctx.progress(-1.0, f"{title}\u2026")
+            return fn()
+        def finished(result):
+            window.show_status(f"{title}: done", 5000)
+            on_done(result)
+        window.runner.submit(title, job, on_done=finished,
                              on_error=lambda message, details: window.show_error(f"{title} failed", message, details))
         return None
     try:
@@ -72,29 +80,79 @@ def _run(window, title: str, fn: Callable, on_done: Callable, background: bool):
     return result
 
 
+def _computed(window, cmd, title: str, background: bool):
+    """A ComputedCommand: inputs copied here (``begin``), the heavy part on the
+    worker (``run``), then pushed as one undoable step.  Returns the command
+    once it is on its way (in the background) or applied (background=False);
+    None after an error."""
+    if not _ready(window, title, need_model=cmd.needs_model):
+        return None
+    try:
+        cmd.begin(window.doc.project)
+    except ValueError as exc:
+        window.show_error(title, str(exc))
+        return None
+
+    def work():
+        cmd.run()
+        return cmd
+
+    applied = []
+
+    def done(c):
+        if window.doc.project is None or c.is_stale(window.doc.project):
+            # the model changed while the job ran: applying would drop that change
+            window.show_error(title, "The model changed while this ran; nothing was applied.")
+            return
+        try:
+            window.doc.push(c)
+        except ValueError as exc:
+            window.show_error(title, str(exc))
+            return
+        applied.append(c)
+        window.show_status(c.label, 8000)
+        window.last_science_result = c
+    _run(window, title, work, done, background)
+    return cmd if background or applied else None
+
+
 # ------------------------------------------------------------ edits
 def add_aux_input(window, name: str, expr: str):
     return _push(window, AddAuxInput(name, expr), "Add auxiliary input", need_model=False)
+
+
+def prune_weakest_inputs(window, threshold: float):
+    """Remove the inputs whose attribution score is below ``threshold`` (one
+    undoable PruneInputs); None when none is that weak."""
+    title = "Prune weakest inputs"
+    if not _ready(window, title):
+        return None
+    names = weakest_inputs(window.doc.model, window.doc.tensors("train")[0], list(window.doc.dataset.input_names),
+                           float(threshold))
+    if not names:
+        window.show_status(f"No input scores below {threshold:g}.", 6000)
+        return None
+    return _push(window, PruneInputs(names), title)
 
 
 def define_module(window, spec: str):
     return _push(window, DefineModule(spec), "Define module")
 
 
-def compile_formula(window, formula: str):
-    return _push(window, CompileFormula(formula), "Compile formula", need_model=False)
+def compile_formula(window, formula: str, background: bool = True):
+    return _computed(window, CompileFormula(formula), "Compile formula", background)
 
 
-def expand_width(window, level: int, n_new: int = 1, kind: str = "sum"):
-    return _push(window, ExpandWidth(level, n_new, kind), "Add hidden nodes")
+def expand_width(window, level: int, n_new: int = 1, kind: str = "sum", background: bool = True):
+    return _computed(window, ExpandWidth(level, n_new, kind), "Add hidden nodes", background)
 
 
-def expand_depth(window):
-    return _push(window, ExpandDepth(), "Add a layer")
+def expand_depth(window, background: bool = True):
+    return _computed(window, ExpandDepth(), "Add a layer", background)
 
 
-def auto_swap(window):
-    return _push(window, AutoSwap(), "Auto-swap")
+def auto_swap(window, background: bool = True):
+    return _computed(window, AutoSwap(), "Auto-swap", background)
 
 
 # ------------------------------------------------------------ tests
@@ -177,13 +235,9 @@ def _show(window, title: str, text: str):
 
 
 def show_tutorial(window):
-    box = QMessageBox(QMessageBox.Icon.Information, "Science tutorial", TUTORIAL_TEXT.split("\n", 1)[0],
-                      QMessageBox.StandardButton.Close, window)
-    box.setObjectName("science_tutorial")
-    box.setInformativeText(TUTORIAL_TEXT.split("\n", 1)[1])
-    box.open()
-    window.last_science_dialog = box
-    return box
+    """Help ▸ Tutorial: the guided tour (kanstudio.gui.tutorial)."""
+    from .tutorial import start_tour
+    return start_tour(window)
 
 
 # ------------------------------------------------------------ dialogs
@@ -259,13 +313,14 @@ _ACTIONS = (
      "Test the network's function for separability and symmetries"),
     ("action_test_formula", "&Test formula hypothesis…", _ask_test_formula,
      "Is this edge a given library function? (fix, retrain and compare)"),
-    ("action_tutorial", "Science t&utorial", show_tutorial, "Step by step: relativistic velocity addition"),
+    ("action_tutorial", "&Tutorial: guided tour", show_tutorial,
+     "A guided tour on real physics: find the energy of a harmonic oscillator"),
 )
 
 
-def _model_menu(window) -> Optional[QMenu]:
+def _top_menu(window, title: str) -> Optional[QMenu]:
     for act in window.menuBar().actions():
-        if act.menu() is not None and act.text().replace("&", "") == "Model":
+        if act.menu() is not None and act.text().replace("&", "") == title:
             return act.menu()
     return None
 
@@ -275,7 +330,7 @@ def install_science_actions(window) -> QMenu:
     existing = getattr(window, "science_menu", None)
     if existing is not None:
         return existing
-    parent = _model_menu(window)
+    parent = _top_menu(window, "Model")
     if parent is not None:
         parent.addSeparator()
         menu = parent.addMenu("&Science")
@@ -297,6 +352,16 @@ def install_science_actions(window) -> QMenu:
         menu.addAction(act)
         window.addAction(act)
         window.science_actions[name] = act
+    help_menu = _top_menu(window, "Help")
+    if help_menu is not None:         # the tour is a Help item too (first, where users look for it)
+        first = help_menu.actions()[0] if help_menu.actions() else None
+        help_menu.insertAction(first, window.science_actions["action_tutorial"])
+        if first is not None:
+            help_menu.insertSeparator(first)
+    from .attribution_panel import install_attribution_panel
+    from .aux_formula_view import install_aux_substitution
+    install_attribution_panel(window)
+    install_aux_substitution(window)
 
     def update(reason=None):
         busy, has_data, has_model = window.runner.busy, window.doc.has_data, window.doc.has_model

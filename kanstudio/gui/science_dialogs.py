@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout
                                QPlainTextEdit, QSpinBox, QVBoxLayout, QWidget)
 
 __all__ = ["AuxInputDialog", "TextSpecDialog", "ExpandWidthDialog", "EdgeFunctionDialog", "ResultDialog",
-           "TUTORIAL_TEXT", "check_formula"]
+           "check_formula"]
 
 PREVIEW_ROWS = 5
 
@@ -188,25 +188,3 @@ class ResultDialog(QDialog):
         lay.addWidget(self.text_view)
         lay.addWidget(buttons)
         self.resize(640, 380)
-
-
-TUTORIAL_TEXT = """\
-Tutorial: relativistic velocity addition, w = (u + v) / (1 + u·v)   (c = 1)
-Data: sample_datasets/physics/relativistic_velocity_addition.csv (400 rows, inputs u, v; target w).
-
-1. File ▸ Open CSV… and pick the file; accept w as the target.
-2. Model ▸ Fit.  A [2, 5, 1] network learns w well, but its formula is hard to read.
-3. Model ▸ Science ▸ Hypothesis tests.  Expect: not additively separable
-   (u and v interact) — the network has to combine them.
-4. Model ▸ Science ▸ Add auxiliary input: name  uv,  expression  u*v.
-   The network gets a third input whose edges start at zero (same predictions);
-   Retrain so it can use it.  Undo (Ctrl+Z) removes the column and the input again.
-5. Or build the answer directly: Model ▸ Science ▸ Compile formula:  (u+v)/(1+u*v).
-   The network now computes the formula exactly; compare its RMSE with the fitted one.
-6. Model ▸ Science ▸ Test formula hypothesis: pick an edge and a library function
-   (e.g. x on a first-layer edge) to check whether the data supports it.
-7. Grow or tidy the network: Add hidden nodes / Add a layer keep the function unchanged
-   until you retrain; Auto-swap reorders hidden nodes to untangle the picture;
-   Define module (e.g. x1,x2->h0,h1) keeps a group of nodes to itself.
-Every step is one entry in the History panel and can be undone.
-"""

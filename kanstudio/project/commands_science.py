@@ -17,7 +17,8 @@ from typing import Optional
 
 from .commands import Command, CommandError, ComputedCommand, ModelCommand, ModelState, register_command
 
-__all__ = ["AddAuxInput", "DefineModule", "CompileFormula", "ExpandWidth", "ExpandDepth", "AutoSwap"]
+__all__ = ["AddAuxInput", "PruneInputs", "weakest_inputs", "DefineModule", "CompileFormula", "ExpandWidth",
+           "ExpandDepth", "AutoSwap"]
 
 
 def _need_data(project, what: str):
@@ -87,6 +88,80 @@ class AddAuxInput(Command):
     @classmethod
     def from_json(cls, d):
         return cls(str(d["name"]), str(d["expr"]))
+
+
+def weakest_inputs(model, x, names, threshold: float) -> list:
+    """Input columns whose attribution score on ``x`` is below ``threshold``,
+    weakest first; at least one input is always left out of the list."""
+    from ..engine.attribution import input_scores
+    scores = input_scores(model, x)
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    weak = [names[i] for i in order if scores[i] < threshold]
+    return weak[:max(0, len(names) - 1)]
+
+
+@register_command
+class PruneInputs(Command):
+    """Remove input columns (e.g. the weakest by attribution): the network
+    loses their input nodes (their mean contribution folds into the biases)
+    and the dataset their columns.  The names are the parameters, so redo and
+    replays remove the same columns; undo restores both snapshots."""
+    type = "prune_inputs"
+    changes = ("data", "model")
+
+    def __init__(self, names, label: Optional[str] = None):
+        super().__init__(label)
+        self.names = [str(n) for n in names]
+        self._before = None        # (dataset, ModelState)
+        self._after = None
+
+    def default_label(self) -> str:
+        return f"Prune input{'s' if len(self.names) != 1 else ''} {', '.join(self.names)}"
+
+    def _compute(self, project):
+        from ..engine.prune import prune_nodes
+        ds = _need_data(project, "Prune inputs")
+        model = project.model
+        if model is None:
+            raise CommandError("Prune inputs: there is no model yet (fit one first)")
+        if not self.names:
+            raise CommandError("Prune inputs: no input named")
+        unknown = [n for n in self.names if n not in ds.input_names]
+        if unknown:
+            raise CommandError(f"Prune inputs: there is no input column {', '.join(unknown)}")
+        keep = [i for i, n in enumerate(ds.input_names) if n not in set(self.names)]
+        if not keep:
+            raise CommandError("Prune inputs: at least one input must stay")
+        levels = [keep] + [list(range(model.n_nodes(l))) for l in range(1, model.depth + 1)]
+        new_model = prune_nodes(model, levels, ds.tensors("train")[0])
+        return ds.without_inputs(self.names), new_model
+
+    def apply(self, project) -> None:
+        before = (project.dataset, ModelState.capture(project.model))
+        if self._after is None:
+            new_ds, new_model = self._compute(project)
+            self._after = (new_ds, ModelState.capture(new_model))
+        else:
+            new_ds, new_model = self._after[0], self._after[1].restore()
+        self._before = before
+        project.dataset = new_ds
+        project._replace_model(new_model)
+
+    def revert(self, project) -> None:
+        if self._before is None:
+            raise CommandError(f"cannot undo '{self.label}': it was never applied")
+        project.dataset = self._before[0]
+        project._replace_model(self._before[1].restore())
+
+    def params(self) -> dict:
+        return {"names": list(self.names)}
+
+    @classmethod
+    def from_json(cls, d):
+        names = d.get("names")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise CommandError("a prune_inputs record needs a list of column names")
+        return cls(names)
 
 
 @register_command
