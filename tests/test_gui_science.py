@@ -11,7 +11,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 pytest.importorskip("pytestqt")
-from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from kanstudio.gui import science_actions as sa  # noqa: E402
 
@@ -92,8 +93,8 @@ def test_bad_input_goes_to_show_error(qtbot, win):
     n = win.stack.count()
     assert sa.add_aux_input(win, "z", "u +* v") is None
     assert win.last_error[0] == "Add auxiliary input"
-    assert sa.compile_formula(win, "import os") is None
-    assert sa.auto_swap(win) is None and "fit one first" in win.last_error[1]
+    assert sa.compile_formula(win, "import os", background=False) is None
+    assert sa.auto_swap(win, background=False) is None and "fit one first" in win.last_error[1]
     assert win.stack.count() == n
     settle(qtbot, win)
 
@@ -101,7 +102,7 @@ def test_bad_input_goes_to_show_error(qtbot, win):
 def test_compile_formula_replaces_model_and_undo_restores(qtbot, win):
     set_small_model(win)
     before = outputs(win)
-    assert sa.compile_formula(win, "(u+v)/(1+u*v)") is not None
+    assert sa.compile_formula(win, "(u+v)/(1+u*v)", background=False) is not None
     ds = win.doc.dataset
     pred = ds.denormalize_y(outputs(win))[:, 0]
     assert np.max(np.abs(pred - ds.Y[:, 0])) < 1e-9
@@ -113,8 +114,8 @@ def test_compile_formula_replaces_model_and_undo_restores(qtbot, win):
 def test_structure_edits_undo(qtbot, win):
     set_small_model(win)
     before = outputs(win)
-    for do in (sa.auto_swap, lambda w: sa.expand_width(w, 1, 2, "sum"), sa.expand_depth,
-               lambda w: sa.define_module(w, "x1->h0,h1")):
+    for do in (lambda w: sa.auto_swap(w, background=False), lambda w: sa.expand_width(w, 1, 2, "sum", False),
+               lambda w: sa.expand_depth(w, background=False), lambda w: sa.define_module(w, "x1->h0,h1")):
         n = win.stack.count()
         assert do(win) is not None, win.last_error
         assert win.stack.count() == n + 1
@@ -159,11 +160,95 @@ def test_dialogs_validate_and_apply(qtbot, win):
     dlg = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "compile_dialog" and w.isVisible())
     dlg.edit.setText("u*v + s")
     assert dlg.ok_button().isEnabled()
-    dlg.accept()
-    assert win.doc.model is not None and win.doc.model.n_inputs == 3
+    dlg.accept()            # compiled on the worker, pushed when it comes back
+    qtbot.waitUntil(lambda: win.doc.model is not None, timeout=WAIT)
+    assert win.doc.model.n_inputs == 3
+    settle(qtbot, win)
 
-    win.science_actions["action_tutorial"].trigger()
-    box = win.last_science_dialog
-    assert isinstance(box, QMessageBox) and "relativistic_velocity_addition.csv" in box.informativeText()
-    box.close()
+
+def test_heavy_edits_run_on_the_worker_and_undo(qtbot, win):
+    """Compile / expand / auto-swap leave the UI thread at once; the result
+    arrives as one undoable command."""
+    set_small_model(win)
+    before, n = outputs(win), win.stack.count()
+    cmd = sa.compile_formula(win, "(u+v)/(1+u*v)")
+    assert cmd is not None and win.runner.busy          # submitted, not done here
+    assert np.array_equal(outputs(win), before) and win.stack.count() == n
+    qtbot.waitUntil(lambda: win.stack.count() == n + 1, timeout=WAIT)
+    ds = win.doc.dataset
+    assert np.max(np.abs(ds.denormalize_y(outputs(win))[:, 0] - ds.Y[:, 0])) < 1e-9
+    compiled = outputs(win)
+    for do in (sa.expand_depth, lambda w: sa.expand_width(w, 1, 1, "sum"), sa.auto_swap):
+        settle(qtbot, win)
+        k = win.stack.count()
+        assert do(win) is not None, win.last_error
+        qtbot.waitUntil(lambda: win.stack.count() == k + 1, timeout=WAIT)
+        assert np.allclose(outputs(win), compiled, atol=1e-9)     # growing and swapping keep the function
+    settle(qtbot, win)
+    for _ in range(4):
+        win.stack.undo()
+    assert np.array_equal(outputs(win), before)
+    settle(qtbot, win)
+
+
+def test_formula_panel_shows_aux_inputs_as_expressions(qtbot, win, tmp_path):
+    """An auxiliary input uv = u*v reads as u*v in the formula panel, the LaTeX
+    export and the Pareto list."""
+    from kanstudio.project.commands_science import AddAuxInput, CompileFormula
+    win.doc.push(AddAuxInput("uv", "u*v"))
+    win.doc.push(CompileFormula("(u+v)/(1+uv)"))
+    panel = win.formula_panel
+    qtbot.waitUntil(lambda: panel.info() is not None and "uv" not in " ".join(panel.info().sympy_str),
+                    timeout=WAIT)
+    settle(qtbot, win)
+    info = panel.info()
+    text = info.sympy_str[0]
+    assert "u*v" in text and "uv" not in text.replace("u*v", "")
+    assert "uv" not in panel.latex().replace("u v", "")
+    out = tmp_path / "w.tex"
+    win.export_latex(str(out))
+    tex = out.read_text(encoding="utf-8")
+    assert "u v" in tex and "uv" not in tex.replace("u v", "")
+    # the Pareto list: rows from a Discover run in the auxiliary column
+    win.doc.project.set_pareto([{"complexity": 5, "test_rmse": 0.01, "formula": "2*uv + u", "latex": "2 uv + u",
+                                 "stage": "test"}])
+    qtbot.waitUntil(lambda: bool(panel.pareto_rows()) and "u*v" in panel.pareto_rows()[0].text, timeout=WAIT)
+    assert "uv" not in panel.pareto_rows()[0].latex.replace("u v", "")
+    # undo the auxiliary input: names are the network's own again
+    settle(qtbot, win)
+    win.stack.undo()
+    win.stack.undo()
+    assert "uv" not in win.doc.dataset.input_names
+    settle(qtbot, win)
+
+
+def test_attribution_panel_ranks_inputs_and_prunes_the_weakest(qtbot, win):
+    from kanstudio.engine.attribution import input_scores
+    from kanstudio.project.commands_science import AddAuxInput, CompileFormula
+    win.doc.push(AddAuxInput("noise", "u*v"))
+    win.doc.push(CompileFormula("u + v + 0.001*noise"))
+    dock, panel = win.dock_attribution, win.attribution_panel
+    assert dock.objectName() == "dock_attribution" and dock.widget() is panel
+    expected = input_scores(win.doc.model, win.doc.tensors("train")[0])
+    qtbot.waitUntil(lambda: len(panel.chart.names) == 3, timeout=WAIT)
+    settle(qtbot, win)
+    assert panel.chart.names[-1] == "noise"                      # strongest first, weakest last
+    got = dict(zip(panel.chart.names, panel.chart.scores))
+    assert np.allclose([got[n] for n in win.doc.dataset.input_names], expected)
+    rects = dict(panel.chart.bar_rects())
+    assert rects["noise"].width() < rects["u"].width()
+    panel.threshold_spin.setValue(1e-6)
+    assert not panel.prune_button.isEnabled()
+    panel.threshold_spin.setValue(0.05)
+    assert panel.prune_button.isEnabled() and panel.weakest() == ["noise"]
+    before = outputs(win)
+    n = win.stack.count()
+    qtbot.mouseClick(panel.prune_button, Qt.MouseButton.LeftButton)
+    assert win.stack.count() == n + 1
+    assert list(win.doc.dataset.input_names) == ["u", "v"] and win.doc.model.n_inputs == 2
+    assert np.allclose(outputs(win), before, atol=0.01)         # the weak input hardly mattered
+    qtbot.waitUntil(lambda: len(panel.chart.names) == 2, timeout=WAIT)   # refreshed for the new model
+    win.stack.undo()
+    assert win.doc.model.n_inputs == 3 and "noise" in win.doc.dataset.input_names
+    qtbot.waitUntil(lambda: len(panel.chart.names) == 3, timeout=WAIT)
     settle(qtbot, win)
