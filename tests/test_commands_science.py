@@ -9,8 +9,10 @@ import torch
 from kanstudio.data import DataError, Dataset
 from kanstudio.engine.network import KAN
 from kanstudio.project import CommandError, Project, command_from_json
+from kanstudio.project import load_project, save_project
+from kanstudio.project.aux_formula import aux_definitions, aux_expressions, substitute_pareto_row, substitute_text
 from kanstudio.project.commands_science import (AddAuxInput, AutoSwap, CompileFormula, DefineModule, ExpandDepth,
-                                                ExpandWidth)
+                                                ExpandWidth, PruneInputs, weakest_inputs)
 
 
 def make_project(with_model=True) -> Project:
@@ -38,6 +40,7 @@ def outputs(p: Project) -> np.ndarray:
     lambda: ExpandDepth(),
     lambda: AutoSwap(),
     lambda: CompileFormula("(u+v)/(1+u*v)"),
+    lambda: PruneInputs(["v"]),
 ])
 def test_apply_revert_redo_json(make):
     p = make_project()
@@ -134,3 +137,67 @@ def test_worker_split_begin_run_apply():
     assert cmd.computed and not cmd.is_stale(p)
     p.do(cmd)
     assert cmd.perms is not None and len(cmd.perms) == p.model.depth + 1
+
+
+def test_prune_inputs_changes_data_and_model():
+    p = make_project(with_model=False)
+    p.do(AddAuxInput("uv", "u*v"))
+    p.do(CompileFormula("u + v + 0.001*uv"))
+    x = p.tensors("train")[0]
+    assert weakest_inputs(p.model, x, list(p.dataset.input_names), 0.05) == ["uv"]
+    assert len(weakest_inputs(p.model, x, list(p.dataset.input_names), 1e9)) == 2    # one input always stays
+    before = outputs(p)
+    p.do(PruneInputs(["uv"]))
+    assert list(p.dataset.input_names) == ["u", "v"] and p.model.input_names == ["u", "v"]
+    assert np.allclose(outputs(p), before, atol=0.01)    # only the weak input's variation is lost
+    p.undo()
+    assert list(p.dataset.input_names) == ["u", "v", "uv"] and p.model.n_inputs == 3
+    for bad in (PruneInputs(["nope"]), PruneInputs(["u", "v", "uv"]), PruneInputs([])):
+        with pytest.raises(CommandError):
+            p.do(bad)
+    with pytest.raises(CommandError):
+        command_from_json({"type": "prune_inputs", "names": "u"})
+
+
+def test_aux_definitions_follow_the_history():
+    p = make_project()
+    p.do(AddAuxInput("uv", "u*v"))
+    p.do(AddAuxInput("q", "uv + u"))           # defined over an earlier auxiliary input
+    assert aux_definitions(p) == {"uv": "u*v", "q": "uv + u"}
+    ex = aux_expressions(p)
+    u, v = (s for s in sorted(ex["uv"].free_symbols, key=lambda s: s.name))
+    assert ex["uv"] == u * v and ex["q"] == u * v + u
+    e = substitute_text("2*uv + sin(q) + Abs(uv)", p.dataset.input_names, ex)
+    assert {s.name for s in e.free_symbols} == {"u", "v"}
+    assert "uv" not in str(e) and "q" not in str(e)
+    assert substitute_text("u + v", p.dataset.input_names, ex) is None       # nothing to replace
+    row = {"complexity": 3, "test_rmse": 0.1, "formula": "2*uv", "latex": "2 uv"}
+    new = substitute_pareto_row(row, p.dataset.input_names, ex)
+    assert new["formula"] == "2*u*v" and new["latex"] == "2 u v" and new["complexity"] == 3
+    p.undo()
+    assert aux_definitions(p) == {"uv": "u*v"}
+    p.do(PruneInputs(["uv"]))                  # a removed column is no longer an auxiliary input
+    assert aux_definitions(p) == {}
+
+
+def test_science_edits_round_trip_through_kanproj(tmp_path):
+    """A project with auxiliary inputs, a compiled and grown network, pruned
+    inputs and auto-swap saves and reloads exactly, history and aux
+    definitions included."""
+    p = make_project(with_model=False)
+    for cmd in (AddAuxInput("uv", "u*v"), AddAuxInput("s", "u + v"), CompileFormula("(u+v)/(1+uv)"),
+                ExpandDepth(), ExpandWidth(1, 1, "sum"), AutoSwap(), PruneInputs(["s"])):
+        p.do(cmd)
+    before = outputs(p)
+    path = save_project(p, tmp_path / "science.kanproj")
+    q = load_project(path)
+    assert list(q.dataset.input_names) == ["u", "v", "uv"] and q.model.input_names == ["u", "v", "uv"]
+    assert np.array_equal(outputs(q), before)
+    assert [r["type"] for r in q.history.to_json()] == [
+        "add_aux_input", "add_aux_input", "compile_formula", "expand_depth", "expand_width", "auto_swap",
+        "prune_inputs"]
+    assert aux_definitions(q) == {"uv": "u*v"}
+    # and the formula of the reloaded model reads in the original columns
+    ex = aux_expressions(q)
+    e = substitute_text("(u + v)/(uv + 1)", q.dataset.input_names, ex)
+    assert "uv" not in str(e) and {s.name for s in e.free_symbols} == {"u", "v"}
