@@ -252,3 +252,43 @@ def test_attribution_panel_ranks_inputs_and_prunes_the_weakest(qtbot, win):
     assert win.doc.model.n_inputs == 3 and "noise" in win.doc.dataset.input_names
     qtbot.waitUntil(lambda: len(panel.chart.names) == 3, timeout=WAIT)
     settle(qtbot, win)
+
+
+def _dialog(name):
+    return next(w for w in QApplication.topLevelWidgets() if w.objectName() == name and w.isVisible())
+
+
+def test_every_model_action_through_its_menu_entry(qtbot, win):
+    """The menu entries not driven above: module, width, depth, swap, formula test."""
+    set_small_model(win)
+    n = win.stack.count()
+    win.science_actions["action_define_module"].trigger()
+    dlg = _dialog("module_dialog")
+    dlg.edit.setText("x1->h0,h1")
+    assert dlg.ok_button().isEnabled()
+    dlg.accept()
+    assert win.stack.count() == n + 1 and win.stack.text(n).startswith("Define module")
+    win.science_actions["action_expand_width"].trigger()
+    dlg = _dialog("expand_width_dialog")
+    dlg.count.setValue(2)
+    dlg.accept()
+    qtbot.waitUntil(lambda: win.stack.count() == n + 2, timeout=WAIT)
+    assert win.doc.model.width[1][0] == 5
+    settle(qtbot, win)
+    win.science_actions["action_expand_depth"].trigger()
+    qtbot.waitUntil(lambda: win.stack.count() == n + 3, timeout=WAIT)
+    assert win.doc.model.depth == 3
+    settle(qtbot, win)
+    win.science_actions["action_auto_swap"].trigger()
+    qtbot.waitUntil(lambda: win.stack.count() == n + 4, timeout=WAIT)
+    assert win.stack.text(n + 3).startswith("Auto-swap")
+    settle(qtbot, win)
+    win.last_science_result = None
+    win.science_actions["action_test_formula"].trigger()
+    dlg = _dialog("test_formula_dialog")
+    dlg.fn.setCurrentText("x")
+    dlg.accept()
+    qtbot.waitUntil(lambda: win.last_science_result is not None, timeout=WAIT)
+    assert win.last_science_result.verdict.startswith(("supported", "rejected"))
+    assert win.stack.count() == n + 4              # a hypothesis test does not edit the model
+    settle(qtbot, win)
