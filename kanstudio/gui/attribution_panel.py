@@ -226,9 +226,11 @@ def install_attribution_panel(window) -> QDockWidget:
             has = window.doc.has_data
             if has != state["had_data"]:
                 # like the main panels: hidden on the start page, back with the data
-                if has:
+                if has and not state.get("placed"):
+                    # first data of this window; later, the window's saved layout brings it back
+                    state["placed"] = True
                     QTimer.singleShot(0, place)
-                else:
+                elif not has:
                     dock.hide()
                 state["had_data"] = has
 
