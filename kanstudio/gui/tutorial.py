@@ -158,7 +158,8 @@ def tour_steps() -> list:
                  "The <b>Formula</b> panel shows E in the data's own units: kinetic plus potential energy, "
                  "(px² + py²)/2 + (x² + y²)/2. <b>Copy LaTeX</b> puts it on the clipboard; <i>File ▸ Export</i> writes LaTeX, SymPy "
                  "or a Python function.",
-                 _dock_widget("dock_formula"), copied, "Copy LaTeX", lambda w: w.formula_panel.copy_latex()),
+                 _dock_widget("dock_formula"), copied, "Copy LaTeX", lambda w: w.formula_panel.copy_latex(),
+                 _raise("dock_formula")),
         TourStep("hypothesis", "Test a hypothesis",
                  "<b>Model ▸ Science ▸ Hypothesis tests</b> asks the network whether E splits into a sum of "
                  "terms of separate variables (it does: an energy of independent oscillators).",
@@ -365,6 +366,7 @@ class Tour(QObject):
         self.highlight.deleteLater()
         if getattr(self.window, "tour", None) is self:
             self.window.tour = None
+        self.deleteLater()
 
     def check(self):
         """Advance past every step whose work is already done."""
