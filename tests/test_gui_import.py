@@ -47,6 +47,21 @@ def test_rows_dropped_are_counted_with_reasons(dialog_for, tmp_path):
     assert dlg.dataset is not None and dlg.dataset.n_rows == 3
 
 
+def test_preview_shows_numbers_as_read_and_row_counters_start_ignored(dialog_for, tmp_path):
+    p = tmp_path / "lab.csv"
+    p.write_text("row;L;g;T\n1;1,5;9,81;2,46\n2;0,25;n/a;1,0\n3;1,2,3;9,81;2,2\n4;2,0;9,81;2,84\n",
+                 encoding="utf-8")
+    dlg = dialog_for(p)
+    assert dlg.role_of("row") == "ignore" and dlg.inputs() == ["L", "g"] and dlg.targets() == ["T"]
+    item = dlg.preview.item
+    assert item(0, 1).text() == "1.5" and item(0, 2).text() == "9.81"     # decimal commas read as points
+    assert item(1, 2).text() == "" and item(1, 2).toolTip() == "missing value"
+    assert item(2, 1).text() == "1,2,3" and item(2, 1).toolTip() == "not a number"
+    assert dlg.dataset.n_rows == 2
+    dlg.set_role("row", "input")                                          # still the user's choice
+    assert dlg.inputs() == ["row", "L", "g"]
+
+
 def test_changing_roles_updates_the_dataset(dialog_for, hello_csv):
     dlg = dialog_for(hello_csv)
     dlg.set_role("y", "ignore")

@@ -146,6 +146,9 @@ class ImportDialog(QDialog):
 
     # ------------------------------------------------------------ filling
     def _fill_preview(self):
+        """Numbers as they were read (a decimal comma shows as a point, so the
+        user sees what the network gets); unreadable cells in their own words,
+        tinted, with the reason in the tooltip."""
         frame = self.raw.frame
         n = min(PREVIEW_ROWS, frame.shape[0])
         self.preview.setRowCount(n)
@@ -153,15 +156,22 @@ class ImportDialog(QDialog):
         self.preview.setHorizontalHeaderLabels([str(c) for c in frame.columns])
         values = frame.iloc[:n].to_numpy()
         missing = QBrush(QColor(217, 83, 79, 45))
-        for r in range(n):
-            for c in range(frame.shape[1]):
+        bad = QBrush(QColor(240, 173, 78, 70))
+        for c, col in enumerate(frame.columns):
+            numbers, is_missing, is_bad = self.raw.values(col)
+            for r in range(n):
                 v = values[r, c]
-                empty = v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == ""
-                item = QTableWidgetItem("" if empty else str(v))
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if empty:
+                if is_missing[r]:
+                    item = QTableWidgetItem("")
                     item.setBackground(missing)
                     item.setToolTip("missing value")
+                elif is_bad[r]:
+                    item = QTableWidgetItem(str(v))
+                    item.setBackground(bad)
+                    item.setToolTip("not a number")
+                else:
+                    item = QTableWidgetItem(f"{numbers[r]:.10g}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.preview.setItem(r, c, item)
 
     def _size_preview(self):
@@ -186,7 +196,8 @@ class ImportDialog(QDialog):
             combo.setObjectName(f"role_{c.name}")
             for role in ROLES:
                 combo.addItem(ROLE_TEXT[role], role)
-            role = "target" if c.name == target else ("input" if c.numeric else "ignore")
+            role = "target" if c.name == target else (
+                "input" if c.numeric and not self._numbers_rows(c.name) else "ignore")
             combo.setCurrentIndex(ROLES.index(role))
             combo.currentIndexChanged.connect(self._update)
             self.roles.setCellWidget(r, 1, combo)
@@ -199,6 +210,14 @@ class ImportDialog(QDialog):
         h = self.roles.horizontalHeader()
         h.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         h.setStretchLastSection(True)
+
+    def _numbers_rows(self, column: str) -> bool:
+        """A column that only counts the rows (1, 2, 3, ... or 0, 1, 2, ...) is
+        no measurement: it starts as Ignore (the user can make it an input)."""
+        v, is_missing, is_bad = self.raw.values(column)
+        if len(v) < 3 or is_missing.any() or is_bad.any():
+            return False
+        return bool(np.array_equal(v, np.arange(len(v))) or np.array_equal(v, np.arange(1, len(v) + 1)))
 
     # ---------------------------------------------------------- choices
     def role_of(self, column: str) -> str:

@@ -15,12 +15,23 @@ from .worker import JobContext, Throttle
 __all__ = ["TrainProgress", "warm_up_job", "training_job", "command_job", "picture_job", "edge_detail_job", "suggest_job",
            "formula_job", "candidate_job", "predictions_job", "discover_job"]
 
+# What the window's jobs import on first use.  An import holds the GIL for
+# long stretches that the switch interval cannot cut (unmarshalling, module
+# bodies): done in the middle of a fit it stalls the UI for 100-200 ms.
+_WARM_MODULES = ("sympy", "kanstudio.data", "kanstudio.engine.train", "kanstudio.engine.curves",
+                 "kanstudio.engine.formula", "kanstudio.engine.symbolic", "kanstudio.engine.prune",
+                 "kanstudio.project.commands_model", "kanstudio.project.commands_edges", "kanstudio.project")
+
+
 def warm_up_job(ctx: JobContext) -> bool:
     """Pay the first-use costs while the user looks at the start page rather
-    than when they press Fit: importing torch, the first optimiser (it imports
+    than when they press Fit: the imports, the first optimiser (it imports
     torch._dynamo, 1-2 s of Python) and mathtext's fonts.  Returns whether
     CUDA is available (the training panel offers the device then)."""
+    import importlib
     import torch
+    for name in _WARM_MODULES:
+        importlib.import_module(name)
     p = torch.zeros(1, requires_grad=True)
     torch.optim.Adam([p])
     torch.optim.LBFGS([p])
