@@ -201,3 +201,15 @@ def test_science_edits_round_trip_through_kanproj(tmp_path):
     ex = aux_expressions(q)
     e = substitute_text("(u + v)/(uv + 1)", q.dataset.input_names, ex)
     assert "uv" not in str(e) and {s.name for s in e.free_symbols} == {"u", "v"}
+
+
+def test_project_formula_reads_aux_inputs_as_expressions():
+    p = make_project(with_model=False)
+    p.do(AddAuxInput("uv", "u*v"))
+    p.do(CompileFormula("(u+v)/(1+uv)"))
+    res = p.formula()
+    names = {s.name for s in res.exprs[0].free_symbols}
+    assert names == {"u", "v"} and "uv" not in res.sympy_str[0] and "u v" in res.latex[0]
+    X = p.dataset.X
+    from kanstudio.engine.formula import evaluate
+    assert np.allclose(evaluate(res.exprs[0], p.dataset.input_names, X), p.dataset.Y[:, 0], atol=1e-6)

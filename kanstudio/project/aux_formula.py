@@ -16,7 +16,8 @@ from typing import Mapping, Optional
 
 import sympy
 
-__all__ = ["aux_definitions", "aux_expressions", "substitute_expr", "substitute_text", "substitute_pareto_row"]
+__all__ = ["aux_definitions", "aux_expressions", "substitute_expr", "substitute_text", "substitute_pareto_row",
+           "substitute_result"]
 
 _SYMPY_TO_PARSER = ((re.compile(r"\bAbs\("), "abs("),)   # names sympy prints that the parser spells otherwise
 
@@ -116,3 +117,18 @@ def substitute_pareto_row(row: dict, input_names, aux: Mapping[str, sympy.Expr])
         return row
     from ..engine.formula import to_latex
     return {**row, "formula": str(e), "latex": to_latex(e)}
+
+
+def substitute_result(result, project):
+    """An engine FormulaResult (model_formula) with the project's auxiliary
+    inputs replaced in every output (sympy in, sympy out: no text round trip)."""
+    import dataclasses
+    from ..engine.formula import complexity, to_latex
+    aux = aux_expressions(project)
+    if not aux:
+        return result
+    exprs = [substitute_expr(e, aux) for e in result.exprs]
+    if all(a is b for a, b in zip(exprs, result.exprs)):
+        return result
+    return dataclasses.replace(result, exprs=exprs, latex=[to_latex(e) for e in exprs],
+                               sympy_str=[str(e) for e in exprs], complexity=sum(complexity(e) for e in exprs))

@@ -143,15 +143,18 @@ class Project:
     # ----------------------------------------------------------- formula
     def formula(self, digits: Optional[int] = None, simplify: bool = True):
         """engine.formula.model_formula of the current model in the data's
-        units, cached until the model changes (FormulaIncomplete when some
-        alive edge is not symbolic yet)."""
+        units and original columns (auxiliary inputs read as their
+        expressions), cached until the model changes (FormulaIncomplete when
+        some alive edge is not symbolic yet)."""
         if self.model is None:
             raise ValueError("the project has no model yet")
         digits = int(self.settings.get("digits", 4) if digits is None else digits)
         key = ("formula", digits, simplify)
         if key not in self.formula_cache:
             from ..engine.formula import model_formula
-            self.formula_cache[key] = model_formula(self.model, self.dataset, digits=digits, simplify=simplify)
+            from .aux_formula import substitute_result
+            res = model_formula(self.model, self.dataset, digits=digits, simplify=simplify)
+            self.formula_cache[key] = substitute_result(res, self)
         return self.formula_cache[key]
 
     def __repr__(self):
