@@ -237,6 +237,12 @@ def test_attribution_panel_ranks_inputs_and_prunes_the_weakest(qtbot, win):
     assert np.allclose([got[n] for n in win.doc.dataset.input_names], expected)
     rects = dict(panel.chart.bar_rects())
     assert rects["noise"].width() < rects["u"].width()
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QToolTip
+    y = int(rects["noise"].center().y())
+    panel.chart.event(QHelpEvent(QEvent.Type.ToolTip, QPoint(5, y), panel.chart.mapToGlobal(QPoint(5, y))))
+    assert QToolTip.text().startswith("noise: score")
     panel.threshold_spin.setValue(1e-6)
     assert not panel.prune_button.isEnabled()
     panel.threshold_spin.setValue(0.05)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
-                               QVBoxLayout, QWidget)
+                               QToolTip, QVBoxLayout, QWidget)
 
 __all__ = ["BarChart", "AttributionPanel", "install_attribution_panel", "DEFAULT_THRESHOLD"]
 
@@ -54,6 +54,18 @@ class BarChart(QWidget):
     def bar_rects(self) -> list:
         """(name, QRectF of its bar) in widget coordinates (for tests and tooltips)."""
         return list(zip(self.names, self._layout()[0]))
+
+    def event(self, ev):
+        if ev.type() == QEvent.Type.ToolTip:
+            hit = next(((n, s) for (n, r), s in zip(self.bar_rects(), self.scores)
+                        if r.top() <= ev.pos().y() <= r.bottom()), None)
+            if hit is not None:
+                QToolTip.showText(ev.globalPos(), f"{hit[0]}: score {hit[1]:.4g}"
+                                  + (" (below the threshold)" if hit[1] < self.threshold else ""), self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().event(ev)
 
     def _layout(self):
         fm = QFontMetricsF(self.font())
