@@ -108,6 +108,20 @@ def main() -> int:
     win.save_project(str(tmp / "oscillator_energy.kanproj"))
     settle()
     shot("saved: the tour is at its end")
+    tour.next()                                  # Finish
+
+    # Beyond the tour: an auxiliary input reads as its expression in the formula.
+    from kanstudio.gui import science_actions as sa
+    win.open_csv(str(ROOT / "sample_datasets" / "physics" / "relativistic_velocity_addition.csv"),
+                 accept_defaults=True)
+    settle()
+    sa.add_aux_input(win, "uv", "u*v")
+    sa.compile_formula(win, "(u+v)/(1+uv)")
+    settle()
+    settle(3)
+    path = OUT / "tutorial_aux_input.png"
+    win.grab().save(str(path))
+    print(f"{path.name}: auxiliary input uv = u*v, compiled (u+v)/(1+uv)")
     for name, tag, key in shots:
         print(name, key, tag)
     win.shutdown()

@@ -81,9 +81,10 @@ def test_add_aux_input_then_undo(qtbot, win):
     assert np.allclose(ds.X[:, 2], ds.X[:, 0] * ds.X[:, 1])
     assert np.allclose(outputs(win), before)
     assert win.training_panel._n_in == 3
+    assert win.training_panel.width_edit.text().replace(" ", "").startswith("3,")   # hidden layers kept
     win.stack.undo()
     assert list(win.doc.dataset.input_names) == ["u", "v"] and win.doc.model.n_inputs == 2
-    assert win.training_panel._n_in == 2
+    assert win.training_panel._n_in == 2 and win.training_panel.width_edit.text().replace(" ", "").startswith("2,")
     win.stack.redo()
     assert win.doc.model.n_inputs == 3
     settle(qtbot, win)

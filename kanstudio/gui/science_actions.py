@@ -13,6 +13,7 @@ scripts).  Errors go to ``window.show_error``.
 """
 from __future__ import annotations
 
+import re
 from typing import Callable, Optional
 
 from PySide6.QtGui import QAction
@@ -325,6 +326,14 @@ def _top_menu(window, title: str) -> Optional[QMenu]:
     return None
 
 
+def _match_width(edit, n_in: int):
+    """Keep the user's hidden layers when the number of inputs changes: only
+    the first entry of the width text follows the data."""
+    m = re.match(r"^(\s*\[?\s*)(\d+)(\s*(?:,.*)?)$", edit.text())
+    if m and int(m.group(2)) != n_in:
+        edit.setText(f"{m.group(1)}{n_in}{m.group(3)}")
+
+
 def install_science_actions(window) -> QMenu:
     """Add the Science submenu (to the Model menu, else the menu bar); idempotent."""
     existing = getattr(window, "science_menu", None)
@@ -366,8 +375,9 @@ def install_science_actions(window) -> QMenu:
     def update(reason=None):
         busy, has_data, has_model = window.runner.busy, window.doc.has_data, window.doc.has_model
         if reason == "data" and has_data and hasattr(window, "training_panel"):
-            # an auxiliary input (or its undo) changes the number of inputs
+            # an auxiliary input, pruned inputs (or their undo) change the number of inputs
             ds = window.doc.dataset
+            _match_width(window.training_panel.width_edit, len(ds.input_names))
             window.training_panel.set_io(len(ds.input_names), len(ds.target_names))
         for n in _NEEDS_MODEL:
             window.science_actions[n].setEnabled(has_model and not busy)
