@@ -147,3 +147,12 @@ def test_helpers():
     assert candidate_curve("no-such-function", (1, 0, 1, 0), xs) is None
     assert format_fixed("sin", (3.14159, 0.0, 1.0, 0.0), "x") == "1\u00b7sin(3.14\u00b7x)"
     assert format_fixed("x^2", (1.0, -0.5, 2.0, 0.25), "t") == "2\u00b7(t \u2212 0.5)^2 + 0.25"
+
+
+def test_parameters_fit_the_narrow_columns():
+    from kanstudio.gui.edge_inspector import format_param
+    assert [format_param(v) for v in (0.0, -0.0, 2.04, 0.0642, -1.49, 50.8)] == ["0", "0", "2.04", "0.0642",
+                                                                                  "-1.49", "50.8"]
+    for v in (-0.000812, 123456.0, -12345.6, 1e-12, -3.3e-7):
+        s = format_param(v)
+        assert len(s) <= 7 and float(s) == pytest.approx(v, rel=0.06), (v, s)

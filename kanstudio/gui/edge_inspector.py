@@ -40,7 +40,7 @@ from .network_items import Style, mix
 if TYPE_CHECKING:   # annotations only: importing the engine here would load torch at start-up
     from ..engine.curves import EdgeDetail
 
-__all__ = ["EdgeInspector", "candidate_curve", "format_fixed"]
+__all__ = ["EdgeInspector", "candidate_curve", "format_fixed", "format_param"]
 
 MINUS = "\u2212"
 COLUMNS = ("Function", "R\u00b2", "Complexity", "a", "b", "c", "d")
@@ -56,6 +56,20 @@ def candidate_curve(name: str, params, xs: np.ndarray) -> Optional[np.ndarray]:
         return c * get_function(name).torch_fn(z).numpy() + d
     except (ImportError, KeyError, ValueError):
         return None
+
+
+def format_param(v: float) -> str:
+    """Three significant digits in at most 7 characters, so that the table's
+    narrow a/b/c/d columns never elide: 0.0642, 50.8, -8.1e-4, 1.23e5."""
+    v = float(v) + 0.0                    # + 0.0: no "-0"
+    s = f"{v:.3g}"
+    if len(s) > 7 or (v != 0 and abs(v) < 1e-3):
+        mant, _, exp = f"{v:.2e}".partition("e")
+        s = f"{float(mant):.3g}e{int(exp)}"
+        if len(s) > 7:
+            mant, _, exp = f"{v:.1e}".partition("e")
+            s = f"{float(mant):.2g}e{int(exp)}"
+    return s
 
 
 def format_fixed(name: str, params, var: str = "x") -> str:
@@ -297,7 +311,7 @@ class EdgeInspector(QWidget):
         for r, c in enumerate(self._candidates):
             a, b, cc, d = (float(v) + 0.0 for v in c.params)   # + 0.0: no "-0" in the table
             cells = (c.name, f"{float(c.r2):.4f}", str(int(c.complexity)),
-                     f"{a:.3g}", f"{b:.3g}", f"{cc:.3g}", f"{d:.3g}")
+                     format_param(a), format_param(b), format_param(cc), format_param(d))
             for k, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if k:

@@ -120,12 +120,18 @@ class EdgeItem(QGraphicsItem):
         super().__init__()
         self.key = (layer, i, j)
         self.style = style
+        # Built 500 times per scene rebuild: every wrapper call here counts
+        # (plain floats where they will do).
         self.src, self.dst, self.box = QPointF(src), QPointF(dst), QRectF(box)
-        self._bottom = QPointF(box.center().x(), box.bottom())
-        self._top = QPointF(box.center().x(), box.top())
+        bx, by, bw, bh = box.x(), box.y(), box.width(), box.height()
+        cx = bx + bw / 2
+        self._bottom = QPointF(cx, by + bh)
+        self._top = QPointF(cx, by)
         self._connector = QPolygonF([self.src, self._bottom, self._top, self.dst])
         pad = 14.0
-        self._bounds = QRectF(src, dst).normalized().united(box).adjusted(-pad, -pad, pad, pad)
+        sx, sy, dx, dy = src.x(), src.y(), dst.x(), dst.y()
+        x0, y0 = min(sx, dx, bx) - pad, min(sy, dy, by) - pad
+        self._bounds = QRectF(x0, y0, max(sx, dx, bx + bw) + pad - x0, max(sy, dy, by + bh) + pad - y0)
         self._shape: Optional[QPainterPath] = None
         self.poly = QPolygonF()
         self.points = np.zeros((0, 2))
@@ -135,8 +141,7 @@ class EdgeItem(QGraphicsItem):
         self.alive, self.symbolic, self.score, self.r2 = True, None, 0.0, math.nan
         self._badge_rect = QRectF()
         self.pens = style.edge_pens(1.0, False)
-        self.setAcceptHoverEvents(True)
-        self.setZValue(0)
+        self.setAcceptHoverEvents(True)      # z stays 0 (the default) until hovered or selected
 
     # --------------------------------------------------------------- state
     def resize(self, n: int):

@@ -49,6 +49,9 @@ class TrainingPanel(QWidget):
         self._runs: list[dict] = []       # {"label", "start", "steps", "train", "test", "reg"}
         self._offset = 0
         self._last_snap = None
+        self._x_end = 0                   # the x range covers the running run's planned steps
+        self._y_decades = None            # (lo, hi) log10 range shown
+        self._x_shown = None
         # Repainting a log-scale plot costs ~10 ms: coalesce updates to <= 4 Hz.
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
@@ -130,6 +133,10 @@ class TrainingPanel(QWidget):
         self.status = QLabel("Not trained yet")
         self.status.setObjectName("training_status")
         self.status.setWordWrap(True)
+        # Two lines whatever the text: a label that grows when its text wraps
+        # would re-layout and repaint the plot below at every snapshot.
+        self.status.setFixedHeight(2 * self.status.fontMetrics().lineSpacing() + 4)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.plot = pg.PlotWidget()
         self.plot.setObjectName("training_plot")
         self.plot.setMinimumHeight(170)
@@ -141,6 +148,9 @@ class TrainingPanel(QWidget):
         # Long Adam runs have 10^5 points: draw at most a few per pixel column.
         self.plot.setDownsampling(auto=True, mode="peak")
         self.plot.setClipToView(True)
+        # The ranges are set by _redraw, in steps that rarely change: pyqtgraph
+        # redraws its (expensive, log-scale) axes only when the range moves.
+        self.plot.disableAutoRange()
         self.plot.getPlotItem().hideButtons()
         self.curve_train = self.plot.plot([], [], name="train RMSE")
         self.curve_test = self.plot.plot([], [], name="test RMSE")
@@ -287,6 +297,7 @@ class TrainingPanel(QWidget):
             self.plot.addItem(line)
             self._run_lines.append(line)
         self._last_snap = None
+        self._x_end = self._offset + max(1, int(total_steps))
         self.status.setText(f"{label}: starting ({total_steps} steps)\u2026")
 
     def add_snapshots(self, snaps):
@@ -317,6 +328,7 @@ class TrainingPanel(QWidget):
                 self._offset = run["steps"][-1]
             if snap is not None:
                 self.status.setText(self._describe(snap, run["label"]) + (f" \u2014 {reason_text}" if reason_text else ""))
+        self._x_end = 0                   # back to the data's own extent
         self._redraw_timer.stop()
         self._redraw()
 
@@ -342,12 +354,31 @@ class TrainingPanel(QWidget):
             a = np.asarray(v, dtype=float)
             return np.where(np.isfinite(a) & (a > 0), a, np.nan)   # log scale: no zeros
 
+        ys = []
         for curve, values in ((self.curve_train, tr), (self.curve_test, te), (self.curve_reg, rg)):
             y = positive(values)
             if np.isfinite(y).any():
                 curve.setData(x, y, connect="finite")
+                ys.append(y[np.isfinite(y)])
             else:
                 curve.setData([], [])
+        self._set_ranges(float(x.max()) if x.size else 0.0, np.concatenate(ys) if ys else np.empty(0))
+
+    def _set_ranges(self, x_max: float, y: np.ndarray):
+        """x from 0 to the run's planned end (or the data's); y in whole decades
+        around the data, moved only when the data leaves them."""
+        x_hi = max(1.0, x_max, float(self._x_end))
+        if x_hi != self._x_shown:
+            self._x_shown = x_hi
+            self.plot.setXRange(0.0, x_hi, padding=0.02)
+        if not y.size:
+            self._y_decades = None
+            return
+        lo, hi = float(np.log10(y.min())), float(np.log10(y.max()))
+        cur = self._y_decades
+        if cur is None or lo < cur[0] or hi > cur[1] or (cur[1] - cur[0]) > (hi - lo) + 4:
+            self._y_decades = (np.floor(lo - 0.05), max(np.ceil(hi + 0.05), np.floor(lo - 0.05) + 1))
+            self.plot.setYRange(*self._y_decades, padding=0.02)
 
     def curves(self, max_points: int = 2000) -> dict:
         """The plotted runs as JSON-able lists (each thinned to <= max_points
