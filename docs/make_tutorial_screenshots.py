@@ -60,11 +60,20 @@ def main() -> int:
         n = len(shots) + 1
         path = OUT / f"tutorial_{n}.png"
         pix = win.grab()
-        if dialog is not None:        # a separate window: paint it where it would sit, centred
-            from PySide6.QtGui import QPainter
+        if dialog is not None:
+            # A separate window (offscreen has no window manager): paint it with a
+            # plain title bar where it would sit.
+            from PySide6.QtCore import QRect, Qt
+            from PySide6.QtGui import QColor, QPainter
             d = dialog.grab()
+            bar = 26
+            x, y = (pix.width() - d.width()) // 2, (pix.height() - d.height()) // 3
             painter = QPainter(pix)
-            painter.drawPixmap((pix.width() - d.width()) // 2, (pix.height() - d.height()) // 3, d)
+            painter.fillRect(QRect(x - 1, y - bar - 1, d.width() + 2, d.height() + bar + 2), QColor("#5a5f66"))
+            painter.fillRect(QRect(x, y - bar, d.width(), bar), QColor("#e4e6e9"))
+            painter.setPen(QColor("#222222"))
+            painter.drawText(QRect(x, y - bar, d.width(), bar), Qt.AlignmentFlag.AlignCenter, dialog.windowTitle())
+            painter.drawPixmap(x, y, d)
             painter.end()
         pix.save(str(path))
         shots.append((path.name, tag, win.tour.step.key if win.tour else "done"))

@@ -128,7 +128,7 @@ def tour_steps() -> list:
         TourStep("shape", "Choose the network",
                  "In <b>Training</b>, set <b>Width</b> to <tt>4,1</tt>: no hidden layer, so E is modelled as "
                  "a sum of one learned function per variable (the hypothesis of independent oscillators). "
-                 "Keep <b>λ</b> at 0.",
+                 "Set <b>λ</b> to 0: such a small network needs no push towards sparsity.",
                  _widget(lambda w: w.training_panel.width_edit), lambda t: t.since("fit"), "Set it for me",
                  set_shape, _raise("dock_training")),
         TourStep("fit", "Fit",
@@ -152,7 +152,7 @@ def tour_steps() -> list:
                  "Auto-symbolic", lambda w: w.action_auto_symbolic.trigger()),
         TourStep("retrain", "Retrain",
                  "Press <b>Retrain</b>: the symbolic edges now train only their constants a, b, c, d, which "
-                 "settle on simple values. The formula appears when it is done.",
+                 "settle on simple values: the network's own error drops to the formula's.",
                  _tool_button("action_retrain"), formula_shown, "Retrain", lambda w: w.action_retrain.trigger()),
         TourStep("formula", "Read the formula",
                  "The <b>Formula</b> panel shows E in the data's own units: kinetic plus potential energy, "
