@@ -215,11 +215,23 @@ def test_formula_panel_shows_aux_inputs_as_expressions(qtbot, win, tmp_path):
                                  "stage": "test"}])
     qtbot.waitUntil(lambda: bool(panel.pareto_rows()) and "u*v" in panel.pareto_rows()[0].text, timeout=WAIT)
     assert "uv" not in panel.pareto_rows()[0].latex.replace("u v", "")
-    # undo the auxiliary input: names are the network's own again
+    # undo the auxiliary input: it is no longer substituted; redo brings it back
     settle(qtbot, win)
     win.stack.undo()
     win.stack.undo()
     assert "uv" not in win.doc.dataset.input_names
+    from kanstudio.project.aux_formula import aux_definitions
+    assert aux_definitions(win.doc.project) == {}
+    win.stack.redo()
+    win.stack.redo()
+    assert aux_definitions(win.doc.project) == {"uv": "u*v"}
+    # saved and reopened, the formula still reads in the original columns
+    settle(qtbot, win)
+    path = tmp_path / "aux.kanproj"
+    assert win.save_project(str(path))
+    assert win.open_project(str(path))
+    qtbot.waitUntil(lambda: panel.info() is not None and "u*v" in panel.info().sympy_str[0], timeout=WAIT)
+    assert list(win.doc.dataset.input_names) == ["u", "v", "uv"]
     settle(qtbot, win)
 
 
