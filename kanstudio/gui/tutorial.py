@@ -7,173 +7,22 @@ says what to do next; a coloured frame (``TourHighlight``, an overlay that
 lets every click through) is drawn over the widget or toolbar button to use.
 A step advances by itself when the user has done it (data opened, fit
 finished, pruned, symbolified, formula shown, hypothesis tested, project
-saved) and also by Next / Back.  Completion is judged from the project's
-state and the edits made since the tour started, so doing a step early (or
-through a menu instead of the highlighted button) still counts.
+saved) and also by Next / Back.  The steps themselves are in ``tutorial_steps``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, QTimer
-from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
+
+from .tutorial_steps import TourStep, tour_data_path, tour_steps
 
 __all__ = ["TourStep", "Tour", "TourPanel", "TourHighlight", "tour_steps", "start_tour", "tour_data_path"]
 
 HIGHLIGHT = QColor("#ff7a00")
-TOUR_FILE = "oscillator_energy.csv"
 TICK_MS = 250          # how often the frame follows its target and polled conditions are checked
-
-
-def tour_data_path() -> Optional[Path]:
-    from .start_page import samples_dir
-    d = samples_dir()
-    p = d / "physics" / TOUR_FILE if d is not None else None
-    return p if p is not None and p.is_file() else None
-
-
-@dataclass
-class TourStep:
-    key: str
-    title: str
-    text: str                                            # rich text
-    target: Callable[[object], Optional[tuple]]          # window -> (widget, rect in it) or None
-    done: Optional[Callable[["Tour"], bool]] = None       # None: only Next moves on
-    action_text: str = ""                                # "do it for me" button
-    action: Optional[Callable[[object], None]] = None
-    on_enter: Optional[Callable[[object], None]] = None   # e.g. raise a tabbed dock
-
-
-# ------------------------------------------------------------------ targets
-def _widget(getter):
-    def target(w):
-        wid = getter(w)
-        return (wid, wid.rect()) if wid is not None else None
-    return target
-
-
-def _tool_button(action_name: str):
-    def target(w):
-        tb = getattr(w, "toolbar", None)
-        act = getattr(w, action_name, None)
-        if tb is None or act is None:
-            return None
-        wid = tb.widgetForAction(act)
-        return (wid, wid.rect()) if wid is not None else None
-    return target
-
-
-def _menu_title(title: str):
-    def target(w):
-        mb = w.menuBar()
-        for act in mb.actions():
-            if act.menu() is not None and act.text().replace("&", "") == title:
-                return mb, mb.actionGeometry(act)
-        return None
-    return target
-
-
-def _dock_widget(name: str):
-    return _widget(lambda w: getattr(w, name, None))
-
-
-def _raise(name: str):
-    def enter(w):
-        d = getattr(w, name, None)
-        if d is not None:
-            d.show()
-            d.raise_()
-    return enter
-
-
-# ------------------------------------------------------------------ the steps
-def tour_steps() -> list:
-    def open_it(w):
-        p = tour_data_path()
-        if p is not None:
-            w.open_csv(str(p), accept_defaults=True)
-
-    def set_shape(w):
-        w.training_panel.width_edit.setText("4,1")
-        w.training_panel.lamb_spin.setValue(0.0)
-
-    def symbolic(t):
-        return t.since("auto_symbolic") and not t.window.runner.busy
-
-    def formula_shown(t):
-        return t.after("retrain", "auto_symbolic") and not t.window.runner.busy \
-            and t.window.formula_panel.info() is not None
-
-    def copied(t):
-        info = t.window.formula_panel.info()
-        return info is not None and QGuiApplication.clipboard().text() == t.window.formula_panel.latex()
-
-    def tested(t):
-        r = getattr(t.window, "last_science_result", None)
-        return isinstance(r, str) and r is not t.mark_result and "additive" in r
-
-    def saved(t):
-        d = t.window.doc
-        return d.path is not None and d.project is not None and not d.project.modified
-
-    return [
-        TourStep("open", "Open the data",
-                 "<b>File ▸ Open CSV…</b> (or the <i>Open</i> button) and pick <tt>sample_datasets/physics/"
-                 f"{TOUR_FILE}</tt>: 400 states of a 2-D harmonic oscillator — positions <i>x, y</i>, momenta "
-                 "<i>px, py</i> — and their energy <i>E</i>. Accept <i>E</i> as the target.",
-                 _tool_button("action_open"), lambda t: t.window.doc.has_data, "Open it for me", open_it),
-        TourStep("shape", "Choose the network",
-                 "In <b>Training</b>, set <b>Width</b> to <tt>4,1</tt>: no hidden layer, so E is modelled as "
-                 "a sum of one learned function per variable (the hypothesis of independent oscillators). "
-                 "Set <b>λ</b> to 0: such a small network needs no push towards sparsity.",
-                 _widget(lambda w: w.training_panel.width_edit), lambda t: t.since("fit"), "Set it for me",
-                 set_shape, _raise("dock_training")),
-        TourStep("fit", "Fit",
-                 "Press <b>Fit</b>. The loss curve drops while the network trains in the background; the "
-                 "picture updates as it goes.",
-                 _tool_button("action_fit"), lambda t: t.since("fit") and not t.window.runner.busy,
-                 "Fit", lambda w: w.action_fit.trigger(), _raise("dock_training")),
-        TourStep("look", "Look at the network",
-                 "Inputs at the bottom, the output on top; every edge is a small plot of its learned 1-D "
-                 "function and its opacity is its KAN 2.0 attribution score. Click an edge to inspect it.",
-                 _widget(lambda w: w.network_view), lambda t: t.since("auto_prune")),
-        TourStep("prune", "Prune",
-                 "Press <b>Prune (auto)</b>: weak nodes and edges go, leaving the structure the data needs "
-                 "(here every coordinate carries energy, so all four edges stay).",
-                 _tool_button("action_prune"), lambda t: t.since("auto_prune") and not t.window.runner.busy,
-                 "Prune", lambda w: w.action_prune.trigger()),
-        TourStep("symbolic", "Make it symbolic",
-                 "Press <b>Auto-symbolic</b>: every edge is replaced by its best library function "
-                 "c·f(a·x+b)+d (here, squares). Right-click an edge to choose one yourself.",
-                 _tool_button("action_auto_symbolic"), symbolic,
-                 "Auto-symbolic", lambda w: w.action_auto_symbolic.trigger()),
-        TourStep("retrain", "Retrain",
-                 "Press <b>Retrain</b>: the symbolic edges now train only their constants a, b, c, d, which "
-                 "settle on simple values: the network's own error drops to the formula's.",
-                 _tool_button("action_retrain"), formula_shown, "Retrain", lambda w: w.action_retrain.trigger()),
-        TourStep("formula", "Read the formula",
-                 "The <b>Formula</b> panel shows E in the data's own units: kinetic plus potential energy, "
-                 "(px² + py²)/2 + (x² + y²)/2. <b>Copy LaTeX</b> puts it on the clipboard; <i>File ▸ Export</i> writes LaTeX, SymPy "
-                 "or a Python function.",
-                 _dock_widget("dock_formula"), copied, "Copy LaTeX", lambda w: w.formula_panel.copy_latex(),
-                 _raise("dock_formula")),
-        TourStep("hypothesis", "Test a hypothesis",
-                 "<b>Model ▸ Science ▸ Hypothesis tests</b> asks the network whether E splits into a sum of "
-                 "terms of separate variables (it does: an energy of independent oscillators).",
-                 _menu_title("Model"), tested, "Run the tests",
-                 lambda w: w.science_actions["action_hypothesis_tests"].trigger()),
-        TourStep("attribution", "Which inputs matter",
-                 "The <b>Input attribution</b> panel ranks the inputs; all four carry the energy here. "
-                 "<i>Prune weakest inputs</i> removes those below the threshold (undoable).",
-                 _dock_widget("dock_attribution"), None, on_enter=_raise("dock_attribution")),
-        TourStep("save", "Save the project",
-                 "<b>File ▸ Save Project</b> writes a <tt>.kanproj</tt> with the data, the model and the whole "
-                 "edit history (see the <b>History</b> panel: every step can be undone).",
-                 _tool_button("action_save_project"), saved, "Save…", lambda w: w.action_save_project.trigger()),
-    ]
 
 
 # ------------------------------------------------------------------ widgets
