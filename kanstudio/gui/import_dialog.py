@@ -131,8 +131,8 @@ class ImportDialog(QDialog):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.preview)
         splitter.addWidget(bottom_w)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(0, 3)       # the table is what people look at first
+        splitter.setStretchFactor(1, 2)
         lay = QVBoxLayout(self)
         lay.addWidget(head)
         lay.addWidget(self.notes_label)

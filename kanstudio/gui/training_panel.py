@@ -50,7 +50,7 @@ class TrainingPanel(QWidget):
         self._offset = 0
         self._last_snap = None
         self._x_end = 0                   # the x range covers the running run's planned steps
-        self._y_decades = None            # (lo, hi) log10 range shown
+        self._y_decades = None            # (lo, hi) log10 range shown, in half decades
         self._x_shown = None
         # Repainting a log-scale plot costs ~10 ms: coalesce updates to <= 4 Hz.
         self._redraw_timer = QTimer(self)
@@ -365,7 +365,7 @@ class TrainingPanel(QWidget):
         self._set_ranges(float(x.max()) if x.size else 0.0, np.concatenate(ys) if ys else np.empty(0))
 
     def _set_ranges(self, x_max: float, y: np.ndarray):
-        """x from 0 to the run's planned end (or the data's); y in whole decades
+        """x from 0 to the run's planned end (or the data's); y in half decades
         around the data, moved only when the data leaves them."""
         x_hi = max(1.0, x_max, float(self._x_end))
         if x_hi != self._x_shown:
@@ -377,7 +377,9 @@ class TrainingPanel(QWidget):
         lo, hi = float(np.log10(y.min())), float(np.log10(y.max()))
         cur = self._y_decades
         if cur is None or lo < cur[0] or hi > cur[1] or (cur[1] - cur[0]) > (hi - lo) + 4:
-            self._y_decades = (np.floor(lo - 0.05), max(np.ceil(hi + 0.05), np.floor(lo - 0.05) + 1))
+            # Half decades: whole ones would leave up to a decade of empty plot.
+            bottom = np.floor(2 * (lo - 0.05)) / 2
+            self._y_decades = (bottom, max(np.ceil(2 * (hi + 0.05)) / 2, bottom + 1))
             self.plot.setYRange(*self._y_decades, padding=0.02)
 
     def curves(self, max_points: int = 2000) -> dict:
