@@ -24,6 +24,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from . import spline
+from .layer_ops import numeric_edges, numeric_edges_spread
 
 _BASIS_CACHE_LIMIT = 20_000_000  # elements; above this, recompute instead of caching
 
@@ -62,6 +63,7 @@ class KANLayer(nn.Module):
         self._sym_groups = None  # cached [(function, in_idx, out_idx)]
         self._tables = None      # cached knot tables of the current grid
         self._basis_cache = None
+        self._weight_cache = None
 
     # ------------------------------------------------------------------ forward
     @property
@@ -72,42 +74,66 @@ class KANLayer(nn.Module):
         return bool(self.sym_names) and bool((self.sym_mask * self.mask).any())
 
     def numeric_weight(self) -> torch.Tensor:
-        return self.mask * (1.0 - self.sym_mask)
+        """mask * (1 - sym_mask), cached until either buffer changes."""
+        key = (self.mask._version, self.sym_mask._version, self.mask.data_ptr(), self.sym_mask.data_ptr())
+        c = self._weight_cache
+        if c is None or c[0] != key:
+            w = self.mask * (1.0 - self.sym_mask)
+            c = self._weight_cache = (key, w, bool(self.sym_names) and bool((self.sym_mask * self.mask).any()))
+        return c[1]
 
     def forward(self, x: torch.Tensor, with_edges: bool = False):
         """x [B, in] -> y [B, out] (and EdgeValues when with_edges)."""
         w = self.numeric_weight()
-        basis, silu = self._basis_and_silu(x)
-        sym = self._symbolic_edges(x) if self.has_symbolic() else None
+        sym = self._symbolic_edges(x) if self._weight_cache[2] else None
         if not with_edges:
-            eff = (self.coef * (self.scale_sp * w).unsqueeze(-1)).permute(0, 2, 1)  # [in, nb, out]
-            y = silu @ (self.scale_base * w) + basis.reshape(x.shape[0], -1) @ eff.reshape(-1, self.out_dim)
-            if sym is not None:
-                y = y + sym.sum(1)
-            return y
-        spl = torch.einsum("bim,iom->bio", basis, self.coef)                   # [B, in, out]
-        edges = w * (self.scale_base * silu.unsqueeze(-1) + self.scale_sp * spl)
+            y = numeric_edges(x, self.coef, self.scale_base, self.scale_sp, w, self.tables(),
+                              self._cached_basis(x))
+            return y if sym is None else y + sym.sum(1)
+        basis = self.basis_t(x)                                                # [in, nb, B]
+        spl = torch.einsum("imb,iom->bio", basis, self.coef)                   # [B, in, out]
+        edges = w * (self.scale_base * F.silu(x).unsqueeze(-1) + self.scale_sp * spl)
         if sym is not None:
             edges = edges + sym
         return edges.sum(1), EdgeValues(edges=edges, spline=spl * w, symbolic=sym)
 
-    def _basis_and_silu(self, x: torch.Tensor):
-        """Basis [B, in, nb] and silu(x); both are cached for an input that
-        does not require grad (the first layer during training sees the same
-        data tensor on every closure call of LBFGS)."""
+    def forward_with_spread(self, x: torch.Tensor):
+        """(y [B, out], spread [in, out]) for the regulariser: spread = std over
+        the batch of each numeric edge's (unscaled) spline part."""
+        w = self.numeric_weight()
+        y, spread = numeric_edges_spread(x, self.coef, self.scale_base, self.scale_sp, w, self.tables(),
+                                         self._cached_basis(x))
+        if self._weight_cache[2]:
+            y = y + self._symbolic_edges(x).sum(1)
+        return y, spread
+
+    def tables(self) -> spline.KnotTables:
         gkey = (id(self.grid), self.grid._version)
         if self._tables is None or self._tables[0] != gkey:
             self._tables = (gkey, spline.knot_tables(self.grid, self.k))
-        tables = self._tables[1]
+        return self._tables[1]
+
+    def basis_t(self, x: torch.Tensor) -> torch.Tensor:
+        """Basis [in, nb, B] of x [B, in] (differentiable in x)."""
         if x.requires_grad:
-            return spline.bspline_basis(x, self.grid, self.k, tables), F.silu(x)
+            return spline.basis_t(x.T, self.tables())
+        return self._cached_basis(x)[0].view(self.in_dim, self.n_basis, -1)
+
+    def _cached_basis(self, x: torch.Tensor):
+        """(basis [in*nb, B], silu [B, in]) of an input that does not require
+        grad, kept while the same tensor comes back (the first layer sees the
+        same data on every LBFGS closure call); None when x requires grad."""
+        if x.requires_grad:
+            return None
+        tab = self.tables()
         c = self._basis_cache
-        if c is not None and c[0] is x and c[1] == (x._version, gkey):
-            return c[2], c[3]
-        basis, silu = spline.bspline_basis(x, self.grid, self.k, tables), F.silu(x)
+        if c is not None and c[0] is x and c[1] == (x._version, id(tab)):
+            return c[2]
+        basis = spline.dense_t(spline.window_t(x.T, tab, False), tab).view(self.in_dim * self.n_basis, -1)
+        out = (basis, F.silu(x))
         if basis.numel() <= _BASIS_CACHE_LIMIT:
-            self._basis_cache = (x, (x._version, gkey), basis, silu)
-        return basis, silu
+            self._basis_cache = (x, (x._version, id(tab)), out)
+        return out
 
     def _symbolic_edges(self, x: torch.Tensor) -> torch.Tensor:
         """Values of the fixed edges, [B, in, out], zeros elsewhere."""
@@ -137,6 +163,8 @@ class KANLayer(nn.Module):
         self._sym_groups = None
         self._tables = None
         self._basis_cache = None
+        self._weight_cache = None
+        self._weight_cache = None
 
     # --------------------------------------------------------------- edits
     @torch.no_grad()
@@ -210,4 +238,6 @@ class KANLayer(nn.Module):
         new._sym_groups = None
         new._tables = None
         new._basis_cache = None
+        new._weight_cache = None
         return new
+

@@ -179,7 +179,7 @@ class KAN(nn.Module):
         """Subnode affine, mult products, node affine.  Identity affines (the
         usual case: fixed at 1/0) are skipped, saving four ops per layer on
         every forward and backward pass."""
-        params = (self.subnode_scale[l], self.subnode_bias[l], self.node_scale[l], self.node_bias[l])
+        params = self._affine_refs(l)
         key = tuple((p._version, p.data_ptr(), p.requires_grad) for p in params)
         cached = self._identity_cache.get(l)
         if cached is None or cached[0] != key:
@@ -192,6 +192,13 @@ class KAN(nn.Module):
             return self._combine(l + 1, s)
         s = params[0] * s + params[1]
         return params[2] * self._combine(l + 1, s) + params[3]
+
+    def _affine_refs(self, l: int) -> tuple:
+        # The lists' own dicts: indexing a ParameterList goes through nn.Module
+        # machinery that costs more than the identity check on small models.
+        key = str(l)
+        return (self.subnode_scale._parameters[key], self.subnode_bias._parameters[key],
+                self.node_scale._parameters[key], self.node_bias._parameters[key])
 
     def forward(self, x: torch.Tensor, cache: bool = False, with_edges: bool = False):
         """Evaluate the network.  ``cache`` stores a ForwardCache in self.cache;
@@ -217,6 +224,17 @@ class KAN(nn.Module):
         if c is not None:
             self.cache = c
         return (x, edge_list) if with_edges else x
+
+    def forward_with_spread(self, x: torch.Tensor):
+        """(y, [layer inputs], [edge spreads [in, out] per layer]) for the
+        regulariser, without materialising any [B, in, out] tensor."""
+        inputs, spreads = [], []
+        for l, layer in enumerate(self.layers):
+            inputs.append(x)
+            s, spread = layer.forward_with_spread(x)
+            spreads.append(spread)
+            x = self._after_layer(l, s)
+        return x, inputs, spreads
 
     @torch.no_grad()
     def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:

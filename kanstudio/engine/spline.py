@@ -13,6 +13,11 @@ __all__ = [
     "extend_grid",
     "uniform_grid",
     "bspline_basis",
+    "basis_t",
+    "knot_tables",
+    "window_t",
+    "dense_t",
+    "spline_grad_t",
     "coef_to_curve",
     "curve_to_coef",
     "grid_from_samples",
@@ -42,68 +47,150 @@ def uniform_grid(n_in: int, num: int, k: int, lo: float = -1.0, hi: float = 1.0,
 
 
 def bspline_basis(x: torch.Tensor, grid: torch.Tensor, k: int, tables=None) -> torch.Tensor:
-    """Cox–de Boor recursion for every sample and input at once.
+    """B-spline basis of every sample and input at once.
 
     x: [B, in], grid: [in, G+2k+1]  ->  [B, in, G+k].  Outside the extended
     knots every basis function is exactly zero.  Differentiable in x through
-    the analytic B-spline derivative (one autograd node instead of ~25).
-    ``tables`` = knot_tables(grid, k), precomputed by callers that reuse a grid.
+    the analytic derivative (one autograd node).  ``tables`` =
+    knot_tables(grid, k), precomputed by callers that reuse a grid.
     """
     if tables is None:
         tables = knot_tables(grid, k)
-    if x.requires_grad:
-        return _Basis.apply(x, grid, k, tables)
-    return _basis(x, grid, k, tables, False)[0]
+    return basis_t(x.T, tables).permute(2, 0, 1)
 
 
-def knot_tables(grid: torch.Tensor, k: int):
-    """Grid-only work of the recursion, done once per grid instead of once per
-    forward pass: for each order p, the left knots t_m and 1/(t_{m+p} - t_m)."""
-    g = grid.unsqueeze(0)
-    out = []
+def basis_t(x_t: torch.Tensor, tab: "KnotTables") -> torch.Tensor:
+    """The basis in feature-major layout: x_t [in, B] -> [in, G+k, B]
+    (contiguous; ``.view(in*(G+k), B)`` is the left factor of the layer's
+    matrix product).  Differentiable in x_t."""
+    if x_t.requires_grad:
+        return _BasisT.apply(x_t, tab)
+    return dense_t(window_t(x_t, tab, False), tab)
+
+
+class KnotTables:
+    """Grid-only work, done once per grid instead of once per forward pass.
+
+    Only k+1 basis functions are non-zero at any x.  For every input and every
+    row (a knot interval, plus an all-zero row on each side for points outside
+    the knots) the table holds the interval's left knot, the reciprocal of its
+    length and the polynomial coefficients, in the local coordinate
+    u = (x - t_j)/(t_{j+1} - t_j), of those k+1 basis functions (zero for the
+    ones that do not exist near the ends).  Evaluating the basis is then one
+    searchsorted, one row gather and Horner's rule on [k+1, B*in] tensors,
+    instead of the full Cox-de Boor recursion over [B, in, G+2k]: 3-5x fewer
+    element operations, and no per-order knot differences.
+    """
+
+    def __init__(self, grid: torch.Tensor, k: int):
+        self.grid, self.k, self.kk = grid, k, k + 1
+        n_in, n_knots = grid.shape
+        self.n_in, self.n_basis = n_in, n_knots - k - 1
+        self.knots = grid.detach().contiguous()
+        rows = _piece_table(self.knots.to(torch.float64), k).to(grid.dtype)     # [in, n_knots+1, C]
+        self.n_rows = rows.shape[1]
+        # column-major: one gather yields [C, in*B], each coefficient a contiguous row
+        self.table = rows.reshape(n_in * self.n_rows, -1).T.contiguous()
+        self.row_offset = (torch.arange(n_in, device=grid.device) * self.n_rows)[:, None]   # [in, 1]
+        self.window = torch.arange(-k, 1, device=grid.device)[None, :, None]             # [1, k+1, 1]
+
+
+def knot_tables(grid: torch.Tensor, k: int) -> KnotTables:
+    return KnotTables(grid, k)
+
+
+def _piece_table(grid: torch.Tensor, k: int) -> torch.Tensor:
+    """[in, n_knots+1, 2 + (k+1)^2] rows (t_j, 1/h_j, Q[d, r]) with
+    basis_r(x) = sum_d Q[d, r] u^d on interval j (basis index j - k + r)."""
+    n_in, n_knots = grid.shape
+    kk, n_int = k + 1, n_knots - 1
+    lo, h = grid[:, :-1], grid[:, 1:] - grid[:, :-1]                        # [in, n_int]
+    # k+1 interior points per interval determine each polynomial piece exactly
+    us = (torch.arange(kk, dtype=grid.dtype, device=grid.device) + 0.5) / kk
+    pts = lo[:, :, None] + h[:, :, None] * us                               # [in, n_int, kk]
+    dense = _cox_de_boor(pts.permute(1, 2, 0).reshape(-1, n_in), grid, k)   # [n_int*kk, in, nb]
+    nb = dense.shape[-1]
+    dense = dense.reshape(n_int, kk, n_in, nb).permute(2, 0, 1, 3)          # [in, n_int, pts, nb]
+    idx = torch.arange(n_int, device=grid.device)[:, None] - k + torch.arange(kk, device=grid.device)
+    valid = (idx >= 0) & (idx < nb)
+    win = torch.gather(dense, 3, idx.clamp(0, nb - 1)[None, :, None, :].expand(n_in, n_int, kk, kk))
+    win = win * valid[None, :, None, :]                                     # [in, n_int, pts, r]
+    vander = us[:, None] ** torch.arange(kk, dtype=grid.dtype, device=grid.device)[None, :]
+    q = torch.linalg.solve(vander, win)                                     # [in, n_int, d, r]
+    ok = h > 0                                                              # zero-length intervals hold no x
+    inv_h = torch.where(ok, 1.0 / torch.where(ok, h, torch.ones_like(h)), torch.zeros_like(h))
+    q = q * ok[..., None, None]
+    body = torch.cat([lo[..., None], inv_h[..., None], q.flatten(2)], dim=-1)
+    zero = body.new_zeros(n_in, 1, body.shape[-1])
+    return torch.cat([zero, body, zero], dim=1)                            # rows 0 and n_knots: outside
+
+
+def window_t(x_t: torch.Tensor, tab: KnotTables, need_deriv: bool):
+    """The k+1 non-zero basis functions at every point: (basis index
+    [in, k+1, B], values [in, k+1, B], x-derivatives [in, k+1, B] or None)."""
+    x_t = x_t.detach()
+    n_in, B = x_t.shape
+    kk = tab.kk
+    # number of knots <= x: 0 (left of the knots) .. n_knots (at or right of the last)
+    pos = torch.searchsorted(tab.knots, x_t.contiguous(), right=True)      # [in, B]
+    flat = (pos + tab.row_offset).view(1, -1)
+    rows = torch.gather(tab.table, 1, flat.expand(tab.table.shape[0], -1))   # [C, in*B]
+    u = (x_t.reshape(-1) - rows[0]) * rows[1]                               # [in*B]
+    q = rows[2:].view(kk, kk, -1)                                           # [d, r, in*B]
+    val = q[kk - 1]
+    for d in range(kk - 2, -1, -1):                                         # Horner
+        val = torch.addcmul(q[d], val, u)
+    idx = ((pos - 1).unsqueeze(1) + tab.window).clamp_(0, tab.n_basis - 1)
+    # (slots of basis functions that do not exist carry zeros: adding them is harmless)
+    val = val.view(kk, n_in, B).transpose(0, 1)
+    if not need_deriv:
+        return idx, val, None
+    der = q[kk - 1] * (kk - 1)
+    for d in range(kk - 2, 0, -1):
+        der = torch.addcmul(q[d] * d, der, u)
+    der = (der * rows[1]).view(kk, n_in, B).transpose(0, 1)
+    return idx, val, der
+
+
+def dense_t(window, tab: KnotTables) -> torch.Tensor:
+    """[in, G+k, B] from window_t's sparse form (one scatter)."""
+    idx, val, _ = window
+    return val.new_zeros(val.shape[0], tab.n_basis, val.shape[2]).scatter_add_(1, idx, val)
+
+
+def spline_grad_t(grad_t: torch.Tensor, window) -> torch.Tensor:
+    """d/dx of sum(grad_t * basis): grad_t [in, G+k, B] -> [in, B]."""
+    idx, _, der = window
+    return (grad_t.gather(1, idx) * der).sum(1)
+
+
+class _BasisT(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x_t, tab):
+        win = window_t(x_t, tab, True)
+        ctx.save_for_backward(win[0], win[2])
+        return dense_t(win, tab)
+
+    @staticmethod
+    def backward(ctx, grad):
+        idx, der = ctx.saved_tensors
+        return spline_grad_t(grad, (idx, None, der)), None
+
+
+def _cox_de_boor(x: torch.Tensor, grid: torch.Tensor, k: int) -> torch.Tensor:
+    """Textbook recursion over all basis functions (used to build the tables)."""
+    xe, g = x.unsqueeze(-1), grid.unsqueeze(0)
+    b = ((xe >= g[..., :-1]) & (xe < g[..., 1:])).to(x.dtype)
     for p in range(1, k + 1):
-        tl = g[..., :-p]
-        out.append((tl.contiguous(), _reciprocal(g[..., p:] - tl)))
-    return grid, out
+        left = _reciprocal(g[..., p:-1] - g[..., :-(p + 1)])
+        right = _reciprocal(g[..., p + 1:] - g[..., 1:-p])
+        b = (xe - g[..., :-(p + 1)]) * left * b[..., :-1] + (g[..., p + 1:] - xe) * right * b[..., 1:]
+    return b
 
 
 def _reciprocal(d: torch.Tensor) -> torch.Tensor:
     # Coincident knots (zero span) contribute nothing instead of 0/0.
     return torch.where(d > 0, 1.0 / torch.where(d > 0, d, torch.ones_like(d)), torch.zeros_like(d))
-
-
-def _basis(x, grid, k, tables, need_deriv):
-    """Cox–de Boor in the omega form B_{m,p} = w_m B_{m,p-1} + (1 - w_{m+1}) B_{m+1,p-1},
-    w_m = (x - t_m)/(t_{m+p} - t_m): five fused ops per order instead of seven.
-    When asked, also the analytic derivative from the order k-1 basis."""
-    g = tables[0].unsqueeze(0)
-    xe = x.unsqueeze(-1)
-    b = ((xe >= g[..., :-1]) & (xe < g[..., 1:])).to(x.dtype)
-    prev = b
-    for tl, inv in tables[1]:
-        prev = b
-        w = (xe - tl) * inv
-        hi = b[..., 1:]
-        b = torch.addcmul(hi - w[..., 1:] * hi, w[..., :-1], b[..., :-1])
-    if not need_deriv:
-        return b, None
-    inv = tables[1][-1][1]
-    # d/dx B_{m,k} = k * (B_{m,k-1} / (t_{m+k} - t_m) - B_{m+1,k-1} / (t_{m+k+1} - t_{m+1}))
-    scaled = prev * inv
-    return b, k * (scaled[..., :-1] - scaled[..., 1:])
-
-
-class _Basis(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, grid, k, tables):
-        b, db = _basis(x.detach(), grid, k, tables, True)
-        ctx.save_for_backward(db)
-        return b
-
-    @staticmethod
-    def backward(ctx, grad):
-        (db,) = ctx.saved_tensors
-        return (grad * db).sum(-1), None, None, None
 
 
 def coef_to_curve(x: torch.Tensor, grid: torch.Tensor, coef: torch.Tensor, k: int) -> torch.Tensor:
