@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -109,6 +110,30 @@ def test_training_plot_draws_runs_on_a_log_scale(qtbot):
     qtbot.addWidget(other)
     other.set_curves(saved)
     assert other.point_count() == 4
+
+
+def test_training_plot_axis_labels_decades_in_one_style_without_crowding(qtbot):
+    from kanstudio.engine.train import Snapshot
+    from kanstudio.gui.training_panel import TrainingPanel
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    axis = panel.plot.getPlotItem().getAxis("left")
+    assert axis.logTickStrings([0.0, 1.0, -3.0, 2.0, float(np.log10(2))], 1, 1) == \
+        ["1", "10", "10\u207b\u00b3", "10\u00b2", ""]
+    (step, major), _minor = axis.logTickValues(-12.2, 1.3, 180, [])      # 13 decades on 180 px
+    assert len(major) <= 6 and all(v % step == 0 for v in major) and 0.0 in major
+    # The y range moves in half decades around the data, not at every redraw.
+    panel.begin_run("Fit", 100)
+    panel.add_snapshots([Snapshot(k, 100, 10.0 ** -k, 10.0 ** -k, 0.0, 0.01 * k) for k in (1, 2)])
+    panel._redraw()
+    first = panel.plot.getPlotItem().getViewBox().viewRange()
+    assert first[0][1] >= 100                                              # the run's planned steps
+    panel.add_snapshots([Snapshot(3, 100, 0.011, 0.011, 0.0, 0.03)])       # inside the shown decades
+    panel._redraw()
+    assert panel.plot.getPlotItem().getViewBox().viewRange() == first
+    panel.add_snapshots([Snapshot(4, 100, 1e-6, 1e-6, 0.0, 0.04)])         # below: the range follows
+    panel._redraw()
+    assert panel.plot.getPlotItem().getViewBox().viewRange()[1][0] < -5.9
 
 
 def test_error_dialog_copy_details(qtbot):
