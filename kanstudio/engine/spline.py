@@ -129,6 +129,8 @@ def window_t(x_t: torch.Tensor, tab: KnotTables, need_deriv: bool):
     """The k+1 non-zero basis functions at every point: (basis index
     [in, k+1, B], values [in, k+1, B], x-derivatives [in, k+1, B] or None)."""
     x_t = x_t.detach()
+    if x_t.dtype != tab.knots.dtype:          # searchsorted needs one dtype for both
+        x_t = x_t.to(tab.knots.dtype)
     n_in, B = x_t.shape
     kk = tab.kk
     # number of knots <= x: 0 (left of the knots) .. n_knots (at or right of the last)
