@@ -16,6 +16,9 @@ __all__ = ["ModelJobsMixin"]
 
 
 class ModelJobsMixin:
+    """Uses ``Jobs``' state (``w``, ``doc``, ``runner``, ``rev``, ``pareto_choice``)
+    and helpers (``_begin``, ``_push``, ``_fail``, ``_quiet_fail``, ``model_copy``)."""
+
     def _sync_settings(self) -> bool:
         err = self.w.training_panel.validate()
         if err:
