@@ -41,18 +41,23 @@ class KANLayer(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, num: int = 5, k: int = 3,
                  noise_scale: float = 0.3, grid_range=(-1.0, 1.0),
                  generator: Optional[torch.Generator] = None,
-                 dtype=torch.float64, device=None):
+                 dtype=torch.float64, device=None, init: bool = True):
         super().__init__()
         self.in_dim, self.out_dim, self.num, self.k = in_dim, out_dim, num, k
         fk = dict(dtype=dtype, device=device)
         self.register_buffer("grid", spline.uniform_grid(in_dim, num, k, *grid_range, **fk))
-        # Small random curves: fit coefficients to noise at the interior knots.
-        knots = self.grid[:, k:num + k + 1].T.contiguous()                  # [num+1, in]
-        noise = (torch.rand(num + 1, in_dim, out_dim, generator=generator, dtype=dtype) - 0.5)
-        noise = (noise * noise_scale / num).to(device)
-        self.coef = nn.Parameter(spline.curve_to_coef(knots, noise, self.grid, k))
-        base = (torch.rand(in_dim, out_dim, generator=generator, dtype=dtype) * 2 - 1)
-        self.scale_base = nn.Parameter((base / in_dim ** 0.5).to(device))
+        if init:
+            # Small random curves: fit coefficients to noise at the interior knots.
+            knots = self.grid[:, k:num + k + 1].T.contiguous()              # [num+1, in]
+            noise = (torch.rand(num + 1, in_dim, out_dim, generator=generator, dtype=dtype) - 0.5)
+            noise = (noise * noise_scale / num).to(device)
+            coef = spline.curve_to_coef(knots, noise, self.grid, k)
+            base = (torch.rand(in_dim, out_dim, generator=generator, dtype=dtype) * 2 - 1).to(device)
+        else:    # the tensors are about to be loaded: no RNG, no least squares
+            coef = torch.zeros(in_dim, out_dim, num + k, **fk)
+            base = torch.zeros(in_dim, out_dim, **fk)
+        self.coef = nn.Parameter(coef)
+        self.scale_base = nn.Parameter(base / in_dim ** 0.5)
         self.scale_sp = nn.Parameter(torch.full((in_dim, out_dim), 1.0 / in_dim ** 0.5, **fk))
         self.register_buffer("mask", torch.ones(in_dim, out_dim, **fk))
         self.register_buffer("sym_mask", torch.zeros(in_dim, out_dim, **fk))

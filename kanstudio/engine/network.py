@@ -74,7 +74,9 @@ class ForwardCache:
 class KAN(nn.Module):
     def __init__(self, width, grid: int = 5, k: int = 3, mult_arity=2,
                  grid_range=(-1.0, 1.0), noise_scale: float = 0.3, seed: Optional[int] = 0,
-                 affine_trainable: bool = False, dtype="float64", device="cpu"):
+                 affine_trainable: bool = False, dtype="float64", device="cpu", init: bool = True):
+        """``init=False`` leaves the spline coefficients at zero (for a twin
+        whose tensors are loaded next: from_description, copy)."""
         super().__init__()
         self.width = normalize_width(width)
         if grid < 1 or k < 1:
@@ -97,7 +99,7 @@ class KAN(nn.Module):
         self.node_scale, self.node_bias = nn.ParameterList(), nn.ParameterList()
         for l in range(self.depth):
             n_in, n_sub = self.n_nodes(l), self.n_subnodes(l + 1)
-            self.layers.append(KANLayer(n_in, n_sub, grid, k, noise_scale, grid_range, gen, **fk))
+            self.layers.append(KANLayer(n_in, n_sub, grid, k, noise_scale, grid_range, gen, init=init, **fk))
             for plist, size, val in ((self.subnode_scale, n_sub, 1.0), (self.subnode_bias, n_sub, 0.0),
                                      (self.node_scale, self.n_nodes(l + 1), 1.0),
                                      (self.node_bias, self.n_nodes(l + 1), 0.0)):
@@ -330,7 +332,7 @@ class KAN(nn.Module):
     @classmethod
     def from_description(cls, desc: dict, device="cpu") -> "KAN":
         model = cls(desc["width"], grid=desc["grid"], k=desc["k"], mult_arity=desc["mult_arity"],
-                    grid_range=desc.get("grid_range", (-1, 1)), seed=None,
+                    grid_range=desc.get("grid_range", (-1, 1)), seed=None, init=False,
                     affine_trainable=desc.get("affine_trainable", False),
                     dtype=desc.get("dtype", "float64"), device=device)
         model.input_names = list(desc.get("input_names", model.input_names))
