@@ -69,6 +69,14 @@ class FlatLBFGS:
                 raise ValueError("parameter shapes changed: make a new optimizer")
             self._bind()
 
+    def release(self):
+        """Give every parameter its own storage again (after training: nothing
+        outside should see parameters that share one buffer)."""
+        for p, ptr in self._views:
+            if p.data_ptr() == ptr:
+                p.data = p.data.clone()
+        self._views = []
+
     def zero_grad(self, set_to_none: bool = True):
         for p in self.params:
             p.grad = None

@@ -249,6 +249,8 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
             yield snapshot(step + 1)
     else:
         step = cfg.steps
+    if isinstance(opt, FlatLBFGS):
+        opt.release()
     model.invalidate()
     done_step = step if reason != "completed" else cfg.steps
     yield snapshot(done_step, done=True, reason=reason)
