@@ -60,3 +60,25 @@ def test_grid_from_samples_follows_quantiles_and_is_increasing():
     assert g.shape == (2, 5 + 7)
     assert (g[:, 1:] > g[:, :-1]).all()  # a constant column still gets a valid grid
     assert abs(float(g[1, 3]) - 0.0) < 0.05 and abs(float(g[1, -4]) - 1.0) < 0.05
+
+
+def test_uniform_grid_shortcut_matches_the_general_evaluation():
+    """On a uniform grid the basis comes from a floor instead of a table
+    search; values and derivatives must equal the general path's, inside,
+    near the knots and outside the grid."""
+    for k in (1, 2, 3):
+        grid = spline.uniform_grid(3, 7, k, -1.0, 1.0, dtype=torch.float64)
+        tab = spline.knot_tables(grid, k)
+        assert tab.uniform
+        knots = grid[0]
+        x = torch.cat([torch.rand(500, 3, dtype=torch.float64) * 3 - 1.5,
+                       knots[:, None].expand(-1, 3), torch.tensor([[1e30, -1e30, 0.0]], dtype=torch.float64)])
+        fast = spline.window_t(x.T, tab, True)
+        tab.uniform = False                     # force the general path on the same tables
+        slow = spline.window_t(x.T, tab, True)
+        dense = [spline.dense_t(w, tab) for w in (fast, slow)]
+        assert torch.allclose(dense[0], dense[1], atol=1e-12)
+        grad = torch.randn(dense[0].shape, dtype=torch.float64)
+        assert torch.allclose(spline.spline_grad_t(grad, fast), spline.spline_grad_t(grad, slow), atol=1e-10)
+    adaptive = spline.grid_from_samples(torch.randn(200, 2, dtype=torch.float64), 5, 3)
+    assert not spline.knot_tables(adaptive, 3).uniform

@@ -80,6 +80,10 @@ class KnotTables:
     searchsorted, one row gather and Horner's rule on [k+1, B*in] tensors,
     instead of the full Cox-de Boor recursion over [B, in, G+2k]: 3-5x fewer
     element operations, and no per-order knot differences.
+
+    On a uniform grid (before any grid update, or with grid_eps = 1) every
+    interval holds the same pieces: the interval comes from a floor and the
+    gather and the search disappear (``uniform``).
     """
 
     def __init__(self, grid: torch.Tensor, k: int):
@@ -93,6 +97,15 @@ class KnotTables:
         self.table = rows.reshape(n_in * self.n_rows, -1).T.contiguous()
         self.row_offset = (torch.arange(n_in, device=grid.device) * self.n_rows)[:, None]   # [in, 1]
         self.window = torch.arange(-k, 1, device=grid.device)[None, :, None]             # [1, k+1, 1]
+        h = self.knots[:, 1:] - self.knots[:, :-1]
+        span = self.knots[:, -1] - self.knots[:, 0]
+        tol = 64 * torch.finfo(grid.dtype).eps        # the knots' own round-off
+        self.uniform = bool(((h.max(1).values - h.min(1).values) <= tol * span).all() and (h.min() > 0))
+        if self.uniform:
+            self.start = self.knots[:, :1].contiguous()                      # [in, 1]
+            self.inv_h = (1.0 / h[:, :1]).contiguous()                       # [in, 1]
+            mid = rows[0, 1 + k]                                             # interval k: all k+1 functions exist
+            self.q_const = mid[2:2 + self.kk * self.kk].view(self.kk, self.kk, 1).contiguous()   # [d, r, 1]
 
 
 def knot_tables(grid: torch.Tensor, k: int) -> KnotTables:
@@ -133,6 +146,8 @@ def window_t(x_t: torch.Tensor, tab: KnotTables, need_deriv: bool):
         x_t = x_t.to(tab.knots.dtype)
     n_in, B = x_t.shape
     kk = tab.kk
+    if tab.uniform:
+        return _window_uniform(x_t, tab, need_deriv)
     # number of knots <= x: 0 (left of the knots) .. n_knots (at or right of the last)
     pos = torch.searchsorted(tab.knots, x_t.contiguous(), right=True)      # [in, B]
     flat = (pos + tab.row_offset).view(1, -1)
@@ -151,6 +166,31 @@ def window_t(x_t: torch.Tensor, tab: KnotTables, need_deriv: bool):
     for d in range(kk - 2, 0, -1):
         der = torch.addcmul(q[d] * d, der, u)
     der = (der * rows[1]).view(kk, n_in, B).transpose(0, 1)
+    return idx, val, der
+
+
+def _window_uniform(x_t: torch.Tensor, tab: KnotTables, need_deriv: bool):
+    """window_t on a uniform grid: the same polynomial pieces everywhere."""
+    n_in, B = x_t.shape
+    kk = tab.kk
+    s = (x_t - tab.start) * tab.inv_h                                       # position in intervals
+    n_int = tab.knots.shape[1] - 1
+    j = s.floor().clamp_(-1.0, float(n_int))      # -1 / n_int: left / right of the knots
+    u = (s - j).clamp_(0.0, 1.0).reshape(-1)     # far-away points: no overflow (their slots are zeroed)
+    q = tab.q_const
+    val = q[kk - 1].expand(kk, u.shape[0])
+    for d in range(kk - 2, -1, -1):
+        val = torch.addcmul(q[d], val, u)
+    idx = j.long().unsqueeze(1) + tab.window                              # basis index j - k + r
+    valid = ((idx >= 0) & (idx < tab.n_basis)).to(x_t.dtype)              # outside: none valid
+    idx = idx.clamp_(0, tab.n_basis - 1)
+    val = val.view(kk, n_in, B).transpose(0, 1) * valid
+    if not need_deriv:
+        return idx, val, None
+    der = (q[kk - 1] * (kk - 1)).expand(kk, u.shape[0])
+    for d in range(kk - 2, 0, -1):
+        der = torch.addcmul(q[d] * d, der, u)
+    der = der.view(kk, n_in, B).transpose(0, 1) * (valid * tab.inv_h.unsqueeze(1))
     return idx, val, der
 
 
