@@ -213,3 +213,27 @@ def test_project_formula_reads_aux_inputs_as_expressions():
     X = p.dataset.X
     from kanstudio.engine.formula import evaluate
     assert np.allclose(evaluate(res.exprs[0], p.dataset.input_names, X), p.dataset.Y[:, 0], atol=1e-6)
+
+
+def test_pareto_and_discovery_read_in_original_columns(tmp_path):
+    """project.pareto is kept in the original columns (set, saved and loaded);
+    a Discover result is substituted once, and pick() still finds its choice."""
+    import sympy
+    from kanstudio.engine.discover import DiscoverResult
+    from kanstudio.engine.pareto import FormulaCandidate
+    from kanstudio.project.aux_formula import substitute_discovery
+    p = make_project(with_model=False)
+    p.do(AddAuxInput("uv", "u*v"))
+    p.set_pareto([{"complexity": 5, "test_rmse": 0.01, "formula": "2*uv + u", "latex": "2 uv + u"},
+                  {"complexity": 1, "test_rmse": 0.5, "formula": "u", "latex": "u"}])
+    assert [r["formula"] for r in p.pareto] == ["2*u*v + u", "u"] and p.pareto[0]["latex"] == "2 u v + u"
+    assert p.pareto[0]["complexity"] == 5
+    q = load_project(save_project(p, tmp_path / "p.kanproj"))
+    assert q.pareto == p.pareto
+    u, v, uv = sympy.symbols("u v uv", real=True)
+    cands = [FormulaCandidate(u, 1, 0.5), FormulaCandidate(2 * uv + u, 5, 0.0)]
+    res = DiscoverResult(cands[1].formula, cands[1].latex, cands[1].sympy_str, 0.0, 0.0, 5, list(cands), [],
+                         candidates=list(cands), input_names=["u", "v", "uv"], target_name="w")
+    out = substitute_discovery(res, aux_expressions(p))
+    assert [c.sympy_str for c in out.pareto] == ["u", "2*u*v + u"] and out.sympy_str == "2*u*v + u"
+    assert "uv" not in out.latex and out.pick() is out.pareto[1] and out.pareto[1].complexity == 5

@@ -52,7 +52,8 @@ def test_formula_in_original_units_matches_the_model():
         expected = ds.denormalize_y(m(xt).numpy())[:, 0]
     got = F.evaluate(res.exprs[0], ds.input_names, X)
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
-    assert res.latex[0] == sympy.latex(res.exprs[0]) and res.complexity > 0
+    assert res.latex[0] == F.to_latex(res.exprs[0]) and res.complexity > 0
+    assert "\\mathrm{mass}_{\\mathrm{kg}}" in res.latex[0]      # one variable, not m*a*s*s
 
 
 def test_mult_node_formula():
@@ -103,6 +104,20 @@ def test_python_export_round_trip_and_latex():
     back = back.xreplace({s: plain.get(s.name.translate(str.maketrans("", "", "_{}")), s)
                           for s in back.free_symbols})
     np.testing.assert_allclose(F.evaluate(back, ["x1", "x2"], X), expected, rtol=1e-4)
+
+
+def test_latex_keeps_multi_letter_names_whole():
+    px, x = sympy.symbols("px x", real=True)
+    tex = F.to_latex(px ** 2 / 2 + x)
+    assert "\\mathrm{px}^{2}" in tex and "px" not in tex.replace("\\mathrm{px}", "")
+    names = {"x1": "x_{1}", "m_1": "m_{1}", "theta": "\\theta", "lambda_": "\\lambda", "alpha2": "\\alpha_{2}",
+             "v_max": "v_{\\mathrm{max}}", "Re": "\\mathrm{Re}", "x__2": "x_{2}", "T": "T", "xbar": "\\mathrm{xbar}"}
+    assert {n: F.latex_symbol(n) for n in names} == names
+    # the Pareto list and the CLI print candidates with the same function
+    from kanstudio.engine.pareto import FormulaCandidate
+    assert FormulaCandidate(px ** 2 / 2 + x, 7, 0.0).latex == tex
+    mathtext = pytest.importorskip("matplotlib.mathtext")
+    mathtext.MathTextParser("path").parse(f"${tex}$")          # the panel's renderer accepts it
 
 
 def test_polish_and_verified_snapping_recover_exact_constants():

@@ -206,6 +206,8 @@ def test_formula_panel_shows_aux_inputs_as_expressions(qtbot, win, tmp_path):
     text = info.sympy_str[0]
     assert "u*v" in text and "uv" not in text.replace("u*v", "")
     assert "uv" not in panel.latex().replace("u v", "")
+    assert "uv" not in panel.formula_view.accessibleDescription().replace("u v", "")
+    assert info.test_rmse < 1e-6          # the substituted formula is evaluated on the original columns
     out = tmp_path / "w.tex"
     win.export_latex(str(out))
     tex = out.read_text(encoding="utf-8")
@@ -233,6 +235,35 @@ def test_formula_panel_shows_aux_inputs_as_expressions(qtbot, win, tmp_path):
     qtbot.waitUntil(lambda: panel.info() is not None and "u*v" in panel.info().sympy_str[0], timeout=WAIT)
     assert list(win.doc.dataset.input_names) == ["u", "v", "uv"]
     settle(qtbot, win)
+
+
+def test_discover_candidates_read_in_original_columns(qtbot, win, monkeypatch):
+    """A Discover run over an auxiliary input: its candidates are substituted
+    once on the worker, so project.pareto, the Pareto list and the chosen
+    candidate's formula all read u*v (discovery itself is stubbed: fast)."""
+    import sympy
+    from kanstudio.engine import discover as engine_discover
+    from kanstudio.engine.discover import DiscoverResult
+    from kanstudio.engine.pareto import FormulaCandidate
+    from kanstudio.project.commands_science import AddAuxInput
+    win.doc.push(AddAuxInput("uv", "u*v"))
+    u, v, uv = sympy.symbols("u v uv", real=True)
+    cands = [FormulaCandidate(u + v, 3, 0.3, stage="stub"), FormulaCandidate((u + v) / (1 + uv), 9, 1e-9, stage="stub")]
+
+    def fake(dataset, config, progress=None, cancel=None):
+        return DiscoverResult(cands[1].formula, cands[1].latex, cands[1].sympy_str, 0.0, 1e-9, 9, list(cands), [],
+                              candidates=list(cands), input_names=list(dataset.input_names), target_name="w")
+    monkeypatch.setattr(engine_discover, "discover", fake)
+    settle(qtbot, win)
+    win.jobs.discover()
+    panel = win.formula_panel
+    qtbot.waitUntil(lambda: panel.info() is not None and win.doc.project.pareto is not None, timeout=WAIT)
+    settle(qtbot, win)
+    assert [r["formula"] for r in win.doc.project.pareto] == ["u + v", "(u + v)/(u*v + 1)"]
+    assert [r.text for r in panel.pareto_rows()] == ["u + v", "(u + v)/(u*v + 1)"]
+    assert "uv" not in panel.pareto_rows()[1].latex.replace("u v", "")
+    assert "uv" not in panel.info().sympy_str[0] and "u*v" in panel.info().sympy_str[0]
+    assert "uv" not in panel.latex().replace("u v", "")
 
 
 def test_attribution_panel_ranks_inputs_and_prunes_the_weakest(qtbot, win):

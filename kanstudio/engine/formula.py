@@ -29,7 +29,7 @@ from .symbolic_lib import to_sympy
 
 __all__ = ["FormulaIncomplete", "FormulaResult", "model_formula", "network_expressions",
            "input_symbols", "safe_name", "snap_constants", "round_constants", "drop_negligible",
-           "tidy", "finish", "complexity", "to_latex", "to_python_source", "evaluate", "formula_rmse"]
+           "tidy", "finish", "complexity", "latex_symbol", "to_latex", "to_python_source", "evaluate", "formula_rmse"]
 
 SIMPLIFY_MAX_OPS = 10     # sympy.simplify only up to this many operations
 
@@ -258,8 +258,43 @@ def tidy(expr: sympy.Expr, max_ops: int = SIMPLIFY_MAX_OPS) -> sympy.Expr:
 
 
 # ---------------------------------------------------------------- exports
+def latex_symbol(name: str) -> str:
+    """A variable name as LaTeX that reads as ONE variable: sympy prints a
+    column ``px`` as ``px``, which LaTeX and mathtext typeset as the product
+    p*x.  Multi-letter parts go upright (``\\mathrm{px}``), Greek names become
+    letters (``theta``), trailing digits and ``_`` parts become subscripts
+    (``x1`` -> ``x_{1}``, ``mass_kg`` -> ``\\mathrm{mass}_{\\mathrm{kg}}``).
+    Only whole Greek names are translated (sympy's suffix modifiers would print
+    a column ``xbar`` as x-bar), and ``__`` is a subscript too (as x^{2} it
+    would read as a power)."""
+    head, *subs = [t for t in re.sub(r"\W+", "_", str(name)).split("_") if t] or ["x"]
+    m = re.fullmatch(r"([^\W\d_]+)(\d+)", head)
+    if m:
+        head, subs = m.group(1), [m.group(2)] + subs
+    out = _latex_part(head)
+    return out + "_{" + " ".join(_latex_part(t) for t in subs) + "}" if subs else out
+
+
+def _latex_part(t: str) -> str:
+    from sympy.printing.latex import translate
+    if t in _GREEK:
+        return translate(t)
+    return t if len(t) == 1 or t.isdigit() else f"\\mathrm{{{t}}}"
+
+
+def _greek_names() -> frozenset:
+    from sympy.printing.latex import greek_letters_set, tex_greek_dictionary
+    return frozenset(greek_letters_set) | {g.capitalize() for g in greek_letters_set} | set(tex_greek_dictionary)
+
+
+_GREEK = _greek_names()
+
+
 def to_latex(expr: sympy.Expr) -> str:
-    return sympy.latex(expr)
+    """The one LaTeX printer of every export (panel, Copy LaTeX, .tex, CLI,
+    Pareto list): sympy's, with variables named by ``latex_symbol``."""
+    names = {s: latex_symbol(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol)}
+    return sympy.latex(expr, symbol_names=names)
 
 
 def to_python_source(expr: sympy.Expr, input_names: Sequence[str], func_name: str = "formula") -> str:

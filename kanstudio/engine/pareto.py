@@ -27,7 +27,8 @@ class FormulaCandidate:
 
     @property
     def latex(self) -> str:
-        return sympy.latex(self.formula)
+        from .formula import to_latex     # the one LaTeX form (multi-letter names upright)
+        return to_latex(self.formula)
 
     def as_dict(self) -> dict:
         return {"formula": self.sympy_str, "latex": self.latex, "complexity": int(self.complexity),

@@ -58,13 +58,9 @@ class ParetoRow:
 
 
 def latex_name(name: str) -> str:
-    """A column name as a LaTeX symbol (mathtext-safe)."""
-    s = "".join(ch for ch in str(name) if ch.isalnum() or ch == "_") or "y"
-    if "_" in s:
-        head, _, tail = s.partition("_")
-        tail = tail.replace("_", "")
-        return f"{head}_{{{tail}}}" if tail else head
-    return s if len(s) == 1 else f"\\mathrm{{{s}}}"
+    """A column name as a LaTeX symbol, written like the formula's variables."""
+    from ..engine.formula import latex_symbol     # here, not at the top: it imports torch
+    return latex_symbol(name)
 
 
 def display_latex(info: FormulaInfo) -> str:

@@ -55,6 +55,16 @@ class Jobs(ModelJobsMixin, QObject):
     def _x(self):
         return self.doc.tensors("train")[0]
 
+    def aux(self) -> dict:
+        """The auxiliary inputs' expressions, for the worker jobs to put into
+        formulas (cheap: a few short parses)."""
+        from ..project.aux_formula import aux_expressions
+        project = self.doc.project
+        try:
+            return aux_expressions(project) if project is not None else {}
+        except ValueError:
+            return {}
+
     def _fail(self, title: str):
         return lambda message, details: self.w.show_error(title, message, details)
 
@@ -153,7 +163,7 @@ class Jobs(ModelJobsMixin, QObject):
             return
         rev = self.rev
         self.runner.submit("Formula", formula_job(self.model_copy(), self.doc.dataset, panel.digits(),
-                                                  panel.text_colour(), panel.devicePixelRatioF()),
+                                                  panel.text_colour(), panel.devicePixelRatioF(), self.aux()),
                            side=True, on_done=lambda r: self._show_formula(r, rev),
                            on_error=self._quiet_fail(rev, "build the formula"))
 

@@ -17,7 +17,7 @@ __all__ = ["ModelJobsMixin"]
 
 class ModelJobsMixin:
     """Uses ``Jobs``' state (``w``, ``doc``, ``runner``, ``rev``, ``pareto_choice``)
-    and helpers (``_begin``, ``_push``, ``_fail``, ``_quiet_fail``, ``model_copy``)."""
+    and helpers (``_begin``, ``_push``, ``_fail``, ``_quiet_fail``, ``model_copy``, ``aux``)."""
 
     def _sync_settings(self) -> bool:
         err = self.w.training_panel.validate()
@@ -153,11 +153,12 @@ class ModelJobsMixin:
             else:
                 self.w.show_status("Discover found no formula" + (" (stopped)" if result.cancelled else ""), 10000)
 
-        self.runner.submit("Discover", discover_job(self.doc.dataset, cfg), keep_on_cancel=True,
+        self.runner.submit("Discover", discover_job(self.doc.dataset, cfg, self.aux()), keep_on_cancel=True,
                            on_done=done, on_error=self._fail("Discover failed"))
 
     # ------------------------------------------------------------ Pareto
     def _pareto_rows(self) -> list:
+        """project.pareto as shown: already in the original columns (Project.set_pareto)."""
         rows = (self.doc.project.pareto if self.doc.project is not None else None) or []
         return [ParetoRow(int(r.get("complexity", 0)), float(r["test_rmse"]) if r.get("test_rmse") is not None
                           else float("nan"), str(r.get("latex", "")), str(r.get("formula", ""))) for r in rows]
@@ -180,6 +181,6 @@ class ModelJobsMixin:
                 panel.show_formula(info)
                 self.w._update_actions()
         self.runner.submit("Formula", candidate_job(rows[index], expr, self.doc.dataset, panel.digits(),
-                                                    panel.text_colour(), panel.devicePixelRatioF()),
+                                                    panel.text_colour(), panel.devicePixelRatioF(), self.aux()),
                            side=True, on_done=show, on_error=self._quiet_fail(rev, "show that formula"))
 

@@ -368,9 +368,7 @@ def install_science_actions(window) -> QMenu:
         if first is not None:
             help_menu.insertSeparator(first)
     from .attribution_panel import install_attribution_panel
-    from .aux_formula_view import install_aux_substitution
     install_attribution_panel(window)
-    install_aux_substitution(window)
 
     def update(reason=None):
         busy, has_data, has_model = window.runner.busy, window.doc.has_data, window.doc.has_model

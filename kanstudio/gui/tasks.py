@@ -111,13 +111,16 @@ def suggest_job(model, x, layer: int, i: int, j: int, top_k: int = 8):
     return run
 
 
-def formula_job(model, dataset, digits: int, colour: str, dpr: float):
-    """The model's formula ready to show (FormulaInfo), or ("incomplete", n, rmse)."""
+def formula_job(model, dataset, digits: int, colour: str, dpr: float, aux=None):
+    """The model's formula ready to show (FormulaInfo), or ("incomplete", n, rmse).
+    ``aux`` (project.aux_formula.aux_expressions): auxiliary inputs are
+    replaced by their expressions before anything is printed or drawn."""
     def run(ctx):
         from ..engine.formula import FormulaIncomplete, model_formula
+        from ..project.aux_formula import substitute_result
         model_rmse = _model_test_rmse(model, dataset)
         try:
-            res = model_formula(model, dataset, digits=digits)
+            res = substitute_result(model_formula(model, dataset, digits=digits), aux)
         except FormulaIncomplete as exc:
             return ("incomplete", len(exc.edges), model_rmse)
         return _formula_info(res.exprs, res.latex, res.sympy_str, res.complexity, dataset, digits,
@@ -125,21 +128,24 @@ def formula_job(model, dataset, digits: int, colour: str, dpr: float):
     return run
 
 
-def candidate_job(row: dict, expr, dataset, digits: int, colour: str, dpr: float):
+def candidate_job(row: dict, expr, dataset, digits: int, colour: str, dpr: float, aux=None):
     """A Pareto candidate (dict from project.pareto; ``expr`` the sympy form when
-    known, else parsed from its text with the data package's safe parser)."""
+    known, else parsed from its text with the data package's safe parser),
+    with the auxiliary inputs ``aux`` replaced (a no-op for the rows of
+    project.pareto, which are kept substituted)."""
     def run(ctx):
         import sympy
-        from ..engine.formula import complexity, input_symbols, round_constants
+        from ..engine.formula import complexity, input_symbols, round_constants, to_latex
+        from ..project.aux_formula import substitute_expr
         e = expr
         if e is None:
             from ..data import parse_expression
             syms = input_symbols(dataset.input_names)
             parsed = parse_expression(str(row.get("formula", "")), [s.name for s in syms])
             e = parsed.xreplace({sympy.Symbol(s.name): s for s in syms})
-        e = round_constants(e, digits)
+        e = round_constants(substitute_expr(e, aux), digits)
         rm = row.get("test_rmse")
-        info = _formula_info([e], [sympy.latex(e)], [str(e)], complexity(e), dataset, digits, colour, dpr,
+        info = _formula_info([e], [to_latex(e)], [str(e)], complexity(e), dataset, digits, colour, dpr,
                              float("nan"))
         if rm is not None:
             info.test_rmse = float(rm)
@@ -159,6 +165,8 @@ def _model_test_rmse(model, dataset) -> float:
 
 
 def _formula_info(exprs, latex, sympy_str, complexity, dataset, digits, colour, dpr, model_rmse):
+    """``exprs`` may use original columns in place of auxiliary ones: the
+    dataset still has those columns, so the test RMSE evaluates as is."""
     import numpy as np
     from ..engine.formula import formula_rmse, safe_name, to_python_source
     from .formula_panel import FORMULA_PT, FormulaInfo, display_latex
@@ -217,9 +225,14 @@ def predictions_job(model, dataset, exprs, path: str):
     return run
 
 
-def discover_job(dataset, config):
+def discover_job(dataset, config, aux=None):
+    """discover(), its formula and Pareto candidates then put in the original
+    columns (``aux``), once, here: project.pareto, the Pareto list and a
+    chosen candidate all read from the substituted result."""
     def run(ctx):
         from ..engine.discover import discover
-        return discover(dataset, config, progress=lambda stage, f: ctx.progress(f, f"Discover: {stage}"),
-                        cancel=ctx.cancel)
+        from ..project.aux_formula import substitute_discovery
+        res = discover(dataset, config, progress=lambda stage, f: ctx.progress(f, f"Discover: {stage}"),
+                       cancel=ctx.cancel)
+        return substitute_discovery(res, aux)
     return run

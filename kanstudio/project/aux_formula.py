@@ -17,7 +17,7 @@ from typing import Mapping, Optional
 import sympy
 
 __all__ = ["aux_definitions", "aux_expressions", "substitute_expr", "substitute_text", "substitute_pareto_row",
-           "substitute_result"]
+           "substitute_pareto", "substitute_result", "substitute_discovery"]
 
 _SYMPY_TO_PARSER = ((re.compile(r"\bAbs\("), "abs("),)   # names sympy prints that the parser spells otherwise
 
@@ -66,17 +66,21 @@ def aux_expressions(project) -> dict:
 
 
 def substitute_expr(expr: sympy.Expr, aux: Mapping[str, sympy.Expr]) -> sympy.Expr:
-    """engine.aux_inputs.substitute_aux, then a cheap tidy-up so u*v*2 terms combine."""
+    """engine.aux_inputs.substitute_aux, then a cheap tidy-up so that terms
+    combine, kept only when it is smaller: distributing would turn
+    (u + v)/(u*v + 1) into u/(u*v + 1) + v/(u*v + 1)."""
     from ..engine.aux_inputs import substitute_aux
+    from ..engine.formula import complexity
     if not aux:
         return expr
     out = substitute_aux(expr, aux)
     if out is expr:
         return expr
     try:
-        return sympy.expand_mul(out) if sympy.count_ops(out) < 60 else out
+        tidy = sympy.expand_mul(out) if sympy.count_ops(out) < 60 else out
     except (TypeError, ValueError, RecursionError):
         return out
+    return tidy if complexity(tidy) < complexity(out) else out
 
 
 def _parse_formula(text: str, input_names) -> Optional[sympy.Expr]:
@@ -96,7 +100,7 @@ def _parse_formula(text: str, input_names) -> Optional[sympy.Expr]:
 def substitute_text(text: str, input_names, aux: Mapping[str, sympy.Expr]) -> Optional[sympy.Expr]:
     """The substituted expression of a printed formula, or None when it has no
     auxiliary input in it (or cannot be read back)."""
-    if not aux:
+    if not aux or not _mentions(str(text), aux):
         return None
     expr = _parse_formula(text, input_names)
     if expr is None:
@@ -106,6 +110,14 @@ def substitute_text(text: str, input_names, aux: Mapping[str, sympy.Expr]) -> Op
     if not any(n in own or safe_name(n) in own for n in aux):
         return None
     return substitute_expr(expr, aux)
+
+
+def _mentions(text: str, aux: Mapping[str, sympy.Expr]) -> bool:
+    """Whether the text names an auxiliary column: a regex, so that rows
+    already in the original columns cost no parse."""
+    from ..engine.formula import safe_name
+    words = set(re.findall(r"\w+", text))
+    return any(n in words or safe_name(n) in words for n in aux)
 
 
 def substitute_pareto_row(row: dict, input_names, aux: Mapping[str, sympy.Expr]) -> dict:
@@ -119,12 +131,23 @@ def substitute_pareto_row(row: dict, input_names, aux: Mapping[str, sympy.Expr])
     return {**row, "formula": str(e), "latex": to_latex(e)}
 
 
-def substitute_result(result, project):
-    """An engine FormulaResult (model_formula) with the project's auxiliary
-    inputs replaced in every output (sympy in, sympy out: no text round trip)."""
+def substitute_pareto(rows, project) -> Optional[list]:
+    """project.pareto-style rows in the original columns (None stays None)."""
+    if not rows:
+        return rows
+    aux = aux_expressions(project)
+    if not aux:
+        return rows
+    names = list(project.dataset.input_names)
+    return [substitute_pareto_row(r, names, aux) if isinstance(r, dict) else r for r in rows]
+
+
+def substitute_result(result, aux: Mapping[str, sympy.Expr]):
+    """An engine FormulaResult (model_formula) with the auxiliary inputs
+    ``aux`` (aux_expressions) replaced in every output (sympy in, sympy out:
+    no text round trip)."""
     import dataclasses
     from ..engine.formula import complexity, to_latex
-    aux = aux_expressions(project)
     if not aux:
         return result
     exprs = [substitute_expr(e, aux) for e in result.exprs]
@@ -132,3 +155,21 @@ def substitute_result(result, project):
         return result
     return dataclasses.replace(result, exprs=exprs, latex=[to_latex(e) for e in exprs],
                                sympy_str=[str(e) for e in exprs], complexity=sum(complexity(e) for e in exprs))
+
+
+def substitute_discovery(result, aux: Mapping[str, sympy.Expr]):
+    """An engine DiscoverResult with its chosen formula and Pareto candidates
+    in the original columns, in place (the candidates are the same objects
+    as in ``result.candidates``, so ``result.pick`` still finds one of
+    ``result.pareto``).  Complexities stay the candidates' own (the front
+    was ranked by them)."""
+    from ..engine.formula import to_latex
+    if not aux:
+        return result
+    for c in result.pareto:
+        if c.formula is not None:
+            c.formula = substitute_expr(c.formula, aux)   # latex/sympy_str are read off it
+    if result.formula is not None:
+        result.formula = substitute_expr(result.formula, aux)
+        result.sympy_str, result.latex = str(result.formula), to_latex(result.formula)
+    return result

@@ -135,9 +135,12 @@ class Project:
         self.notify("ui")
 
     def set_pareto(self, candidates: Optional[list]) -> None:
-        """Formula candidates, as JSON-able dicts (or objects with as_dict())."""
-        self.pareto = None if candidates is None else [
-            c.as_dict() if hasattr(c, "as_dict") else dict(c) for c in candidates]
+        """Formula candidates, as JSON-able dicts (or objects with as_dict()),
+        kept in the original columns (auxiliary inputs read as their
+        expressions; rows without one cost no parse)."""
+        from .aux_formula import substitute_pareto
+        self.pareto = None if candidates is None else substitute_pareto([
+            c.as_dict() if hasattr(c, "as_dict") else dict(c) for c in candidates], self)
         self._touch("results")
 
     # ----------------------------------------------------------- formula
@@ -152,9 +155,9 @@ class Project:
         key = ("formula", digits, simplify)
         if key not in self.formula_cache:
             from ..engine.formula import model_formula
-            from .aux_formula import substitute_result
+            from .aux_formula import aux_expressions, substitute_result
             res = model_formula(self.model, self.dataset, digits=digits, simplify=simplify)
-            self.formula_cache[key] = substitute_result(res, self)
+            self.formula_cache[key] = substitute_result(res, aux_expressions(self))
         return self.formula_cache[key]
 
     def __repr__(self):

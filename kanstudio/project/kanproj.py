@@ -344,7 +344,9 @@ def load_project(path, *, data_path=None) -> Project:
     project = Project(dataset=dataset, model=model, path=path, source_path=source,
                       settings=doc.get("settings"), ui=doc.get("ui"))
     project.embed_data = bool((doc.get("data") or {}).get("embedded", True))
-    project.pareto = (doc.get("results") or {}).get("pareto")
     project.history.clear(past=doc.get("history", []))
+    # after the history, which defines the auxiliary inputs: rows saved in their columns read in the originals
+    from .aux_formula import substitute_pareto
+    project.pareto = substitute_pareto((doc.get("results") or {}).get("pareto"), project)
     project.mark_saved()
     return project
