@@ -3,6 +3,8 @@
     python benchmarks/bench_discover.py                 # sample datasets + extra laws
     python benchmarks/bench_discover.py --only samples  # just sample_datasets/*.csv
     python benchmarks/bench_discover.py --no-pykan
+    python benchmarks/bench_discover.py --only heldout --filter lens   # held-out laws + variants
+    python benchmarks/bench_discover.py --pykan-python /tmp/pykanenv/bin/python
 
 Per dataset: whether the formula is exactly recovered (numerically equivalent:
 max relative error < 1e-3 on 2000 fresh points from the same ranges) and the
@@ -33,24 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# Extra Feynman-style laws (not shipped as fixtures): name -> (sympy text, {var: (lo, hi)})
-EXTRA_LAWS = {
-    "feyn_I.12.1 mu*N": ("mu*Nn", {"mu": (1, 5), "Nn": (1, 5)}),
-    "feyn_I.14.4 k*x^2/2": ("k*x**2/2", {"k": (1, 5), "x": (1, 5)}),
-    "feyn_I.25.13 q/C": ("q/C", {"q": (1, 5), "C": (1, 5)}),
-    "feyn_I.6.2 gaussian(theta,sigma)": ("exp(-(theta/sigma)**2/2)/(sqrt(2*pi)*sigma)",
-                                         {"theta": (1, 3), "sigma": (1, 3)}),
-    "feyn_I.12.4 coulomb field": ("q1/(4*pi*8.854e-12*r**2)", {"q1": (1, 5), "r": (1, 5)}),
-    "feyn_I.29.16-like hypot": ("sqrt(x1**2 + x2**2)", {"x1": (1, 5), "x2": (1, 5)}),
-    "feyn_I.27.6 lens": ("1/(1/d1 + n/d2)", {"d1": (1, 5), "n": (1, 5), "d2": (1, 5)}),
-    "feyn_I.26.2 snell": ("asin(n*sin(theta2))", {"n": (0, 1), "theta2": (1, 5)}),
-    "feyn_I.39.10 3/2 pF V": ("3*pF*V/2", {"pF": (1, 5), "V": (1, 5)}),
-    "feyn_II.38.14 Y/(2(1+s))": ("Y/(2*(1 + s))", {"Y": (1, 5), "s": (1, 5)}),
-    "x*sin(y) mixed sign": ("x*sin(y)", {"x": (-2, 2), "y": (0, 3)}),
-    "exp(-x)*cos(y)": ("exp(-x)*cos(y)", {"x": (0, 2), "y": (0, 3)}),
-    "feyn_I.34.8 q*v*B/p": ("q*v*B/p", {"q": (1, 5), "v": (1, 5), "B": (1, 5), "p": (1, 5)}),
-    "feyn_I.10.7 relativistic mass": ("m0/sqrt(1 - v**2/c**2)", {"m0": (1, 5), "v": (1, 2), "c": (3, 10)}),
-}
+from benchmarks.heldout_laws import LAWS as EXTRA_LAWS, NOISE, NOISY, SMALL, SMALL_ROWS  # noqa: E402
 
 STAGE_KINDS = [("refit constants", "constants"), ("snap", "snap"), ("auto-symbolic", "symbolic"),
                ("factor", "symbolic"), ("prune", "prune"), ("fit [", "train"), ("refit [", "train"),
@@ -71,8 +56,10 @@ def _load_generators():
     return mod
 
 
-def _problems(only: str):
-    """(name, input names, target, sympy truth, ranges, X_train, y_train, X_test, y_test)."""
+def _problems(only: str, pick: str = ""):
+    """(name, input names, target, sympy truth, ranges, X_train, y_train, X_test, y_test, small).
+    Held-out laws: 1000 clean rows (800 train), the NOISY ones again with 1% noise
+    on the target, the SMALL ones as 30-row tables (train and score on all rows)."""
     out = []
     if only in ("all", "samples"):
         gen = _load_generators()
@@ -81,15 +68,27 @@ def _problems(only: str):
             ds = load_csv(ROOT / "sample_datasets" / f"{name}.csv", target=target)
             X, y = ds.X, ds.Y[:, 0]
             out.append((name, ds.input_names, target, text, ranges, X[ds.train_idx], y[ds.train_idx],
-                        X[ds.test_idx], y[ds.test_idx]))
-    if only in ("all", "laws"):
-        for k, (name, (text, ranges)) in enumerate(EXTRA_LAWS.items()):
-            f = _truth_fn(text, list(ranges))
-            rng = np.random.default_rng(1000 + k)
-            X = np.column_stack([rng.uniform(lo, hi, 1000) for lo, hi in ranges.values()])
-            y = f(X)
-            out.append((name, list(ranges), "y", text, ranges, X[:800], y[:800], X[800:], y[800:]))
-    return out
+                        X[ds.test_idx], y[ds.test_idx], False))
+    if only in ("all", "laws", "heldout"):
+        variants = [("", None)] + ([("noisy", NOISY), ("small", SMALL)] if only != "laws" else [])
+        for kind, subset in variants:
+            for k, (name, (text, ranges)) in enumerate(EXTRA_LAWS.items()):
+                if subset is not None and name not in subset:
+                    continue
+                f = _truth_fn(text, list(ranges))
+                rng = np.random.default_rng(1000 + k)
+                rows = SMALL_ROWS if kind == "small" else 1000
+                X = np.column_stack([rng.uniform(lo, hi, rows) for lo, hi in ranges.values()])
+                y = f(X)
+                label = f"{name} [{kind}]" if kind else name
+                if kind == "noisy":
+                    y = y + NOISE * np.std(y) * rng.standard_normal(rows)
+                if kind == "small":
+                    out.append((label, list(ranges), "y", text, ranges, X, y, X, y, True))
+                else:
+                    out.append((label, list(ranges), "y", text, ranges, X[:800], y[:800], X[800:], y[800:],
+                                False))
+    return [p for p in out if pick.lower() in p[0].lower()]
 
 
 def _truth_fn(text, names):
@@ -116,9 +115,14 @@ def _fresh_rel_error(expr_eval, text, ranges, names) -> float:
 def run_ours(prob, budget):
     from kanstudio.engine.discover import DiscoverConfig, discover_arrays
     from kanstudio.engine.formula import evaluate
-    name, names, target, text, ranges, Xtr, ytr, Xte, yte = prob
+    name, names, target, text, ranges, Xtr, ytr, Xte, yte, small = prob
     t0 = time.perf_counter()
-    res = discover_arrays(Xtr, ytr, Xte, yte, names, target, DiscoverConfig(budget_seconds=budget))
+    try:
+        res = discover_arrays(Xtr, ytr, Xte, yte, names, target, DiscoverConfig(budget_seconds=budget),
+                              small_table=small)
+    except Exception as exc:  # noqa: BLE001 - a crash on valid data is a bug: report it, go on
+        return {"formula": None, "error": f"CRASH {type(exc).__name__}: {exc}", "rel_error": float("inf"),
+                "exact": False, "seconds": time.perf_counter() - t0, "stages": {}}
     total = time.perf_counter() - t0
     stages = {}
     for st in res.stages:
@@ -130,14 +134,21 @@ def run_ours(prob, budget):
 
 
 # ------------------------------------------------------------------ pykan
-def pykan_available() -> bool:
-    return importlib.util.find_spec("kan") is not None
+def pykan_available(python: str) -> bool:
+    """pykan importable by the interpreter that runs the pykan children (a separate
+    environment: pykan is never installed into the project's)."""
+    if python == sys.executable:
+        return importlib.util.find_spec("kan") is not None
+    try:
+        return subprocess.run([python, "-c", "import kan"], capture_output=True, timeout=120).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def _pykan_child(payload: dict) -> dict:
     """Runs inside a child process whose cwd is a temporary directory."""
     import torch
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(payload.get("threads", 1)))
     from kan import KAN
     Xtr, ytr = np.asarray(payload["Xtr"]), np.asarray(payload["ytr"])
     Xte, yte = np.asarray(payload["Xte"]), np.asarray(payload["yte"])
@@ -175,15 +186,16 @@ def _pykan_child(payload: dict) -> dict:
     return out
 
 
-def run_pykan(prob, timeout):
-    name, names, target, text, ranges, Xtr, ytr, Xte, yte = prob
-    payload = {"Xtr": Xtr.tolist(), "ytr": ytr.tolist(), "Xte": Xte.tolist(), "yte": yte.tolist()}
+def run_pykan(prob, timeout, python=sys.executable, threads=1):
+    name, names, target, text, ranges, Xtr, ytr, Xte, yte, _small = prob
+    payload = {"Xtr": Xtr.tolist(), "ytr": ytr.tolist(), "Xte": Xte.tolist(), "yte": yte.tolist(),
+               "threads": threads}
     with tempfile.TemporaryDirectory() as tmp:
         inp = Path(tmp) / "in.json"
         inp.write_text(json.dumps(payload))
         t0 = time.perf_counter()
         try:
-            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--pykan-child", str(inp)],
+            proc = subprocess.run([python, os.path.abspath(__file__), "--pykan-child", str(inp)],
                                   cwd=tmp, capture_output=True, text=True, timeout=timeout)
             res = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else \
                 {"formula": None, "error": (proc.stderr.strip().splitlines() or ["crashed"])[-1], "stages": {}}
@@ -226,12 +238,17 @@ def time_auto_symbolic() -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=["all", "samples", "laws"], default="all")
+    ap.add_argument("--only", choices=["all", "samples", "laws", "heldout"], default="all",
+                    help="laws: the clean held-out laws; heldout: those plus their noisy and 30-row variants")
+    ap.add_argument("--filter", default="", help="only datasets whose name contains this")
+    ap.add_argument("--pykan-python", default=sys.executable,
+                    help="interpreter of a separate environment with pykan 0.2.8")
+    ap.add_argument("--json", help="write the per-dataset results here")
     ap.add_argument("--budget", type=float, default=60.0, help="our budget per dataset (s)")
     ap.add_argument("--no-pykan", action="store_true")
     ap.add_argument("--no-ours", action="store_true", help="only run pykan (and the timing)")
     ap.add_argument("--pykan-timeout", type=float, default=600.0)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--pykan-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.pykan_child:
@@ -241,16 +258,18 @@ def main(argv=None) -> int:
     import torch
     torch.set_num_threads(args.threads)
     time_auto_symbolic()
-    use_pykan = not args.no_pykan and pykan_available()
+    use_pykan = not args.no_pykan and pykan_available(args.pykan_python)
     if not use_pykan:
         print("pykan not importable (or --no-pykan): skipping the pykan comparison "
               "(pip install pykan==0.2.8 --no-deps into a separate target to enable it)")
     totals = {"ours": [0, 0.0, {}], "pykan": [0, 0.0, {}]}
-    probs = _problems(args.only)
+    probs = _problems(args.only, args.filter)
+    results = []
     for prob in probs:
         rows = [] if args.no_ours else [("ours", run_ours(prob, args.budget))]
         if use_pykan:
-            rows.append(("pykan", run_pykan(prob, args.pykan_timeout)))
+            rows.append(("pykan", run_pykan(prob, args.pykan_timeout, args.pykan_python, args.threads)))
+        results.append({"name": prob[0], "truth": prob[3], **{who: r for who, r in rows}})
         print(f"\n{prob[0]}   truth: {prob[3]}")
         for who, r in rows:
             tot = totals[who]
@@ -268,6 +287,8 @@ def main(argv=None) -> int:
             continue
         stt = ", ".join(f"{k} {v:.1f}" for k, v in sorted(st.items()))
         print(f"  {who:5s} exact {ok}/{len(probs)}, {secs:.1f} s in all [{stt}]")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     return 0
 
 

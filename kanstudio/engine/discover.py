@@ -9,14 +9,18 @@ with KANs on standardised data (see discover_variants / discover_views):
 2. product: log|y| as a sum of functions of x, whose edges are also read as the
    factors of y = K*prod g_i(x_i);
 3. additive: y as a sum of functions of x;
-4. general: a [n, 2n+1, 1] KAN trained with sparsity regularisation (lambda),
+4. reciprocal: 1/y as a sum of functions of log(x) (positive data only);
+5. general: a [n, 2n+1, 1] KAN trained with sparsity regularisation (lambda),
    pruned by attribution and cut to its 1 and 2 strongest hidden nodes, each
    refitted and made symbolic -- in the coordinates where the additive model of
-   steps 1-3 came closest first, then the others; right after the first one a
+   steps 1-4 came closest first, then the others; right after the first one a
    "factorised" hypothesis reads y = K*prod g_i(x_i) off the best network along
-   each variable (products of factors of any sign);
-5. retries of the general stage with other seeds / shapes while the budget
-   lasts and no formula is as accurate as a flexible unregularised network.
+   each variable (products of factors of any sign), and separability splits
+   (discover_split) take off the inputs that factor out of y, or add to y or to
+   1/y, and solve the rest as a smaller problem on the network's values;
+6. retries of the general stage with other seeds / shapes while the budget
+   lasts and no readable formula is as accurate as a flexible unregularised
+   network.
 
 Every formula has its constants refitted on the training rows in original
 units (Levenberg-Marquardt) and snapped to 0, integers, simple rationals and

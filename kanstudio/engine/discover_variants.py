@@ -15,7 +15,9 @@ import numpy as np
 import sympy
 import torch
 
-from .discover_views import LOG_SHARE, View, sign_definite
+from .discover_checks import probe_points, readable
+from .discover_split import factorised, separable_split
+from .discover_views import LOG_SHARE, View, reciprocal_ok, sign_definite
 from .expr_eval import evaluate_numpy
 from .formula import FormulaIncomplete, complexity, finish, network_expressions
 from .network import KAN
@@ -27,7 +29,6 @@ from .symbolic_lib import library_names, to_sympy
 from .train import FitConfig, fit
 
 __all__ = ["Context", "run_all"]
-
 
 class Context:
     def __init__(self, cfg, clock, X_train, y_train, X_test, y_test, symbols, names):
@@ -47,7 +48,11 @@ class Context:
         self.general_done = False     # a flexible network has been trained (noise-floor estimate)
         self.flex_rmse = math.inf     # its test error
         self.deferred: list = []      # candidates to snap once flex_rmse is known
+        self.depth = 0                # recursion depth of separability splits
         self.lib = list(cfg.lib) if cfg.lib else list(library_names())
+        self.probe = probe_points(X_train, rng)
+        med = float(np.median(y_train))
+        self.probe_limit = (med, 10.0 * float(np.max(np.abs(y_train - med)) or 1.0))
         # tiny tables: fewer spline intervals, so a network cannot memorise the rows
         self.grid = int(min(cfg.grid, max(1, len(self.kan_rows) // 10)))
 
@@ -67,10 +72,13 @@ class Context:
         return any(min(c.test_rmse, c.unrounded_rmse) <= 1e-8 * self.y_std for c in self.candidates)
 
     def accurate_found(self) -> bool:
-        """Some formula is at least as good as a flexible unregularised network
-        (the noise floor, as far as the data can tell)."""
-        best = min((c.test_rmse for c in self.candidates), default=math.inf)
-        return self.exact_found() or best <= 1.1 * self.flex_rmse
+        """Some readable formula is at least as good as a flexible unregularised
+        network (the noise floor, as far as the data can tell).  A sprawling one
+        that merely matches the network's own approximation error (noiseless data,
+        wrong structure) is no reason to stop searching."""
+        limit = 1.1 * self.flex_rmse
+        return self.exact_found() or any(c.test_rmse <= limit and readable(c.formula, c.complexity)
+                                         for c in self.candidates)
 
     # ------------------------------------------------------------ networks
     def rows_for(self, view: View) -> np.ndarray:
@@ -147,9 +155,21 @@ class Context:
             if pol.rmse <= 1.2 * self.flex_rmse and not self.exact_found():
                 self._snap(pol, stage, model, view)
 
+    def explodes(self, expr) -> bool:
+        """Non-finite or far out of the data's range between the rows (a pole or a
+        log of a negative number that the rows happen to miss)."""
+        try:
+            with np.errstate(all="ignore"):
+                pred = evaluate_numpy(expr, {s: self.probe[:, k] for k, s in enumerate(self.symbols)})
+        except Exception:  # noqa: BLE001
+            return True
+        pred = np.broadcast_to(np.asarray(pred, dtype=np.float64), (len(self.probe),))
+        med, lim = self.probe_limit
+        return not (np.isfinite(pred).all() and float(np.max(np.abs(pred - med))) <= lim)
+
     def _add(self, expr, stage, model_view, unrounded=None):
         te = self.rmse(expr, self.X_test, self.y_test)
-        if not math.isfinite(te):
+        if not math.isfinite(te) or self.explodes(expr):
             return
         tr = self.rmse(expr, self.X_train[self.pol_rows], self.pol_y)
         raw = self.rmse(unrounded, self.X_test, self.y_test) if unrounded is not None else te
@@ -194,6 +214,10 @@ def _views(ctx: Context):
         if any(pos_x):
             out["power"] = View("power law", ctx.X_train, ctx.y_train, ctx.symbols, pos_x, True)
         out["product"] = View("product", ctx.X_train, ctx.y_train, ctx.symbols, [False] * ctx.n_in, True)
+    if ctx.cfg.log_space and any(pos_x) and reciprocal_ok(ctx.y_train):
+        # 1/y as functions of log(x): sums of reciprocals and of monomials there
+        # (1/(1/a + 1/b), 1/(1/d1 + n/d2), Y/(2(1+s)) = 1/(2/Y + 2s/Y), ...)
+        out["inverse"] = View("inverse", ctx.X_train, ctx.y_train, ctx.symbols, pos_x, False, inv_target=True)
     return out
 
 
@@ -242,37 +266,6 @@ def _factor_formula(ctx: Context, model: KAN, view: View, xs):
         return None
     K = float(np.dot(vals, yk) / denom)       # least-squares overall scale
     return sympy.Float(K) * prod
-
-
-def factorised(ctx: Context):
-    """y = K * prod_i g_i(x_i): each factor read off the best network along one
-    variable with the others held at a reference row, then fitted by the library."""
-    if ctx.best_net is None or ctx.n_in < 2:
-        return
-    with ctx.clock.stage("factorised: read factors"):
-        X = ctx.X_train[ctx.kan_rows]
-        ref = X[int(np.argmax(np.abs(ctx.y_train[ctx.kan_rows])))]
-        factors = []
-        for i in range(ctx.n_in):
-            Xq = np.tile(ref, (len(X), 1))
-            Xq[:, i] = X[:, i]
-            g = ctx.predict(Xq)
-            if not np.isfinite(g).all():
-                return
-            if np.std(g) <= 1e-6 * (np.abs(np.mean(g)) + 1e-300):
-                continue                                  # this input does not matter
-            res = fit_functions(torch.as_tensor(X[:, i][None]), torch.as_tensor(g[None]), ctx.lib)
-            best = res.candidates(0, ctx.cfg.weight_simple, 1)[0]
-            factors.append(to_sympy(best.name, best.params, ctx.symbols[i]))
-        if len(factors) < 2:
-            return
-        prod = sympy.Mul(*factors)
-        vals = evaluate_numpy(prod, {s: X[:, k] for k, s in enumerate(ctx.symbols)})
-        denom = float(np.dot(vals, vals))
-        if not np.isfinite(denom) or denom == 0:
-            return
-        K = float(np.dot(vals, ctx.y_train[ctx.kan_rows]) / denom)
-    ctx.add_structure(sympy.Float(K) * prod, "factorised", net_rmse=ctx.best_net_rmse)
 
 
 def _width_general(ctx: Context, attempt: int):
@@ -348,14 +341,16 @@ def _pruned_variants(ctx: Context, model: KAN, xs):
 
 def run_all(ctx: Context):
     views = _views(ctx)
-    labels = {"raw": "general", "power": "general log-log", "product": "general log(y)"}
+    labels = {"raw": "general", "power": "general log-log", "product": "general log(y)",
+              "inverse": "general 1/y"}
     shallow_rmse = {}
 
     def stop() -> bool:
         return ctx.clock.left() <= 0 or ctx.exact_found() or (ctx.general_done and ctx.accurate_found())
 
     if ctx.cfg.width is None:
-        plan = [("power", "power law", False), ("product", "product", True), ("raw", "additive", False)]
+        plan = [("power", "power law", False), ("product", "product", True), ("raw", "additive", False),
+                ("inverse", "reciprocal", False)]
         for key, label, factors in plan:
             if key in views and not stop():
                 shallow_rmse[key] = shallow(ctx, views[key], label, factors=factors)
@@ -369,7 +364,7 @@ def run_all(ctx: Context):
     for key in order:
         if stop():
             return
-        after = (lambda: factorised(ctx)) if first else None
+        after = (lambda: (factorised(ctx), ctx.accurate_found() or separable_split(ctx))) if first else None
         general(ctx, views[key], labels[key], 0, after_first=after)
         first = False
     attempt = 1

@@ -1,8 +1,8 @@
 """Transformed views of a table that the discovery pipeline trains KANs on.
 
 A view maps the original columns to KAN coordinates: each input is used raw or
-as log(x) (only for strictly positive columns), the target raw or as
-log(sign*y) (only for a target of one sign), then everything is standardised
+as log(x) (only for strictly positive columns), the target raw, as
+log(sign*y) or as 1/y (only for a target of one sign), then everything is standardised
 on the training rows.  The view also knows how to write the network's inputs
 and output back in the original variables, so every formula comes out in
 the data's own units.
@@ -15,7 +15,7 @@ import numpy as np
 import sympy
 import torch
 
-__all__ = ["View", "sign_definite", "LOG_SHARE"]
+__all__ = ["View", "sign_definite", "reciprocal_ok", "LOG_SHARE"]
 
 LOG_SHARE = 0.95   # a log-target view needs this share of the target to have one sign
 
@@ -33,16 +33,25 @@ def sign_definite(y: np.ndarray, share: float = 1.0) -> int:
     return 0
 
 
+def reciprocal_ok(y) -> bool:
+    """1/y is usable: y of one sign throughout and never near 0 relative to its size."""
+    a = np.abs(np.asarray(y, dtype=np.float64))
+    if not (sign_definite(y, 1.0) != 0 and a.min() > 0):
+        return False
+    return float(a.min()) >= 1e-3 * float(np.median(a))
+
+
 class View:
     def __init__(self, name: str, X_train: np.ndarray, y_train: np.ndarray, symbols: Sequence,
-                 log_inputs: Sequence[bool], log_target: bool):
+                 log_inputs: Sequence[bool], log_target: bool, inv_target: bool = False):
         self.name = name
         self.symbols = list(symbols)
         self.log_inputs = [bool(v) for v in log_inputs]
         self.log_target = bool(log_target)
-        self.sign = sign_definite(y_train, LOG_SHARE) if log_target else 1
-        if log_target and self.sign == 0:
-            raise ValueError("a log-target view needs a target of one sign")
+        self.inv_target = bool(inv_target) and not self.log_target
+        self.sign = sign_definite(y_train, LOG_SHARE) if (log_target or inv_target) else 1
+        if (log_target or inv_target) and self.sign == 0:
+            raise ValueError("a log- or 1/y-target view needs a target of one sign")
         ok = self.valid(y_train)
         X_train, y_train = X_train[ok], np.asarray(y_train)[ok]
         F = self.features(X_train)
@@ -56,9 +65,11 @@ class View:
 
     # ------------------------------------------------------------ numbers
     def valid(self, y: np.ndarray) -> np.ndarray:
-        """Rows this view can train on (a log target needs sign*y > 0)."""
+        """Rows this view can train on (a log or 1/y target needs sign*y > 0)."""
         y = np.asarray(y, dtype=np.float64).reshape(-1)
-        return self.sign * y > 0 if self.log_target else np.ones(len(y), dtype=bool)
+        if self.log_target or self.inv_target:
+            return self.sign * y > 0
+        return np.ones(len(y), dtype=bool)
 
     def features(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
@@ -70,6 +81,8 @@ class View:
 
     def _target(self, y: np.ndarray) -> np.ndarray:
         y = np.asarray(y, dtype=np.float64).reshape(-1)
+        if self.inv_target:
+            return 1.0 / y
         return np.log(self.sign * y) if self.log_target else y
 
     def x_tensor(self, X: np.ndarray, dtype=torch.float64, device="cpu") -> torch.Tensor:
@@ -86,14 +99,18 @@ class View:
         if self.log_target:
             with np.errstate(over="ignore"):
                 return self.sign * np.exp(t)
+        if self.inv_target:
+            with np.errstate(divide="ignore"):
+                return 1.0 / t
         return t
 
     def describe(self) -> dict:
         """JSON-able description of the coordinates a model of this view works in:
         input k is (log(x_k) if log_inputs[k] else x_k - x_mean[k]) / x_scale[k]; the
         output o maps back to y = sign*exp(o*y_scale + y_mean) (log target) or
-        o*y_scale + y_mean."""
+        o*y_scale + y_mean, or 1/(o*y_scale + y_mean) (inv_target)."""
         return {"name": self.name, "log_inputs": list(self.log_inputs), "log_target": self.log_target,
+                "inv_target": self.inv_target,
                 "sign": int(self.sign), "x_mean": [float(v) for v in self.x_mean],
                 "x_scale": [float(v) for v in self.x_scale], "y_mean": float(self.y_mean),
                 "y_scale": float(self.y_scale)}
@@ -113,4 +130,6 @@ class View:
 
     def output_expr(self, out_norm: sympy.Expr) -> sympy.Expr:
         t = out_norm * self._num(self.y_scale) + self._num(self.y_mean)
+        if self.inv_target:
+            return 1 / t
         return self.sign * sympy.exp(t) if self.log_target else t
