@@ -113,10 +113,11 @@ class KANLayer(nn.Module):
         return y, spread
 
     def tables(self) -> spline.KnotTables:
-        gkey = (id(self.grid), self.grid._version)
-        if self._tables is None or self._tables[0] != gkey:
-            self._tables = (gkey, spline.knot_tables(self.grid, self.k))
-        return self._tables[1]
+        # identity, not id(): the tables hold their grid, so it cannot be a reused address
+        t = self._tables
+        if t is None or t[1].grid is not self.grid or t[0] != self.grid._version:
+            t = self._tables = (self.grid._version, spline.knot_tables(self.grid, self.k))
+        return t[1]
 
     def basis_t(self, x: torch.Tensor) -> torch.Tensor:
         """Basis [in, nb, B] of x [B, in] (differentiable in x)."""
@@ -132,12 +133,13 @@ class KANLayer(nn.Module):
             return None
         tab = self.tables()
         c = self._basis_cache
-        if c is not None and c[0] is x and c[1] == (x._version, id(tab)):
+        # the tables by identity: a freed KnotTables' id() can come back for new ones
+        if c is not None and c[0] is x and c[1] == x._version and c[3] is tab:
             return c[2]
         basis = spline.dense_t(spline.window_t(x.T, tab, False), tab).view(self.in_dim * self.n_basis, -1)
         out = (basis, F.silu(x))
         if basis.numel() <= _BASIS_CACHE_LIMIT:
-            self._basis_cache = (x, (x._version, id(tab)), out)
+            self._basis_cache = (x, x._version, out, tab)
         return out
 
     def _symbolic_edges(self, x: torch.Tensor) -> torch.Tensor:

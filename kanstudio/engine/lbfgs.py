@@ -46,6 +46,7 @@ class FlatLBFGS:
         self.h_diag = 1.0
         self.n_iter = 0
         self.func_evals = 0
+        self.last_loss = None         # loss where step() left the parameters (None: not evaluated)
 
     # ------------------------------------------------------------ parameters
     def _bind(self):
@@ -64,7 +65,8 @@ class FlatLBFGS:
         # Someone may have replaced p.data (grid updates, restoring a state):
         # pick up the new values and re-alias; the curvature pairs stay valid
         # only while the shapes do.
-        if any(p.data_ptr() != ptr for p, ptr in self._views):
+        # (no views at all: release() was called and training goes on)
+        if not self._views or any(p.data_ptr() != ptr for p, ptr in self._views):
             if sum(p.numel() for p in self.params) != self.n:
                 raise ValueError("parameter shapes changed: make a new optimizer")
             self._bind()
@@ -94,11 +96,13 @@ class FlatLBFGS:
     def step(self, closure: Callable[[], torch.Tensor]):
         """Up to ``max_iter`` iterations; ``closure`` zeroes grads, computes
         the loss, calls backward and returns the loss.  Returns the loss at
-        the start of the step (as torch's LBFGS does)."""
+        the start of the step (as torch's LBFGS does); ``last_loss`` is the
+        one at the end (a line search that met NaN ends on a NaN point)."""
         self._ensure_bound()
         with torch.enable_grad():
             loss, g = self._evaluate(closure)
         first_loss = loss
+        self.last_loss = loss
         evals = 1
         if float(g.abs().max()) <= self.tol_grad:
             return torch.tensor(first_loss)
@@ -131,13 +135,16 @@ class FlatLBFGS:
             if self.line_search:
                 loss, g, t, n_ls = self._strong_wolfe(closure, x0, t, d, loss, g, gtd)
                 self.x.copy_(x0.add_(d, alpha=t))
+                self.last_loss = loss
             else:
                 self.x.add_(d, alpha=t)
                 n_ls = 0
+                self.last_loss = None
                 if it != self.max_iter:
                     with torch.enable_grad():
                         loss, g = self._evaluate(closure)
                     n_ls = 1
+                    self.last_loss = loss
             self.d, self.t = d, t
             evals += n_ls
             if it == self.max_iter or evals >= self.max_eval:

@@ -98,12 +98,20 @@ class KnotTables:
         self.row_offset = (torch.arange(n_in, device=grid.device) * self.n_rows)[:, None]   # [in, 1]
         self.window = torch.arange(-k, 1, device=grid.device)[None, :, None]             # [1, k+1, 1]
         h = self.knots[:, 1:] - self.knots[:, :-1]
-        span = self.knots[:, -1] - self.knots[:, 0]
-        tol = 64 * torch.finfo(grid.dtype).eps        # the knots' own round-off
-        self.uniform = bool(((h.max(1).values - h.min(1).values) <= tol * span).all() and (h.min() > 0))
+        n_int = n_knots - 1
+        start, span = self.knots[:, :1], self.knots[:, -1:] - self.knots[:, :1]
+        # Uniform = every knot within the knots' own round-off of start + j*span/n_int.
+        # Compare positions, not gaps (gaps within tolerance can still drift), and
+        # take h from the whole span: one rounded gap, times j, drifts by j ulps.
+        j = torch.arange(n_knots, dtype=grid.dtype, device=grid.device)
+        dev = (self.knots - (start + span * (j / n_int))).abs().amax(1)
+        tol = 16 * torch.finfo(grid.dtype).eps * self.knots.abs().amax(1)
+        self.uniform = bool((dev <= tol).all() and (h.min() > 0))
         if self.uniform:
-            self.start = self.knots[:, :1].contiguous()                      # [in, 1]
-            self.inv_h = (1.0 / h[:, :1]).contiguous()                       # [in, 1]
+            self.start = start.contiguous()                                  # [in, 1]
+            self.inv_h = (n_int / span).contiguous()                         # [in, 1]
+            # knot j+1 of interval j = -1 .. n_int (+inf right of the knots)
+            self.knots_next = torch.cat([self.knots, torch.full_like(start, float("inf"))], 1)
             mid = rows[0, 1 + k]                                             # interval k: all k+1 functions exist
             self.q_const = mid[2:2 + self.kk * self.kk].view(self.kk, self.kk, 1).contiguous()   # [d, r, 1]
 
@@ -175,13 +183,16 @@ def _window_uniform(x_t: torch.Tensor, tab: KnotTables, need_deriv: bool):
     kk = tab.kk
     s = (x_t - tab.start) * tab.inv_h                                       # position in intervals
     n_int = tab.knots.shape[1] - 1
-    j = s.floor().clamp_(-1.0, float(n_int))      # -1 / n_int: left / right of the knots
+    j = s.floor().clamp_(-1.0, float(n_int)).long().clamp_(-1, n_int)   # -1 / n_int: left / right
+    # s is rounded: a point exactly on a knot can land one interval low; move it
+    # up as searchsorted(right=True) does (values and k=1 slopes at knots agree)
+    j += x_t >= tab.knots_next.gather(1, j + 1)
     u = (s - j).clamp_(0.0, 1.0).reshape(-1)     # far-away points: no overflow (their slots are zeroed)
     q = tab.q_const
     val = q[kk - 1].expand(kk, u.shape[0])
     for d in range(kk - 2, -1, -1):
         val = torch.addcmul(q[d], val, u)
-    idx = j.long().unsqueeze(1) + tab.window                              # basis index j - k + r
+    idx = j.unsqueeze(1) + tab.window                                     # basis index j - k + r
     valid = ((idx >= 0) & (idx < tab.n_basis)).to(x_t.dtype)              # outside: none valid
     idx = idx.clamp_(0, tab.n_basis - 1)
     val = val.view(kk, n_in, B).transpose(0, 1) * valid

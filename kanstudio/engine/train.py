@@ -172,6 +172,7 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
 
     opt = make_optimizer()
     good = _save_state(model)
+    prev_good = None                  # the state before ``good`` (see the guard below)
     t0 = time.perf_counter()
     last_reg = 0.0
 
@@ -236,12 +237,19 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
             _load_state(model, good)
             reason = "cancelled"
             break
-        bad = not torch.isfinite(loss) or any(not torch.isfinite(p).all() for p in params)
+        # loss = the loss where the step started.  L-BFGS also knows where it
+        # ended (a line search that met NaN ends on NaN with finite parameters);
+        # Adam does not, so a non-finite start loss condemns the state saved
+        # after the previous step too.
+        end_loss = opt.last_loss if isinstance(opt, FlatLBFGS) else None
+        start_ok = bool(torch.isfinite(loss))
+        bad = (not start_ok or (end_loss is not None and not math.isfinite(end_loss))
+               or any(not torch.isfinite(p).all() for p in params))
         if bad:
-            _load_state(model, good)
+            _load_state(model, good if start_ok or prev_good is None else prev_good)
             reason = f"diverged at step {step + 1}: non-finite loss or parameters; restored the last good state"
             break
-        good = _save_state(model)
+        prev_good, good = good, _save_state(model)
         last_mse[0] = float(reg_holder[-1]) if len(reg_holder) > 1 else float("nan")
         if reg_holder[0] is not None:
             last_reg = float(reg_holder[0])
@@ -249,6 +257,10 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
             yield snapshot(step + 1)
     else:
         step = cfg.steps
+    if not reason.startswith("diverged") and not math.isfinite(_rmse(model, x_train, y_train)):
+        # where the last Adam step (or a cancelled one) left the model was never evaluated
+        _load_state(model, prev_good if prev_good is not None else good)
+        reason = f"diverged at step {step}: non-finite loss; restored the last good state"
     if isinstance(opt, FlatLBFGS):
         opt.release()
     model.invalidate()

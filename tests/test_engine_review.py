@@ -1,0 +1,107 @@
+"""Review of the fast training path: edge cases where it must still agree
+with the plain maths (Cox-de Boor, the per-edge path, torch's L-BFGS)."""
+import torch
+
+from kanstudio.engine import spline
+
+
+def test_uniform_shortcut_keeps_float32_accuracy_on_fine_grids():
+    """A refined float32 grid (uniform up to round-off) takes the floor
+    shortcut; its interval length must not come from one rounded knot gap,
+    or the position error grows with the interval index."""
+    gen = torch.Generator().manual_seed(0)
+    for num in (100, 1000):
+        grid = spline.interpolate_grid(spline.uniform_grid(2, 5, 3, dtype=torch.float32), 3, num)
+        tab = spline.knot_tables(grid, 3)
+        assert tab.uniform
+        x = torch.rand(1000, 2, generator=gen) * 2.2 - 1.1
+        fast = spline.dense_t(spline.window_t(x.T, tab, False), tab).permute(2, 0, 1)
+        ref = spline._cox_de_boor(x.double(), grid.double(), 3)
+        # what is left is the rounding of x itself, measured in intervals
+        assert (fast.double() - ref).abs().max() < 2 * torch.finfo(torch.float32).eps * num
+
+
+def _quadratic_problem():
+    target = torch.linspace(-1, 1, 6, dtype=torch.float64)
+    p = torch.nn.Parameter(torch.zeros(6, dtype=torch.float64))
+
+    def closure():
+        p.grad = None
+        loss = ((p - target) ** 2).sum() + (p ** 4).sum()
+        loss.backward()
+        return loss
+    return p, closure
+
+
+def test_flat_lbfgs_keeps_moving_the_parameters_after_release():
+    """release() gives the parameters their own storage; a later step must
+    alias them again instead of moving a flat copy nobody reads."""
+    from kanstudio.engine.lbfgs import FlatLBFGS
+    p, closure = _quadratic_problem()
+    opt = FlatLBFGS([p], max_iter=2)
+    opt.step(closure)
+    opt.release()
+    before = p.detach().clone()
+    loss_before = float(closure().detach())
+    opt.step(closure)
+    assert not torch.equal(p.detach(), before)
+    assert float(closure().detach()) < loss_before
+
+
+def test_cached_basis_is_not_reused_for_new_knot_tables(monkeypatch):
+    """The layer-0 basis cache must follow the knot tables it was built from.
+    CPython reuses the id() of freed objects; make every id collide to see it."""
+    from kanstudio.engine import layer as layer_mod
+    from kanstudio.engine.network import KAN
+    monkeypatch.setattr(layer_mod, "id", lambda obj: 0, raising=False)
+    m = KAN([2, 1], grid=5, seed=0)
+    x = torch.rand(40, 2, dtype=torch.float64) * 2 - 1
+    with torch.no_grad():
+        m(x)
+        m.layers[0].grid.mul_(1.3)            # in place: new knot tables, same x
+        fast = m(x)
+        ref = m(x.clone())                    # a new tensor: no cache
+    assert torch.allclose(fast, ref, atol=1e-12)
+
+
+def test_nan_guard_catches_a_line_search_that_ends_on_nan():
+    """A strong-Wolfe search whose first trial is NaN keeps extrapolating
+    (every comparison with NaN is false) and ends on a NaN point with finite
+    parameters.  The step's returned loss is the start one, so the guard must
+    look at where the step ended, or it saves that point as the good state."""
+    from kanstudio.engine.network import KAN
+    from kanstudio.engine.train import FitConfig, fit
+    m = KAN([1, 1], grid=3, seed=0)
+    plain = m.forward
+
+    def overflowing(x, **kw):        # stands for a float overflow far from the start
+        y = plain(x, **kw)
+        big = max(float(p.detach().abs().max()) for p in m.parameters())
+        return y * float("nan") if big > 50 else y
+
+    m.forward = overflowing
+    x = torch.linspace(-1, 1, 30, dtype=torch.float64)[:, None]
+    res = fit(m, x, 3 * x, steps=3, lr=1e4, update_grid=False)
+    assert res.diverged
+    assert torch.isfinite(m(x)).all()
+    assert all(float(p.detach().abs().max()) <= 50 for p in m.parameters())
+
+
+def test_nan_guard_checks_where_the_last_adam_step_landed():
+    """Adam never evaluates the point its last step lands on: the final
+    model must still be a finite one."""
+    from kanstudio.engine.network import KAN
+    from kanstudio.engine.train import FitConfig, fit
+    m = KAN([1, 1], grid=3, seed=0)
+    plain = m.forward
+
+    def overflowing(x, **kw):
+        y = plain(x, **kw)
+        big = max(float(p.detach().abs().max()) for p in m.parameters())
+        return y * float("nan") if big > 50 else y
+
+    m.forward = overflowing
+    x = torch.linspace(-1, 1, 30, dtype=torch.float64)[:, None]
+    for steps in (1, 3):
+        res = fit(m, x, 3 * x, steps=steps, optimizer="adam", lr=100.0, update_grid=False)
+        assert res.diverged and torch.isfinite(m(x)).all() and __import__("math").isfinite(res.final.train_rmse)
