@@ -20,7 +20,7 @@ class CliError(Exception):
 
 
 def _width_arg(text: str):
-    from .engine.network import parse_width
+    from .engine.width import parse_width
     try:
         return parse_width(text)
     except ValueError as exc:
@@ -125,7 +125,7 @@ def _check_device(device: str) -> str:
 
 
 def _check_width(width, n_in: int, n_out: int):
-    from .engine.network import normalize_width
+    from .engine.width import normalize_width
     try:
         w = normalize_width(width)
     except ValueError as exc:

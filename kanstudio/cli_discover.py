@@ -82,7 +82,7 @@ def run_discover(args) -> int:
 def _run(args) -> int:
     from .data import load_csv
     from .engine.discover import DiscoverConfig, discover
-    from .engine.network import normalize_width, parse_width
+    from .engine.width import normalize_width, parse_width
 
     if args.digits < 1 or args.digits > 15:
         raise ValueError("--digits must be between 1 and 15")

@@ -266,7 +266,10 @@ from kanstudio.gui.main_window import MainWindow
 w = MainWindow(confirm_close=False)
 w.show()
 app.processEvents()
+w.training_panel.width_edit.setText("2,[3,2],1")
+spec = w.training_panel.width_spec()          # checking what the user typed needs no torch either
 heavy = sorted(m for m in ("torch", "sympy", "matplotlib", "pandas") if m in sys.modules)
+print("spec=" + repr(spec))
 # Then the worker warms up (imports, fonts) on its own, so that a fit does not pay for it.
 import time
 t0 = time.perf_counter()
@@ -295,4 +298,5 @@ def test_window_comes_up_without_the_heavy_libraries(gui_env, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     out = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
     assert out["heavy"] == "", f"imported while building the window: {out['heavy']}"
+    assert out["spec"] == repr([[2, 0], [3, 2], [1, 0]])
     assert out["warm"] == "kanstudio.engine.formula,matplotlib,sympy,torch", f"not warmed up after the show: {out}"

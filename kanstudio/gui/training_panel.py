@@ -240,7 +240,7 @@ class TrainingPanel(QWidget):
                 self.device_combo.setCurrentIndex(self.device_combo.findData("cuda"))
 
     def width_spec(self):
-        from ..engine.network import normalize_width, parse_width
+        from ..engine.width import normalize_width, parse_width
         return normalize_width(parse_width(self.width_edit.text()))
 
     def validate(self) -> str:

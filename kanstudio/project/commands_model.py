@@ -23,7 +23,7 @@ _CONFIG_KEYS = ("steps", "optimizer", "lr", "lamb", "update_grid", "batch_size",
 def resolve_width(width, n_in: int, n_out: int) -> list:
     """The width setting as a list; '' -> inputs, 2*inputs+1, outputs.  Checks
     that the ends match the data (CommandError otherwise)."""
-    from ..engine.network import normalize_width
+    from ..engine.width import normalize_width
     if width in (None, "", []):
         width = [n_in, 2 * n_in + 1, n_out]
     try:
