@@ -105,3 +105,20 @@ def test_nan_guard_checks_where_the_last_adam_step_landed():
     for steps in (1, 3):
         res = fit(m, x, 3 * x, steps=steps, optimizer="adam", lr=100.0, update_grid=False)
         assert res.diverged and torch.isfinite(m(x)).all() and __import__("math").isfinite(res.final.train_rmse)
+
+
+def test_float32_spread_of_a_nearly_constant_edge():
+    """spread = sqrt(c^T Cov c): with float32 sums, an edge sitting on a
+    constant (what the L1 penalty leaves behind) reads round-off of c_mean^2
+    instead of its small variation.  Must match the std of its values."""
+    from kanstudio.engine.network import KAN
+    gen = torch.Generator().manual_seed(0)
+    m = KAN([2, 3], grid=10, dtype="float32", seed=0)
+    layer = m.layers[0]
+    x = torch.rand(1000, 2, generator=gen) * 2 - 1
+    with torch.no_grad():
+        layer.coef.copy_(10 + 1e-3 * torch.randn(layer.coef.shape, generator=gen))
+    _, spread = layer.forward_with_spread(x)
+    values = spline.coef_to_curve(x.double(), layer.grid.double(), layer.coef.detach().double(), layer.k)
+    ref = values.std(0)
+    assert ((spread.double() - ref).abs() / ref).max() < 1e-3

@@ -6,10 +6,10 @@ hand-written backward passes.
 
 (m = numeric-edge mask).  ``numeric_edges`` gives y, ``numeric_edges_spread``
 also the per-edge spread the regulariser needs, computed from the [in, nb, nb]
-covariance of the basis instead of a [B, in, out] tensor.  One autograd node
-per layer and a dozen tensor operations in each direction, where autograd
-would record ~40 for the same maths; on small networks that bookkeeping, not
-arithmetic, is the cost.  The basis works in feature-major layout
+covariance of the basis (in float64) instead of a [B, in, out] tensor.  One
+autograd node per layer and a dozen tensor operations in each direction,
+where autograd would record ~40 for the same maths; on small networks that
+bookkeeping, not arithmetic, is the cost.  The basis works in feature-major layout
 [in, nb, B] (spline.window_t / dense_t), so both matrix products read it
 without a copy.
 """
@@ -100,18 +100,21 @@ class _EdgesSpread(torch.autograd.Function):
         y, basis, silu, wb, ws, eff, idx, der = _forward(x, coef, scale_base, scale_sp, w, tab, cached,
                                                          ctx.needs_input_grad[0])
         n_in, n_out, nb = coef.shape
-        b3 = basis.view(n_in, nb, -1)
+        # In float64: c^T Cov c cancels terms of size c_mean^2, so float32 sums
+        # bury the small spread of an edge sitting on a constant (what L1 leaves).
+        b3 = basis.view(n_in, nb, -1).to(torch.float64)
+        c64 = coef.to(torch.float64)
         n = b3.shape[-1]
         centred = b3 - b3.mean(-1, keepdim=True)
         cov = centred @ centred.transpose(1, 2) / max(n - 1, 1)                 # [in, nb, nb]
-        cv = coef @ cov                                                         # [in, out, nb]
-        var = (cv * coef).sum(-1)
+        cv = c64 @ cov                                                          # [in, out, nb]
+        var = (cv * c64).sum(-1)
         # round-off can make a zero variance slightly negative: no gradient there
         live = var > 1e-30
         std = torch.sqrt(torch.where(live, var, torch.ones_like(var))) * live
         ctx.save_for_backward(x, coef, w, basis, silu, wb, ws, eff, idx, der, centred, cv, std, live)
         ctx.n = n
-        return y, std * w
+        return y, (std * w).to(coef.dtype)
 
     @staticmethod
     def backward(ctx, gy, g_spread):
@@ -119,14 +122,15 @@ class _EdgesSpread(torch.autograd.Function):
         need = ctx.needs_input_grad
         # d std / d var = 1 / (2 std); var = c^T cov c
         g_var = torch.where(live, g_spread * w / (2 * torch.where(live, std, torch.ones_like(std))),
-                            torch.zeros_like(std))                              # [in, out]
-        extra_coef = 2 * cv * g_var.unsqueeze(-1) if need[1] else None
+                            torch.zeros_like(std))                              # [in, out], float64
+        extra_coef = (2 * cv * g_var.unsqueeze(-1)).to(coef.dtype) if need[1] else None
         extra_basis = None
         if need[0]:
             # d(c^T C C^T c)/dC = 2 c c^T C, summed over outputs; then undo the centring
-            m = (coef * g_var.unsqueeze(-1)).transpose(1, 2) @ coef             # [in, nb, nb]
+            c64 = coef.to(torch.float64)
+            m = (c64 * g_var.unsqueeze(-1)).transpose(1, 2) @ c64               # [in, nb, nb]
             g_c = (m @ centred) * (2.0 / max(ctx.n - 1, 1))
-            extra_basis = g_c - g_c.mean(-1, keepdim=True)
+            extra_basis = (g_c - g_c.mean(-1, keepdim=True)).to(coef.dtype)
         if gy is None:
             gy = torch.zeros(x.shape[0], coef.shape[1], dtype=x.dtype, device=x.device)
         grads = _backward(need, gy, x, coef, w, basis, silu, wb, ws, eff, extra_coef, extra_basis,
