@@ -122,3 +122,16 @@ def test_float32_spread_of_a_nearly_constant_edge():
     values = spline.coef_to_curve(x.double(), layer.grid.double(), layer.coef.detach().double(), layer.k)
     ref = values.std(0)
     assert ((spread.double() - ref).abs() / ref).max() < 1e-3
+
+
+def test_infinite_inputs_have_a_zero_basis_on_every_grid():
+    """Outside the knots every basis function is 0, also at +-inf (the
+    uniform shortcut already does so; the table path made 0 * inf = NaN)."""
+    gen = torch.Generator().manual_seed(1)
+    adaptive = spline.grid_from_samples(torch.randn(100, 2, generator=gen, dtype=torch.float64), 5, 3)
+    for grid in (adaptive, spline.uniform_grid(2, 5, 3, dtype=torch.float64)):
+        tab = spline.knot_tables(grid, 3)
+        x = torch.tensor([[float("inf"), -float("inf")], [-float("inf"), float("inf")]], dtype=torch.float64)
+        win = spline.window_t(x.T, tab, True)
+        assert spline.dense_t(win, tab).eq(0).all()
+        assert spline.spline_grad_t(torch.ones(2, tab.n_basis, 2, dtype=torch.float64), win).eq(0).all()

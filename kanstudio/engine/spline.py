@@ -160,7 +160,9 @@ def window_t(x_t: torch.Tensor, tab: KnotTables, need_deriv: bool):
     pos = torch.searchsorted(tab.knots, x_t.contiguous(), right=True)      # [in, B]
     flat = (pos + tab.row_offset).view(1, -1)
     rows = torch.gather(tab.table, 1, flat.expand(tab.table.shape[0], -1))   # [C, in*B]
-    u = (x_t.reshape(-1) - rows[0]) * rows[1]                               # [in*B]
+    # outside rows hold t = 0, 1/h = 0: clamp +-inf so that 0 * inf does not make NaN
+    big = torch.finfo(x_t.dtype).max
+    u = (x_t.reshape(-1).clamp(-big, big) - rows[0]) * rows[1]              # [in*B]
     q = rows[2:].view(kk, kk, -1)                                           # [d, r, in*B]
     val = q[kk - 1]
     for d in range(kk - 2, -1, -1):                                         # Horner
