@@ -135,3 +135,14 @@ def test_infinite_inputs_have_a_zero_basis_on_every_grid():
         win = spline.window_t(x.T, tab, True)
         assert spline.dense_t(win, tab).eq(0).all()
         assert spline.spline_grad_t(torch.ones(2, tab.n_basis, 2, dtype=torch.float64), win).eq(0).all()
+
+
+def test_regularised_fit_on_a_single_row_does_not_diverge():
+    """With one row the spread path already counts a zero spread; the input
+    std must not turn the regulariser into NaN (0/0 degrees of freedom)."""
+    from kanstudio.engine.network import KAN
+    from kanstudio.engine.train import fit
+    x = torch.tensor([[0.3, -0.2]], dtype=torch.float64)
+    m = KAN([2, 2, 1], grid=3, seed=0)
+    res = fit(m, x, x.sum(1, keepdim=True), steps=3, lamb=0.01)
+    assert res.reason == "completed"

@@ -94,7 +94,9 @@ def regularization(spreads, inputs, lamb_l1=1.0, lamb_entropy=2.0) -> torch.Tens
     (KAN.forward_with_spread), ``inputs[l]`` = the layer's input [B, in]."""
     total = 0.0
     for spread, x in zip(spreads, inputs):
-        a = spread / (x.std(0).unsqueeze(-1) + 0.1)                       # [in, out]
+        # one row: std 0, as the spread counts it (not 0/0 degrees of freedom = NaN)
+        x_std = x.std(0, correction=1 if x.shape[0] > 1 else 0)
+        a = spread / (x_std.unsqueeze(-1) + 0.1)                           # [in, out]
         p_row = a / (a.sum(0, keepdim=True) + 1)    # distribution over inputs, per output node
         p_col = a / (a.sum(1, keepdim=True) + 1)    # distribution over outputs, per input node
         h_row = -(p_row * torch.log2(p_row + 1e-4)).sum(0).mean()
