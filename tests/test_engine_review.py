@@ -146,3 +146,14 @@ def test_regularised_fit_on_a_single_row_does_not_diverge():
     m = KAN([2, 2, 1], grid=3, seed=0)
     res = fit(m, x, x.sum(1, keepdim=True), steps=3, lamb=0.01)
     assert res.reason == "completed"
+
+
+def test_lbfgs_step_returns_a_float64_loss_beyond_float32_range():
+    """float64 targets of 1e20 give an MSE of ~1e40: finite in the model's
+    dtype, inf once squeezed into a float32 tensor (read as divergence)."""
+    from kanstudio.engine.network import KAN
+    from kanstudio.engine.train import fit
+    x = torch.linspace(-1, 1, 20, dtype=torch.float64)[:, None]
+    m = KAN([1, 1], grid=3, seed=0)
+    res = fit(m, x, 1e20 * (x + 2), steps=2, update_grid=False)
+    assert not res.diverged, res.reason

@@ -105,7 +105,7 @@ class FlatLBFGS:
         self.last_loss = loss
         evals = 1
         if float(g.abs().max()) <= self.tol_grad:
-            return torch.tensor(first_loss)
+            return torch.tensor(first_loss, dtype=torch.float64)   # float32 would overflow past 3e38
         it = 0
         while it < self.max_iter:
             it += 1
@@ -155,7 +155,7 @@ class FlatLBFGS:
                 break
             if abs(loss - self.prev_loss) < self.tol_change:
                 break
-        return torch.tensor(first_loss)
+        return torch.tensor(first_loss, dtype=torch.float64)
 
     def _two_loop(self, g: torch.Tensor) -> torch.Tensor:
         """-H g for the L-BFGS inverse Hessian H, in the compact form of Byrd,
