@@ -203,71 +203,75 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
 
     reason = "completed"
     step = 0
-    for step in range(cfg.steps):
-        if _is_cancelled(cancel):
-            reason = "cancelled"
-            break
-        if cfg.update_grid and step % cfg.grid_update_freq == 0 and step < cfg.stop_grid_update_step:
-            # The optimiser keeps its state: the curves barely move, and a fresh
-            # L-BFGS restarting from steepest descent after each of the 10 updates
-            # ends less accurate (mean test RMSE over 5 seeds, hello world).
-            model.update_grid_from_samples(x_train, cfg.grid_eps)
-        if batch < n:
-            idx = torch.randperm(n, generator=gen)[:batch].to(dev)
-            xb, yb = x_train[idx], y_train[idx]
-        else:
-            xb, yb = x_train, y_train
-        reg_holder = [None]
-
-        def closure():
+    try:
+        for step in range(cfg.steps):
             if _is_cancelled(cancel):
-                raise _Cancelled
-            opt.zero_grad(set_to_none=True)
-            loss, reg, mse = objective(xb, yb)
-            loss.backward()
-            reg_holder[0] = None if reg is None else reg.detach()
-            reg_holder.append(mse.detach())
-            return loss
-
-        try:
-            if cfg.optimizer == "lbfgs":
-                loss = opt.step(closure)
+                reason = "cancelled"
+                break
+            if cfg.update_grid and step % cfg.grid_update_freq == 0 and step < cfg.stop_grid_update_step:
+                # The optimiser keeps its state: the curves barely move, and a fresh
+                # L-BFGS restarting from steepest descent after each of the 10 updates
+                # ends less accurate (mean test RMSE over 5 seeds, hello world).
+                model.update_grid_from_samples(x_train, cfg.grid_eps)
+            if batch < n:
+                idx = torch.randperm(n, generator=gen)[:batch].to(dev)
+                xb, yb = x_train[idx], y_train[idx]
             else:
-                loss = closure()
-                opt.step()
-        except _Cancelled:
-            _load_state(model, good)
-            reason = "cancelled"
-            break
-        # loss = the loss where the step started.  L-BFGS also knows where it
-        # ended (a line search that met NaN ends on NaN with finite parameters);
-        # Adam does not, so a non-finite start loss condemns the state saved
-        # after the previous step too.
-        end_loss = opt.last_loss if isinstance(opt, FlatLBFGS) else None
-        start_ok = bool(torch.isfinite(loss))
-        bad = (not start_ok or (end_loss is not None and not math.isfinite(end_loss))
-               or any(not torch.isfinite(p).all() for p in params))
-        if bad:
-            _load_state(model, good if start_ok or prev_good is None else prev_good)
-            reason = f"diverged at step {step + 1}: non-finite loss or parameters; restored the last good state"
-            break
-        prev_good, good = good, _save_state(model)
-        last_mse[0] = float(reg_holder[-1]) if len(reg_holder) > 1 else float("nan")
-        if reg_holder[0] is not None:
-            last_reg = float(reg_holder[0])
-        if (step + 1) % max(1, cfg.snapshot_every) == 0 and step + 1 < cfg.steps:
-            yield snapshot(step + 1)
-    else:
-        step = cfg.steps
-    if not reason.startswith("diverged") and not math.isfinite(_rmse(model, x_train, y_train)):
-        # where the last Adam step (or a cancelled one) left the model was never evaluated
-        _load_state(model, prev_good if prev_good is not None else good)
-        reason = f"diverged at step {step}: non-finite loss; restored the last good state"
-    if isinstance(opt, FlatLBFGS):
-        opt.release()
-    model.invalidate()
-    done_step = step if reason != "completed" else cfg.steps
-    yield snapshot(done_step, done=True, reason=reason)
+                xb, yb = x_train, y_train
+            reg_holder = [None]
+
+            def closure():
+                if _is_cancelled(cancel):
+                    raise _Cancelled
+                opt.zero_grad(set_to_none=True)
+                loss, reg, mse = objective(xb, yb)
+                loss.backward()
+                reg_holder[0] = None if reg is None else reg.detach()
+                reg_holder.append(mse.detach())
+                return loss
+
+            try:
+                if cfg.optimizer == "lbfgs":
+                    loss = opt.step(closure)
+                else:
+                    loss = closure()
+                    opt.step()
+            except _Cancelled:
+                _load_state(model, good)
+                reason = "cancelled"
+                break
+            # loss = the loss where the step started.  L-BFGS also knows where it
+            # ended (a line search that met NaN ends on NaN with finite parameters);
+            # Adam does not, so a non-finite start loss condemns the state saved
+            # after the previous step too.
+            end_loss = opt.last_loss if isinstance(opt, FlatLBFGS) else None
+            start_ok = bool(torch.isfinite(loss))
+            bad = (not start_ok or (end_loss is not None and not math.isfinite(end_loss))
+                   or any(not torch.isfinite(p).all() for p in params))
+            if bad:
+                _load_state(model, good if start_ok or prev_good is None else prev_good)
+                reason = f"diverged at step {step + 1}: non-finite loss or parameters; restored the last good state"
+                break
+            prev_good, good = good, _save_state(model)
+            last_mse[0] = float(reg_holder[-1]) if len(reg_holder) > 1 else float("nan")
+            if reg_holder[0] is not None:
+                last_reg = float(reg_holder[0])
+            if (step + 1) % max(1, cfg.snapshot_every) == 0 and step + 1 < cfg.steps:
+                yield snapshot(step + 1)
+        else:
+            step = cfg.steps
+        if not reason.startswith("diverged") and not math.isfinite(_rmse(model, x_train, y_train)):
+            # where the last Adam step (or a cancelled one) left the model was never evaluated
+            _load_state(model, prev_good if prev_good is not None else good)
+            reason = f"diverged at step {step}: non-finite loss; restored the last good state"
+        if isinstance(opt, FlatLBFGS):
+            opt.release()
+        model.invalidate()
+        done_step = step if reason != "completed" else cfg.steps
+        yield snapshot(done_step, done=True, reason=reason)
+    finally:
+        if isinstance(opt, FlatLBFGS):     # also when the caller stops iterating early
+            opt.release()
 
 
 def fit(model: KAN, x_train, y_train, x_test=None, y_test=None, config: Optional[FitConfig] = None,
