@@ -169,8 +169,7 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
             except (RuntimeError, TypeError):
                 return torch.optim.Adam(ps, lr=cfg.learning_rate)
         return FlatLBFGS(ps, lr=cfg.learning_rate, max_iter=cfg.lbfgs_max_iter,
-                         history_size=cfg.lbfgs_history, tolerance_grad=1e-32, tolerance_change=1e-32,
-                         tolerance_ys=1e-32)
+                         history_size=cfg.lbfgs_history, tolerance_grad=1e-32, tolerance_change=1e-32)
 
     opt = make_optimizer()
     good = _save_state(model)
