@@ -337,3 +337,25 @@ def test_edge_names_with_mult_nodes():
     assert edge_name(m, 0, 1, 0) == "v → h1"
     assert edge_name(m, 0, 0, 2) == "u → h2"         # subnode 2 is the mult node's 2nd operand
     assert edge_name(m, 1, 1, 0) == "h2 → w"
+
+
+def test_starting_a_fit_needs_no_torch(tmp_path):
+    """begin() runs on the UI thread: it must not import torch (a Fit pressed
+    while the worker is still warming up would freeze the window for seconds)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    code = (
+        "import sys\n"
+        "from kanstudio.data import load_csv\n"
+        "from kanstudio.project.document import Project\n"
+        "from kanstudio.project.commands_model import FitModel\n"
+        f"ds = load_csv({str(root / 'sample_datasets' / 'hello_world.csv')!r}, target='f')\n"
+        "cmd = FitModel({'width': '2,5,1', 'steps': 5})\n"
+        "cmd.begin(Project(dataset=ds))\n"
+        "print('torch' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), capture_output=True, text=True, timeout=120,
+                       env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "False"

@@ -274,7 +274,7 @@ class TrainingPanel(QWidget):
                 "device": s["device"]}
 
     def fit_config(self, **overrides):
-        from ..engine.train import FitConfig
+        from ..engine.fit_config import FitConfig
         s = self.settings()
         kw = dict(steps=s["steps"], optimizer=s["optimizer"], lr=s["lr"] or None, lamb=s["lamb"],
                   update_grid=s["update_grid"], batch_size=s["batch_size"] if s["batch_size"] > 0 else -1,

@@ -38,7 +38,7 @@ def resolve_width(width, n_in: int, n_out: int) -> list:
 
 def fit_config(settings: dict, **overrides):
     """engine FitConfig from fit settings (lr 0 or None = the optimiser's default)."""
-    from ..engine.train import FitConfig
+    from ..engine.fit_config import FitConfig
     merged = {**FIT_DEFAULTS, **(settings or {}), **{k: v for k, v in overrides.items() if v is not None}}
     kw = {k: merged[k] for k in _CONFIG_KEYS}
     kw["lr"] = float(kw["lr"]) if kw["lr"] else None
@@ -60,18 +60,20 @@ def _check_device(device: str) -> str:
 
 
 def _data_tensors(project) -> dict:
+    # The dataset itself (edits replace it, never change it): the tensors are
+    # made on the worker, so pressing Fit never imports torch on the UI thread.
     ds = project.dataset
     if ds is None:
         raise CommandError("open a dataset before training")
-    x, y = ds.tensors("train")
-    xt, yt = ds.tensors("test")
-    return {"x": x, "y": y, "x_test": xt, "y_test": yt}
+    return {"dataset": ds}
 
 
 def _train(model, data: dict, cfg, progress, cancel, on_snapshot) -> dict:
     from ..engine.train import fit_steps
+    ds = data["dataset"]
+    (x, y), (xt, yt) = ds.tensors("train"), ds.tensors("test")
     last = None
-    for snap in fit_steps(model, data["x"], data["y"], data["x_test"], data["y_test"], cfg, cancel):
+    for snap in fit_steps(model, x, y, xt, yt, cfg, cancel):
         last = snap
         if progress is not None and not snap.done:
             progress(snap.step / max(1, snap.total_steps),
