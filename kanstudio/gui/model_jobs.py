@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from PySide6.QtCore import QTimer
+
 from .formula_panel import ParetoRow
 from .tasks import candidate_job, command_job, discover_job, training_job
 
@@ -46,12 +48,21 @@ class ModelJobsMixin:
         panel.begin_run(title, int(panel.settings()["steps"]))
         view = self.w.network_view
 
+        def show_picture(pic):
+            view.set_picture(pic)
+            if self.selected is not None:
+                self.request_detail(*self.selected)
+
         def partial(p):
             panel.add_snapshots(p.snaps)
-            if p.picture is not None:
-                view.set_picture(p.picture)
-                if self.selected is not None:
-                    self.request_detail(*self.selected)
+            if p.picture is None:
+                return
+            if view.needs_rebuild(p.picture):
+                # a new scene in its own event-loop turn: the loss plot's repaint
+                # and the rebuild together would stall the UI past 50 ms
+                QTimer.singleShot(0, lambda pic=p.picture: show_picture(pic))
+            else:
+                show_picture(p.picture)
 
         def done(pending):
             panel.add_snapshots(pending)

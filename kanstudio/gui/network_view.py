@@ -115,6 +115,11 @@ class NetworkView(QGraphicsView):
     def picture(self) -> Optional[NetworkPicture]:
         return self._picture
 
+    def needs_rebuild(self, pic: NetworkPicture) -> bool:
+        """set_picture(pic) would rebuild the scene (new topology: ~20 ms for
+        a few hundred edges), not just restyle it."""
+        return pic.topology_key != self._key
+
     def clear(self):
         had = self._selected is not None
         self.scene().clear()
