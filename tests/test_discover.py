@@ -79,6 +79,21 @@ def test_power_law_with_huge_constant_and_noise_free_ratio():
     assert ratio.is_number and abs(float(ratio) / 8.98755e9 - 1) < 1e-3
 
 
+@pytest.mark.slow
+def test_separability_split_recovers_factors_times_a_difference():
+    """kappa*(T2 - T1)*A/d: no view's [n, 1] or two-layer KAN writes it; the
+    multiplicative split (kappa, A, d factor out) and the sub-problem T2 - T1 do."""
+    rng = np.random.default_rng(11)
+    X = rng.uniform(1, 5, size=(800, 5))
+    fn = lambda k, t1, t2, a, d: k * (t2 - t1) * a / d  # noqa: E731
+    y = fn(*X.T)
+    names = ["kappa", "T1", "T2", "A", "d"]
+    res = discover_arrays(X[:640], y[:640], X[640:], y[640:], names, "Q", DiscoverConfig(budget_seconds=60))
+    assert res.formula is not None
+    err = relative_error(res.formula, names, fn, [(1, 5)] * 5)
+    assert err < 1e-3, (res.sympy_str, [s.name for s in res.stages][-8:])
+
+
 def test_small_table_reports_leave_out_error():
     x = np.linspace(0.5, 3.0, 30)
     ds = Dataset.from_arrays(x[:, None], (3 * x + 1)[:, None], ["x"], ["y"])

@@ -66,9 +66,11 @@ def _split_error(ctx, X, rng, i: int, kind: str) -> float:
 
 
 def _tolerance(ctx) -> float:
-    """How well a split must hold: a few times the best network's relative error."""
+    """How well a split must hold: some times the best network's relative error (the
+    test multiplies four predictions; where y is small their relative errors are
+    larger).  Non-separable inputs typically score 0.3 and more."""
     rel = ctx.best_net_rmse / (float(np.sqrt(np.mean(ctx.y_train ** 2))) or 1.0)
-    return float(min(0.05, max(3e-3, 6.0 * rel)))
+    return float(min(0.12, max(3e-3, 10.0 * rel)))
 
 
 def factor_options(ctx, x: np.ndarray, g: np.ndarray, symbol, top_k: int = ALTERNATIVES) -> list:
