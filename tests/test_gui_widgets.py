@@ -134,6 +134,9 @@ def test_training_plot_axis_labels_decades_in_one_style_without_crowding(qtbot):
     panel.add_snapshots([Snapshot(4, 100, 1e-6, 1e-6, 0.0, 0.04)])         # below: the range follows
     panel._redraw()
     assert panel.plot.getPlotItem().getViewBox().viewRange()[1][0] < -5.9
+    # The tick labels carry the powers of ten: no SI scale factor in the title.
+    axis.setLabel("RMSE (normalised)")
+    assert "x0." not in axis.labelString() and "(m" not in axis.labelString()
 
 
 def test_error_dialog_copy_details(qtbot):

@@ -14,6 +14,12 @@ class DecadeAxis(pg.AxisItem):
     one label per ~30 px (pyqtgraph labels every decade, mixing 0.001 and
     10⁻⁵, which crowds a loss curve spanning ten decades)."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The labels already carry the powers of ten: an SI prefix would add a
+        # wrong "(x0.001)" to the axis title when the curve spans small values.
+        self.enableAutoSIPrefix(False)
+
     def logTickValues(self, minVal, maxVal, size, stdTicks):
         lo, hi = int(np.floor(minVal)), int(np.ceil(maxVal))
         span = max(1, hi - lo)
