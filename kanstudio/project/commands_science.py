@@ -27,20 +27,50 @@ def _need_data(project, what: str):
     return project.dataset
 
 
+class _DataAndModelEdit(Command):
+    """An edit of both the data and the model: keeps the old dataset (datasets
+    are never mutated, so a reference is a snapshot) and the old model bytes;
+    redo reuses the computed pair.  Subclasses give ``_compute(project) ->
+    (dataset, model)``."""
+    changes = ("data", "model")
+
+    def __init__(self, label: Optional[str] = None):
+        super().__init__(label)
+        self._before = None        # (dataset, ModelState)
+        self._after = None         # (dataset, ModelState)
+
+    def _compute(self, project):
+        raise NotImplementedError
+
+    def apply(self, project) -> None:
+        before = (project.dataset, ModelState.capture(project.model))
+        if self._after is None:
+            new_ds, new_model = self._compute(project)
+            self._after = (new_ds, ModelState.capture(new_model))
+        else:
+            new_ds, new_model = self._after[0], self._after[1].restore()
+        self._before = before
+        project.dataset = new_ds
+        project._replace_model(new_model)
+
+    def revert(self, project) -> None:
+        if self._before is None:
+            raise CommandError(f"cannot undo '{self.label}': it was never applied")
+        project.dataset = self._before[0]
+        project._replace_model(self._before[1].restore())
+
+
 @register_command
-class AddAuxInput(Command):
+class AddAuxInput(_DataAndModelEdit):
     """A new input column ``name`` = expression of the input columns.  With a
     model, the network gets one more input whose edges start at zero output
     (the function is unchanged until retrained); without one only the data
     changes.  Redo reuses the computed dataset and model."""
     type = "add_aux_input"
-    changes = ("data", "model")
 
     def __init__(self, name: str, expr_text: str, label: Optional[str] = None):
         super().__init__(label)
         self.name, self.expr_text = str(name).strip(), str(expr_text)
-        self._before = None        # (dataset, ModelState)
-        self._after = None         # (dataset, ModelState)
 
     def default_label(self) -> str:
         return f"Add input {self.name} = {self.expr_text}"
@@ -65,23 +95,6 @@ class AddAuxInput(Command):
         new_model, new_ds = add_auxiliary_input(model, ds, self.name, expr)
         return new_ds, new_model
 
-    def apply(self, project) -> None:
-        before = (project.dataset, ModelState.capture(project.model))
-        if self._after is None:
-            new_ds, new_model = self._compute(project)
-            self._after = (new_ds, ModelState.capture(new_model))
-        else:
-            new_ds, new_model = self._after[0], self._after[1].restore()
-        self._before = before
-        project.dataset = new_ds
-        project._replace_model(new_model)
-
-    def revert(self, project) -> None:
-        if self._before is None:
-            raise CommandError(f"cannot undo '{self.label}': it was never applied")
-        project.dataset = self._before[0]
-        project._replace_model(self._before[1].restore())
-
     def params(self) -> dict:
         return {"name": self.name, "expr": self.expr_text}
 
@@ -101,19 +114,16 @@ def weakest_inputs(model, x, names, threshold: float) -> list:
 
 
 @register_command
-class PruneInputs(Command):
+class PruneInputs(_DataAndModelEdit):
     """Remove input columns (e.g. the weakest by attribution): the network
     loses their input nodes (their mean contribution folds into the biases)
     and the dataset their columns.  The names are the parameters, so redo and
     replays remove the same columns; undo restores both snapshots."""
     type = "prune_inputs"
-    changes = ("data", "model")
 
     def __init__(self, names, label: Optional[str] = None):
         super().__init__(label)
         self.names = [str(n) for n in names]
-        self._before = None        # (dataset, ModelState)
-        self._after = None
 
     def default_label(self) -> str:
         return f"Prune input{'s' if len(self.names) != 1 else ''} {', '.join(self.names)}"
@@ -135,23 +145,6 @@ class PruneInputs(Command):
         levels = [keep] + [list(range(model.n_nodes(l))) for l in range(1, model.depth + 1)]
         new_model = prune_nodes(model, levels, ds.tensors("train")[0])
         return ds.without_inputs(self.names), new_model
-
-    def apply(self, project) -> None:
-        before = (project.dataset, ModelState.capture(project.model))
-        if self._after is None:
-            new_ds, new_model = self._compute(project)
-            self._after = (new_ds, ModelState.capture(new_model))
-        else:
-            new_ds, new_model = self._after[0], self._after[1].restore()
-        self._before = before
-        project.dataset = new_ds
-        project._replace_model(new_model)
-
-    def revert(self, project) -> None:
-        if self._before is None:
-            raise CommandError(f"cannot undo '{self.label}': it was never applied")
-        project.dataset = self._before[0]
-        project._replace_model(self._before[1].restore())
 
     def params(self) -> dict:
         return {"names": list(self.names)}
