@@ -35,6 +35,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import median_ms as _median_ms  # noqa: E402
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -105,19 +108,6 @@ def pump(app, seconds: float):
 
 def idle(win) -> bool:
     return win.runner.idle() and not win.runner.busy
-
-
-def _median_ms(fn, repeats: int) -> tuple[float, float]:
-    """Median wall and UI-thread CPU milliseconds of single calls (after one
-    warm-up call: fonts, glyph rasteriser)."""
-    fn()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.thread_time()
-        fn()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.thread_time() - c0)
-    return statistics.median(wall) * 1e3, statistics.median(cpu) * 1e3
 
 
 def redraw_500(app, win, repeats: int = 9) -> tuple[int, list]:

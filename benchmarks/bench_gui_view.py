@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import median_ms as _median_ms  # noqa: E402
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -35,20 +37,6 @@ from kanstudio.gui import network_items  # noqa: E402
 from kanstudio.gui.network_view import NetworkView  # noqa: E402
 
 TARGET_MS = 50.0
-
-
-def _median_ms(fn, repeats: int) -> tuple[float, float]:
-    """Median wall and thread-CPU milliseconds of single calls.  The CPU time
-    is what the UI thread itself spent: it does not grow when other processes
-    share the machine, the wall time does."""
-    fn()  # warm caches (fonts, glyph rasteriser)
-    wall, cpu = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.thread_time()
-        fn()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.thread_time() - c0)
-    return statistics.median(wall) * 1e3, statistics.median(cpu) * 1e3
 
 
 def main(argv=None):
