@@ -1,25 +1,56 @@
 """L-BFGS with a strong-Wolfe line search over one flat parameter vector.
 
 Same algorithm and defaults as ``torch.optim.LBFGS(line_search_fn="strong_wolfe")``
-(two-loop recursion, cubic-interpolation bracketing and zoom of Nocedal &
-Wright, Alg. 3.5/3.6), written for small networks where the optimiser's own
-bookkeeping, not the model, used to be the cost: the parameters are views
-into one flat tensor, so moving to a trial point is one copy instead of a
-loop over parameters, scalars stay Python floats, and the history lives in two
-preallocated [m, n] matrices.  It only touches the parameters it is given
-(frozen ones are never moved).
+(cubic-interpolation bracketing and zoom of Nocedal & Wright, Alg. 3.5/3.6;
+the direction from the compact form of the inverse Hessian, the same vector
+as torch's two-loop recursion), written for small networks where the
+optimiser's own bookkeeping, not the model, used to be the cost.
+
+The bookkeeping runs in **numpy**: on vectors of 100-10,000 entries an op is
+dominated by its fixed cost, ~5 us of dispatch for a torch op against ~1 us for
+a numpy one, and an iteration needs a few dozen of them.  The current point
+``x`` is one 1-D numpy array; CPU parameters are zero-copy views of it (moving
+to a trial point is one in-place write, the model sees it at once), other
+devices get a device copy before every evaluation.  Scalars stay Python floats,
+the history lives in one preallocated [2m, n] matrix (steps above, gradient
+changes below) and the small matrices of the compact form are updated in place
+as pairs come and go.  Only the parameters given are touched (frozen ones are
+never moved).
 """
 from __future__ import annotations
 
 import math
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 
 __all__ = ["FlatLBFGS"]
 
 
 class FlatLBFGS:
+    """L-BFGS over the flat concatenation of ``params`` (in the order given).
+
+    Two ways to evaluate the objective, exactly one per :meth:`step` call:
+
+    * ``step(closure)``: as ``torch.optim.LBFGS``; ``closure()`` zeroes the
+      grads, computes the loss, calls ``backward()`` and returns the loss
+      tensor.  The gradient is gathered from ``p.grad`` (``None`` counts as
+      zeros).
+    * ``step(evaluate=fn)``: no autograd.  ``fn()`` takes no arguments, reads
+      the parameters from their bound storage (for CPU parameters that is
+      ``self.x``, of which they are views) and returns ``(loss, grad)``:
+      ``loss`` a float, ``grad`` a *new* 1-D numpy array of length ``n`` in the
+      same flat order as the parameters (the optimiser keeps it, so it must not
+      be overwritten later).  This is the hook for fused loss-and-gradient
+      evaluators.
+
+    ``x`` is a 1-D numpy array in the parameters' dtype (float32 or float64)
+    holding the current values; ``release()`` gives every parameter its own
+    storage again.  ``last_loss`` is the loss where the last step left the
+    parameters, ``func_evals`` counts evaluations and ``n_iter`` iterations.
+    """
+
     def __init__(self, params: Sequence[torch.Tensor], lr: float = 1.0, max_iter: int = 20,
                  history_size: int = 10, tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9,
                  max_eval: int | None = None, line_search: bool = True, tolerance_ys: float = 1e-10):
@@ -32,12 +63,28 @@ class FlatLBFGS:
         self.tol_ys = tolerance_ys        # curvature pairs with s.y at or below this are skipped
         ref = self.params[0]
         self.n = sum(p.numel() for p in self.params)
-        self.x = torch.empty(self.n, dtype=ref.dtype, device=ref.device)
+        try:
+            self.dtype = torch.empty(0, dtype=ref.dtype).numpy().dtype
+        except TypeError as exc:
+            raise TypeError(f"FlatLBFGS: no numpy dtype for {ref.dtype}") from exc
+        self.device = ref.device
+        self._cpu = self._zero_copy(ref.device)
+        self.x = np.zeros(self.n, dtype=self.dtype)
+        self._xt = torch.from_numpy(self.x)           # torch view of x (same memory)
+        # the storage the parameters are views of: x itself on CPU, a device copy elsewhere
+        self._store = self._xt if self._cpu else torch.zeros(self.n, dtype=ref.dtype, device=ref.device)
+        self._x0 = np.empty_like(self.x)              # line-search origin (reused)
         self._views: list = []
         self._bind()
-        self.S = self.x.new_zeros(self.m, self.n)     # steps s_i (ring buffer)
-        self.Y = self.x.new_zeros(self.m, self.n)     # gradient changes y_i
-        self.rho: list = [0.0] * self.m
+        m = self.m
+        self.W = np.zeros((2 * m, self.n), dtype=self.dtype)   # [S; Y] (ring buffer, slot i in rows i, m+i)
+        self.S, self.Y = self.W[:m], self.W[m:]       # steps s_i, gradient changes y_i
+        # compact-form matrices, in physical slot order (see _add_pair)
+        self._Rinv = np.zeros((m, m), dtype=self.dtype)   # R^-1, R = triu(S Y^T) oldest first
+        self._YY = np.zeros((m, m), dtype=self.dtype)     # y_i . y_j
+        self._D = np.zeros(m, dtype=self.dtype)           # s_i . y_i
+        self._coef = np.zeros(2 * m, dtype=self.dtype)    # [p1; gamma p2] (scratch)
+        self.rho: list = [0.0] * m
         self.count, self.head = 0, 0                  # stored pairs, next slot
         self.d = None
         self.t = 0.0
@@ -47,19 +94,28 @@ class FlatLBFGS:
         self.n_iter = 0
         self.func_evals = 0
         self.last_loss = None         # loss where step() left the parameters (None: not evaluated)
+        self._closure = self._fn = None   # the objective of the step in progress
 
     # ------------------------------------------------------------ parameters
+    @staticmethod
+    def _zero_copy(device: torch.device) -> bool:
+        """Whether parameters on ``device`` can be views of the numpy ``x``
+        (CPU); elsewhere they are views of a device copy synced around every
+        evaluation (a test subclass forces that path on CPU)."""
+        return device.type == "cpu"
+
     def _bind(self):
-        """Make every parameter a view of self.x (copying its current value)."""
+        """Make every parameter a view of the flat storage (copying its current value)."""
         off, views = 0, []
         for p in self.params:
             k = p.numel()
-            v = self.x[off:off + k]
+            v = self._store[off:off + k]
             v.copy_(p.detach().reshape(-1))
             p.data = v.view_as(p)
             views.append((p, v.data_ptr()))
             off += k
         self._views = views
+        self._pull()
 
     def _ensure_bound(self):
         # Someone may have replaced p.data (grid updates, restoring a state):
@@ -70,6 +126,17 @@ class FlatLBFGS:
             if sum(p.numel() for p in self.params) != self.n:
                 raise ValueError("parameter shapes changed: make a new optimizer")
             self._bind()
+
+    def _pull(self):
+        """x <- the device storage (picks up values written into the parameters
+        in place, e.g. a restored state; no-op on CPU, where they are x)."""
+        if not self._cpu:
+            self._xt.copy_(self._store)
+
+    def _push(self):
+        """The device storage <- x (before an evaluation; no-op on CPU)."""
+        if not self._cpu:
+            self._store.copy_(self._xt)
 
     def release(self):
         """Give every parameter its own storage again (after training: nothing
@@ -83,123 +150,188 @@ class FlatLBFGS:
         for p in self.params:
             p.grad = None
 
-    def _flat_grad(self) -> torch.Tensor:
-        return torch.cat([p.grad.reshape(-1) if p.grad is not None else p.new_zeros(p.numel())
-                          for p in self.params])
+    def _flat_grad(self) -> np.ndarray:
+        """A new numpy array with the gradients in p.grad (None: zeros)."""
+        grads = [p.grad.reshape(-1) if p.grad is not None else p.new_zeros(p.numel()) for p in self.params]
+        if self._cpu:
+            g = np.empty(self.n, dtype=self.dtype)
+            torch.cat(grads, out=torch.from_numpy(g))
+            return g
+        return torch.cat(grads).cpu().numpy()
 
-    def _evaluate(self, closure) -> tuple[float, torch.Tensor]:
-        loss = float(closure().detach())
+    def _eval_closure(self) -> tuple[float, np.ndarray]:
+        self._push()
+        with torch.enable_grad():
+            loss = float(self._closure().detach())
         self.func_evals += 1
         return loss, self._flat_grad()
 
+    def _eval_fn(self) -> tuple[float, np.ndarray]:
+        self._push()
+        loss, g = self._fn()
+        g = np.asarray(g, dtype=self.dtype)
+        if g.shape != (self.n,):
+            raise ValueError(f"evaluate() returned a gradient of shape {g.shape}, expected ({self.n},)")
+        self.func_evals += 1
+        return float(loss), g
+
     # ------------------------------------------------------------ the step
-    def step(self, closure: Callable[[], torch.Tensor]):
-        """Up to ``max_iter`` iterations; ``closure`` zeroes grads, computes
-        the loss, calls backward and returns the loss.  Returns the loss at
-        the start of the step (as torch's LBFGS does); ``last_loss`` is the
-        one at the end (a line search that met NaN ends on a NaN point)."""
+    def step(self, closure: Callable[[], torch.Tensor] | None = None, *,
+             evaluate: Callable[[], tuple[float, np.ndarray]] | None = None):
+        """Up to ``max_iter`` iterations.  Give exactly one of ``closure``
+        (zeroes grads, computes the loss, calls backward and returns the loss)
+        or ``evaluate`` (returns ``(loss, grad)``, see the class docstring).
+        Returns the loss at the start of the step as a float64 tensor (as
+        torch's LBFGS does); ``last_loss`` is the one at the end (a line
+        search that met NaN ends on a NaN point)."""
+        if (closure is None) == (evaluate is None):
+            raise ValueError("FlatLBFGS.step: give exactly one of closure or evaluate")
         self._ensure_bound()
-        with torch.enable_grad():
-            loss, g = self._evaluate(closure)
+        self._pull()
+        if closure is not None:
+            self._closure, ev = closure, self._eval_closure
+        else:
+            self._fn, ev = evaluate, self._eval_fn
+        try:
+            return self._run(ev)
+        finally:
+            self._closure = self._fn = None
+            self._push()              # the device parameters end where x does
+
+    def _run(self, ev):
+        x = self.x
+        loss, g = ev()
         first_loss = loss
         self.last_loss = loss
         evals = 1
-        if float(g.abs().max()) <= self.tol_grad:
+        if float(np.abs(g).max()) <= self.tol_grad:
             return torch.tensor(first_loss, dtype=torch.float64)   # float32 would overflow past 3e38
         it = 0
         while it < self.max_iter:
             it += 1
             self.n_iter += 1
             if self.n_iter == 1:
-                d = g.neg()
-                self.count, self.head, self.h_diag = 0, 0, 1.0
+                d = -g
+                self._reset_history()
             else:
                 y = g - self.prev_g
                 s = self.d * self.t
-                ys = float(y.dot(s))
+                ys = float(y @ s)
                 if ys > self.tol_ys:
-                    self.S[self.head].copy_(s)
-                    self.Y[self.head].copy_(y)
-                    self.rho[self.head] = 1.0 / ys
-                    self.head = (self.head + 1) % self.m
-                    self.count = min(self.count + 1, self.m)
-                    self.h_diag = ys / float(y.dot(y))
-                d = self._two_loop(g)
-            self.prev_g = g.clone()
+                    self._add_pair(s, y, ys)
+                d = self._direction(g)
+            self.prev_g = g               # every evaluation returns a new array
             self.prev_loss = loss
-            t = min(1.0, 1.0 / float(g.abs().sum())) * self.lr if self.n_iter == 1 else self.lr
-            gtd = float(g.dot(d))
+            t = min(1.0, 1.0 / float(np.abs(g).sum())) * self.lr if self.n_iter == 1 else self.lr
+            gtd = float(g @ d)
             if gtd > -self.tol_change:          # not a descent direction
                 break
-            x0 = self.x.clone()
             if self.line_search:
-                loss, g, t, n_ls = self._strong_wolfe(closure, x0, t, d, loss, g, gtd)
-                self.x.copy_(x0.add_(d, alpha=t))
+                x0 = self._x0
+                np.copyto(x0, x)
+                loss, g, t, n_ls = self._strong_wolfe(ev, x0, t, d, loss, g, gtd)
+                np.multiply(d, t, out=x)
+                x += x0
                 self.last_loss = loss
             else:
-                self.x.add_(d, alpha=t)
+                x += d * t
                 n_ls = 0
                 self.last_loss = None
                 if it != self.max_iter:
-                    with torch.enable_grad():
-                        loss, g = self._evaluate(closure)
+                    loss, g = ev()
                     n_ls = 1
                     self.last_loss = loss
             self.d, self.t = d, t
             evals += n_ls
             if it == self.max_iter or evals >= self.max_eval:
                 break
-            if float(g.abs().max()) <= self.tol_grad:
+            if float(np.abs(g).max()) <= self.tol_grad:
                 break
-            if float(d.abs().max()) * abs(t) <= self.tol_change:
+            if float(np.abs(d).max()) * abs(t) <= self.tol_change:
                 break
             if abs(loss - self.prev_loss) < self.tol_change:
                 break
         return torch.tensor(first_loss, dtype=torch.float64)
 
-    def _two_loop(self, g: torch.Tensor) -> torch.Tensor:
+    # ------------------------------------------------------------ the direction
+    # The compact form needs R^-1 (R = triu(S Y^T) in chronological order),
+    # D = diag(S Y^T) and Y Y^T.  They are kept in the ring buffer's physical
+    # slot order: a permuted triangular matrix multiplies a permuted vector
+    # just as well, so no gather/scatter is ever needed, and empty slots are
+    # zero rows and columns.  Appending the newest pair (last in time) adds one
+    # column to R^-1: [[A, r], [0, ys]]^-1 = [[A^-1, -A^-1 r / ys], [0, 1 / ys]];
+    # dropping the oldest (first in time) keeps the trailing block of R^-1,
+    # which is the inverse of R's trailing block: zero its row and column.
+    def _reset_history(self):
+        self.count, self.head, self.h_diag = 0, 0, 1.0
+        self.W.fill(0)
+        self._Rinv.fill(0)
+        self._YY.fill(0)
+        self._D.fill(0)
+
+    def _add_pair(self, s: np.ndarray, y: np.ndarray, ys: float):
+        """Store (s, y) in slot ``head`` and update R^-1, D and Y Y^T: one
+        [2m, n] matrix-vector product (W y = [S y; Y y]) and m x m updates."""
+        m, h = self.m, self.head
+        Rinv = self._Rinv
+        if self.count == m:              # slot h holds the oldest pair: drop it
+            Rinv[h] = 0
+            Rinv[:, h] = 0
+        self.S[h] = s
+        self.Y[h] = y
+        self.rho[h] = 1.0 / ys
+        self.head = (h + 1) % m
+        self.count = min(self.count + 1, m)
+        a = self.W @ y
+        col = Rinv @ a[:m]               # column h of Rinv is zero: a[h] (= s.y) is ignored
+        col *= -1.0 / ys
+        col[h] = 1.0 / ys
+        Rinv[:, h] = col
+        yy = a[m:]
+        self._YY[h] = yy
+        self._YY[:, h] = yy
+        self._D[h] = ys
+        self.h_diag = ys / float(yy[h])
+
+    def _direction(self, g: np.ndarray) -> np.ndarray:
         """-H g for the L-BFGS inverse Hessian H, in the compact form of Byrd,
         Nocedal & Schnabel (1994): the same vector as the two-loop recursion,
-        from a dozen small matrix operations instead of 4m dot/axpy calls.
-        With S, Y the stored pairs (oldest first), R = triu(S Y^T),
+        from two [2m, n] matrix-vector products and a few m x m ones instead
+        of 4m dot/axpy calls (in numpy, the cheaper of the two at every size).
+        With S, Y the stored pairs, R = triu(S Y^T) (oldest first),
         D = diag(S Y^T), gamma = h_diag:
             H g = gamma g + S^T p1 + gamma Y^T p2,
             p2 = -R^-1 (S g),  p1 = R^-T ((D + gamma Y Y^T) R^-1 (S g) - gamma Y g)."""
-        c, gamma = self.count, self.h_diag
-        if c == 0:
-            return g.mul(-gamma)
-        order = self._order()
-        S, Y = self.S.index_select(0, order), self.Y.index_select(0, order)   # [c, n]
-        sy = S @ Y.T
-        R = torch.triu(sy)
-        sg, yg = S @ g, Y @ g
-        v = torch.linalg.solve_triangular(R, sg[:, None], upper=True)[:, 0]
-        w = sy.diagonal() * v + gamma * (Y @ (Y.T @ v)) - gamma * yg
-        p1 = torch.linalg.solve_triangular(R.T, w[:, None], upper=False)[:, 0]
-        hg = torch.addmv(torch.addmv(g.mul(gamma), S.T, p1), Y.T, v, alpha=-gamma)
-        return hg.neg_()
+        gamma = self.h_diag
+        if self.count == 0:
+            return g * -gamma
+        m, Rinv, coef = self.m, self._Rinv, self._coef
+        wg = self.W @ g                  # [S g; Y g]
+        v = Rinv @ wg[:m]                # -p2
+        w = self._YY @ v
+        w -= wg[m:]
+        w *= gamma
+        w += self._D * v
+        np.matmul(w, Rinv, out=coef[:m])     # p1 = R^-T w
+        np.multiply(v, -gamma, out=coef[m:])
+        hg = coef @ self.W
+        hg += g * gamma
+        return np.negative(hg, out=hg)
 
-    def _order(self) -> torch.Tensor:
-        key = (self.head, self.count)
-        if getattr(self, "_order_key", None) != key:
-            idx = [(self.head - self.count + i) % self.m for i in range(self.count)]
-            self._order_idx = torch.tensor(idx, device=self.x.device)
-            self._order_key = key
-        return self._order_idx
+    # ------------------------------------------------------------ line search
+    def _at(self, ev, x0, t, d):
+        x = self.x
+        np.multiply(d, t, out=x)
+        x += x0
+        return ev()
 
-    def _at(self, closure, x0, t, d):
-        self.x.copy_(x0)
-        self.x.add_(d, alpha=t)
-        with torch.enable_grad():
-            return self._evaluate(closure)
-
-    def _strong_wolfe(self, closure, x0, t, d, f, g, gtd, c1=1e-4, c2=0.9, max_ls=25, tol_bracket=1e-9):
+    def _strong_wolfe(self, ev, x0, t, d, f, g, gtd, c1=1e-4, c2=0.9, max_ls=25, tol_bracket=1e-9):
         """Returns (f, g, t, evaluations) at a step satisfying the strong Wolfe
         conditions (or the best bracket end found)."""
-        d_norm = float(d.abs().max())
-        f_new, g_new = self._at(closure, x0, t, d)
+        d_norm = float(np.abs(d).max())
+        f_new, g_new = self._at(ev, x0, t, d)
         evals = 1
-        gtd_new = float(g_new.dot(d))
+        gtd_new = float(g_new @ d)
         t_prev, f_prev, g_prev, gtd_prev = 0.0, f, g, gtd
         done = False
         ls_iter = 0
@@ -219,9 +351,9 @@ class FlatLBFGS:
             t_next = _cubic_min(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, (lo_b, hi_b))
             t_prev, f_prev, g_prev, gtd_prev = t, f_new, g_new, gtd_new
             t = t_next
-            f_new, g_new = self._at(closure, x0, t, d)
+            f_new, g_new = self._at(ev, x0, t, d)
             evals += 1
-            gtd_new = float(g_new.dot(d))
+            gtd_new = float(g_new @ d)
             ls_iter += 1
         if bracket is None:       # ran out of evaluations while expanding
             bracket = [[0.0, f, g, gtd], [t, f_new, g_new, gtd_new]]
@@ -247,9 +379,9 @@ class FlatLBFGS:
                     insufficient = True
             else:
                 insufficient = False
-            f_new, g_new = self._at(closure, x0, t, d)
+            f_new, g_new = self._at(ev, x0, t, d)
             evals += 1
-            gtd_new = float(g_new.dot(d))
+            gtd_new = float(g_new @ d)
             ls_iter += 1
             if f_new > f + c1 * t * gtd or f_new >= bracket[low][1]:
                 bracket[high] = [t, f_new, g_new, gtd_new]
