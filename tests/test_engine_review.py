@@ -1,5 +1,6 @@
 """Review of the fast training path: edge cases where it must still agree
 with the plain maths (Cox-de Boor, the per-edge path, torch's L-BFGS)."""
+import pytest
 import torch
 
 from kanstudio.engine import spline
@@ -64,46 +65,61 @@ def test_cached_basis_is_not_reused_for_new_knot_tables(monkeypatch):
     assert torch.allclose(fast, ref, atol=1e-12)
 
 
-def test_nan_guard_catches_a_line_search_that_ends_on_nan():
-    """A strong-Wolfe search whose first trial is NaN keeps extrapolating
-    (every comparison with NaN is false) and ends on a NaN point with finite
+def _overflow_beyond(m, monkeypatch, limit=50.0):
+    """Make the loss NaN once any parameter exceeds ``limit`` (stands for a
+    float overflow far from the start), on both engines: the autograd
+    forward and the fused loss-and-gradient."""
+    from kanstudio.engine import fused
+    plain = m.forward
+
+    def too_big():
+        return max(float(p.detach().abs().max()) for p in m.parameters()) > limit
+
+    def overflowing(x, **kw):
+        y = plain(x, **kw)
+        return y * float("nan") if too_big() else y
+
+    m.forward = overflowing
+    plain_eval, plain_rmse = fused.FusedObjective.evaluate, fused.FusedObjective.rmse
+
+    def evaluate(self):
+        loss, grad = plain_eval(self)
+        return (float("nan"), grad * float("nan")) if too_big() else (loss, grad)
+
+    def rmse(self, x, y):
+        return float("nan") if too_big() else plain_rmse(self, x, y)
+
+    monkeypatch.setattr(fused.FusedObjective, "evaluate", evaluate)
+    monkeypatch.setattr(fused.FusedObjective, "rmse", rmse)
+
+
+@pytest.mark.parametrize("engine", ["auto", "torch"])
+def test_nan_guard_catches_a_line_search_that_ends_on_nan(engine, monkeypatch):
+    """A strong-Wolfe line search that meets a NaN loss ends there with finite
     parameters.  The step's returned loss is the start one, so the guard must
     look at where the step ended, or it saves that point as the good state."""
     from kanstudio.engine.network import KAN
-    from kanstudio.engine.train import FitConfig, fit
+    from kanstudio.engine.train import fit
     m = KAN([1, 1], grid=3, seed=0)
-    plain = m.forward
-
-    def overflowing(x, **kw):        # stands for a float overflow far from the start
-        y = plain(x, **kw)
-        big = max(float(p.detach().abs().max()) for p in m.parameters())
-        return y * float("nan") if big > 50 else y
-
-    m.forward = overflowing
+    _overflow_beyond(m, monkeypatch)
     x = torch.linspace(-1, 1, 30, dtype=torch.float64)[:, None]
-    res = fit(m, x, 3 * x, steps=3, lr=1e4, update_grid=False)
+    res = fit(m, x, 3 * x, steps=3, lr=1e4, update_grid=False, engine=engine)
     assert res.diverged
     assert torch.isfinite(m(x)).all()
     assert all(float(p.detach().abs().max()) <= 50 for p in m.parameters())
 
 
-def test_nan_guard_checks_where_the_last_adam_step_landed():
+@pytest.mark.parametrize("engine", ["auto", "torch"])
+def test_nan_guard_checks_where_the_last_adam_step_landed(engine, monkeypatch):
     """Adam never evaluates the point its last step lands on: the final
     model must still be a finite one."""
     from kanstudio.engine.network import KAN
-    from kanstudio.engine.train import FitConfig, fit
+    from kanstudio.engine.train import fit
     m = KAN([1, 1], grid=3, seed=0)
-    plain = m.forward
-
-    def overflowing(x, **kw):
-        y = plain(x, **kw)
-        big = max(float(p.detach().abs().max()) for p in m.parameters())
-        return y * float("nan") if big > 50 else y
-
-    m.forward = overflowing
+    _overflow_beyond(m, monkeypatch)
     x = torch.linspace(-1, 1, 30, dtype=torch.float64)[:, None]
     for steps in (1, 3):
-        res = fit(m, x, 3 * x, steps=steps, optimizer="adam", lr=100.0, update_grid=False)
+        res = fit(m, x, 3 * x, steps=steps, optimizer="adam", lr=100.0, update_grid=False, engine=engine)
         assert res.diverged and torch.isfinite(m(x)).all() and __import__("math").isfinite(res.final.train_rmse)
 
 

@@ -26,10 +26,13 @@ class FitConfig:
     snapshot_every: int = 1
     lbfgs_max_iter: int = 20
     lbfgs_history: int = 10
+    engine: str = "auto"                # "auto": compiled kernels where they apply | "torch": autograd only
 
     def __post_init__(self):
         if self.optimizer not in ("lbfgs", "adam"):
             raise ValueError(f"unknown optimizer {self.optimizer!r}: use 'lbfgs' or 'adam'")
+        if self.engine not in ("auto", "torch"):
+            raise ValueError(f"unknown engine {self.engine!r}: use 'auto' or 'torch'")
         if self.steps < 0:
             raise ValueError("steps must be >= 0")
         if self.lamb < 0 or not math.isfinite(self.lamb):

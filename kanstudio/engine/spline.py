@@ -93,6 +93,7 @@ class KnotTables:
         self.knots = grid.detach().contiguous()
         rows = _piece_table(self.knots.to(torch.float64), k).to(grid.dtype)     # [in, n_knots+1, C]
         self.n_rows = rows.shape[1]
+        self.rows = rows.contiguous()            # row-major, for the compiled kernels
         # column-major: one gather yields [C, in*B], each coefficient a contiguous row
         self.table = rows.reshape(n_in * self.n_rows, -1).T.contiguous()
         self.row_offset = (torch.arange(n_in, device=grid.device) * self.n_rows)[:, None]   # [in, 1]

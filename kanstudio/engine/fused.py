@@ -1,0 +1,350 @@
+"""The training loss and its flat gradient from the compiled layer kernels.
+
+``FusedObjective.evaluate()`` returns (loss, gradient over the optimiser's
+flat parameter vector) for a CPU network of cubic splines without symbolic
+edges: every fit before symbolification.  It computes the same objective as
+the autograd path in train.py (MSE + lamb * regulariser, DESIGN.md section 3)
+with one or two kernel calls per layer and direction plus a few numpy
+operations, instead of ~100 torch operations and the autograd engine.
+train.py picks it where ``supports(model)`` holds and falls back to autograd
+otherwise; the two agree to round-off (tests/test_fused.py).
+
+Two ways to run a layer, chosen by width:
+* per edge (kernels.layer_forward / layer_backward): one interval search per
+  (sample, input) and a cubic per edge; best for narrow layers, and the only
+  one that gathers the regulariser's per-edge spreads;
+* dense (kernels.dense_basis + BLAS): the basis as a [B, in * nb] matrix and
+  two matrix products per direction; best once a layer has many outputs.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from . import kernels
+from .network import KAN
+
+__all__ = ["supports", "FusedObjective", "set_grads", "DENSE_MIN_OUT"]
+
+DENSE_MIN_OUT = 8        # layers with at least this many outputs use BLAS (measured crossover ~6-10)
+
+
+def supports(model: KAN) -> bool:
+    """True where the fused path computes exactly what autograd would."""
+    if not kernels.available() or model.device.type != "cpu":
+        return False
+    return not any(layer.has_symbolic() or layer.k != kernels.ORDER for layer in model.layers)
+
+
+def _mm(a: np.ndarray, b: np.ndarray, out: np.ndarray):
+    """out = a @ b through torch's BLAS (it honours torch.set_num_threads)."""
+    torch.mm(torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
+    return out
+
+
+class _Layer:
+    """One layer's tensors as numpy views and where its gradients go."""
+
+    def __init__(self, model: KAN, l: int, slots: dict):
+        layer = model.layers[l]
+        self.layer, self.l = layer, l
+        self.p_coef, self.p_base, self.p_sp = layer.coef, layer.scale_base, layer.scale_sp
+        self.coef_slot = slots.get(id(layer.coef))
+        self.base_slot = slots.get(id(layer.scale_base))
+        self.sp_slot = slots.get(id(layer.scale_sp))
+        affine = model._affine_refs(l)
+        self.affine = affine
+        self.affine_slots = [slots.get(id(p)) for p in affine]
+        self.identity = (all(s is None for s in self.affine_slots)
+                         and bool((affine[0] == 1).all() and (affine[1] == 0).all()
+                                  and (affine[2] == 1).all() and (affine[3] == 0).all()))
+        n_sum, n_mult = model.width[l + 1]
+        self.n_sum = n_sum
+        self.mult_ops = model.mult_operands(l + 1) if n_mult else []
+        self.n_in, self.n_out = layer.in_dim, layer.out_dim
+        self._tab = None
+        self._views: dict = {}
+
+    def tables(self):
+        tab = self.layer.tables()
+        if tab is not self._tab:
+            self._tab = tab
+            self.knots = tab.knots.numpy()
+            self.rows = tab.rows.numpy()
+        return tab
+
+    def view(self, p: torch.Tensor) -> np.ndarray:
+        """numpy view of a parameter, re-made only when its storage changed
+        (the optimiser re-binds parameters; grid updates replace coef)."""
+        key = (p.data_ptr(), p.shape)
+        v = self._views.get(id(p))
+        if v is None or v[0] != key:
+            v = self._views[id(p)] = (key, p.detach().numpy())
+        return v[1]
+
+
+class FusedObjective:
+    """Loss and gradient of ``model`` on one batch; see the module docstring.
+
+    ``params`` is the optimiser's parameter list (its flat order is the
+    gradient's); parameters not in it get no gradient."""
+
+    def __init__(self, model: KAN, params: Sequence[torch.Tensor], lamb: float = 0.0,
+                 lamb_l1: float = 1.0, lamb_entropy: float = 2.0):
+        self.model = model
+        self.params = list(params)
+        slots, off = {}, 0
+        for p in self.params:
+            slots[id(p)] = (off, p.numel())
+            off += p.numel()
+        self.n = off
+        self.dtype = np.float64 if model.dtype == torch.float64 else np.float32
+        self.lamb, self.l1, self.ent = float(lamb), float(lamb_l1), float(lamb_entropy)
+        self.layers = [_Layer(model, l, slots) for l in range(model.depth)]
+        self.last_mse = math.nan
+        self.last_reg: Optional[float] = None
+        self._e = np.zeros((0, 0), dtype=self.dtype)
+        self._x = self._y = None
+        self._data = None            # the first layer's work on the data: constant across calls
+        self._buf: dict = {}
+
+    def set_batch(self, x: torch.Tensor, y: torch.Tensor):
+        self._x = np.ascontiguousarray(x.detach().numpy(), dtype=self.dtype)
+        self._y = np.ascontiguousarray(y.detach().numpy(), dtype=self.dtype)
+        self._data = None
+
+    def _array(self, key, shape, dtype=None):
+        """A scratch array reused across calls (its contents are overwritten)."""
+        a = self._buf.get(key)
+        if a is None or a.shape != shape:
+            a = self._buf[key] = np.empty(shape, dtype=dtype or self.dtype)
+        return a
+
+    # ---------------------------------------------------------------- public
+    def evaluate(self) -> tuple[float, np.ndarray]:
+        """(loss, gradient): a new gradient array on every call."""
+        pred, saved = self._forward(self._x, self.lamb > 0, cache_data=True)
+        diff = pred - self._y
+        mse = float(np.vdot(diff, diff)) / diff.size
+        loss = mse
+        reg_grads = [None] * len(self.layers)
+        if self.lamb > 0:
+            reg, reg_grads = self._regulariser(saved, self._x.shape[0])
+            loss += self.lamb * reg
+            self.last_reg = reg
+        else:
+            self.last_reg = None
+        self.last_mse = mse
+        grad = np.zeros(self.n, dtype=self.dtype)
+        g = diff * (2.0 / diff.size)
+        for L, sv, rg in zip(reversed(self.layers), reversed(saved), reversed(reg_grads)):
+            g = self._backward_layer(L, sv, rg, g, grad)
+        return loss, grad
+
+    def rmse(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        """RMSE of the network on other data (no gradient, nothing cached)."""
+        xs = np.ascontiguousarray(x.detach().numpy(), dtype=self.dtype)
+        pred, _ = self._forward(xs, False, cache_data=False, keep=False)
+        diff = pred - np.asarray(y.detach().numpy(), dtype=self.dtype).reshape(pred.shape)
+        return math.sqrt(float(np.vdot(diff, diff)) / max(diff.size, 1))
+
+    # ---------------------------------------------------------------- forward
+    def _forward(self, x: np.ndarray, reg_on: bool, cache_data: bool, keep: bool = True):
+        B = x.shape[0]
+        saved = []
+        h = x
+        for L in self.layers:
+            layer, l = L.layer, L.l
+            tab = L.tables()
+            w = layer.numeric_weight().numpy()
+            wb = L.view(L.p_base) * w
+            ws = L.view(L.p_sp) * w
+            coef = L.view(L.p_coef)
+            n_in, n_out = w.shape
+            first = l == 0 and cache_data
+            if first and self._data is not None and self._data[0] is tab:
+                data = self._data[1]
+            else:
+                with np.errstate(over="ignore"):      # exp(-x) = inf far left: sig = 0, as it should
+                    sig = 1.0 / (1.0 + np.exp(-h))
+                data = {"sig": sig, "silu": h * sig}
+                if first:
+                    self._data = (tab, data)
+            sv = {"h": h, "w": w, "wb": wb, "ws": ws, "sig": data["sig"], "silu": data["silu"]}
+            dense = n_out >= DENSE_MIN_OUT and not reg_on
+            key = (l, keep)
+            if dense:
+                s = self._dense_forward(L, coef, h, data, sv, l > 0 and keep, key)
+            else:
+                s = self._edge_forward(L, coef, h, data, sv, reg_on, key)
+            nodes, ctx = self._after(L, s)
+            sv["ctx"] = ctx
+            saved.append(sv)
+            h = nodes
+        return h, saved
+
+    def _edge_forward(self, L, coef, h, data, sv, reg_on, key):
+        B = h.shape[0]
+        n_in, n_out = L.n_in, L.n_out
+        A = self._array(key + ("A",), (n_in, L.rows.shape[1], n_out, 4))
+        kernels.edge_polys(L.rows, coef, A)
+        have = "pos" in data
+        if not have:
+            data["pos"] = np.empty((B, n_in), dtype=np.int64)
+            data["u"] = np.empty((B, n_in), dtype=self.dtype)
+        s = self._array(key + ("s",), (B, n_out))
+        if reg_on:
+            shift, S1, S2 = (np.zeros((n_in, n_out)) for _ in range(3))
+        else:
+            shift = S1 = S2 = _EMPTY2
+        kernels.layer_forward(h, data["silu"], L.knots, L.rows, A, sv["wb"], sv["ws"], s, data["pos"],
+                              data["u"], have, reg_on, shift, S1, S2)
+        sv.update(mode="edge", A=A, pos=data["pos"], u=data["u"], shift=shift, S1=S1, S2=S2)
+        return s
+
+    def _dense_forward(self, L, coef, h, data, sv, want_der, key):
+        B = h.shape[0]
+        n_in, n_out, nb = coef.shape
+        if "D" not in data:
+            # the data's basis is kept with the data; a hidden layer's reuses scratch space
+            new = np.empty if L.l == 0 else (lambda shape, dtype: self._array(key + (len(shape), dtype), shape, dtype))
+            D = new((B, n_in * nb), dtype=self.dtype)
+            pos = new((B, n_in), dtype=np.int64)
+            der = new((B, n_in, 4), dtype=self.dtype) if want_der else self._e.reshape(0, 0, 0)
+            kernels.dense_basis(h, L.knots, L.rows, D, pos, der, want_der)
+            data.update(D=D, pos=pos, der=der)
+        ceff = np.ascontiguousarray((coef * sv["ws"][:, :, None]).transpose(0, 2, 1)).reshape(n_in * nb, n_out)
+        s = self._array(key + ("s",), (B, n_out))
+        _mm(data["D"], ceff, s)
+        s += _mm(data["silu"], sv["wb"], self._array(key + ("sb",), (B, n_out)))
+        sv.update(mode="dense", D=data["D"], pos=data["pos"], der=data["der"], ceff=ceff, coef=coef)
+        return s
+
+    def _after(self, L: _Layer, s: np.ndarray):
+        """Subnode affine, mult products, node affine (network._after_layer)."""
+        if L.identity and not L.mult_ops:
+            return s, None
+        ss, sb, ns, nb = (p.detach().numpy() for p in L.affine)
+        s1 = s if L.identity else ss * s + sb
+        if L.mult_ops:
+            prods = [np.prod(s1[:, ops], axis=1) for ops in L.mult_ops]
+            nodes = np.concatenate([s1[:, :L.n_sum], np.stack(prods, axis=1)], axis=1)
+        else:
+            nodes = s1
+        out = nodes if L.identity else ns * nodes + nb
+        return out, (s, s1, nodes)
+
+    # -------------------------------------------------------------- backward
+    def _after_backward(self, L: _Layer, ctx, g: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        if ctx is None:
+            return g
+        s, s1, nodes = ctx
+        ss, sb, ns, nb = (p.detach().numpy() for p in L.affine)
+        if not L.identity:
+            _put(grad, L.affine_slots[2], (g * nodes).sum(0))
+            _put(grad, L.affine_slots[3], g.sum(0))
+            g = g * ns
+        if L.mult_ops:
+            g1 = np.zeros_like(s1)
+            g1[:, :L.n_sum] = g[:, :L.n_sum]
+            for m, ops in enumerate(L.mult_ops):
+                gm = g[:, L.n_sum + m]
+                for j in ops:
+                    others = [o for o in ops if o != j]
+                    g1[:, j] = gm * np.prod(s1[:, others], axis=1)
+            g = g1
+        if not L.identity:
+            _put(grad, L.affine_slots[0], (g * s).sum(0))
+            _put(grad, L.affine_slots[1], g.sum(0))
+            g = g * ss
+        return g
+
+    def _backward_layer(self, L: _Layer, sv: dict, rg, g_nodes, grad):
+        gs = np.ascontiguousarray(self._after_backward(L, sv["ctx"], g_nodes, grad), dtype=self.dtype)
+        h, w = sv["h"], sv["w"]
+        need_x = L.l > 0
+        if sv["mode"] == "dense":
+            gx = self._dense_backward(L, sv, gs, grad, need_x)
+        else:
+            gx = self._edge_backward(L, sv, rg, gs, grad, need_x)
+        if need_x and rg is not None and rg[2] is not None:
+            gx += rg[2]
+        return gx
+
+    def _edge_backward(self, L, sv, rg, gs, grad, need_x):
+        h, w = sv["h"], sv["w"]
+        B = h.shape[0]
+        n_in, n_out = w.shape
+        gx = np.empty((B, n_in), dtype=self.dtype) if need_x else self._e
+        GA = self._array((L.l, "GA"), sv["A"].shape)
+        gsb = self._array((L.l, "gsb"), (n_in, n_out))
+        gsp = self._array((L.l, "gsp"), (n_in, n_out))
+        greg, centre = (rg[0], rg[1]) if rg is not None else (self._e, self._e)
+        sig = sv["sig"]
+        dsilu = sig * (1.0 + h * (1.0 - sig)) if need_x else sv["silu"]
+        kernels.layer_backward(sv["silu"], dsilu, L.rows, sv["A"], sv["wb"], sv["ws"], sv["pos"], sv["u"], gs,
+                               need_x, rg is not None, greg, centre, gx, GA, gsb, gsp)
+        if L.coef_slot is not None:
+            off, k = L.coef_slot
+            kernels.edge_polys_backward(L.rows, GA, grad[off:off + k].reshape(L.p_coef.shape))
+        _put(grad, L.base_slot, gsb * w)
+        _put(grad, L.sp_slot, gsp * w)
+        return gx
+
+    def _dense_backward(self, L, sv, gs, grad, need_x):
+        h, w, coef, D = sv["h"], sv["w"], sv["coef"], sv["D"]
+        n_in, n_out, nb = coef.shape
+        # dL/d(coef * ws) in [in, nb, out] layout
+        g_eff = _mm(D.T, gs, self._array((L.l, "geff"), (n_in * nb, n_out))).reshape(n_in, nb, n_out)
+        g_eff = g_eff.transpose(0, 2, 1)                                           # [in, out, nb]
+        if L.coef_slot is not None:
+            _put(grad, L.coef_slot, g_eff * sv["ws"][:, :, None])
+        _put(grad, L.sp_slot, (g_eff * coef).sum(-1) * w)
+        silu = sv["silu"]
+        _put(grad, L.base_slot, _mm(silu.T, gs, self._array((L.l, "gsb"), (n_in, n_out))) * w)
+        if not need_x:
+            return self._e
+        sig = sv["sig"]
+        gx = _mm(gs, sv["wb"].T, np.empty((h.shape[0], n_in), dtype=self.dtype))
+        gx *= sig * (1.0 + h * (1.0 - sig))
+        g_d = _mm(gs, sv["ceff"].T, self._array((L.l, "gD"), D.shape))
+        kernels.dense_grad_x(g_d, sv["pos"], sv["der"], gx)
+        return gx
+
+    # ------------------------------------------------------------ regulariser
+    def _regulariser(self, saved, B: int):
+        """R (train.regularization) and, per layer, its backward terms
+        (greg, centre, dR/dx through std(x)); kernels.spread_penalty."""
+        total, out = 0.0, []
+        for sv in saved:
+            h, w = sv["h"], sv["w"]
+            n_in, n_out = w.shape
+            greg, centre = np.empty((n_in, n_out)), np.empty((n_in, n_out))
+            xmean, gxc = np.empty(n_in), np.empty(n_in)
+            total += kernels.spread_penalty(h, w.astype(np.float64, copy=False), sv["shift"], sv["S1"], sv["S2"],
+                                            self.lamb, self.l1, self.ent, greg, centre, xmean, gxc)
+            g_xstd = ((h - xmean) * gxc).astype(self.dtype, copy=False) if B > 1 else None
+            out.append((greg.astype(self.dtype, copy=False), centre.astype(self.dtype, copy=False), g_xstd))
+        return float(total), out
+
+
+_EMPTY2 = np.zeros((0, 0))
+
+
+def _put(grad: np.ndarray, slot, value: np.ndarray):
+    if slot is not None:
+        off, k = slot
+        grad[off:off + k] = value.reshape(-1)
+
+
+def set_grads(params: Sequence[torch.Tensor], grad: np.ndarray):
+    """Hand a flat gradient to a torch optimiser: each .grad a view of it."""
+    flat = torch.from_numpy(grad)
+    off = 0
+    for p in params:
+        k = p.numel()
+        p.grad = flat[off:off + k].view_as(p)
+        off += k

@@ -1,0 +1,298 @@
+"""Compiled (numba) CPU kernels for one KAN layer's forward and backward pass.
+
+Torch runs a KAN layer as ~40 small tensor operations per direction, each
+with a fixed dispatch cost of several microseconds; on the small networks
+scientists fit, that cost, not arithmetic, is the training time.  These
+kernels do a whole layer in one call; ``fused.py`` chains them into the
+network's loss and gradient.
+
+Each edge's cubic spline is first rewritten, per knot interval, as a cubic in
+the interval's local coordinate u (``edge_polys``, from the layer's
+polynomial tables spline.KnotTables.rows).  A (sample, input) then costs one
+interval search and, per edge, one Horner evaluation; the backward pass
+accumulates dL/d(polynomial coefficients), which ``edge_polys_backward``
+maps back to the spline coefficients.
+
+Edge i->o of a layer:  phi(x) = wb[i,o] * silu(x) + ws[i,o] * sp_io(x).  With
+``spread`` the forward pass also accumulates, per edge, the sums of
+(sp - shift) and (sp - shift)^2 over the batch (shift = the first sample's
+value: no cancellation of a large mean).
+
+Written for speed under numba's compiler: scalar indexing only (an array
+view inside a loop costs an atomic reference count), cubic splines only
+(other orders use the torch path), silu computed by the caller with numpy.
+The kernels release the GIL, so the GUI thread keeps running, and are cached
+on disk after their first compilation.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+try:  # numba is a dependency, but the engine must still work without it
+    if os.environ.get("KANSTUDIO_NO_NUMBA"):
+        raise ImportError("disabled by KANSTUDIO_NO_NUMBA")
+    from numba import njit
+    _HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - exercised only where numba is absent
+    _HAVE_NUMBA = False
+
+__all__ = ["available", "edge_polys", "edge_polys_backward", "layer_forward", "layer_backward", "ORDER"]
+
+ORDER = 3          # the spline order the kernels are written for
+
+
+def available() -> bool:
+    return _HAVE_NUMBA
+
+
+if _HAVE_NUMBA:
+    _jit = njit(cache=True, nogil=True, error_model="numpy")
+
+    @njit(cache=True, nogil=True, inline="never")
+    def _bisect(knots, i, x):
+        lo, hi = 0, knots.shape[1]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if knots[i, mid] <= x:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    @njit(cache=True, nogil=True, inline="always")
+    def _locate(x, knots, rows, i):
+        """(table row, local coordinate u in [0, 1]) of x for input i."""
+        nk = knots.shape[1]
+        if nk > 48:
+            pos = _bisect(knots, i, x)
+        else:      # a branch-free count vectorises; faster than bisection on small grids
+            pos = 0
+            for j in range(nk):
+                pos += knots[i, j] <= x
+        u = (x - rows[i, pos, 0]) * rows[i, pos, 1]
+        if pos == 0 or pos == nk:      # outside the knots: an all-zero row (and no 0 * inf)
+            u = rows[i, pos, 1]        # = 0 there, in u's dtype (a literal 0.0 would be float64)
+        return pos, u
+
+    @_jit
+    def edge_polys(rows, coef, A):
+        """A[i, row, o, d]: edge i->o's spline on a table row as a cubic in u,
+        sum_d A[..., d] u^d, from the coefficients coef [in, out, nb]."""
+        n_in, n_out, nb = coef.shape
+        n_rows = rows.shape[1]
+        A[:] = 0.0
+        for i in range(n_in):
+            for row in range(n_rows):
+                for r in range(4):
+                    m = row - 4 + r          # basis index of slot r (row = interval + 1)
+                    if 0 <= m < nb:
+                        for d in range(4):
+                            q = rows[i, row, 2 + d * 4 + r]
+                            if q != 0.0:
+                                for o in range(n_out):
+                                    A[i, row, o, d] += q * coef[i, o, m]
+
+    @_jit
+    def edge_polys_backward(rows, GA, GC):
+        """GC [in, out, nb] = d/dcoef of sum(GA * A) (the transpose of edge_polys)."""
+        n_in, n_out, nb = GC.shape
+        n_rows = rows.shape[1]
+        GC[:] = 0.0
+        for i in range(n_in):
+            for row in range(n_rows):
+                for r in range(4):
+                    m = row - 4 + r
+                    if 0 <= m < nb:
+                        for d in range(4):
+                            q = rows[i, row, 2 + d * 4 + r]
+                            if q != 0.0:
+                                for o in range(n_out):
+                                    GC[i, o, m] += q * GA[i, row, o, d]
+
+    @_jit
+    def layer_forward(X, SILU, knots, rows, A, wb, ws, Y, POS, U, have_basis, spread, shift, S1, S2):
+        """Y[b, o] = sum_i phi_io(X[b, i]).
+
+        POS / U [B, in] receive every (sample, input)'s table row and local
+        coordinate, or already hold them when ``have_basis`` (an input that
+        does not change between calls: the data).  With ``spread``,
+        shift / S1 / S2 [in, out] (float64, zeroed) receive the spread sums."""
+        B, n_in = X.shape
+        n_out = Y.shape[1]
+        for b in range(B):
+            for o in range(n_out):
+                Y[b, o] = 0.0
+            for i in range(n_in):
+                if have_basis:
+                    pos, u = POS[b, i], U[b, i]
+                else:
+                    pos, u = _locate(X[b, i], knots, rows, i)
+                    POS[b, i], U[b, i] = pos, u
+                s = SILU[b, i]
+                for o in range(n_out):
+                    sp = ((A[i, pos, o, 3] * u + A[i, pos, o, 2]) * u + A[i, pos, o, 1]) * u + A[i, pos, o, 0]
+                    Y[b, o] += wb[i, o] * s + ws[i, o] * sp
+                    if spread:
+                        if b == 0:
+                            shift[i, o] = sp
+                        d = sp - shift[i, o]
+                        S1[i, o] += d
+                        S2[i, o] += d * d
+
+    @_jit
+    def layer_backward(SILU, DSILU, rows, A, wb, ws, POS, U, GY, need_x, reg, greg, centre,
+                       GX, GA, GSB, GSP):
+        """Gradients of one layer from GY = dL/dY [B, out], with the rows and
+        coordinates of the forward pass.
+
+        GA [in, rows, out, 4] receives dL/dA (edge_polys_backward turns it into
+        dL/dcoef); GSB / GSP [in, out] the sums of GY * silu(x) and GY * sp
+        (the caller applies the masks); GX [B, in] dL/dX when ``need_x``.
+        With ``reg`` the regulariser's spread term is added:
+        dL/dsp[b,i,o] += greg[i,o] * (sp - centre[i,o])."""
+        B, n_in = SILU.shape
+        n_out = GY.shape[1]
+        GA[:] = 0.0
+        GSB[:] = 0.0
+        GSP[:] = 0.0
+        for b in range(B):
+            for i in range(n_in):
+                pos, u = POS[b, i], U[b, i]
+                u2 = u * u
+                u3 = u2 * u
+                s = SILU[b, i]
+                gx = 0.0
+                gbase = 0.0
+                for o in range(n_out):
+                    a0, a1, a2, a3 = A[i, pos, o, 0], A[i, pos, o, 1], A[i, pos, o, 2], A[i, pos, o, 3]
+                    sp = a0 + a1 * u + a2 * u2 + a3 * u3
+                    gy = GY[b, o]
+                    GSB[i, o] += gy * s
+                    GSP[i, o] += gy * sp
+                    g = gy * ws[i, o]
+                    if reg:
+                        g += greg[i, o] * (sp - centre[i, o])
+                    GA[i, pos, o, 0] += g
+                    GA[i, pos, o, 1] += g * u
+                    GA[i, pos, o, 2] += g * u2
+                    GA[i, pos, o, 3] += g * u3
+                    if need_x:
+                        # (constants as sums: a float literal would turn float32 maths into float64)
+                        gx += g * (a1 + (a2 + a2) * u + (a3 + a3 + a3) * u2)
+                        gbase += gy * wb[i, o]
+                if need_x:
+                    # du/dx = 1/h of the row (0 outside the knots)
+                    GX[b, i] = gx * rows[i, pos, 1] + gbase * DSILU[b, i]
+
+    @_jit
+    def spread_penalty(X, w, shift, S1, S2, lamb, l1, ent, greg, centre, xmean, gxc):
+        """One layer's term of the regulariser (train.regularization) from the
+        spread sums of layer_forward, and what the backward pass needs.
+
+        A[i,o] = std_b(sp_io) * w[i,o] / (std_b(X[:, i]) + 0.1), R = l1 * sum(A)
+        + ent * (row entropy + column entropy).  Returns R; fills greg, centre
+        (layer_backward's spread term of lamb * R) and xmean, gxc: the
+        gradient through std(X) is gxc[i] * (X[b, i] - xmean[i])."""
+        B, n_in = X.shape
+        n_out = w.shape[1]
+        dof = max(B - 1, 1)
+        std = np.zeros((n_in, n_out))
+        a = np.zeros((n_in, n_out))
+        den = np.empty(n_in)
+        xstd = np.empty(n_in)
+        for i in range(n_in):
+            m = 0.0
+            for b in range(B):
+                m += X[b, i]
+            m /= B
+            v = 0.0
+            for b in range(B):
+                d = X[b, i] - m
+                v += d * d
+            xmean[i] = m
+            xstd[i] = np.sqrt(v / (B - 1)) if B > 1 else 0.0
+            den[i] = xstd[i] + 0.1
+            for o in range(n_out):
+                md = S1[i, o] / B
+                var = (S2[i, o] - S1[i, o] * md) / dof
+                centre[i, o] = shift[i, o] + md
+                if var > 1e-30:           # round-off can make a zero variance slightly negative
+                    std[i, o] = np.sqrt(var)
+                a[i, o] = std[i, o] * w[i, o] / den[i]
+        srow = np.ones(n_out)             # 1 + sum over inputs, per output
+        scol = np.ones(n_in)              # 1 + sum over outputs, per input
+        for i in range(n_in):
+            for o in range(n_out):
+                srow[o] += a[i, o]
+                scol[i] += a[i, o]
+        ln2 = np.log(2.0)
+        total = 0.0
+        q_row = np.empty((n_in, n_out))
+        q_col = np.empty((n_in, n_out))
+        qs_row = np.zeros(n_out)
+        qs_col = np.zeros(n_in)
+        for i in range(n_in):
+            for o in range(n_out):
+                pr = a[i, o] / srow[o]
+                pc = a[i, o] / scol[i]
+                lr, lc = np.log2(pr + 1e-4), np.log2(pc + 1e-4)
+                total += l1 * a[i, o] - ent * (pr * lr / n_out + pc * lc / n_in)
+                # d(-p log2(p + 1e-4))/dp, divided by the count the entropy is averaged over
+                q_row[i, o] = -(lr + pr / ((pr + 1e-4) * ln2)) / n_out
+                q_col[i, o] = -(lc + pc / ((pc + 1e-4) * ln2)) / n_in
+                qs_row[o] += q_row[i, o] * pr
+                qs_col[i] += q_col[i, o] * pc
+        for i in range(n_in):
+            g_den = 0.0
+            for o in range(n_out):
+                # p = a / S with S = 1 + the sum a belongs to
+                d_a = (q_row[i, o] - qs_row[o]) / srow[o] + (q_col[i, o] - qs_col[i]) / scol[i]
+                gA = lamb * (l1 + ent * d_a)
+                g_den -= gA * a[i, o] / den[i]
+                g_std = gA / den[i] * w[i, o]
+                greg[i, o] = g_std / (std[i, o] * dof) if std[i, o] > 0.0 else 0.0
+            gxc[i] = g_den / (xstd[i] * (B - 1)) if (B > 1 and xstd[i] > 0.0) else 0.0
+        return total
+
+    @_jit
+    def dense_basis(X, knots, rows, D, POS, DER, want_der):
+        """The basis as a dense matrix D [B, in * nb] (for layers wide enough
+        that a BLAS product beats the per-edge loop), with every (sample,
+        input)'s table row in POS and, when ``want_der``, the 4 non-zero
+        basis derivatives in DER [B, in, 4]."""
+        B, n_in = X.shape
+        nb = D.shape[1] // n_in
+        top = nb - 1
+        for b in range(B):
+            for c in range(D.shape[1]):
+                D[b, c] = 0.0
+            for i in range(n_in):
+                pos, u = _locate(X[b, i], knots, rows, i)
+                POS[b, i] = pos
+                ih = rows[i, pos, 1]
+                base = i * nb
+                for r in range(4):
+                    q0, q1 = rows[i, pos, 2 + r], rows[i, pos, 6 + r]
+                    q2, q3 = rows[i, pos, 10 + r], rows[i, pos, 14 + r]
+                    # missing functions near the ends hold 0: add at a clamped column
+                    D[b, base + min(max(pos - 4 + r, 0), top)] += ((q3 * u + q2) * u + q1) * u + q0
+                    if want_der:
+                        DER[b, i, r] = (((q3 + q3 + q3) * u + (q2 + q2)) * u + q1) * ih
+
+    @_jit
+    def dense_grad_x(GD, POS, DER, GX):
+        """GX[b, i] += sum_r GD[b, i*nb + column of slot r] * DER[b, i, r]: the
+        spline part of dL/dX from dL/dD."""
+        B, n_in = GX.shape
+        nb = GD.shape[1] // n_in
+        top = nb - 1
+        for b in range(B):
+            for i in range(n_in):
+                pos = POS[b, i]
+                base = i * nb
+                acc = 0.0
+                for r in range(4):
+                    acc += GD[b, base + min(max(pos - 4 + r, 0), top)] * DER[b, i, r]
+                GX[b, i] += acc
