@@ -348,3 +348,24 @@ def set_grads(params: Sequence[torch.Tensor], grad: np.ndarray):
         k = p.numel()
         p.grad = flat[off:off + k].view_as(p)
         off += k
+
+
+def warm_up():
+    """Load (the first time: compile) every kernel for both dtypes, so that
+    the first real fit does not wait for numba.  Seconds once per install,
+    a fraction of a second after that (numba's on-disk cache)."""
+    if not kernels.available():
+        return
+    gen = torch.Generator().manual_seed(0)
+    for dtype in ("float64", "float32"):
+        m = KAN([2, DENSE_MIN_OUT, 1], grid=3, seed=0, dtype=dtype)    # a dense and a per-edge layer
+        x = torch.rand(4, 2, generator=gen).to(m.dtype)
+        for lamb in (0.0, 0.01):
+            obj = FusedObjective(m, train_params(m), lamb=lamb)
+            obj.set_batch(x, x[:, :1])
+            obj.evaluate()
+            obj.rmse(x, x[:, :1])
+
+
+def train_params(model: KAN) -> list:
+    return [p for p in model.parameters() if p.requires_grad]

@@ -30,6 +30,11 @@ import os
 
 import numpy as np
 
+# Compiled kernels are cached next to this file; where that is read-only (a
+# system install, a frozen app) numba needs another place or recompiles every run.
+if "NUMBA_CACHE_DIR" not in os.environ and not os.access(os.path.dirname(os.path.abspath(__file__)), os.W_OK):
+    os.environ["NUMBA_CACHE_DIR"] = os.path.join(os.path.expanduser("~"), ".cache", "kanstudio", "numba")
+
 try:  # numba is a dependency, but the engine must still work without it
     if os.environ.get("KANSTUDIO_NO_NUMBA"):
         raise ImportError("disabled by KANSTUDIO_NO_NUMBA")

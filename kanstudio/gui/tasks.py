@@ -26,7 +26,7 @@ _WARM_MODULES = ("sympy", "kanstudio.data", "kanstudio.engine.train", "kanstudio
 def warm_up_job(ctx: JobContext) -> bool:
     """Pay the first-use costs while the user looks at the start page rather
     than when they press Fit: the imports, the first optimiser (it imports
-    torch._dynamo, 1-2 s of Python) and mathtext's fonts.  Returns whether
+    torch._dynamo, 1-2 s of Python), the training kernels and mathtext's fonts.  Returns whether
     CUDA is available (the training panel offers the device then)."""
     import importlib
     import torch
@@ -35,6 +35,8 @@ def warm_up_job(ctx: JobContext) -> bool:
     p = torch.zeros(1, requires_grad=True)
     torch.optim.Adam([p])
     torch.optim.LBFGS([p])
+    from ..engine.fused import warm_up as warm_kernels
+    warm_kernels()           # the compiled training kernels (compiled once per install)
     from .mathtext import warm_up
     warm_up()
     return bool(torch.cuda.is_available())
