@@ -158,3 +158,26 @@ def test_minibatch_fit_with_the_fused_path_learns():
     m = KAN([2, [0, 1], 1], grid=5, seed=0)           # one multiplication node
     res = train.fit(m, x, y, steps=30, batch_size=500)
     assert res.final.train_rmse < 0.02 * start        # 3.4e-3 here (autograd: 3.7e-3)
+
+
+@pytest.mark.parametrize("width,lamb,dtype", [([3, 4, 1], 0.0, "float64"), ([3, 10, 2], 0.0, "float64"),
+                                              ([3, 10, 1], 0.0, "float32"), ([3, 4, 1], 0.01, "float64")])
+def test_uniform_grids_match_autograd(width, lamb, dtype):
+    """Before any grid update the knots are uniform: the closed-form basis path."""
+    gen = torch.Generator().manual_seed(3)
+    m = KAN(width, grid=6, seed=0, dtype=dtype)
+    assert all(layer.tables().uniform for layer in m.layers)
+    x = ((torch.rand(250, width[0], generator=gen) * 2.6 - 1.3)).to(m.dtype)   # some beyond the knots
+    y = torch.cos(x.sum(1, keepdim=True)).repeat(1, m.n_outputs)
+    with torch.no_grad():
+        for layer in m.layers:
+            layer.coef.mul_(5)
+            layer.scale_base.add_(0.2)
+    params = train.trainable_parameters(m)
+    ref_loss, ref_grad = _autograd(m, x, y, lamb, params)
+    obj = fused.FusedObjective(m, params, lamb=lamb)
+    obj.set_batch(x, y)
+    loss, grad = obj.evaluate()
+    tol = 1e-10 if dtype == "float64" else 1e-5
+    assert loss == pytest.approx(ref_loss, rel=tol)
+    assert np.abs(grad - ref_grad).max() <= tol * np.abs(ref_grad).max()

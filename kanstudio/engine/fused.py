@@ -9,12 +9,15 @@ operations, instead of ~100 torch operations and the autograd engine.
 train.py picks it where ``supports(model)`` holds and falls back to autograd
 otherwise; the two agree to round-off (tests/test_fused.py).
 
-Two ways to run a layer, chosen by width:
+Three ways to run a layer, chosen by its grid and width:
 * per edge (kernels.layer_forward / layer_backward): one interval search per
   (sample, input) and a cubic per edge; best for narrow layers, and the only
   one that gathers the regulariser's per-edge spreads;
 * dense (kernels.dense_basis + BLAS): the basis as a [B, in * nb] matrix and
-  two matrix products per direction; best once a layer has many outputs.
+  two matrix products per direction; best once a layer has many outputs;
+* uniform (kernels.uniform_basis_t + BLAS): on a uniform grid (before any
+  grid update) the dense basis in closed form, vectorised over samples.
+The regulariser needs per-edge spreads, which only the per-edge way gathers.
 """
 from __future__ import annotations
 
@@ -74,6 +77,11 @@ class _Layer:
             self._tab = tab
             self.knots = tab.knots.numpy()
             self.rows = tab.rows.numpy()
+            self.uniform = tab.uniform
+            if tab.uniform:
+                self.ustart = tab.start.reshape(-1).numpy()
+                self.uinv_h = tab.inv_h.reshape(-1).numpy()
+                self.consts = np.array([0, 1, 2, 3, 4, 6, 0.5], dtype=self.ustart.dtype)
         return tab
 
     def view(self, p: torch.Tensor) -> np.ndarray:
@@ -174,9 +182,10 @@ class FusedObjective:
                 if first:
                     self._data = (tab, data)
             sv = {"h": h, "w": w, "wb": wb, "ws": ws, "sig": data["sig"], "silu": data["silu"]}
-            dense = n_out >= DENSE_MIN_OUT and not reg_on
             key = (l, keep)
-            if dense:
+            if L.uniform and not reg_on:
+                s = self._uniform_forward(L, coef, h, data, sv, key)
+            elif n_out >= DENSE_MIN_OUT and not reg_on:
                 s = self._dense_forward(L, coef, h, data, sv, l > 0 and keep, key)
             else:
                 s = self._edge_forward(L, coef, h, data, sv, reg_on, key)
@@ -223,6 +232,26 @@ class FusedObjective:
         sv.update(mode="dense", D=data["D"], pos=data["pos"], der=data["der"], ceff=ceff, coef=coef)
         return s
 
+    def _uniform_forward(self, L, coef, h, data, sv, key):
+        """DT = [basis rows; silu rows] [in*nb + in, B], so one product gives
+        both the spline and the base part (and one more both gradients)."""
+        B = h.shape[0]
+        n_in, n_out, nb = coef.shape
+        if "DT" not in data:
+            new = np.empty if L.l == 0 else (lambda shape, dtype: self._array(key + (len(shape), dtype), shape, dtype))
+            xt = new((n_in, B), self.dtype)
+            xt[:] = h.T
+            DT = new((n_in * (nb + 1), B), self.dtype)
+            kernels.uniform_basis_t(xt, L.ustart, L.uinv_h, L.consts, nb, DT)
+            DT[n_in * nb:] = data["silu"].T
+            data.update(DT=DT, XT=xt)
+        ceff = self._array(key + ("ceff",), (n_in * (nb + 1), n_out))
+        ceff[:n_in * nb] = (coef * sv["ws"][:, :, None]).transpose(0, 2, 1).reshape(n_in * nb, n_out)
+        ceff[n_in * nb:] = sv["wb"]
+        s = _mm(data["DT"].T, ceff, self._array(key + ("s",), (B, n_out)))
+        sv.update(mode="uniform", DT=data["DT"], XT=data["XT"], ceff=ceff, coef=coef)
+        return s
+
     def _after(self, L: _Layer, s: np.ndarray):
         """Subnode affine, mult products, node affine (network._after_layer)."""
         if L.identity and not L.mult_ops:
@@ -266,7 +295,7 @@ class FusedObjective:
         gs = np.ascontiguousarray(self._after_backward(L, sv["ctx"], g_nodes, grad), dtype=self.dtype)
         h, w = sv["h"], sv["w"]
         need_x = L.l > 0
-        if sv["mode"] == "dense":
+        if sv["mode"] != "edge":
             gx = self._dense_backward(L, sv, gs, grad, need_x)
         else:
             gx = self._edge_backward(L, sv, rg, gs, grad, need_x)
@@ -295,23 +324,31 @@ class FusedObjective:
         return gx
 
     def _dense_backward(self, L, sv, gs, grad, need_x):
-        h, w, coef, D = sv["h"], sv["w"], sv["coef"], sv["D"]
+        h, w, coef = sv["h"], sv["w"], sv["coef"]
         n_in, n_out, nb = coef.shape
-        # dL/d(coef * ws) in [in, nb, out] layout
-        g_eff = _mm(D.T, gs, self._array((L.l, "geff"), (n_in * nb, n_out))).reshape(n_in, nb, n_out)
-        g_eff = g_eff.transpose(0, 2, 1)                                           # [in, out, nb]
+        uniform = sv["mode"] == "uniform"
+        DT = sv["DT"] if uniform else sv["D"].T
+        g_all = _mm(DT, gs, self._array((L.l, "geff"), (DT.shape[0], n_out)))
+        # dL/d(coef * ws) in [in, out, nb] layout
+        g_eff = g_all[:n_in * nb].reshape(n_in, nb, n_out).transpose(0, 2, 1)
         if L.coef_slot is not None:
             _put(grad, L.coef_slot, g_eff * sv["ws"][:, :, None])
         _put(grad, L.sp_slot, (g_eff * coef).sum(-1) * w)
-        silu = sv["silu"]
-        _put(grad, L.base_slot, _mm(silu.T, gs, self._array((L.l, "gsb"), (n_in, n_out))) * w)
+        g_wb = g_all[n_in * nb:] if uniform else _mm(sv["silu"].T, gs, self._array((L.l, "gsb"), (n_in, n_out)))
+        _put(grad, L.base_slot, g_wb * w)
         if not need_x:
             return self._e
         sig = sv["sig"]
-        gx = _mm(gs, sv["wb"].T, np.empty((h.shape[0], n_in), dtype=self.dtype))
-        gx *= sig * (1.0 + h * (1.0 - sig))
-        g_d = _mm(gs, sv["ceff"].T, self._array((L.l, "gD"), D.shape))
-        kernels.dense_grad_x(g_d, sv["pos"], sv["der"], gx)
+        dsilu = sig * (1.0 + h * (1.0 - sig))
+        if uniform:
+            g_dt = _mm(sv["ceff"], gs.T, self._array((L.l, "gDT"), DT.shape))
+            gx = g_dt[n_in * nb:].T * dsilu
+            kernels.uniform_grad_x(sv["XT"], L.ustart, L.uinv_h, L.consts, nb, g_dt, gx)
+        else:
+            gx = _mm(gs, sv["wb"].T, np.empty((h.shape[0], n_in), dtype=self.dtype))
+            gx *= dsilu
+            g_d = _mm(gs, sv["ceff"].T, self._array((L.l, "gD"), sv["D"].shape))
+            kernels.dense_grad_x(g_d, sv["pos"], sv["der"], gx)
         return gx
 
     # ------------------------------------------------------------ regulariser
