@@ -181,3 +181,20 @@ def test_uniform_grids_match_autograd(width, lamb, dtype):
     tol = 1e-10 if dtype == "float64" else 1e-5
     assert loss == pytest.approx(ref_loss, rel=tol)
     assert np.abs(grad - ref_grad).max() <= tol * np.abs(ref_grad).max()
+
+
+@pytest.mark.parametrize("width,update", [([3, [3, 2], 2], True), ([4, 12, 9, 1], False), ([4, 12, 9, 1], True)])
+def test_inference_forward_matches_the_torch_forward(width, update):
+    """model(x) under no_grad runs the kernels (every grid mode); it equals
+    the autograd forward."""
+    m, x, y = _network(width) if update else (KAN(width, grid=5, seed=0), torch.rand(200, width[0],
+                                                                              dtype=torch.float64) * 2 - 1, None)
+    ref = m(x).detach()                      # grad enabled: the torch path
+    with torch.no_grad():
+        assert fused.predict(m, x) is not None
+        out = m(x)
+    assert torch.allclose(out, ref, rtol=1e-12, atol=1e-13)
+    m.fix_symbolic(0, 0, 0, "sin")           # not supported: falls back to torch
+    with torch.no_grad():
+        assert fused.predict(m, x) is None
+        assert torch.isfinite(m(x)).all()

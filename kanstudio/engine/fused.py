@@ -30,7 +30,7 @@ import torch
 from . import kernels
 from .network import KAN
 
-__all__ = ["supports", "FusedObjective", "set_grads", "DENSE_MIN_OUT"]
+__all__ = ["supports", "FusedObjective", "predict", "set_grads", "warm_up", "DENSE_MIN_OUT"]
 
 DENSE_MIN_OUT = 8        # layers with at least this many outputs use BLAS (measured crossover ~6-10)
 
@@ -115,17 +115,21 @@ class FusedObjective:
         self.last_mse = math.nan
         self.last_reg: Optional[float] = None
         self._e = np.zeros((0, 0), dtype=self.dtype)
-        self._x = self._y = None
+        self._x = self._y = self._batch = None
         self._data = None            # the first layer's work on the data: constant across calls
         self._buf: dict = {}
 
     def set_batch(self, x: torch.Tensor, y: torch.Tensor):
+        self._batch = (x, x._version)
         self._x = np.ascontiguousarray(x.detach().numpy(), dtype=self.dtype)
         self._y = np.ascontiguousarray(y.detach().numpy(), dtype=self.dtype)
         self._data = None
 
     def _array(self, key, shape, dtype=None):
-        """A scratch array reused across calls (its contents are overwritten)."""
+        """A scratch array reused across calls (its contents are overwritten);
+        a fresh one for one-off forwards (key[1] False), which may run on any thread."""
+        if not key[1]:
+            return np.empty(shape, dtype=dtype or self.dtype)
         a = self._buf.get(key)
         if a is None or a.shape != shape:
             a = self._buf[key] = np.empty(shape, dtype=dtype or self.dtype)
@@ -154,8 +158,11 @@ class FusedObjective:
 
     def rmse(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """RMSE of the network on other data (no gradient, nothing cached)."""
-        xs = np.ascontiguousarray(x.detach().numpy(), dtype=self.dtype)
-        pred, _ = self._forward(xs, False, cache_data=False, keep=False)
+        if self._batch is not None and x is self._batch[0] and x._version == self._batch[1]:
+            pred, _ = self._forward(self._x, False, cache_data=True)     # the batch: its basis is cached
+        else:
+            xs = np.ascontiguousarray(x.detach().numpy(), dtype=self.dtype)
+            pred, _ = self._forward(xs, False, cache_data=False, keep=False)
         diff = pred - np.asarray(y.detach().numpy(), dtype=self.dtype).reshape(pred.shape)
         return math.sqrt(float(np.vdot(diff, diff)) / max(diff.size, 1))
 
@@ -183,7 +190,9 @@ class FusedObjective:
                     self._data = (tab, data)
             sv = {"h": h, "w": w, "wb": wb, "ws": ws, "sig": data["sig"], "silu": data["silu"]}
             key = (l, keep)
-            if L.uniform and not reg_on:
+            if first:
+                s = self._data_forward(L, coef, h, data, sv, reg_on, key)
+            elif L.uniform and not reg_on:
                 s = self._uniform_forward(L, coef, h, data, sv, key)
             elif n_out >= DENSE_MIN_OUT and not reg_on:
                 s = self._dense_forward(L, coef, h, data, sv, l > 0 and keep, key)
@@ -211,7 +220,10 @@ class FusedObjective:
             shift = S1 = S2 = _EMPTY2
         kernels.layer_forward(h, data["silu"], L.knots, L.rows, A, sv["wb"], sv["ws"], s, data["pos"],
                               data["u"], have, reg_on, shift, S1, S2)
-        sv.update(mode="edge", A=A, pos=data["pos"], u=data["u"], shift=shift, S1=S1, S2=S2)
+        sv.update(mode="edge", A=A, pos=data["pos"], u=data["u"])
+        if reg_on:
+            mean_d = S1 / B
+            sv.update(var=(S2 - S1 * mean_d) / max(B - 1, 1), centre=shift + mean_d)
         return s
 
     def _dense_forward(self, L, coef, h, data, sv, want_der, key):
@@ -223,13 +235,42 @@ class FusedObjective:
             D = new((B, n_in * nb), dtype=self.dtype)
             pos = new((B, n_in), dtype=np.int64)
             der = new((B, n_in, 4), dtype=self.dtype) if want_der else self._e.reshape(0, 0, 0)
-            kernels.dense_basis(h, L.knots, L.rows, D, pos, der, want_der)
+            kernels.dense_basis(h, L.knots, L.rows, nb, D, pos, der, want_der)
             data.update(D=D, pos=pos, der=der)
         ceff = np.ascontiguousarray((coef * sv["ws"][:, :, None]).transpose(0, 2, 1)).reshape(n_in * nb, n_out)
         s = self._array(key + ("s",), (B, n_out))
         _mm(data["D"], ceff, s)
         s += _mm(data["silu"], sv["wb"], self._array(key + ("sb",), (B, n_out)))
         sv.update(mode="dense", D=data["D"], pos=data["pos"], der=data["der"], ceff=ceff, coef=coef)
+        return s
+
+    def _data_forward(self, L, coef, h, data, sv, reg_on, key):
+        """The first layer sees the same data on every call: its basis (with
+        silu columns, one product gives both parts) and, for the regulariser,
+        each input's basis covariance are made once; the spreads then come
+        from c^T Cov c (float64, as in layer_ops) without touching the batch."""
+        B = h.shape[0]
+        n_in, n_out, nb = coef.shape
+        if "Dd" not in data:
+            D = np.empty((B, n_in * (nb + 1)), dtype=self.dtype)
+            pos = np.empty((B, n_in), dtype=np.int64)
+            kernels.dense_basis(h, L.knots, L.rows, nb, D, pos, self._e.reshape(0, 0, 0), False)
+            D[:, n_in * nb:] = data["silu"]
+            data["Dd"] = D
+        D = data["Dd"]
+        ceff = self._array(key + ("ceff",), (n_in * (nb + 1), n_out))
+        ceff[:n_in * nb] = (coef * sv["ws"][:, :, None]).transpose(0, 2, 1).reshape(n_in * nb, n_out)
+        ceff[n_in * nb:] = sv["wb"]
+        s = _mm(D, ceff, self._array(key + ("s",), (B, n_out)))
+        sv.update(mode="data", DT=D.T, ceff=ceff, coef=coef)
+        if reg_on:
+            if "cov" not in data:
+                basis = D[:, :n_in * nb].reshape(B, n_in, nb).astype(np.float64)
+                basis -= basis.mean(0)
+                data["cov"] = np.einsum("bim,bin->imn", basis, basis) / max(B - 1, 1)
+            c64 = coef.astype(np.float64)
+            cv = np.einsum("iom,imn->ion", c64, data["cov"])                    # Cov c per edge
+            sv.update(var=(cv * c64).sum(-1), cv=cv)
         return s
 
     def _uniform_forward(self, L, coef, h, data, sv, key):
@@ -296,7 +337,7 @@ class FusedObjective:
         h, w = sv["h"], sv["w"]
         need_x = L.l > 0
         if sv["mode"] != "edge":
-            gx = self._dense_backward(L, sv, gs, grad, need_x)
+            gx = self._dense_backward(L, sv, gs, grad, need_x, rg)
         else:
             gx = self._edge_backward(L, sv, rg, gs, grad, need_x)
         if need_x and rg is not None and rg[2] is not None:
@@ -323,16 +364,19 @@ class FusedObjective:
         _put(grad, L.sp_slot, gsp * w)
         return gx
 
-    def _dense_backward(self, L, sv, gs, grad, need_x):
+    def _dense_backward(self, L, sv, gs, grad, need_x, rg=None):
         h, w, coef = sv["h"], sv["w"], sv["coef"]
         n_in, n_out, nb = coef.shape
-        uniform = sv["mode"] == "uniform"
+        uniform = sv["mode"] in ("uniform", "data")          # silu rows inside DT
         DT = sv["DT"] if uniform else sv["D"].T
         g_all = _mm(DT, gs, self._array((L.l, "geff"), (DT.shape[0], n_out)))
         # dL/d(coef * ws) in [in, out, nb] layout
         g_eff = g_all[:n_in * nb].reshape(n_in, nb, n_out).transpose(0, 2, 1)
         if L.coef_slot is not None:
-            _put(grad, L.coef_slot, g_eff * sv["ws"][:, :, None])
+            g_coef = g_eff * sv["ws"][:, :, None]
+            if rg is not None:          # the spread term: d(c^T Cov c)/dc = 2 Cov c
+                g_coef = g_coef + (rg[0] * max(h.shape[0] - 1, 1))[:, :, None] * sv["cv"]
+            _put(grad, L.coef_slot, g_coef)
         _put(grad, L.sp_slot, (g_eff * coef).sum(-1) * w)
         g_wb = g_all[n_in * nb:] if uniform else _mm(sv["silu"].T, gs, self._array((L.l, "gsb"), (n_in, n_out)))
         _put(grad, L.base_slot, g_wb * w)
@@ -359,12 +403,13 @@ class FusedObjective:
         for sv in saved:
             h, w = sv["h"], sv["w"]
             n_in, n_out = w.shape
-            greg, centre = np.empty((n_in, n_out)), np.empty((n_in, n_out))
+            greg = np.empty((n_in, n_out))
             xmean, gxc = np.empty(n_in), np.empty(n_in)
-            total += kernels.spread_penalty(h, w.astype(np.float64, copy=False), sv["shift"], sv["S1"], sv["S2"],
-                                            self.lamb, self.l1, self.ent, greg, centre, xmean, gxc)
-            g_xstd = ((h - xmean) * gxc).astype(self.dtype, copy=False) if B > 1 else None
-            out.append((greg.astype(self.dtype, copy=False), centre.astype(self.dtype, copy=False), g_xstd))
+            total += kernels.spread_penalty(h, w.astype(np.float64, copy=False), sv["var"], self.lamb,
+                                            self.l1, self.ent, greg, xmean, gxc)
+            g_xstd = ((h - xmean) * gxc).astype(self.dtype, copy=False) if B > 1 and sv["mode"] == "edge" else None
+            centre = sv["centre"].astype(self.dtype, copy=False) if "centre" in sv else None
+            out.append((greg.astype(self.dtype, copy=False), centre, g_xstd))
         return float(total), out
 
 
@@ -375,6 +420,19 @@ def _put(grad: np.ndarray, slot, value: np.ndarray):
     if slot is not None:
         off, k = slot
         grad[off:off + k] = value.reshape(-1)
+
+
+def predict(model: KAN, x: torch.Tensor) -> Optional[torch.Tensor]:
+    """The network's output from the kernels (no gradient), or None where
+    they do not apply (then the caller runs the torch forward)."""
+    if x.dtype != model.dtype or x.ndim != 2 or x.shape[1] != model.n_inputs or x.shape[0] == 0:
+        return None
+    if not supports(model):
+        return None
+    obj = FusedObjective(model, [])
+    xs = np.ascontiguousarray(x.detach().numpy())
+    pred, _ = obj._forward(xs, False, cache_data=False, keep=False)
+    return torch.from_numpy(np.ascontiguousarray(pred))
 
 
 def set_grads(params: Sequence[torch.Tensor], grad: np.ndarray):

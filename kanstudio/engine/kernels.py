@@ -66,21 +66,6 @@ if _HAVE_NUMBA:
                 hi = mid
         return lo
 
-    @njit(cache=True, nogil=True, inline="always")
-    def _locate(x, knots, rows, i):
-        """(table row, local coordinate u in [0, 1]) of x for input i."""
-        nk = knots.shape[1]
-        if nk > 48:
-            pos = _bisect(knots, i, x)
-        else:      # a branch-free count vectorises; faster than bisection on small grids
-            pos = 0
-            for j in range(nk):
-                pos += knots[i, j] <= x
-        u = (x - rows[i, pos, 0]) * rows[i, pos, 1]
-        if pos == 0 or pos == nk:      # outside the knots: an all-zero row (and no 0 * inf)
-            u = rows[i, pos, 1]        # = 0 there, in u's dtype (a literal 0.0 would be float64)
-        return pos, u
-
     @_jit
     def edge_polys(rows, coef, A):
         """A[i, row, o, d]: edge i->o's spline on a table row as a cubic in u,
@@ -116,6 +101,24 @@ if _HAVE_NUMBA:
                                 for o in range(n_out):
                                     GC[i, o, m] += q * GA[i, row, o, d]
 
+    @njit(cache=True, nogil=True, inline="always")
+    def _count_rows(X, knots, POS):
+        """POS[b, i] = number of knots <= X[b, i] (the table row), input by
+        input: this order runs ~2.5x faster than locating inside the edge loop."""
+        B, n_in = X.shape
+        nk = knots.shape[1]
+        for i in range(n_in):
+            if nk > 48:
+                for b in range(B):
+                    POS[b, i] = _bisect(knots, i, X[b, i])
+            else:      # a branch-free count vectorises; faster than bisection on small grids
+                for b in range(B):
+                    x = X[b, i]
+                    p = 0
+                    for j in range(nk):
+                        p += knots[i, j] <= x
+                    POS[b, i] = p
+
     @_jit
     def layer_forward(X, SILU, knots, rows, A, wb, ws, Y, POS, U, have_basis, spread, shift, S1, S2):
         """Y[b, o] = sum_i phi_io(X[b, i]).
@@ -126,15 +129,21 @@ if _HAVE_NUMBA:
         shift / S1 / S2 [in, out] (float64, zeroed) receive the spread sums."""
         B, n_in = X.shape
         n_out = Y.shape[1]
+        nk = knots.shape[1]
+        if not have_basis:
+            _count_rows(X, knots, POS)
         for b in range(B):
             for o in range(n_out):
                 Y[b, o] = 0.0
             for i in range(n_in):
+                pos = POS[b, i]
                 if have_basis:
-                    pos, u = POS[b, i], U[b, i]
+                    u = U[b, i]
                 else:
-                    pos, u = _locate(X[b, i], knots, rows, i)
-                    POS[b, i], U[b, i] = pos, u
+                    u = (X[b, i] - rows[i, pos, 0]) * rows[i, pos, 1]
+                    if pos == 0 or pos == nk:   # outside: an all-zero row; its 1/h = 0 (no 0 * inf)
+                        u = rows[i, pos, 1]
+                    U[b, i] = u
                 s = SILU[b, i]
                 for o in range(n_out):
                     sp = ((A[i, pos, o, 3] * u + A[i, pos, o, 2]) * u + A[i, pos, o, 1]) * u + A[i, pos, o, 0]
@@ -192,14 +201,15 @@ if _HAVE_NUMBA:
                     GX[b, i] = gx * rows[i, pos, 1] + gbase * DSILU[b, i]
 
     @_jit
-    def spread_penalty(X, w, shift, S1, S2, lamb, l1, ent, greg, centre, xmean, gxc):
+    def spread_penalty(X, w, VAR, lamb, l1, ent, greg, xmean, gxc):
         """One layer's term of the regulariser (train.regularization) from the
-        spread sums of layer_forward, and what the backward pass needs.
+        per-edge variances VAR [in, out] of the spline parts over the batch,
+        and what the backward pass needs.
 
         A[i,o] = std_b(sp_io) * w[i,o] / (std_b(X[:, i]) + 0.1), R = l1 * sum(A)
-        + ent * (row entropy + column entropy).  Returns R; fills greg, centre
-        (layer_backward's spread term of lamb * R) and xmean, gxc: the
-        gradient through std(X) is gxc[i] * (X[b, i] - xmean[i])."""
+        + ent * (row entropy + column entropy).  Returns R; fills greg =
+        d(lamb R)/d std / (std * dof) (so dL/dsp_b = greg * (sp_b - mean)),
+        and xmean, gxc: the gradient through std(X) is gxc[i] * (X[b, i] - xmean[i])."""
         B, n_in = X.shape
         n_out = w.shape[1]
         dof = max(B - 1, 1)
@@ -220,11 +230,8 @@ if _HAVE_NUMBA:
             xstd[i] = np.sqrt(v / (B - 1)) if B > 1 else 0.0
             den[i] = xstd[i] + 0.1
             for o in range(n_out):
-                md = S1[i, o] / B
-                var = (S2[i, o] - S1[i, o] * md) / dof
-                centre[i, o] = shift[i, o] + md
-                if var > 1e-30:           # round-off can make a zero variance slightly negative
-                    std[i, o] = np.sqrt(var)
+                if VAR[i, o] > 1e-30:     # round-off can make a zero variance slightly negative
+                    std[i, o] = np.sqrt(VAR[i, o])
                 a[i, o] = std[i, o] * w[i, o] / den[i]
         srow = np.ones(n_out)             # 1 + sum over inputs, per output
         scol = np.ones(n_in)              # 1 + sum over outputs, per input
@@ -262,21 +269,24 @@ if _HAVE_NUMBA:
         return total
 
     @_jit
-    def dense_basis(X, knots, rows, D, POS, DER, want_der):
-        """The basis as a dense matrix D [B, in * nb] (for layers wide enough
-        that a BLAS product beats the per-edge loop), with every (sample,
-        input)'s table row in POS and, when ``want_der``, the 4 non-zero
-        basis derivatives in DER [B, in, 4]."""
+    def dense_basis(X, knots, rows, nb, D, POS, DER, want_der):
+        """The basis as a dense matrix in the first in * nb columns of D
+        [B, >= in * nb] (further columns are left alone), with every (sample,
+        input)'s table row in POS and, when ``want_der``, the 4 non-zero basis
+        derivatives in DER [B, in, 4]."""
         B, n_in = X.shape
-        nb = D.shape[1] // n_in
         top = nb - 1
+        nk = knots.shape[1]
+        _count_rows(X, knots, POS)
         for b in range(B):
-            for c in range(D.shape[1]):
+            for c in range(n_in * nb):
                 D[b, c] = 0.0
             for i in range(n_in):
-                pos, u = _locate(X[b, i], knots, rows, i)
-                POS[b, i] = pos
+                pos = POS[b, i]
                 ih = rows[i, pos, 1]
+                u = (X[b, i] - rows[i, pos, 0]) * ih
+                if pos == 0 or pos == nk:       # outside: an all-zero row (no 0 * inf)
+                    u = ih
                 base = i * nb
                 for r in range(4):
                     q0, q1 = rows[i, pos, 2 + r], rows[i, pos, 6 + r]

@@ -163,11 +163,13 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
     def rmse(x, y) -> float:
         return fast.rmse(x, y) if fast is not None else _rmse(model, x, y)
 
-    def snapshot(step, done=False, reason=None):
+    def snapshot(step, done=False, reason=None, train=None):
         # Intermediate snapshots reuse the loss of the last evaluation on the
         # full batch (an extra forward per step would double Adam's cost);
         # the final one is measured exactly.
-        if done or batch < n or not math.isfinite(last_mse[0]):
+        if train is not None:
+            pass
+        elif done or batch < n or not math.isfinite(last_mse[0]):
             train = rmse(x_train, y_train)
         else:
             train = math.sqrt(max(last_mse[0], 0.0))
@@ -248,15 +250,19 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
                 yield snapshot(step + 1)
         else:
             step = cfg.steps
-        if not reason.startswith("diverged") and not math.isfinite(rmse(x_train, y_train)):
-            # where the last Adam step (or a cancelled one) left the model was never evaluated
-            _load_state(model, prev_good if prev_good is not None else good)
-            reason = f"diverged at step {step}: non-finite loss; restored the last good state"
+        final_train = None
+        if not reason.startswith("diverged"):
+            final_train = rmse(x_train, y_train)
+            if not math.isfinite(final_train):
+                # where the last Adam step (or a cancelled one) left the model was never evaluated
+                _load_state(model, prev_good if prev_good is not None else good)
+                reason = f"diverged at step {step}: non-finite loss; restored the last good state"
+                final_train = None
         if isinstance(opt, FlatLBFGS):
             opt.release()
         model.invalidate()
         done_step = step if reason != "completed" else cfg.steps
-        yield snapshot(done_step, done=True, reason=reason)
+        yield snapshot(done_step, done=True, reason=reason, train=final_train)
     finally:
         if isinstance(opt, FlatLBFGS):     # also when the caller stops iterating early
             opt.release()
