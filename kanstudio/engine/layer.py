@@ -202,7 +202,8 @@ class KANLayer(nn.Module):
     # ------------------------------------------------------------ grids
     @torch.no_grad()
     def spline_values(self, x: torch.Tensor) -> torch.Tensor:
-        return spline.coef_to_curve(x, self.grid, self.coef, self.k)
+        basis = spline.bspline_basis(x, self.grid, self.k, self.tables())
+        return torch.einsum("bim,iom->bio", basis, self.coef)
 
     @torch.no_grad()
     def set_grid(self, new_grid: torch.Tensor, x: torch.Tensor, num: Optional[int] = None):
@@ -212,8 +213,9 @@ class KANLayer(nn.Module):
         self.invalidate()
         if num is not None:
             self.num = num
+        tab = self.tables()          # built once, kept for the training that follows
         # .data keeps the Parameter object (and its requires_grad) alive.
-        self.coef.data = spline.curve_to_coef(x, y, self.grid, self.k)
+        self.coef.data = spline.curve_to_coef(x, y, self.grid, self.k, tables=tab)
 
     @torch.no_grad()
     def update_grid_from_samples(self, x: torch.Tensor, eps: float = 0.02):

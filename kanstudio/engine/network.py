@@ -219,7 +219,7 @@ class KAN(nn.Module):
         """Adapt every layer's knots to where its inputs actually are."""
         for l, layer in enumerate(self.layers):
             layer.update_grid_from_samples(self._input_of(l, x), eps)
-        self.invalidate()
+        self._forget_forward()     # each layer already re-made its own caches for its new knots
 
     @torch.no_grad()
     def refine(self, new_grid: int, x: Optional[torch.Tensor] = None):
@@ -233,7 +233,7 @@ class KAN(nn.Module):
             xl = self._input_of(l, x) if x is not None else self._grid_samples(layer, new_grid)
             layer.refine(new_grid, xl)
         self.grid_size = int(new_grid)
-        self.invalidate()
+        self._forget_forward()
 
     def _input_of(self, level: int, x: torch.Tensor) -> torch.Tensor:
         h = x
@@ -250,10 +250,13 @@ class KAN(nn.Module):
         return lo[None, :] + (hi - lo)[None, :] * t
 
     def invalidate(self):
-        self.cache = None
-        self._identity_cache = {}
+        self._forget_forward()
         for layer in self.layers:
             layer.invalidate()
+
+    def _forget_forward(self):
+        self.cache = None
+        self._identity_cache = {}
 
     # ------------------------------------------------------------ edits
     def edge_count(self) -> int:

@@ -255,7 +255,7 @@ def coef_to_curve(x: torch.Tensor, grid: torch.Tensor, coef: torch.Tensor, k: in
 
 
 def curve_to_coef(x: torch.Tensor, y: torch.Tensor, grid: torch.Tensor, k: int,
-                  ridge: float = 1e-10) -> torch.Tensor:
+                  ridge: float = 1e-10, tables: "KnotTables" = None) -> torch.Tensor:
     """Least-squares coefficients so that the spline through ``grid`` matches y.
 
     x: [B, in], y: [B, in, out] -> coef [in, out, G+k].  Solved through the
@@ -263,7 +263,7 @@ def curve_to_coef(x: torch.Tensor, y: torch.Tensor, grid: torch.Tensor, k: int,
     lstsq only has the full-rank 'gels' driver) and keeps basis functions with
     no samples under them at zero instead of blowing up.
     """
-    basis = bspline_basis(x, grid, k).permute(1, 0, 2)          # [in, B, nb]
+    basis = bspline_basis(x, grid, k, tables).permute(1, 0, 2)  # [in, B, nb]
     gram = basis.transpose(1, 2) @ basis                          # [in, nb, nb]
     rhs = basis.transpose(1, 2) @ y.permute(1, 0, 2)              # [in, nb, out]
     scale = gram.diagonal(dim1=1, dim2=2).mean(-1).clamp_min(1e-12)
