@@ -71,8 +71,11 @@ class _Layer:
         self._tab = None
         self._views: dict = {}
 
-    def tables(self):
+    def refresh(self):
+        """Pick up the layer's current knots and masks (they change only
+        between steps: grid updates, restored states)."""
         tab = self.layer.tables()
+        self.w = self.layer.numeric_weight().numpy()
         if tab is not self._tab:
             self._tab = tab
             self.knots = tab.knots.numpy()
@@ -82,7 +85,6 @@ class _Layer:
                 self.ustart = tab.start.reshape(-1).numpy()
                 self.uinv_h = tab.inv_h.reshape(-1).numpy()
                 self.consts = np.array([0, 1, 2, 3, 4, 6, 0.5], dtype=self.ustart.dtype)
-        return tab
 
     def view(self, p: torch.Tensor) -> np.ndarray:
         """numpy view of a parameter, re-made only when its storage changed
@@ -112,12 +114,19 @@ class FusedObjective:
         self.dtype = np.float64 if model.dtype == torch.float64 else np.float32
         self.lamb, self.l1, self.ent = float(lamb), float(lamb_l1), float(lamb_entropy)
         self.layers = [_Layer(model, l, slots) for l in range(model.depth)]
+        self.refresh()
         self.last_mse = math.nan
         self.last_reg: Optional[float] = None
         self._e = np.zeros((0, 0), dtype=self.dtype)
         self._x = self._y = self._batch = None
         self._data = None            # the first layer's work on the data: constant across calls
         self._buf: dict = {}
+
+    def refresh(self):
+        """Re-read the model's knots and masks: call after anything but the
+        parameter values changed (train.py does, before every step)."""
+        for L in self.layers:
+            L.refresh()
 
     def set_batch(self, x: torch.Tensor, y: torch.Tensor):
         self._batch = (x, x._version)
@@ -173,8 +182,7 @@ class FusedObjective:
         h = x
         for L in self.layers:
             layer, l = L.layer, L.l
-            tab = L.tables()
-            w = layer.numeric_weight().numpy()
+            tab, w = L._tab, L.w
             wb = L.view(L.p_base) * w
             ws = L.view(L.p_sp) * w
             coef = L.view(L.p_coef)

@@ -161,7 +161,10 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
     last_mse = [float("nan")]
 
     def rmse(x, y) -> float:
-        return fast.rmse(x, y) if fast is not None else _rmse(model, x, y)
+        if fast is None:
+            return _rmse(model, x, y)
+        fast.refresh()                         # a restored state brings back older knots
+        return fast.rmse(x, y)
 
     def snapshot(step, done=False, reason=None, train=None):
         # Intermediate snapshots reuse the loss of the last evaluation on the
@@ -193,8 +196,10 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
                 xb, yb = x_train[idx], y_train[idx]
             else:
                 xb, yb = x_train, y_train
-            if fast is not None and (step == 0 or batch < n):
-                fast.set_batch(xb, yb)
+            if fast is not None:
+                fast.refresh()                 # the grid may have just moved
+                if step == 0 or batch < n:
+                    fast.set_batch(xb, yb)
             reg_holder = [None]
 
             def closure():
