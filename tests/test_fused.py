@@ -198,3 +198,23 @@ def test_inference_forward_matches_the_torch_forward(width, update):
     with torch.no_grad():
         assert fused.predict(m, x) is None
         assert torch.isfinite(m(x)).all()
+
+
+def test_the_objective_kept_between_fits_follows_edits():
+    """A model's next fit reuses its objective (scratch space, data basis);
+    edits in between (a pruned edge, a refined grid, an edited affine) must
+    show, exactly as in a fresh objective."""
+    m, x, y = _network([3, 4, 1])
+    train.fit(m, x, y, steps=2, lamb=0.001)
+    for edit in (lambda: m.set_edge_mask(0, 0, 1, 0.0), lambda: m.refine(8, x),
+                 lambda: m.node_scale[0].data.fill_(1.5)):
+        edit()
+        params = train.trainable_parameters(m)
+        kept = fused.objective_for(m, params, 0.001)
+        kept.set_batch(x, y)
+        fresh = fused.FusedObjective(m, params, lamb=0.001)
+        fresh.set_batch(x, y)
+        (l1, g1), (l2, g2) = kept.evaluate(), fresh.evaluate()
+        assert l1 == l2 and np.array_equal(g1, g2)
+        train.fit(m, x, y, steps=1, lamb=0.001)
+    assert fused.objective_for(m, train.trainable_parameters(m), 0.001) is kept

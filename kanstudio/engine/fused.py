@@ -22,6 +22,7 @@ The regulariser needs per-edge spreads, which only the per-edge way gathers.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Optional, Sequence
 
 import numpy as np
@@ -30,7 +31,7 @@ import torch
 from . import kernels
 from .network import KAN
 
-__all__ = ["supports", "FusedObjective", "predict", "set_grads", "warm_up", "DENSE_MIN_OUT"]
+__all__ = ["supports", "FusedObjective", "objective_for", "forget", "predict", "set_grads", "warm_up", "DENSE_MIN_OUT"]
 
 DENSE_MIN_OUT = 8        # layers with at least this many outputs use BLAS (measured crossover ~6-10)
 
@@ -58,12 +59,8 @@ class _Layer:
         self.coef_slot = slots.get(id(layer.coef))
         self.base_slot = slots.get(id(layer.scale_base))
         self.sp_slot = slots.get(id(layer.scale_sp))
-        affine = model._affine_refs(l)
-        self.affine = affine
-        self.affine_slots = [slots.get(id(p)) for p in affine]
-        self.identity = (all(s is None for s in self.affine_slots)
-                         and bool((affine[0] == 1).all() and (affine[1] == 0).all()
-                                  and (affine[2] == 1).all() and (affine[3] == 0).all()))
+        self.affine = model._affine_refs(l)
+        self.affine_slots = [slots.get(id(p)) for p in self.affine]
         n_sum, n_mult = model.width[l + 1]
         self.n_sum = n_sum
         self.mult_ops = model.mult_operands(l + 1) if n_mult else []
@@ -76,6 +73,9 @@ class _Layer:
         between steps: grid updates, restored states)."""
         tab = self.layer.tables()
         self.w = self.layer.numeric_weight().numpy()
+        a = self.affine            # fixed affines can still be edited between fits (the compiler sets them)
+        self.identity = (all(s is None for s in self.affine_slots)
+                         and bool((a[0] == 1).all() and (a[1] == 0).all() and (a[2] == 1).all() and (a[3] == 0).all()))
         if tab is not self._tab:
             self._tab = tab
             self.knots = tab.knots.numpy()
@@ -111,6 +111,7 @@ class FusedObjective:
             slots[id(p)] = (off, p.numel())
             off += p.numel()
         self.n = off
+        self._shapes = [tuple(p.shape) for p in self.params]
         self.dtype = np.float64 if model.dtype == torch.float64 else np.float32
         self.lamb, self.l1, self.ent = float(lamb), float(lamb_l1), float(lamb_entropy)
         self.layers = [_Layer(model, l, slots) for l in range(model.depth)]
@@ -129,10 +130,27 @@ class FusedObjective:
             L.refresh()
 
     def set_batch(self, x: torch.Tensor, y: torch.Tensor):
+        same = self._batch is not None and x is self._batch[0] and x._version == self._batch[1]
         self._batch = (x, x._version)
         self._x = np.ascontiguousarray(x.detach().numpy(), dtype=self.dtype)
         self._y = np.ascontiguousarray(y.detach().numpy(), dtype=self.dtype)
-        self._data = None
+        if not same:
+            self._data = None
+
+    def nbytes(self) -> int:
+        """Scratch space held between calls (what keeping the objective costs)."""
+        held = [a for a in self._buf.values()]
+        if self._data is not None:
+            held += [a for a in self._data[1].values() if isinstance(a, np.ndarray)]
+        return sum(a.nbytes for a in held)
+
+    def matches(self, model: KAN, params, lamb, lamb_l1, lamb_entropy) -> bool:
+        """Whether this objective still describes ``model`` trained over ``params``."""
+        return (self.model is model and len(self.layers) == len(model.layers)
+                and all(L.layer is layer for L, layer in zip(self.layers, model.layers))
+                and len(params) == len(self.params) and all(p is q for p, q in zip(params, self.params))
+                and [tuple(p.shape) for p in params] == self._shapes           # grid extension resizes coef
+                and (self.lamb, self.l1, self.ent) == (float(lamb), float(lamb_l1), float(lamb_entropy)))
 
     def _array(self, key, shape, dtype=None):
         """A scratch array reused across calls (its contents are overwritten);
@@ -428,6 +446,35 @@ def _put(grad: np.ndarray, slot, value: np.ndarray):
     if slot is not None:
         off, k = slot
         grad[off:off + k] = value.reshape(-1)
+
+
+KEEP_BYTES = 256 * 2 ** 20      # objectives whose scratch space is larger are not kept
+
+
+def objective_for(model: KAN, params: Sequence[torch.Tensor], lamb: float = 0.0,
+                  lamb_l1: float = 1.0, lamb_entropy: float = 2.0) -> "FusedObjective":
+    """A FusedObjective for this fit, reusing the one the model's previous fit
+    made when it still matches: its scratch arrays (no page faults on tens of
+    MB again) and, for the same data tensor, the first layer's basis.  Fits
+    call again and again on one model (steps of a schedule, retraining after
+    each edit)."""
+    old = _KEPT.get(model)
+    if old is not None and old.matches(model, params, lamb, lamb_l1, lamb_entropy):
+        old.refresh()
+        return old
+    obj = FusedObjective(model, params, lamb, lamb_l1, lamb_entropy)
+    _KEPT[model] = obj
+    return obj
+
+
+def forget(model: KAN):
+    """Drop the objective kept for the model, with its scratch space."""
+    _KEPT.pop(model, None)
+
+
+# Kept beside the models, not on them: copies of a model (undo snapshots) must
+# not carry scratch space, and it goes when the model does.
+_KEPT: "weakref.WeakKeyDictionary[KAN, FusedObjective]" = weakref.WeakKeyDictionary()
 
 
 def predict(model: KAN, x: torch.Tensor) -> Optional[torch.Tensor]:

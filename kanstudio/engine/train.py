@@ -140,8 +140,8 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
     opt = make_optimizer()
     # The compiled loss-and-gradient where it applies (CPU, no symbolic edges):
     # same objective, without autograd's per-operation cost.
-    fast = (fused.FusedObjective(model, opt.params if isinstance(opt, FlatLBFGS) else
-                                 opt.param_groups[0]["params"], cfg.lamb, cfg.lamb_l1, cfg.lamb_entropy)
+    fast = (fused.objective_for(model, opt.params if isinstance(opt, FlatLBFGS) else
+                                opt.param_groups[0]["params"], cfg.lamb, cfg.lamb_l1, cfg.lamb_entropy)
             if cfg.engine != "torch" and fused.supports(model) else None)
     good = _save_state(model)
     prev_good = None                  # the state before ``good`` (see the guard below)
@@ -265,6 +265,8 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
                 final_train = None
         if isinstance(opt, FlatLBFGS):
             opt.release()
+        if fast is not None and fast.nbytes() > fused.KEEP_BYTES:
+            fused.forget(model)                # too big to keep for the next fit
         model.invalidate()
         done_step = step if reason != "completed" else cfg.steps
         yield snapshot(done_step, done=True, reason=reason, train=final_train)
