@@ -165,12 +165,15 @@ class KANLayer(nn.Module):
             self._sym_groups = groups
         return self._sym_groups
 
+    def release_basis(self):
+        """Forget the cached basis of the last input (its memory)."""
+        self._basis_cache = None
+
     def invalidate(self):
         """Call after changing masks, symbolic assignments or the grid."""
         self._sym_groups = None
         self._tables = None
         self._basis_cache = None
-        self._weight_cache = None
         self._weight_cache = None
 
     # --------------------------------------------------------------- edits

@@ -254,6 +254,14 @@ class KAN(nn.Module):
         for layer in self.layers:
             layer.invalidate()
 
+    def release_caches(self):
+        """Drop what depends on the data last seen (forward cache, each layer's
+        cached basis of its input); unlike invalidate() keep the knot tables,
+        which depend only on the grid."""
+        self._forget_forward()
+        for layer in self.layers:
+            layer.release_basis()
+
     def _forget_forward(self):
         self.cache = None
         self._identity_cache = {}

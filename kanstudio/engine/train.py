@@ -267,7 +267,7 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
             opt.release()
         if fast is not None and fast.nbytes() > fused.KEEP_BYTES:
             fused.forget(model)                # too big to keep for the next fit
-        model.invalidate()
+        model.release_caches()                 # what this fit's data left behind; the knot tables stay
         done_step = step if reason != "completed" else cfg.steps
         yield snapshot(done_step, done=True, reason=reason, train=final_train)
     finally:
