@@ -218,3 +218,23 @@ def test_the_objective_kept_between_fits_follows_edits():
         assert l1 == l2 and np.array_equal(g1, g2)
         train.fit(m, x, y, steps=1, lamb=0.001)
     assert fused.objective_for(m, train.trainable_parameters(m), 0.001) is kept
+
+
+def test_compiled_basis_matches_the_table_path():
+    """spline.bspline_basis uses the kernel for cubic CPU inputs without
+    gradient: same values as the torch path, at knots, outside them, at +-inf;
+    NaN stays NaN."""
+    from kanstudio.engine import spline
+    gen = torch.Generator().manual_seed(2)
+    for dtype in (torch.float64, torch.float32):
+        grid = spline.grid_from_samples(torch.randn(200, 3, generator=gen, dtype=torch.float64), 6, 3).to(dtype)
+        tab = spline.knot_tables(grid, 3)
+        x = (torch.randn(300, 3, generator=gen, dtype=torch.float64) * 2).to(dtype)
+        x[:10] = grid[:, 3:13].T                       # exactly on knots
+        x[10, 0], x[11, 1] = float("inf"), -float("inf")
+        ref = spline.basis_t(x.T.contiguous(), tab).permute(2, 0, 1)
+        out = spline.bspline_basis(x, grid, 3, tab)
+        tol = 1e-13 if dtype == torch.float64 else 1e-6
+        assert torch.allclose(out, ref, atol=tol, rtol=0)
+        x[12, 2] = float("nan")
+        assert torch.isnan(spline.bspline_basis(x, grid, 3, tab)[12, 2]).any()

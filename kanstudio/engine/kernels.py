@@ -140,9 +140,10 @@ if _HAVE_NUMBA:
                 if have_basis:
                     u = U[b, i]
                 else:
-                    u = (X[b, i] - rows[i, pos, 0]) * rows[i, pos, 1]
+                    x = X[b, i]
+                    u = (x - rows[i, pos, 0]) * rows[i, pos, 1]
                     if pos == 0 or pos == nk:   # outside: an all-zero row; its 1/h = 0 (no 0 * inf)
-                        u = rows[i, pos, 1]
+                        u = rows[i, pos, 1] if x == x else x      # NaN stays NaN
                     U[b, i] = u
                 s = SILU[b, i]
                 for o in range(n_out):
@@ -284,9 +285,10 @@ if _HAVE_NUMBA:
             for i in range(n_in):
                 pos = POS[b, i]
                 ih = rows[i, pos, 1]
-                u = (X[b, i] - rows[i, pos, 0]) * ih
+                x = X[b, i]
+                u = (x - rows[i, pos, 0]) * ih
                 if pos == 0 or pos == nk:       # outside: an all-zero row (no 0 * inf)
-                    u = ih
+                    u = ih if x == x else x     # NaN stays NaN
                 base = i * nb
                 for r in range(4):
                     q0, q1 = rows[i, pos, 2 + r], rows[i, pos, 6 + r]

@@ -56,7 +56,28 @@ def bspline_basis(x: torch.Tensor, grid: torch.Tensor, k: int, tables=None) -> t
     """
     if tables is None:
         tables = knot_tables(grid, k)
+    fast = _compiled_basis(x, tables)
+    if fast is not None:
+        return fast
     return basis_t(x.T, tables).permute(2, 0, 1)
+
+
+def _compiled_basis(x: torch.Tensor, tab: "KnotTables"):
+    """bspline_basis from the compiled kernel (CPU, cubic, no gradient), or
+    None where it does not apply.  ~30x faster on the sizes grid updates and
+    curve fits use."""
+    if x.requires_grad or x.device.type != "cpu" or tab.k != 3 or x.dtype != tab.knots.dtype or x.ndim != 2:
+        return None
+    from . import kernels
+    if not kernels.available() or x.shape[1] != tab.n_in:
+        return None
+    import numpy as np
+    xs = np.ascontiguousarray(x.detach().numpy())
+    B, n_in, nb = xs.shape[0], tab.n_in, tab.n_basis
+    D = np.empty((B, n_in * nb), dtype=xs.dtype)
+    kernels.dense_basis(xs, tab.knots.numpy(), tab.rows.numpy(), nb, D, np.empty((B, n_in), dtype=np.int64),
+                        np.empty((0, 0, 0), dtype=xs.dtype), False)
+    return torch.from_numpy(D).view(B, n_in, nb)
 
 
 def basis_t(x_t: torch.Tensor, tab: "KnotTables") -> torch.Tensor:
