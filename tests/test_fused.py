@@ -9,7 +9,7 @@ import torch
 from kanstudio.engine import fused, kernels, train
 from kanstudio.engine.network import KAN
 
-pytestmark = pytest.mark.skipif(not kernels.available(), reason="numba not installed")
+pytestmark = pytest.mark.skipif(not kernels.available(), reason="compiled kernels unavailable (numba missing, or KANSTUDIO_NO_NUMBA set)")
 
 
 def _autograd(m, x, y, lamb, params):
