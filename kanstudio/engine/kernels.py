@@ -314,6 +314,14 @@ if _HAVE_NUMBA:
                     acc += GD[b, base + min(max(pos - 4 + r, 0), top)] * DER[b, i, r]
                 GX[b, i] += acc
 
+    @njit(cache=True, nogil=True, inline="always")
+    def _cardinal_arg(x, t0, ih, fm, two):
+        """t = (x - t_m)/h, s = |t - 2| and r = 2 - s: where the cardinal cubic
+        N (support [0, 4], symmetric about 2) is evaluated for basis m."""
+        t = (x - t0) * ih - fm
+        s = abs(t - two)
+        return t, s, two - s
+
     @_jit
     def uniform_basis_t(XT, start, inv_h, C, nb, DT):
         """The basis of a uniform grid in feature-major layout: rows 0 ..
@@ -331,9 +339,7 @@ if _HAVE_NUMBA:
             for m in range(nb):
                 row = i * nb + m
                 for b in range(B):
-                    t = (XT[i, b] - t0) * ih - fm
-                    s = abs(t - two)
-                    r = two - s
+                    t, s, r = _cardinal_arg(XT[i, b], t0, ih, fm, two)
                     v = r * r * r / six if s >= one else (four - six * s * s + three * s * s * s) / six
                     DT[row, b] = v if s < two else zero
                 fm += one
@@ -353,9 +359,7 @@ if _HAVE_NUMBA:
             for m in range(nb):
                 row = i * nb + m
                 for b in range(B):
-                    t = (XT[i, b] - t0) * ih - fm
-                    s = abs(t - two)
-                    r = two - s
+                    t, s, r = _cardinal_arg(XT[i, b], t0, ih, fm, two)
                     d = -half * r * r if s >= one else (three * half * s - two) * s
                     d = d if t >= two else -d              # dN/dt = sign(t - 2) dN/ds
                     acc[b] += GDT[row, b] * d if s < two else zero

@@ -1,0 +1,286 @@
+"""How the fused objective (fused.py) runs one layer, in each of its ways.
+
+* per edge (kernels.layer_forward / layer_backward): one interval search per
+  (sample, input) and a cubic per edge; best for narrow layers, and the only
+  way that gathers the regulariser's per-edge spreads of a hidden layer;
+* data: the first layer sees the same data on every call, so its dense basis
+  (and, for the regulariser, each input's basis covariance) is made once and
+  each call is one matrix product per direction;
+* dense (kernels.dense_basis + BLAS): the basis as a [B, in * nb] matrix and
+  two matrix products per direction; best once a layer has many outputs;
+* uniform (kernels.uniform_basis_t + BLAS): on a uniform grid (before any
+  grid update) the dense basis in closed form, vectorised over samples.
+
+``LayerPasses`` is a mixin of FusedObjective: it uses the objective's scratch
+arrays (``_array``), dtype and empty placeholder (``_e``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import kernels
+from .network import KAN
+
+__all__ = ["LayerView", "LayerPasses", "DENSE_MIN_OUT"]
+
+DENSE_MIN_OUT = 8        # layers with at least this many outputs use BLAS (measured crossover ~6-10)
+
+
+def _mm(a: np.ndarray, b: np.ndarray, out: np.ndarray):
+    """out = a @ b through torch's BLAS (it honours torch.set_num_threads)."""
+    torch.mm(torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
+    return out
+
+
+class LayerView:
+    """One layer's tensors as numpy views and where its gradients go."""
+
+    def __init__(self, model: KAN, l: int, slots: dict):
+        layer = model.layers[l]
+        self.layer, self.l = layer, l
+        self.p_coef, self.p_base, self.p_sp = layer.coef, layer.scale_base, layer.scale_sp
+        self.coef_slot = slots.get(id(layer.coef))
+        self.base_slot = slots.get(id(layer.scale_base))
+        self.sp_slot = slots.get(id(layer.scale_sp))
+        self.affine = model._affine_refs(l)
+        self.affine_slots = [slots.get(id(p)) for p in self.affine]
+        n_sum, n_mult = model.width[l + 1]
+        self.n_sum = n_sum
+        self.mult_ops = model.mult_operands(l + 1) if n_mult else []
+        self.n_in, self.n_out = layer.in_dim, layer.out_dim
+        self._tab = None
+        self._views: dict = {}
+
+    def refresh(self):
+        """Pick up the layer's current knots and masks (they change only
+        between steps: grid updates, restored states)."""
+        tab = self.layer.tables()
+        self.w = self.layer.numeric_weight().numpy()
+        a = self.affine            # fixed affines can still be edited between fits (the compiler sets them)
+        self.identity = (all(s is None for s in self.affine_slots)
+                         and bool((a[0] == 1).all() and (a[1] == 0).all() and (a[2] == 1).all() and (a[3] == 0).all()))
+        if tab is not self._tab:
+            self._tab = tab
+            self.knots = tab.knots.numpy()
+            self.rows = tab.rows.numpy()
+            self.uniform = tab.uniform
+            if tab.uniform:
+                self.ustart = tab.start.reshape(-1).numpy()
+                self.uinv_h = tab.inv_h.reshape(-1).numpy()
+                self.consts = np.array([0, 1, 2, 3, 4, 6, 0.5], dtype=self.ustart.dtype)
+
+    def view(self, p: torch.Tensor) -> np.ndarray:
+        """numpy view of a parameter, re-made only when its storage changed
+        (the optimiser re-binds parameters; grid updates replace coef)."""
+        key = (p.data_ptr(), p.shape)
+        v = self._views.get(id(p))
+        if v is None or v[0] != key:
+            v = self._views[id(p)] = (key, p.detach().numpy())
+        return v[1]
+
+
+
+class LayerPasses:
+    """Forward and backward passes of one layer (see the module docstring)."""
+
+    def _edge_forward(self, L, coef, h, data, sv, reg_on, key):
+        B = h.shape[0]
+        n_in, n_out = L.n_in, L.n_out
+        A = self._array(key + ("A",), (n_in, L.rows.shape[1], n_out, 4))
+        kernels.edge_polys(L.rows, coef, A)
+        have = "pos" in data
+        if not have:
+            data["pos"] = np.empty((B, n_in), dtype=np.int64)
+            data["u"] = np.empty((B, n_in), dtype=self.dtype)
+        s = self._array(key + ("s",), (B, n_out))
+        if reg_on:
+            shift, S1, S2 = (np.zeros((n_in, n_out)) for _ in range(3))
+        else:
+            shift = S1 = S2 = _EMPTY2
+        kernels.layer_forward(h, data["silu"], L.knots, L.rows, A, sv["wb"], sv["ws"], s, data["pos"],
+                              data["u"], have, reg_on, shift, S1, S2)
+        sv.update(mode="edge", A=A, pos=data["pos"], u=data["u"])
+        if reg_on:
+            mean_d = S1 / B
+            sv.update(var=(S2 - S1 * mean_d) / max(B - 1, 1), centre=shift + mean_d)
+        return s
+
+    def _dense_forward(self, L, coef, h, data, sv, want_der, key):
+        B = h.shape[0]
+        n_in, n_out, nb = coef.shape
+        if "D" not in data:
+            # the data's basis is kept with the data; a hidden layer's reuses scratch space
+            new = np.empty if L.l == 0 else (lambda shape, dtype: self._array(key + (len(shape), dtype), shape, dtype))
+            D = new((B, n_in * nb), dtype=self.dtype)
+            pos = new((B, n_in), dtype=np.int64)
+            der = new((B, n_in, 4), dtype=self.dtype) if want_der else self._e.reshape(0, 0, 0)
+            kernels.dense_basis(h, L.knots, L.rows, nb, D, pos, der, want_der)
+            data.update(D=D, pos=pos, der=der)
+        ceff = np.ascontiguousarray((coef * sv["ws"][:, :, None]).transpose(0, 2, 1)).reshape(n_in * nb, n_out)
+        s = self._array(key + ("s",), (B, n_out))
+        _mm(data["D"], ceff, s)
+        s += _mm(data["silu"], sv["wb"], self._array(key + ("sb",), (B, n_out)))
+        sv.update(mode="dense", D=data["D"], pos=data["pos"], der=data["der"], ceff=ceff, coef=coef)
+        return s
+
+    def _data_forward(self, L, coef, h, data, sv, reg_on, key):
+        """The first layer sees the same data on every call: its basis (with
+        silu columns, one product gives both parts) and, for the regulariser,
+        each input's basis covariance are made once; the spreads then come
+        from c^T Cov c (float64, as in layer_ops) without touching the batch."""
+        B = h.shape[0]
+        n_in, n_out, nb = coef.shape
+        if "Dd" not in data:
+            D = np.empty((B, n_in * (nb + 1)), dtype=self.dtype)
+            pos = np.empty((B, n_in), dtype=np.int64)
+            kernels.dense_basis(h, L.knots, L.rows, nb, D, pos, self._e.reshape(0, 0, 0), False)
+            D[:, n_in * nb:] = data["silu"]
+            data["Dd"] = D
+        D = data["Dd"]
+        ceff = self._array(key + ("ceff",), (n_in * (nb + 1), n_out))
+        ceff[:n_in * nb] = (coef * sv["ws"][:, :, None]).transpose(0, 2, 1).reshape(n_in * nb, n_out)
+        ceff[n_in * nb:] = sv["wb"]
+        s = _mm(D, ceff, self._array(key + ("s",), (B, n_out)))
+        sv.update(mode="data", DT=D.T, ceff=ceff, coef=coef)
+        if reg_on:
+            if "cov" not in data:
+                basis = D[:, :n_in * nb].reshape(B, n_in, nb).astype(np.float64)
+                basis -= basis.mean(0)
+                data["cov"] = np.einsum("bim,bin->imn", basis, basis) / max(B - 1, 1)
+            c64 = coef.astype(np.float64)
+            cv = np.einsum("iom,imn->ion", c64, data["cov"])                    # Cov c per edge
+            sv.update(var=(cv * c64).sum(-1), cv=cv)
+        return s
+
+    def _uniform_forward(self, L, coef, h, data, sv, key):
+        """DT = [basis rows; silu rows] [in*nb + in, B], so one product gives
+        both the spline and the base part (and one more both gradients)."""
+        B = h.shape[0]
+        n_in, n_out, nb = coef.shape
+        if "DT" not in data:
+            new = np.empty if L.l == 0 else (lambda shape, dtype: self._array(key + (len(shape), dtype), shape, dtype))
+            xt = new((n_in, B), self.dtype)
+            xt[:] = h.T
+            DT = new((n_in * (nb + 1), B), self.dtype)
+            kernels.uniform_basis_t(xt, L.ustart, L.uinv_h, L.consts, nb, DT)
+            DT[n_in * nb:] = data["silu"].T
+            data.update(DT=DT, XT=xt)
+        ceff = self._array(key + ("ceff",), (n_in * (nb + 1), n_out))
+        ceff[:n_in * nb] = (coef * sv["ws"][:, :, None]).transpose(0, 2, 1).reshape(n_in * nb, n_out)
+        ceff[n_in * nb:] = sv["wb"]
+        s = _mm(data["DT"].T, ceff, self._array(key + ("s",), (B, n_out)))
+        sv.update(mode="uniform", DT=data["DT"], XT=data["XT"], ceff=ceff, coef=coef)
+        return s
+
+    def _after(self, L: LayerView, s: np.ndarray):
+        """Subnode affine, mult products, node affine (network._after_layer)."""
+        if L.identity and not L.mult_ops:
+            return s, None
+        ss, sb, ns, nb = (p.detach().numpy() for p in L.affine)
+        s1 = s if L.identity else ss * s + sb
+        if L.mult_ops:
+            prods = [np.prod(s1[:, ops], axis=1) for ops in L.mult_ops]
+            nodes = np.concatenate([s1[:, :L.n_sum], np.stack(prods, axis=1)], axis=1)
+        else:
+            nodes = s1
+        out = nodes if L.identity else ns * nodes + nb
+        return out, (s, s1, nodes)
+
+    # -------------------------------------------------------------- backward
+    def _after_backward(self, L: LayerView, ctx, g: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        if ctx is None:
+            return g
+        s, s1, nodes = ctx
+        ss, sb, ns, nb = (p.detach().numpy() for p in L.affine)
+        if not L.identity:
+            _put(grad, L.affine_slots[2], (g * nodes).sum(0))
+            _put(grad, L.affine_slots[3], g.sum(0))
+            g = g * ns
+        if L.mult_ops:
+            g1 = np.zeros_like(s1)
+            g1[:, :L.n_sum] = g[:, :L.n_sum]
+            for m, ops in enumerate(L.mult_ops):
+                gm = g[:, L.n_sum + m]
+                for j in ops:
+                    others = [o for o in ops if o != j]
+                    g1[:, j] = gm * np.prod(s1[:, others], axis=1)
+            g = g1
+        if not L.identity:
+            _put(grad, L.affine_slots[0], (g * s).sum(0))
+            _put(grad, L.affine_slots[1], g.sum(0))
+            g = g * ss
+        return g
+
+    def _backward_layer(self, L: LayerView, sv: dict, rg, g_nodes, grad):
+        gs = np.ascontiguousarray(self._after_backward(L, sv["ctx"], g_nodes, grad), dtype=self.dtype)
+        need_x = L.l > 0
+        if sv["mode"] != "edge":
+            gx = self._dense_backward(L, sv, gs, grad, need_x, rg)
+        else:
+            gx = self._edge_backward(L, sv, rg, gs, grad, need_x)
+        if need_x and rg is not None and rg[2] is not None:
+            gx += rg[2]
+        return gx
+
+    def _edge_backward(self, L, sv, rg, gs, grad, need_x):
+        h, w = sv["h"], sv["w"]
+        B = h.shape[0]
+        n_in, n_out = w.shape
+        gx = np.empty((B, n_in), dtype=self.dtype) if need_x else self._e
+        GA = self._array((L.l, "GA"), sv["A"].shape)
+        gsb = self._array((L.l, "gsb"), (n_in, n_out))
+        gsp = self._array((L.l, "gsp"), (n_in, n_out))
+        greg, centre = (rg[0], rg[1]) if rg is not None else (self._e, self._e)
+        sig = sv["sig"]
+        dsilu = sig * (1.0 + h * (1.0 - sig)) if need_x else sv["silu"]
+        kernels.layer_backward(sv["silu"], dsilu, L.rows, sv["A"], sv["wb"], sv["ws"], sv["pos"], sv["u"], gs,
+                               need_x, rg is not None, greg, centre, gx, GA, gsb, gsp)
+        if L.coef_slot is not None:
+            off, k = L.coef_slot
+            kernels.edge_polys_backward(L.rows, GA, grad[off:off + k].reshape(L.p_coef.shape))
+        _put(grad, L.base_slot, gsb * w)
+        _put(grad, L.sp_slot, gsp * w)
+        return gx
+
+    def _dense_backward(self, L, sv, gs, grad, need_x, rg=None):
+        h, w, coef = sv["h"], sv["w"], sv["coef"]
+        n_in, n_out, nb = coef.shape
+        uniform = sv["mode"] in ("uniform", "data")          # silu rows inside DT
+        DT = sv["DT"] if uniform else sv["D"].T
+        g_all = _mm(DT, gs, self._array((L.l, "geff"), (DT.shape[0], n_out)))
+        # dL/d(coef * ws) in [in, out, nb] layout
+        g_eff = g_all[:n_in * nb].reshape(n_in, nb, n_out).transpose(0, 2, 1)
+        if L.coef_slot is not None:
+            g_coef = g_eff * sv["ws"][:, :, None]
+            if rg is not None:          # the spread term: d(c^T Cov c)/dc = 2 Cov c
+                g_coef = g_coef + (rg[0] * max(h.shape[0] - 1, 1))[:, :, None] * sv["cv"]
+            _put(grad, L.coef_slot, g_coef)
+        _put(grad, L.sp_slot, (g_eff * coef).sum(-1) * w)
+        g_wb = g_all[n_in * nb:] if uniform else _mm(sv["silu"].T, gs, self._array((L.l, "gsb"), (n_in, n_out)))
+        _put(grad, L.base_slot, g_wb * w)
+        if not need_x:
+            return self._e
+        sig = sv["sig"]
+        dsilu = sig * (1.0 + h * (1.0 - sig))
+        if uniform:
+            g_dt = _mm(sv["ceff"], gs.T, self._array((L.l, "gDT"), DT.shape))
+            gx = g_dt[n_in * nb:].T * dsilu
+            kernels.uniform_grad_x(sv["XT"], L.ustart, L.uinv_h, L.consts, nb, g_dt, gx)
+        else:
+            gx = _mm(gs, sv["wb"].T, np.empty((h.shape[0], n_in), dtype=self.dtype))
+            gx *= dsilu
+            g_d = _mm(gs, sv["ceff"].T, self._array((L.l, "gD"), sv["D"].shape))
+            kernels.dense_grad_x(g_d, sv["pos"], sv["der"], gx)
+        return gx
+
+    # ------------------------------------------------------------ regulariser
+
+_EMPTY2 = np.zeros((0, 0))
+
+
+def _put(grad: np.ndarray, slot, value: np.ndarray):
+    if slot is not None:
+        off, k = slot
+        grad[off:off + k] = value.reshape(-1)
+
