@@ -238,3 +238,22 @@ def test_compiled_basis_matches_the_table_path():
         assert torch.allclose(out, ref, atol=tol, rtol=0)
         x[12, 2] = float("nan")
         assert torch.isnan(spline.bspline_basis(x, grid, 3, tab)[12, 2]).any()
+
+
+def test_kernels_that_fail_to_build_switch_to_autograd(monkeypatch):
+    """A numba/LLVM failure at the first compile must not reach the user:
+    the probe warns, the kernels are switched off, training uses autograd."""
+    monkeypatch.setattr(fused, "_KERNELS_OK", None)
+    monkeypatch.setattr(kernels, "_HAVE_NUMBA", True)
+
+    def broken(*a, **k):
+        raise RuntimeError("LLVM ERROR: simulated")
+
+    monkeypatch.setattr(kernels, "layer_forward", broken)
+    monkeypatch.setattr(kernels, "dense_basis", broken)
+    with pytest.warns(UserWarning, match="unavailable"):
+        assert not fused.supports(KAN([2, 3, 1], grid=5, seed=0))
+    assert not kernels.available()
+    x = torch.rand(50, 2, dtype=torch.float64)
+    res = train.fit(KAN([2, 3, 1], grid=5, seed=0), x, x[:, :1], steps=2)
+    assert res.reason == "completed"

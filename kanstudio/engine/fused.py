@@ -17,6 +17,8 @@ it too (predict).
 from __future__ import annotations
 
 import math
+import threading
+import warnings
 import weakref
 from typing import Optional, Sequence
 
@@ -33,7 +35,7 @@ __all__ = ["supports", "FusedObjective", "objective_for", "forget", "predict", "
 
 def supports(model: KAN) -> bool:
     """True where the fused path computes exactly what autograd would."""
-    if not kernels.available() or model.device.type != "cpu":
+    if model.device.type != "cpu" or not (_KERNELS_OK if _KERNELS_OK is not None else warm_up()):
         return False
     return not any(layer.has_symbolic() or layer.k != kernels.ORDER for layer in model.layers)
 
@@ -241,21 +243,46 @@ def set_grads(params: Sequence[torch.Tensor], grad: np.ndarray):
         off += k
 
 
-def warm_up():
+def warm_up() -> bool:
     """Load (the first time: compile) every kernel for both dtypes, so that
-    the first real fit does not wait for numba.  Seconds once per install,
-    a fraction of a second after that (numba's on-disk cache)."""
-    if not kernels.available():
-        return
-    gen = torch.Generator().manual_seed(0)
-    for dtype in ("float64", "float32"):
-        m = KAN([2, DENSE_MIN_OUT, 1], grid=3, seed=0, dtype=dtype)    # a dense and a per-edge layer
-        x = torch.rand(4, 2, generator=gen).to(m.dtype)
-        for lamb in (0.0, 0.01):
-            obj = FusedObjective(m, train_params(m), lamb=lamb)
-            obj.set_batch(x, x[:, :1])
-            obj.evaluate()
-            obj.rmse(x, x[:, :1])
+    the first real fit does not wait for numba: seconds once per install, a
+    fraction of a second after that (numba's on-disk cache).  Where the
+    kernels cannot be built (a numba or platform problem) they are switched
+    off, with a warning, and training uses autograd.  Returns whether they work."""
+    global _KERNELS_OK
+    with _PROBE_LOCK:
+        if _KERNELS_OK is None:
+            _KERNELS_OK = False        # while the probe runs (and if it fails): autograd
+            ok = kernels.available() and _probe()
+            if not ok:
+                kernels.disable()
+            _KERNELS_OK = ok
+    return _KERNELS_OK
+
+
+def _probe() -> bool:
+    try:
+        gen = torch.Generator().manual_seed(0)
+        for dtype in ("float64", "float32"):
+            # dense and per-edge hidden layers, on uniform and on adapted knots
+            m = KAN([2, DENSE_MIN_OUT, DENSE_MIN_OUT, 1], grid=3, seed=0, dtype=dtype)
+            x = (torch.rand(6, 2, generator=gen) * 2 - 1).to(m.dtype)
+            for update in (False, True):
+                if update:
+                    m.update_grid_from_samples(x)
+                for lamb in (0.0, 0.01):
+                    obj = FusedObjective(m, train_params(m), lamb=lamb)
+                    obj.set_batch(x, x[:, :1])
+                    obj.evaluate()
+                    obj.rmse(x[:3], x[:3, :1])
+        return True
+    except Exception as exc:                   # numba/LLVM failures are not the user's problem
+        warnings.warn(f"compiled training kernels unavailable ({type(exc).__name__}: {exc}); using autograd")
+        return False
+
+
+_KERNELS_OK: Optional[bool] = None
+_PROBE_LOCK = threading.Lock()
 
 
 def train_params(model: KAN) -> list:

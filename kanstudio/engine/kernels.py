@@ -43,7 +43,7 @@ try:  # numba is a dependency, but the engine must still work without it
 except ImportError:  # pragma: no cover - exercised only where numba is absent
     _HAVE_NUMBA = False
 
-__all__ = ["available", "edge_polys", "edge_polys_backward", "layer_forward", "layer_backward", "ORDER"]
+__all__ = ["available", "disable", "edge_polys", "edge_polys_backward", "layer_forward", "layer_backward", "ORDER"]
 
 ORDER = 3          # the spline order the kernels are written for
 
@@ -52,10 +52,18 @@ def available() -> bool:
     return _HAVE_NUMBA
 
 
-if _HAVE_NUMBA:
-    _jit = njit(cache=True, nogil=True, error_model="numpy")
+def disable():
+    """Stop using the kernels (they failed to build here): the torch paths take over."""
+    global _HAVE_NUMBA
+    _HAVE_NUMBA = False
 
-    @njit(cache=True, nogil=True, inline="never")
+
+if _HAVE_NUMBA:
+    # numba caches next to the source file; a frozen app has none (then compile per run)
+    _CACHE = os.path.isfile(__file__)
+    _jit = njit(cache=_CACHE, nogil=True, error_model="numpy")
+
+    @njit(cache=_CACHE, nogil=True, inline="never")
     def _bisect(knots, i, x):
         lo, hi = 0, knots.shape[1]
         while lo < hi:
@@ -101,7 +109,7 @@ if _HAVE_NUMBA:
                                 for o in range(n_out):
                                     GC[i, o, m] += q * GA[i, row, o, d]
 
-    @njit(cache=True, nogil=True, inline="always")
+    @njit(cache=_CACHE, nogil=True, inline="always")
     def _count_rows(X, knots, POS):
         """POS[b, i] = number of knots <= X[b, i] (the table row), input by
         input: this order runs ~2.5x faster than locating inside the edge loop."""
@@ -314,7 +322,7 @@ if _HAVE_NUMBA:
                     acc += GD[b, base + min(max(pos - 4 + r, 0), top)] * DER[b, i, r]
                 GX[b, i] += acc
 
-    @njit(cache=True, nogil=True, inline="always")
+    @njit(cache=_CACHE, nogil=True, inline="always")
     def _cardinal_arg(x, t0, ih, fm, two):
         """t = (x - t_m)/h, s = |t - 2| and r = 2 - s: where the cardinal cubic
         N (support [0, 4], symmetric about 2) is evaluated for basis m."""

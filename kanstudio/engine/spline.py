@@ -75,8 +75,14 @@ def _compiled_basis(x: torch.Tensor, tab: "KnotTables"):
     xs = np.ascontiguousarray(x.detach().numpy())
     B, n_in, nb = xs.shape[0], tab.n_in, tab.n_basis
     D = np.empty((B, n_in * nb), dtype=xs.dtype)
-    kernels.dense_basis(xs, tab.knots.numpy(), tab.rows.numpy(), nb, D, np.empty((B, n_in), dtype=np.int64),
-                        np.empty((0, 0, 0), dtype=xs.dtype), False)
+    try:
+        kernels.dense_basis(xs, tab.knots.numpy(), tab.rows.numpy(), nb, D, np.empty((B, n_in), dtype=np.int64),
+                            np.empty((0, 0, 0), dtype=xs.dtype), False)
+    except Exception as exc:           # a kernel that cannot be built here: torch from now on
+        import warnings
+        warnings.warn(f"compiled B-spline kernel unavailable ({type(exc).__name__}: {exc}); using torch")
+        kernels.disable()
+        return None
     return torch.from_numpy(D).view(B, n_in, nb)
 
 
