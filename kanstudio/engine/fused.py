@@ -63,6 +63,7 @@ class FusedObjective(LayerPasses):
         self.last_mse = math.nan
         self.last_reg: Optional[float] = None
         self._e = np.zeros((0, 0), dtype=self.dtype)
+        self._e1 = np.zeros(0)
         self._x = self._y = self._batch = None
         self._data = None            # the first layer's work on the data: constant across calls
         self._buf: dict = {}
@@ -174,19 +175,16 @@ class FusedObjective(LayerPasses):
         return h, saved
 
     def _regulariser(self, saved, B: int):
-        """R (train.regularization) and, per layer, its backward terms
-        (greg, centre, dR/dx through std(x)); kernels.spread_penalty."""
+        """R (train.regularization) and, per layer, what its backward pass
+        needs: (greg, centre, xmean, gxc), see kernels.layer_backward."""
         total, out = 0.0, []
         for sv in saved:
-            h, w = sv["h"], sv["w"]
-            n_in, n_out = w.shape
+            n_in, n_out = sv["w"].shape
             greg = np.empty((n_in, n_out))
             xmean, gxc = np.empty(n_in), np.empty(n_in)
-            total += kernels.spread_penalty(h, w.astype(np.float64, copy=False), sv["var"], self.lamb,
-                                            self.l1, self.ent, greg, xmean, gxc)
-            g_xstd = ((h - xmean) * gxc).astype(self.dtype, copy=False) if B > 1 and sv["mode"] == "edge" else None
-            centre = sv["centre"].astype(self.dtype, copy=False) if "centre" in sv else None
-            out.append((greg.astype(self.dtype, copy=False), centre, g_xstd))
+            total += kernels.spread_penalty(sv["h"], sv["w"], sv["var"], self.lamb, self.l1, self.ent,
+                                            greg, xmean, gxc)
+            out.append((greg, sv.get("centre", self._e), xmean, gxc))
         return float(total), out
 
 

@@ -102,8 +102,9 @@ class LayerPasses:
                               data["u"], have, reg_on, shift, S1, S2)
         sv.update(mode="edge", A=A, pos=data["pos"], u=data["u"])
         if reg_on:
-            mean_d = S1 / B
-            sv.update(var=(S2 - S1 * mean_d) / max(B - 1, 1), centre=shift + mean_d)
+            var, centre = np.empty((n_in, n_out)), np.empty((n_in, n_out))
+            kernels.spread_variance(S1, S2, shift, B, var, centre)
+            sv.update(var=var, centre=centre)
         return s
 
     def _dense_forward(self, L, coef, h, data, sv, want_der, key):
@@ -148,9 +149,9 @@ class LayerPasses:
                 basis = D[:, :n_in * nb].reshape(B, n_in, nb).astype(np.float64)
                 basis -= basis.mean(0)
                 data["cov"] = np.einsum("bim,bin->imn", basis, basis) / max(B - 1, 1)
-            c64 = coef.astype(np.float64)
-            cv = np.einsum("iom,imn->ion", c64, data["cov"])                    # Cov c per edge
-            sv.update(var=(cv * c64).sum(-1), cv=cv)
+            var, cv = np.empty((n_in, n_out)), np.empty((n_in, n_out, nb))
+            kernels.cov_spread(coef, data["cov"], var, cv)
+            sv.update(var=var, cv=cv)
         return s
 
     def _uniform_forward(self, L, coef, h, data, sv, key):
@@ -219,8 +220,6 @@ class LayerPasses:
             gx = self._dense_backward(L, sv, gs, grad, need_x, rg)
         else:
             gx = self._edge_backward(L, sv, rg, gs, grad, need_x)
-        if need_x and rg is not None and rg[2] is not None:
-            gx += rg[2]
         return gx
 
     def _edge_backward(self, L, sv, rg, gs, grad, need_x):
@@ -231,11 +230,11 @@ class LayerPasses:
         GA = self._array((L.l, "GA"), sv["A"].shape)
         gsb = self._array((L.l, "gsb"), (n_in, n_out))
         gsp = self._array((L.l, "gsp"), (n_in, n_out))
-        greg, centre = (rg[0], rg[1]) if rg is not None else (self._e, self._e)
+        greg, centre, xmean, gxc = rg if rg is not None else (self._e, self._e, self._e1, self._e1)
         sig = sv["sig"]
         dsilu = sig * (1.0 + h * (1.0 - sig)) if need_x else sv["silu"]
-        kernels.layer_backward(sv["silu"], dsilu, L.rows, sv["A"], sv["wb"], sv["ws"], sv["pos"], sv["u"], gs,
-                               need_x, rg is not None, greg, centre, gx, GA, gsb, gsp)
+        kernels.layer_backward(h, sv["silu"], dsilu, L.rows, sv["A"], sv["wb"], sv["ws"], sv["pos"], sv["u"], gs,
+                               need_x, rg is not None, greg, centre, xmean, gxc, gx, GA, gsb, gsp)
         if L.coef_slot is not None:
             off, k = L.coef_slot
             kernels.edge_polys_backward(L.rows, GA, grad[off:off + k].reshape(L.p_coef.shape))

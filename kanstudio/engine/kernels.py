@@ -165,7 +165,7 @@ if _HAVE_NUMBA:
                         S2[i, o] += d * d
 
     @_jit
-    def layer_backward(SILU, DSILU, rows, A, wb, ws, POS, U, GY, need_x, reg, greg, centre,
+    def layer_backward(X, SILU, DSILU, rows, A, wb, ws, POS, U, GY, need_x, reg, greg, centre, xmean, gxc,
                        GX, GA, GSB, GSP):
         """Gradients of one layer from GY = dL/dY [B, out], with the rows and
         coordinates of the forward pass.
@@ -173,8 +173,9 @@ if _HAVE_NUMBA:
         GA [in, rows, out, 4] receives dL/dA (edge_polys_backward turns it into
         dL/dcoef); GSB / GSP [in, out] the sums of GY * silu(x) and GY * sp
         (the caller applies the masks); GX [B, in] dL/dX when ``need_x``.
-        With ``reg`` the regulariser's spread term is added:
-        dL/dsp[b,i,o] += greg[i,o] * (sp - centre[i,o])."""
+        With ``reg`` the regulariser's terms are added: dL/dsp[b,i,o] +=
+        greg[i,o] * (sp - centre[i,o]), and through std(X) dL/dX[b,i] +=
+        gxc[i] * (X[b,i] - xmean[i])."""
         B, n_in = SILU.shape
         n_out = GY.shape[1]
         GA[:] = 0.0
@@ -207,7 +208,37 @@ if _HAVE_NUMBA:
                         gbase += gy * wb[i, o]
                 if need_x:
                     # du/dx = 1/h of the row (0 outside the knots)
-                    GX[b, i] = gx * rows[i, pos, 1] + gbase * DSILU[b, i]
+                    gx = gx * rows[i, pos, 1] + gbase * DSILU[b, i]
+                    if reg:
+                        gx += gxc[i] * (X[b, i] - xmean[i])
+                    GX[b, i] = gx
+
+    @_jit
+    def spread_variance(S1, S2, shift, B, VAR, centre):
+        """Per-edge variance and mean of the spline parts from layer_forward's
+        shifted sums."""
+        dof = max(B - 1, 1)
+        for i in range(S1.shape[0]):
+            for o in range(S1.shape[1]):
+                md = S1[i, o] / B
+                VAR[i, o] = (S2[i, o] - S1[i, o] * md) / dof
+                centre[i, o] = shift[i, o] + md
+
+    @_jit
+    def cov_spread(coef, cov, VAR, CV):
+        """Per-edge variance c^T Cov c (and Cov c) of a layer whose input's
+        basis covariance cov [in, nb, nb] is known (the data)."""
+        n_in, n_out, nb = coef.shape
+        for i in range(n_in):
+            for o in range(n_out):
+                v = 0.0
+                for m in range(nb):
+                    acc = 0.0
+                    for n in range(nb):
+                        acc += cov[i, m, n] * coef[i, o, n]
+                    CV[i, o, m] = acc
+                    v += acc * coef[i, o, m]
+                VAR[i, o] = v
 
     @_jit
     def spread_penalty(X, w, VAR, lamb, l1, ent, greg, xmean, gxc):
