@@ -11,7 +11,9 @@ it runs from a temporary directory because it writes ./model/.
 Each figure is given as wall time and as this thread's CPU time: on a shared
 machine the CPU time is the fairer comparison (both tools run single-threaded
 with --threads 1).  (a)/(b) run --seeds initialisations each (different seeds
-reach different local minima) and report medians.
+reach different local minima) and report medians; (c) is repeated --seeds
+times.  The two tools alternate run by run, so a machine whose speed drifts
+(a shared host) slows both alike.
 """
 from __future__ import annotations
 
@@ -136,18 +138,29 @@ def main():
         try:
             print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}")
             for label, lamb in (("(a) [2,5,1] LBFGS x50, lamb=0", 0.0), ("(b) [2,5,1] LBFGS x50, lamb=0.002", 0.002)):
-                w, c, e = medians([ours_lbfgs(lamb, args.dtype, s) for s in range(args.seeds)])
+                # interleaved, seed by seed: a machine whose speed drifts slows both alike
+                ours, theirs = [], []
+                for s in range(args.seeds):
+                    ours.append(ours_lbfgs(lamb, args.dtype, s))
+                    if have_pykan:
+                        theirs.append(pykan_lbfgs(lamb, s))
+                w, c, e = medians(ours)
                 line = f"{label}: ours {w:.2f} s wall, {c:.2f} s CPU (median test RMSE {e:.2e})"
                 if have_pykan:
-                    pw, pc, pe = medians([pykan_lbfgs(lamb, s) for s in range(args.seeds)])
+                    pw, pc, pe = medians(theirs)
                     line += (f" | pykan {pw:.2f} s wall, {pc:.2f} s CPU ({pe:.2e}) | speed-up {pw / w:.1f}x wall, "
                              f"{pc / c:.1f}x CPU (target 20x)")
                 print(line, flush=True)
-            w, c, fwd = ours_adam(args.rows, args.device, "float32")
+            ours, theirs = [], []
+            for _ in range(args.seeds if args.device == "cpu" else 1):      # interleaved, as above
+                ours.append(ours_adam(args.rows, args.device, "float32"))
+                if have_pykan and args.device == "cpu":
+                    theirs.append(pykan_adam(args.rows))
+            w, c, fwd = medians(ours)
             line = (f"(c) [10,20,20,1] grid 10, {args.rows} rows, Adam: ours {w * 1e3:.1f} ms/step wall, "
                     f"{c * 1e3:.1f} ms CPU, forward {fwd * 1e3:.1f} ms CPU, {args.rows / w:,.0f} rows/s")
-            if have_pykan and args.device == "cpu":
-                pw, pc, pf = pykan_adam(args.rows)
+            if theirs:
+                pw, pc, pf = medians(theirs)
                 line += (f" | pykan {pw * 1e3:.0f} ms/step wall, {pc * 1e3:.0f} ms CPU, forward {pf * 1e3:.0f} ms | "
                          f"speed-up {pw / w:.1f}x wall, {pc / c:.1f}x CPU per step (target 50x), {pf / fwd:.1f}x forward")
             print(line, flush=True)
