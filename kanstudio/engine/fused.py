@@ -153,8 +153,8 @@ class FusedObjective(LayerPasses):
             if first and self._data is not None and self._data[0] is tab:
                 data = self._data[1]
             else:
-                with np.errstate(over="ignore"):      # exp(-x) = inf far left: sig = 0, as it should
-                    sig = 1.0 / (1.0 + np.exp(-h))
+                # exp capped (no overflow warning far left, where sig is 0 to double precision anyway)
+                sig = 1.0 / (1.0 + np.exp(np.minimum(-h, 700.0)))
                 data = {"sig": sig, "silu": h * sig}
                 if first:
                     self._data = (tab, data)

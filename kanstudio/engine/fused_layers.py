@@ -231,9 +231,7 @@ class LayerPasses:
         gsb = self._array((L.l, "gsb"), (n_in, n_out))
         gsp = self._array((L.l, "gsp"), (n_in, n_out))
         greg, centre, xmean, gxc = rg if rg is not None else (self._e, self._e, self._e1, self._e1)
-        sig = sv["sig"]
-        dsilu = sig * (1.0 + h * (1.0 - sig)) if need_x else sv["silu"]
-        kernels.layer_backward(h, sv["silu"], dsilu, L.rows, sv["A"], sv["wb"], sv["ws"], sv["pos"], sv["u"], gs,
+        kernels.layer_backward(h, sv["silu"], sv["sig"], L.rows, sv["A"], sv["wb"], sv["ws"], sv["pos"], sv["u"], gs,
                                need_x, rg is not None, greg, centre, xmean, gxc, gx, GA, gsb, gsp)
         if L.coef_slot is not None:
             off, k = L.coef_slot

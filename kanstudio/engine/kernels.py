@@ -165,15 +165,15 @@ if _HAVE_NUMBA:
                         S2[i, o] += d * d
 
     @_jit
-    def layer_backward(X, SILU, DSILU, rows, A, wb, ws, POS, U, GY, need_x, reg, greg, centre, xmean, gxc,
+    def layer_backward(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, reg, greg, centre, xmean, gxc,
                        GX, GA, GSB, GSP):
         """Gradients of one layer from GY = dL/dY [B, out], with the rows and
         coordinates of the forward pass.
 
         GA [in, rows, out, 4] receives dL/dA (edge_polys_backward turns it into
         dL/dcoef); GSB / GSP [in, out] the sums of GY * silu(x) and GY * sp
-        (the caller applies the masks); GX [B, in] dL/dX when ``need_x``.
-        With ``reg`` the regulariser's terms are added: dL/dsp[b,i,o] +=
+        (the caller applies the masks); GX [B, in] dL/dX when ``need_x``
+        (SIG = sigmoid(X) gives silu's slope).  With ``reg`` the regulariser's terms are added: dL/dsp[b,i,o] +=
         greg[i,o] * (sp - centre[i,o]), and through std(X) dL/dX[b,i] +=
         gxc[i] * (X[b,i] - xmean[i])."""
         B, n_in = SILU.shape
@@ -208,7 +208,8 @@ if _HAVE_NUMBA:
                         gbase += gy * wb[i, o]
                 if need_x:
                     # du/dx = 1/h of the row (0 outside the knots)
-                    gx = gx * rows[i, pos, 1] + gbase * DSILU[b, i]
+                    sig = SIG[b, i]                 # silu'(x) = sig (1 + x (1 - sig))
+                    gx = gx * rows[i, pos, 1] + gbase * (sig * (1.0 + X[b, i] * (1.0 - sig)))
                     if reg:
                         gx += gxc[i] * (X[b, i] - xmean[i])
                     GX[b, i] = gx
