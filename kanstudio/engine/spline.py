@@ -7,7 +7,12 @@ batched over inputs; nothing loops over edges in Python.
 """
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
 import torch
+
+from . import kernels
 
 __all__ = [
     "extend_grid",
@@ -68,10 +73,8 @@ def _compiled_basis(x: torch.Tensor, tab: "KnotTables"):
     curve fits use."""
     if x.requires_grad or x.device.type != "cpu" or tab.k != 3 or x.dtype != tab.knots.dtype or x.ndim != 2:
         return None
-    from . import kernels
     if not kernels.available() or x.shape[1] != tab.n_in:
         return None
-    import numpy as np
     xs = np.ascontiguousarray(x.detach().numpy())
     B, n_in, nb = xs.shape[0], tab.n_in, tab.n_basis
     D = np.empty((B, n_in * nb), dtype=xs.dtype)
@@ -79,7 +82,6 @@ def _compiled_basis(x: torch.Tensor, tab: "KnotTables"):
         kernels.dense_basis(xs, tab.knots.numpy(), tab.rows.numpy(), nb, D, np.empty((B, n_in), dtype=np.int64),
                             np.empty((0, 0, 0), dtype=xs.dtype), False)
     except Exception as exc:           # a kernel that cannot be built here: torch from now on
-        import warnings
         warnings.warn(f"compiled B-spline kernel unavailable ({type(exc).__name__}: {exc}); using torch")
         kernels.disable()
         return None

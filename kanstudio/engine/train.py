@@ -170,12 +170,9 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
         # Intermediate snapshots reuse the loss of the last evaluation on the
         # full batch (an extra forward per step would double Adam's cost);
         # the final one is measured exactly.
-        if train is not None:
-            pass
-        elif done or batch < n or not math.isfinite(last_mse[0]):
-            train = rmse(x_train, y_train)
-        else:
-            train = math.sqrt(max(last_mse[0], 0.0))
+        if train is None:
+            exact = done or batch < n or not math.isfinite(last_mse[0])
+            train = rmse(x_train, y_train) if exact else math.sqrt(max(last_mse[0], 0.0))
         test = rmse(x_test, y_test) if has_test else float("nan")
         return Snapshot(step, cfg.steps, train, test, last_reg, time.perf_counter() - t0, done, reason)
 
