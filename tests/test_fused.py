@@ -257,3 +257,21 @@ def test_kernels_that_fail_to_build_switch_to_autograd(monkeypatch):
     x = torch.rand(50, 2, dtype=torch.float64)
     res = train.fit(KAN([2, 3, 1], grid=5, seed=0), x, x[:, :1], steps=2)
     assert res.reason == "completed"
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_compiled_knot_tables_match_torch(k):
+    """The knot tables (polynomial pieces of every basis function) from the
+    kernel equal the torch construction, on uniform, adapted and
+    coincident-knot grids."""
+    from kanstudio.engine import spline
+    gen = torch.Generator().manual_seed(k)
+    grids = [spline.uniform_grid(3, 6, k, dtype=torch.float64),
+             spline.grid_from_samples(torch.randn(300, 3, generator=gen, dtype=torch.float64), 7, k)]
+    g = grids[1].clone()
+    g[0, k + 2] = g[0, k + 3]                       # a zero-length interval
+    grids.append(g)
+    for grid in grids:
+        ref = spline._piece_table(grid, k)
+        out = spline._piece_table_any(grid, k)
+        assert torch.allclose(out, ref, atol=1e-9, rtol=1e-9)

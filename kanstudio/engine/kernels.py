@@ -406,3 +406,53 @@ if _HAVE_NUMBA:
                 fm += one
             for b in range(B):
                 GX[b, i] += acc[b] * ih
+
+    @_jit
+    def piece_table(grid, k, vinv, rows):
+        """spline._piece_table in one call: rows [in, n_knots+1, 2 + (k+1)^2]
+        (zeroed by the caller) with (t_j, 1/h_j, Q[d, r]) on interval j (row
+        j + 1), basis_{j-k+r}(x) = sum_d Q[d, r] u^d, u = (x - t_j)/h_j; zero
+        for basis functions that do not exist and for zero-length intervals.
+        The k+1 pieces come from local Cox-de Boor at k+1 points per interval
+        and vinv, the inverse of their Vandermonde matrix (any order k)."""
+        n_in, nk = grid.shape
+        kk = k + 1
+        nb = nk - k - 1
+        N = np.zeros(kk + 1)
+        vals = np.zeros((kk, kk))                 # [point, r]
+        for i in range(n_in):
+            for j in range(nk - 1):
+                t0, t1 = grid[i, j], grid[i, j + 1]
+                h = t1 - t0
+                rows[i, j + 1, 0] = t0
+                if not h > 0.0:            # holds no x: 1/h and the pieces stay 0
+                    continue
+                for p in range(kk):
+                    x = t0 + h * (p + 0.5) / kk
+                    # N[q] holds N_{j-k+q, order} for q = 0..k; order 0 is 1 on interval j only
+                    for q in range(kk + 1):
+                        N[q] = 0.0
+                    N[k] = 1.0
+                    for order in range(1, k + 1):
+                        for q in range(kk):
+                            m = j - k + q
+                            v = 0.0
+                            if 0 <= m and m + order + 1 < nk:
+                                dl = grid[i, m + order] - grid[i, m]
+                                dr = grid[i, m + order + 1] - grid[i, m + 1]
+                                if dl > 0.0:
+                                    v += (x - grid[i, m]) / dl * N[q]
+                                if dr > 0.0:
+                                    v += (grid[i, m + order + 1] - x) / dr * N[q + 1]
+                            N[q] = v
+                    for r in range(kk):
+                        m = j - k + r
+                        vals[p, r] = N[r] if 0 <= m < nb else 0.0
+                row = j + 1
+                rows[i, row, 1] = 1.0 / h
+                for d in range(kk):
+                    for r in range(kk):
+                        acc = 0.0
+                        for p in range(kk):
+                            acc += vinv[d, p] * vals[p, r]
+                        rows[i, row, 2 + d * kk + r] = acc

@@ -120,7 +120,7 @@ class KnotTables:
         n_in, n_knots = grid.shape
         self.n_in, self.n_basis = n_in, n_knots - k - 1
         self.knots = grid.detach().contiguous()
-        rows = _piece_table(self.knots.to(torch.float64), k).to(grid.dtype)     # [in, n_knots+1, C]
+        rows = _piece_table_any(self.knots.to(torch.float64), k).to(grid.dtype)  # [in, n_knots+1, C]
         self.n_rows = rows.shape[1]
         self.rows = rows.contiguous()            # row-major, for the compiled kernels
         # column-major: one gather yields [C, in*B], each coefficient a contiguous row
@@ -148,6 +148,23 @@ class KnotTables:
 
 def knot_tables(grid: torch.Tensor, k: int) -> KnotTables:
     return KnotTables(grid, k)
+
+
+def _piece_table_any(grid: torch.Tensor, k: int) -> torch.Tensor:
+    """_piece_table from the compiled kernel on the CPU (a grid update builds
+    one per layer; ~1 ms in torch), else in torch."""
+    if grid.device.type == "cpu" and kernels.available():
+        kk = k + 1
+        us = (np.arange(kk) + 0.5) / kk
+        vinv = np.linalg.inv(us[:, None] ** np.arange(kk)[None, :])
+        rows = np.zeros((grid.shape[0], grid.shape[1] + 1, 2 + kk * kk))
+        try:
+            kernels.piece_table(np.ascontiguousarray(grid.numpy()), k, vinv, rows)
+            return torch.from_numpy(rows)
+        except Exception as exc:           # a kernel that cannot be built here: torch from now on
+            warnings.warn(f"compiled knot-table kernel unavailable ({type(exc).__name__}: {exc}); using torch")
+            kernels.disable()
+    return _piece_table(grid, k)
 
 
 def _piece_table(grid: torch.Tensor, k: int) -> torch.Tensor:
