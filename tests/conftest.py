@@ -87,3 +87,12 @@ def main_window(qtbot, gui_env):
     qtbot.waitExposed(win)
     yield win
     win.shutdown()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_kernels():
+    """Compile (or load from numba's cache) the training kernels once, before
+    any test: on a fresh checkout a first compile inside a GUI test's timed
+    wait would read as a hang."""
+    from kanstudio.engine import fused
+    fused.warm_up()
