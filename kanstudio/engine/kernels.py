@@ -1,4 +1,5 @@
-"""Compiled (numba) CPU kernels for one KAN layer's forward and backward pass.
+"""Compiled (numba) CPU kernels: a KAN layer's forward and backward passes,
+the B-spline basis, the knot tables and the regulariser.
 
 Torch runs a KAN layer as ~40 small tensor operations per direction, each
 with a fixed dispatch cost of several microseconds; on the small networks
@@ -19,8 +20,9 @@ Edge i->o of a layer:  phi(x) = wb[i,o] * silu(x) + ws[i,o] * sp_io(x).  With
 value: no cancellation of a large mean).
 
 Written for speed under numba's compiler: scalar indexing only (an array
-view inside a loop costs an atomic reference count), cubic splines only
-(other orders use the torch path), silu computed by the caller with numpy.
+view inside a loop costs an atomic reference count), cubic splines only in
+the layer and basis kernels (other orders use the torch path; the knot-table
+kernel takes any order), sigmoid computed by the caller with numpy.
 The kernels release the GIL, so the GUI thread keeps running, and are cached
 on disk after their first compilation.
 """
