@@ -1,0 +1,163 @@
+"""Compiled (numba) B-spline kernels: the dense basis for BLAS products,
+the closed-form basis of uniform grids, and the knot tables.  Part of
+kernels.py, which imports (and re-exports) them where numba is available."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from numba import njit
+
+from .kernels import _count_rows   # kernels.py imports this module after defining it
+
+_CACHE = os.path.isfile(__file__)   # no source file (a frozen app): no disk cache
+_jit = njit(cache=_CACHE, nogil=True, error_model="numpy")
+
+
+@_jit
+def dense_basis(X, knots, rows, nb, D, POS, DER, want_der):
+    """The basis as a dense matrix in the first in * nb columns of D
+    [B, >= in * nb] (further columns are left alone), with every (sample,
+    input)'s table row in POS and, when ``want_der``, the 4 non-zero basis
+    derivatives in DER [B, in, 4]."""
+    B, n_in = X.shape
+    top = nb - 1
+    nk = knots.shape[1]
+    _count_rows(X, knots, POS)
+    for b in range(B):
+        for c in range(n_in * nb):
+            D[b, c] = 0.0
+        for i in range(n_in):
+            pos = POS[b, i]
+            ih = rows[i, pos, 1]
+            x = X[b, i]
+            u = (x - rows[i, pos, 0]) * ih
+            if pos == 0 or pos == nk:       # outside: an all-zero row (no 0 * inf)
+                u = ih if x == x else x     # NaN stays NaN
+            base = i * nb
+            for r in range(4):
+                q0, q1 = rows[i, pos, 2 + r], rows[i, pos, 6 + r]
+                q2, q3 = rows[i, pos, 10 + r], rows[i, pos, 14 + r]
+                # missing functions near the ends hold 0: add at a clamped column
+                D[b, base + min(max(pos - 4 + r, 0), top)] += ((q3 * u + q2) * u + q1) * u + q0
+                if want_der:
+                    DER[b, i, r] = (((q3 + q3 + q3) * u + (q2 + q2)) * u + q1) * ih
+
+@_jit
+def dense_grad_x(GD, POS, DER, GX):
+    """GX[b, i] += sum_r GD[b, i*nb + column of slot r] * DER[b, i, r]: the
+    spline part of dL/dX from dL/dD."""
+    B, n_in = GX.shape
+    nb = GD.shape[1] // n_in
+    top = nb - 1
+    for b in range(B):
+        for i in range(n_in):
+            pos = POS[b, i]
+            base = i * nb
+            acc = 0.0
+            for r in range(4):
+                acc += GD[b, base + min(max(pos - 4 + r, 0), top)] * DER[b, i, r]
+            GX[b, i] += acc
+
+@njit(cache=_CACHE, nogil=True, inline="always")
+def _cardinal_arg(x, t0, ih, fm, two):
+    """t = (x - t_m)/h, s = |t - 2| and r = 2 - s: where the cardinal cubic
+    N (support [0, 4], symmetric about 2) is evaluated for basis m."""
+    t = (x - t0) * ih - fm
+    s = abs(t - two)
+    return t, s, two - s
+
+@_jit
+def uniform_basis_t(XT, start, inv_h, C, nb, DT):
+    """The basis of a uniform grid in feature-major layout: rows 0 ..
+    in*nb - 1 of DT [>= in*nb, B] (further rows are left alone).  On uniform knots every
+    B_m is the same cardinal cubic N(t) on [0, 4], t = (x - t_m)/h, so each
+    row is one closed-form expression over a contiguous run of samples,
+    which the compiler turns into SIMD code: no search, gather or scatter.
+    C = (0, 1, 2, 3, 4, 6, 0.5) in the data's dtype: with float literals
+    float32 maths would silently become float64 and lose the SIMD width."""
+    n_in, B = XT.shape
+    zero, one, two, three, four, six = C[0], C[1], C[2], C[3], C[4], C[5]
+    for i in range(n_in):
+        t0, ih = start[i], inv_h[i]
+        fm = zero
+        for m in range(nb):
+            row = i * nb + m
+            for b in range(B):
+                t, s, r = _cardinal_arg(XT[i, b], t0, ih, fm, two)
+                v = r * r * r / six if s >= one else (four - six * s * s + three * s * s * s) / six
+                DT[row, b] = v if s < two else zero
+            fm += one
+
+@_jit
+def uniform_grad_x(XT, start, inv_h, C, nb, GDT, GX):
+    """GX[b, i] += sum_m GDT[i*nb + m, b] * dB_m/dx (x = XT[i, b]) on a
+    uniform grid: the derivatives are recomputed, not stored."""
+    n_in, B = XT.shape
+    zero, one, two, three, half = C[0], C[1], C[2], C[3], C[6]
+    acc = np.empty(B, dtype=GDT.dtype)
+    for i in range(n_in):
+        t0, ih = start[i], inv_h[i]
+        for b in range(B):
+            acc[b] = zero
+        fm = zero
+        for m in range(nb):
+            row = i * nb + m
+            for b in range(B):
+                t, s, r = _cardinal_arg(XT[i, b], t0, ih, fm, two)
+                d = -half * r * r if s >= one else (three * half * s - two) * s
+                d = d if t >= two else -d              # dN/dt = sign(t - 2) dN/ds
+                acc[b] += GDT[row, b] * d if s < two else zero
+            fm += one
+        for b in range(B):
+            GX[b, i] += acc[b] * ih
+
+@_jit
+def piece_table(grid, k, vinv, rows):
+    """spline._piece_table in one call: rows [in, n_knots+1, 2 + (k+1)^2]
+    (zeroed by the caller) with (t_j, 1/h_j, Q[d, r]) on interval j (row
+    j + 1), basis_{j-k+r}(x) = sum_d Q[d, r] u^d, u = (x - t_j)/h_j; zero
+    for basis functions that do not exist and for zero-length intervals.
+    The k+1 pieces come from local Cox-de Boor at k+1 points per interval
+    and vinv, the inverse of their Vandermonde matrix (any order k)."""
+    n_in, nk = grid.shape
+    kk = k + 1
+    nb = nk - k - 1
+    N = np.zeros(kk + 1)
+    vals = np.zeros((kk, kk))                 # [point, r]
+    for i in range(n_in):
+        for j in range(nk - 1):
+            t0, t1 = grid[i, j], grid[i, j + 1]
+            h = t1 - t0
+            rows[i, j + 1, 0] = t0
+            if not h > 0.0:            # holds no x: 1/h and the pieces stay 0
+                continue
+            for p in range(kk):
+                x = t0 + h * (p + 0.5) / kk
+                # N[q] holds N_{j-k+q, order} for q = 0..k; order 0 is 1 on interval j only
+                for q in range(kk + 1):
+                    N[q] = 0.0
+                N[k] = 1.0
+                for order in range(1, k + 1):
+                    for q in range(kk):
+                        m = j - k + q
+                        v = 0.0
+                        if 0 <= m and m + order + 1 < nk:
+                            dl = grid[i, m + order] - grid[i, m]
+                            dr = grid[i, m + order + 1] - grid[i, m + 1]
+                            if dl > 0.0:
+                                v += (x - grid[i, m]) / dl * N[q]
+                            if dr > 0.0:
+                                v += (grid[i, m + order + 1] - x) / dr * N[q + 1]
+                        N[q] = v
+                for r in range(kk):
+                    m = j - k + r
+                    vals[p, r] = N[r] if 0 <= m < nb else 0.0
+            row = j + 1
+            rows[i, row, 1] = 1.0 / h
+            for d in range(kk):
+                for r in range(kk):
+                    acc = 0.0
+                    for p in range(kk):
+                        acc += vinv[d, p] * vals[p, r]
+                    rows[i, row, 2 + d * kk + r] = acc
