@@ -62,7 +62,8 @@ def test_full_workflow(qtbot, main_window, tmp_path):
     # --- fit a [3, 1] network (one edge per input)
     panel = win.training_panel
     panel.width_edit.setText("3,1")
-    panel.steps_spin.setValue(15)
+    # long enough (~0.5 s with the compiled kernels) for pictures at 10 Hz to land while it runs
+    panel.steps_spin.setValue(200)
     panel.lamb_spin.setValue(0.0)
     # Record what reaches the panel and the view while the worker trains.
     grew, drawn = [], []
