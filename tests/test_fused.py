@@ -183,6 +183,30 @@ def test_uniform_grids_match_autograd(width, lamb, dtype):
     assert np.abs(grad - ref_grad).max() <= tol * np.abs(ref_grad).max()
 
 
+@pytest.mark.parametrize("width,update,affine", [([4, 12, 9, 1], True, False), ([3, 10, 1], False, False),
+                                                 ([3, [3, 2], 2], True, True)])
+def test_big_batches_run_in_chunks_and_match_autograd(width, update, affine):
+    """Batches of more than two chunks run chunk by chunk (scratch arrays
+    that stay in cache): loss, gradient, RMSE and inference are unchanged,
+    including a last, shorter chunk."""
+    m, x, y = _network(width, affine=affine, B=1100) if update else _network(width, B=1100)
+    if not update:
+        m = KAN(width, grid=5, seed=0)           # uniform knots: the closed-form basis path
+    params = train.trainable_parameters(m)
+    ref_loss, ref_grad = _autograd(m, x, y, 0.0, params)
+    obj = fused.FusedObjective(m, params)
+    obj._chunk = 256                              # 4 chunks of 256 and one of 76
+    assert obj._chunk_rows(x.shape[0]) == 256
+    obj.set_batch(x, y)
+    for _ in range(2):                            # the second call reuses the chunks' scratch arrays
+        loss, grad = obj.evaluate()
+        assert loss == pytest.approx(ref_loss, rel=1e-12)
+        assert np.abs(grad - ref_grad).max() <= 1e-10 * np.abs(ref_grad).max()
+    ref = m(x).detach()
+    assert obj.rmse(x, y) == pytest.approx(float(torch.sqrt(torch.mean((ref - y) ** 2))), rel=1e-10)
+    assert np.allclose(obj.predict(x.numpy()), ref.numpy(), rtol=1e-12, atol=1e-13)
+
+
 @pytest.mark.parametrize("width,update", [([3, [3, 2], 2], True), ([4, 12, 9, 1], False), ([4, 12, 9, 1], True)])
 def test_inference_forward_matches_the_torch_forward(width, update):
     """model(x) under no_grad runs the kernels (every grid mode); it equals

@@ -10,7 +10,10 @@ train.py picks it where ``supports(model)`` holds and falls back to autograd
 otherwise; the two agree to round-off (tests/test_fused.py).
 
 Each layer runs in one of four ways chosen by its place, grid and width
-(fused_layers.py).  A model's objective is kept between its fits while it
+(fused_layers.py).  Without the regulariser, big batches run through the
+network chunk by chunk (the MSE gradient is a sum over samples): each
+chunk's scratch arrays stay in the core's cache instead of streaming tens of
+MB through memory several times per call.  A model's objective is kept between its fits while it
 still matches (objective_for), and model(x) without gradient runs through
 it too (predict).
 """
@@ -59,6 +62,8 @@ class FusedObjective(LayerPasses):
         self.dtype = np.float64 if model.dtype == torch.float64 else np.float32
         self.lamb, self.l1, self.ent = float(lamb), float(lamb_l1), float(lamb_entropy)
         self.layers = [LayerView(model, l, slots) for l in range(model.depth)]
+        widest = max(L.n_in * (L.p_coef.shape[2] + 1) for L in self.layers)      # (fixed: see matches)
+        self._chunk = max(CHUNK_MIN_ROWS, CHUNK_BYTES // (widest * np.dtype(self.dtype).itemsize))
         self.refresh()
         self.last_mse = math.nan
         self.last_reg: Optional[float] = None
@@ -100,23 +105,37 @@ class FusedObjective(LayerPasses):
     def _array(self, key, shape, dtype=None):
         """A scratch array reused across calls (its contents are overwritten);
         a fresh one for one-off forwards (key[1] False), which may run on any thread."""
+        dtype = dtype or self.dtype
         if not key[1]:
-            return np.empty(shape, dtype=dtype or self.dtype)
-        a = self._buf.get(key)
-        if a is None or a.shape != shape:
-            a = self._buf[key] = np.empty(shape, dtype=dtype or self.dtype)
+            return np.empty(shape, dtype=dtype)
+        full = (key, shape, dtype)       # a last, shorter chunk gets its own
+        a = self._buf.get(full)
+        if a is None:
+            a = self._buf[full] = np.empty(shape, dtype=dtype)
         return a
+
+    def _chunk_rows(self, B: int) -> int:
+        """Rows per pass: big batches run through the network in chunks whose
+        scratch arrays (chiefly the dense bases, in * (nb + 1) values a row)
+        stay in the core's cache.  A whole batch at once streams them through
+        memory several times per call: about 2x slower on 10,000 rows."""
+        rows = self._chunk
+        return B if B < 2 * rows else rows
 
     # ---------------------------------------------------------------- public
     def evaluate(self) -> tuple[float, np.ndarray]:
         """(loss, gradient): a new gradient array on every call."""
+        B = self._x.shape[0]
+        step = B if self.lamb > 0 else self._chunk_rows(B)   # the regulariser needs the whole batch at once
+        if step < B:
+            return self._evaluate_chunks(step)
         pred, saved = self._forward(self._x, self.lamb > 0, cache_data=True)
         diff = pred - self._y
         mse = float(np.vdot(diff, diff)) / diff.size
         loss = mse
         reg_grads = [None] * len(self.layers)
         if self.lamb > 0:
-            reg, reg_grads = self._regulariser(saved, self._x.shape[0])
+            reg, reg_grads = self._regulariser(saved, B)
             loss += self.lamb * reg
             self.last_reg = reg
         else:
@@ -128,43 +147,92 @@ class FusedObjective(LayerPasses):
             g = self._backward_layer(L, sv, rg, g, grad)
         return loss, grad
 
+    def _evaluate_chunks(self, step: int) -> tuple[float, np.ndarray]:
+        """evaluate() without the regulariser, chunk by chunk: the MSE and its
+        gradient are sums over samples."""
+        B = self._x.shape[0]
+        self._data_for(self._x)
+        grad = np.zeros(self.n, dtype=self.dtype)
+        part = self._array(("grad", True), (self.n,))
+        sse, scale = 0.0, 2.0 / (B * self._y.shape[1])
+        for c0 in range(0, B, step):
+            rows = slice(c0, min(B, c0 + step))
+            pred, saved = self._forward(self._x[rows], False, cache_data=True, rows=rows)
+            diff = pred - self._y[rows]
+            sse += float(np.vdot(diff, diff))
+            part[:] = 0.0
+            g = diff * scale
+            for L, sv in zip(reversed(self.layers), reversed(saved)):
+                g = self._backward_layer(L, sv, None, g, part)
+            grad += part
+        self.last_mse, self.last_reg = sse / (B * self._y.shape[1]), None
+        return self.last_mse, grad
+
     def rmse(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """RMSE of the network on other data (no gradient, nothing cached)."""
         if self._batch is not None and x is self._batch[0] and x._version == self._batch[1]:
-            pred, _ = self._forward(self._x, False, cache_data=True)     # the batch: its basis is cached
+            pred = self.predict(self._x, cache_data=True)     # the batch: its basis is cached
         else:
-            xs = np.ascontiguousarray(x.detach().numpy(), dtype=self.dtype)
-            pred, _ = self._forward(xs, False, cache_data=False, keep=False)
+            pred = self.predict(np.ascontiguousarray(x.detach().numpy(), dtype=self.dtype))
         diff = pred - np.asarray(y.detach().numpy(), dtype=self.dtype).reshape(pred.shape)
         return math.sqrt(float(np.vdot(diff, diff)) / max(diff.size, 1))
 
+    def predict(self, x: np.ndarray, cache_data: bool = False) -> np.ndarray:
+        """The network's output on x [B, in] (the batch itself with ``cache_data``)."""
+        B = x.shape[0]
+        step = self._chunk_rows(B)
+        if step >= B:
+            return self._forward(x, False, cache_data=cache_data, keep=cache_data)[0]
+        if cache_data:
+            self._data_for(x)
+        out = np.empty((B, self.model.width[-1][0] + self.model.width[-1][1]), dtype=self.dtype)
+        for c0 in range(0, B, step):
+            rows = slice(c0, min(B, c0 + step))
+            out[rows] = self._forward(x[rows], False, cache_data=cache_data, keep=cache_data,
+                                      rows=rows if cache_data else None)[0]
+        return out
+
     # ---------------------------------------------------------------- forward
-    def _forward(self, x: np.ndarray, reg_on: bool, cache_data: bool, keep: bool = True):
+    def _data_for(self, x: np.ndarray) -> dict:
+        """The first layer's work on the batch x (kept while its knots stay)."""
+        L = self.layers[0]
+        if self._data is None or self._data[0] is not L._tab:
+            # exp capped (no overflow warning far left, where sig is 0 to double precision anyway)
+            sig = 1.0 / (1.0 + np.exp(np.minimum(-x, 700.0)))
+            self._data = (L._tab, {"sig": sig, "silu": x * sig})
+        return self._data[1]
+
+    def _forward(self, x: np.ndarray, reg_on: bool, cache_data: bool, keep: bool = True,
+                 rows: Optional[slice] = None):
+        """Through every layer; ``rows``: x is these rows of the batch (whose
+        first-layer work _data_for made)."""
         saved = []
         h = x
         for L in self.layers:
             l = L.l
             tab, w = L._tab, L.w
-            wb = L.view(L.p_base) * w
-            ws = L.view(L.p_sp) * w
-            coef = L.view(L.p_coef)
+            L.arrays()
+            wb = L.base * w
+            ws = L.sp * w
+            coef = L.coef
             n_in, n_out = w.shape
             first = l == 0 and cache_data
-            if first and self._data is not None and self._data[0] is tab:
-                data = self._data[1]
+            if first:
+                data = self._data_for(h) if rows is None else self._data[1]
+                if rows is not None:
+                    self._data_forward_basis(L, self._x, data)
+                    data = {k: data[k][rows] for k in ("sig", "silu", "Dd")}
             else:
-                # exp capped (no overflow warning far left, where sig is 0 to double precision anyway)
                 sig = 1.0 / (1.0 + np.exp(np.minimum(-h, 700.0)))
                 data = {"sig": sig, "silu": h * sig}
-                if first:
-                    self._data = (tab, data)
             sv = {"h": h, "w": w, "wb": wb, "ws": ws, "sig": data["sig"], "silu": data["silu"]}
             key = (l, keep)
-            if first:
+            mode = "data" if first else self._mode(L, reg_on)
+            if mode == "data":
                 s = self._data_forward(L, coef, h, data, sv, reg_on, key)
-            elif L.uniform and not reg_on:
+            elif mode == "uniform":
                 s = self._uniform_forward(L, coef, h, data, sv, key)
-            elif n_out >= DENSE_MIN_OUT and not reg_on:
+            elif mode == "dense":
                 s = self._dense_forward(L, coef, h, data, sv, l > 0 and keep, key)
             else:
                 s = self._edge_forward(L, coef, h, data, sv, reg_on, key)
@@ -189,6 +257,8 @@ class FusedObjective(LayerPasses):
 
 
 
+CHUNK_BYTES = 2 ** 20        # a chunk's widest basis; with the other scratch arrays it stays in a 2 MB L2
+CHUNK_MIN_ROWS = 256
 KEEP_BYTES = 256 * 2 ** 20      # objectives whose scratch space is larger are not kept
 
 
@@ -226,9 +296,7 @@ def predict(model: KAN, x: torch.Tensor) -> Optional[torch.Tensor]:
     if not supports(model):
         return None
     obj = FusedObjective(model, [])
-    xs = np.ascontiguousarray(x.detach().numpy())
-    pred, _ = obj._forward(xs, False, cache_data=False, keep=False)
-    return torch.from_numpy(np.ascontiguousarray(pred))
+    return torch.from_numpy(np.ascontiguousarray(obj.predict(np.ascontiguousarray(x.detach().numpy()))))
 
 
 def set_grads(params: Sequence[torch.Tensor], grad: np.ndarray):

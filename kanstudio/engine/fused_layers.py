@@ -7,9 +7,11 @@
   (and, for the regulariser, each input's basis covariance) is made once and
   each call is one matrix product per direction;
 * dense (kernels.dense_basis + BLAS): the basis as a [B, in * nb] matrix and
-  two matrix products per direction; best once a layer has many outputs;
-* uniform (kernels.uniform_basis_t + BLAS): on a uniform grid (before any
-  grid update) the dense basis in closed form, vectorised over samples.
+  two matrix products per direction; best once a layer has many outputs
+  (DENSE_MIN_OUT) and the regulariser is off;
+* uniform (kernels.uniform_basis_t + BLAS): the same on a uniform grid
+  (before any grid update), the dense basis in closed form, vectorised over
+  samples.
 
 ``LayerPasses`` is a mixin of FusedObjective: it uses the objective's scratch
 arrays (``_array``), dtype and empty placeholder (``_e``).
@@ -28,9 +30,15 @@ DENSE_MIN_OUT = 8        # layers with at least this many outputs use BLAS (meas
 
 
 def _mm(a: np.ndarray, b: np.ndarray, out: np.ndarray):
-    """out = a @ b through torch's BLAS (it honours torch.set_num_threads)."""
+    """out = a @ b through torch's BLAS (it honours torch.set_num_threads);
+    small products through numpy's, which costs a few microseconds less a call."""
+    if a.shape[0] * a.shape[1] * b.shape[1] < SMALL_MM:
+        return np.dot(a, b, out=out)
     torch.mm(torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
     return out
+
+
+SMALL_MM = 2 ** 17       # multiply-adds: below this a product takes ~10 us, and torch's call ~4 us of it
 
 
 class LayerView:
@@ -50,13 +58,14 @@ class LayerView:
         self.mult_ops = model.mult_operands(l + 1) if n_mult else []
         self.n_in, self.n_out = layer.in_dim, layer.out_dim
         self._tab = None
-        self._views: dict = {}
+        self._ptrs = None
 
     def refresh(self):
         """Pick up the layer's current knots and masks (they change only
         between steps: grid updates, restored states)."""
         tab = self.layer.tables()
         self.w = self.layer.numeric_weight().numpy()
+        self.arrays()
         a = self.affine            # fixed affines can still be edited between fits (the compiler sets them)
         self.identity = (all(s is None for s in self.affine_slots)
                          and bool((a[0] == 1).all() and (a[1] == 0).all() and (a[2] == 1).all() and (a[3] == 0).all()))
@@ -70,24 +79,32 @@ class LayerView:
                 self.uinv_h = tab.inv_h.reshape(-1).numpy()
                 self.consts = np.array([0, 1, 2, 3, 4, 6, 0.5], dtype=self.ustart.dtype)
 
-    def view(self, p: torch.Tensor) -> np.ndarray:
-        """numpy view of a parameter, re-made only when its storage changed
-        (the optimiser re-binds parameters; grid updates replace coef)."""
-        key = (p.data_ptr(), p.shape)
-        v = self._views.get(id(p))
-        if v is None or v[0] != key:
-            v = self._views[id(p)] = (key, p.detach().numpy())
-        return v[1]
+    def arrays(self):
+        """Set coef, base, sp: numpy views of the parameters, re-made when
+        their storage moved (grid updates and restores replace it, and the
+        optimiser re-binds it at its next step)."""
+        ptrs = (self.p_coef.data_ptr(), self.p_base.data_ptr(), self.p_sp.data_ptr())
+        if ptrs != self._ptrs:
+            self._ptrs = ptrs
+            self.coef, self.base, self.sp = (p.detach().numpy() for p in (self.p_coef, self.p_base, self.p_sp))
 
 
 
 class LayerPasses:
     """Forward and backward passes of one layer (see the module docstring)."""
 
+    @staticmethod
+    def _mode(L, reg_on: bool) -> str:
+        """How a layer after the first runs: BLAS once it is wide (and the
+        regulariser, which needs per-edge spreads, is off), else per edge."""
+        if reg_on or L.n_out < DENSE_MIN_OUT:
+            return "edge"
+        return "uniform" if L.uniform else "dense"
+
     def _edge_forward(self, L, coef, h, data, sv, reg_on, key):
         B = h.shape[0]
         n_in, n_out = L.n_in, L.n_out
-        A = self._array(key + ("A",), (n_in, L.rows.shape[1], n_out, 4))
+        A = self._array(key + ("A",), (n_in, L.rows.shape[1], 4, n_out))
         kernels.edge_polys(L.rows, coef, A)
         have = "pos" in data
         if not have:
@@ -132,13 +149,7 @@ class LayerPasses:
         from c^T Cov c (float64, as in layer_ops) without touching the batch."""
         B = h.shape[0]
         n_in, n_out, nb = coef.shape
-        if "Dd" not in data:
-            D = np.empty((B, n_in * (nb + 1)), dtype=self.dtype)
-            pos = np.empty((B, n_in), dtype=np.int64)
-            kernels.dense_basis(h, L.knots, L.rows, nb, D, pos, self._e.reshape(0, 0, 0), False)
-            D[:, n_in * nb:] = data["silu"]
-            data["Dd"] = D
-        D = data["Dd"]
+        D = self._data_forward_basis(L, h, data)
         ceff = self._array(key + ("ceff",), (n_in * (nb + 1), n_out))
         ceff[:n_in * nb] = (coef * sv["ws"][:, :, None]).transpose(0, 2, 1).reshape(n_in * nb, n_out)
         ceff[n_in * nb:] = sv["wb"]
@@ -153,6 +164,18 @@ class LayerPasses:
             kernels.cov_spread(coef, data["cov"], var, cv)
             sv.update(var=var, cv=cv)
         return s
+
+    def _data_forward_basis(self, L, x, data) -> np.ndarray:
+        """The first layer's dense basis of the data x, silu columns last (made once)."""
+        if "Dd" not in data:
+            B, n_in = x.shape
+            nb = L.p_coef.shape[2]
+            D = np.empty((B, n_in * (nb + 1)), dtype=self.dtype)
+            pos = np.empty((B, n_in), dtype=np.int64)
+            kernels.dense_basis(x, L.knots, L.rows, nb, D, pos, self._e.reshape(0, 0, 0), False)
+            D[:, n_in * nb:] = data["silu"]
+            data["Dd"] = D
+        return data["Dd"]
 
     def _uniform_forward(self, L, coef, h, data, sv, key):
         """DT = [basis rows; silu rows] [in*nb + in, B], so one product gives

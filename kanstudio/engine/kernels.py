@@ -67,6 +67,8 @@ if _HAVE_NUMBA:
     # numba caches next to the source file; a frozen app has none (then compile per run)
     _CACHE = os.path.isfile(__file__)
     _jit = njit(cache=_CACHE, nogil=True, error_model="numpy")
+    # the layer loops' sums over outputs vectorise only if they may be reassociated
+    _jit_fast = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
 
     @njit(cache=_CACHE, nogil=True, inline="never")
     def _bisect(knots, i, x):
@@ -81,8 +83,9 @@ if _HAVE_NUMBA:
 
     @_jit
     def edge_polys(rows, coef, A):
-        """A[i, row, o, d]: edge i->o's spline on a table row as a cubic in u,
-        sum_d A[..., d] u^d, from the coefficients coef [in, out, nb]."""
+        """A[i, row, d, o]: edge i->o's spline on a table row as a cubic in u,
+        sum_d A[..., d, o] u^d, from the coefficients coef [in, out, nb].
+        Outputs last: the layer kernels' inner loops run over them."""
         n_in, n_out, nb = coef.shape
         n_rows = rows.shape[1]
         A[:] = 0.0
@@ -95,7 +98,7 @@ if _HAVE_NUMBA:
                             q = rows[i, row, 2 + d * 4 + r]
                             if q != 0.0:
                                 for o in range(n_out):
-                                    A[i, row, o, d] += q * coef[i, o, m]
+                                    A[i, row, d, o] += q * coef[i, o, m]
 
     @_jit
     def edge_polys_backward(rows, GA, GC):
@@ -112,7 +115,7 @@ if _HAVE_NUMBA:
                             q = rows[i, row, 2 + d * 4 + r]
                             if q != 0.0:
                                 for o in range(n_out):
-                                    GC[i, o, m] += q * GA[i, row, o, d]
+                                    GC[i, o, m] += q * GA[i, row, d, o]
 
     @njit(cache=_CACHE, nogil=True, inline="always")
     def _count_rows(X, knots, POS):
@@ -132,7 +135,22 @@ if _HAVE_NUMBA:
                         p += knots[i, j] <= x
                     POS[b, i] = p
 
-    @_jit
+    @njit(cache=_CACHE, nogil=True, inline="always")
+    def _locate(X, knots, rows, POS, U):
+        """Every (sample, input)'s table row POS and local coordinate U."""
+        B, n_in = X.shape
+        nk = knots.shape[1]
+        _count_rows(X, knots, POS)
+        for b in range(B):
+            for i in range(n_in):
+                pos = POS[b, i]
+                x = X[b, i]
+                u = (x - rows[i, pos, 0]) * rows[i, pos, 1]
+                if pos == 0 or pos == nk:   # outside: an all-zero row; its 1/h = 0 (no 0 * inf)
+                    u = rows[i, pos, 1] if x == x else x      # NaN stays NaN
+                U[b, i] = u
+
+    @_jit_fast
     def layer_forward(X, SILU, knots, rows, A, wb, ws, Y, POS, U, have_basis, spread, shift, S1, S2):
         """Y[b, o] = sum_i phi_io(X[b, i]).
 
@@ -142,75 +160,95 @@ if _HAVE_NUMBA:
         shift / S1 / S2 [in, out] (float64, zeroed) receive the spread sums."""
         B, n_in = X.shape
         n_out = Y.shape[1]
-        nk = knots.shape[1]
         if not have_basis:
-            _count_rows(X, knots, POS)
-        for b in range(B):
-            for o in range(n_out):
-                Y[b, o] = 0.0
-            for i in range(n_in):
-                pos = POS[b, i]
-                if have_basis:
-                    u = U[b, i]
-                else:
-                    x = X[b, i]
-                    u = (x - rows[i, pos, 0]) * rows[i, pos, 1]
-                    if pos == 0 or pos == nk:   # outside: an all-zero row; its 1/h = 0 (no 0 * inf)
-                        u = rows[i, pos, 1] if x == x else x      # NaN stays NaN
-                    U[b, i] = u
-                s = SILU[b, i]
-                for o in range(n_out):
-                    sp = ((A[i, pos, o, 3] * u + A[i, pos, o, 2]) * u + A[i, pos, o, 1]) * u + A[i, pos, o, 0]
-                    Y[b, o] += wb[i, o] * s + ws[i, o] * sp
-                    if spread:
+            _locate(X, knots, rows, POS, U)
+        Y[:] = 0.0
+        if spread:
+            for b in range(B):
+                for i in range(n_in):
+                    pos, u, s = POS[b, i], U[b, i], SILU[b, i]
+                    for o in range(n_out):
+                        sp = ((A[i, pos, 3, o] * u + A[i, pos, 2, o]) * u + A[i, pos, 1, o]) * u + A[i, pos, 0, o]
+                        Y[b, o] += wb[i, o] * s + ws[i, o] * sp
                         if b == 0:
                             shift[i, o] = sp
                         d = sp - shift[i, o]
                         S1[i, o] += d
                         S2[i, o] += d * d
+        elif n_out == 1:        # the usual output layer: no inner loop (its set-up costs more than its work)
+            for b in range(B):
+                acc = Y[b, 0]
+                for i in range(n_in):
+                    pos, u = POS[b, i], U[b, i]
+                    sp = ((A[i, pos, 3, 0] * u + A[i, pos, 2, 0]) * u + A[i, pos, 1, 0]) * u + A[i, pos, 0, 0]
+                    acc += wb[i, 0] * SILU[b, i] + ws[i, 0] * sp
+                Y[b, 0] = acc
+        else:
+            for b in range(B):
+                for i in range(n_in):
+                    pos, u, s = POS[b, i], U[b, i], SILU[b, i]
+                    for o in range(n_out):
+                        sp = ((A[i, pos, 3, o] * u + A[i, pos, 2, o]) * u + A[i, pos, 1, o]) * u + A[i, pos, 0, o]
+                        Y[b, o] += wb[i, o] * s + ws[i, o] * sp
 
-    @_jit
+    @_jit_fast
     def layer_backward(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, reg, greg, centre, xmean, gxc,
                        GX, GA, GSB, GSP):
         """Gradients of one layer from GY = dL/dY [B, out], with the rows and
         coordinates of the forward pass.
 
-        GA [in, rows, out, 4] receives dL/dA (edge_polys_backward turns it into
+        GA [in, rows, 4, out] receives dL/dA (edge_polys_backward turns it into
         dL/dcoef); GSB / GSP [in, out] the sums of GY * silu(x) and GY * sp
         (the caller applies the masks); GX [B, in] dL/dX when ``need_x``
-        (SIG = sigmoid(X) gives silu's slope).  With ``reg`` the regulariser's terms are added: dL/dsp[b,i,o] +=
-        greg[i,o] * (sp - centre[i,o]), and through std(X) dL/dX[b,i] +=
-        gxc[i] * (X[b,i] - xmean[i])."""
+        (SIG = sigmoid(X) gives silu's slope).  With ``reg`` the regulariser's
+        terms are added: dL/dsp[b,i,o] += greg[i,o] * (sp - centre[i,o]), and
+        through std(X) dL/dX[b,i] += gxc[i] * (X[b,i] - xmean[i])."""
         B, n_in = SILU.shape
         n_out = GY.shape[1]
+        n_rows = A.shape[1]
         GA[:] = 0.0
         GSB[:] = 0.0
         GSP[:] = 0.0
+        if n_out == 1 and not reg:
+            _one_output_backward(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, GX, GA, GSB)
+            B = 0                   # (skips the general loop; GSP and the ws factor follow below)
         for b in range(B):
             for i in range(n_in):
-                pos, u = POS[b, i], U[b, i]
+                pos, u, s = POS[b, i], U[b, i], SILU[b, i]
                 u2 = u * u
                 u3 = u2 * u
-                s = SILU[b, i]
                 gx = 0.0
                 gbase = 0.0
-                for o in range(n_out):
-                    a0, a1, a2, a3 = A[i, pos, o, 0], A[i, pos, o, 1], A[i, pos, o, 2], A[i, pos, o, 3]
-                    sp = a0 + a1 * u + a2 * u2 + a3 * u3
-                    gy = GY[b, o]
-                    GSB[i, o] += gy * s
-                    GSP[i, o] += gy * sp
-                    g = gy * ws[i, o]
-                    if reg:
-                        g += greg[i, o] * (sp - centre[i, o])
-                    GA[i, pos, o, 0] += g
-                    GA[i, pos, o, 1] += g * u
-                    GA[i, pos, o, 2] += g * u2
-                    GA[i, pos, o, 3] += g * u3
-                    if need_x:
+                if reg:
+                    for o in range(n_out):
+                        sp = ((A[i, pos, 3, o] * u + A[i, pos, 2, o]) * u + A[i, pos, 1, o]) * u + A[i, pos, 0, o]
+                        gy = GY[b, o]
+                        GSB[i, o] += gy * s
+                        GSP[i, o] += gy * sp
+                        g = gy * ws[i, o] + greg[i, o] * (sp - centre[i, o])
+                        GA[i, pos, 0, o] += g
+                        GA[i, pos, 1, o] += g * u
+                        GA[i, pos, 2, o] += g * u2
+                        GA[i, pos, 3, o] += g * u3
                         # (constants as sums: a float literal would turn float32 maths into float64)
-                        gx += g * (a1 + (a2 + a2) * u + (a3 + a3 + a3) * u2)
+                        gx += g * (A[i, pos, 1, o] + (A[i, pos, 2, o] + A[i, pos, 2, o]) * u
+                                   + (A[i, pos, 3, o] + A[i, pos, 3, o] + A[i, pos, 3, o]) * u2)
                         gbase += gy * wb[i, o]
+                else:
+                    # dL/dA before ws (applied once at the end); GSP then follows from it
+                    for o in range(n_out):
+                        gy = GY[b, o]
+                        GSB[i, o] += gy * s
+                        GA[i, pos, 0, o] += gy
+                        GA[i, pos, 1, o] += gy * u
+                        GA[i, pos, 2, o] += gy * u2
+                        GA[i, pos, 3, o] += gy * u3
+                    if need_x:
+                        for o in range(n_out):
+                            gy = GY[b, o]
+                            gx += gy * ws[i, o] * (A[i, pos, 1, o] + (A[i, pos, 2, o] + A[i, pos, 2, o]) * u
+                                                   + (A[i, pos, 3, o] + A[i, pos, 3, o] + A[i, pos, 3, o]) * u2)
+                            gbase += gy * wb[i, o]
                 if need_x:
                     # du/dx = 1/h of the row (0 outside the knots)
                     sig = SIG[b, i]                 # silu'(x) = sig (1 + x (1 - sig))
@@ -218,6 +256,37 @@ if _HAVE_NUMBA:
                     if reg:
                         gx += gxc[i] * (X[b, i] - xmean[i])
                     GX[b, i] = gx
+        if not reg:     # sum_b gy * sp = sum over rows and powers of GA * A
+            for i in range(n_in):
+                for row in range(n_rows):
+                    for d in range(4):
+                        for o in range(n_out):
+                            GSP[i, o] += GA[i, row, d, o] * A[i, row, d, o]
+                            GA[i, row, d, o] *= ws[i, o]
+
+    @njit(cache=_CACHE, nogil=True, error_model="numpy", inline="always")
+    def _one_output_backward(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, GX, GA, GSB):
+        """layer_backward's loop for a single output without the regulariser
+        (GA before the ws factor)."""
+        B, n_in = SILU.shape
+        for b in range(B):
+            gy = GY[b, 0]
+            for i in range(n_in):
+                pos, u = POS[b, i], U[b, i]
+                GSB[i, 0] += gy * SILU[b, i]
+                t = gy
+                GA[i, pos, 0, 0] += t
+                t *= u
+                GA[i, pos, 1, 0] += t
+                t *= u
+                GA[i, pos, 2, 0] += t
+                t *= u
+                GA[i, pos, 3, 0] += t
+                if need_x:
+                    sig = SIG[b, i]
+                    a2, a3 = A[i, pos, 2, 0], A[i, pos, 3, 0]
+                    d = A[i, pos, 1, 0] + ((a2 + a2) + (a3 + a3 + a3) * u) * u
+                    GX[b, i] = gy * (ws[i, 0] * d * rows[i, pos, 1] + wb[i, 0] * (sig * (1.0 + X[b, i] * (1.0 - sig))))
 
     @_jit
     def spread_variance(S1, S2, shift, B, VAR, centre):
