@@ -299,3 +299,19 @@ def test_compiled_knot_tables_match_torch(k):
         ref = spline._piece_table(grid, k)
         out = spline._piece_table_any(grid, k)
         assert torch.allclose(out, ref, atol=1e-9, rtol=1e-9)
+
+
+@pytest.mark.parametrize("width,lamb", [([2, 5, 1], 0.0), ([2, 5, 1], 0.002), ([4, 12, 9, 1], 0.0)])
+def test_parameters_left_out_get_no_gradient_and_the_rest_match(width, lamb):
+    """Only the optimiser's parameters are in the flat gradient (a frozen
+    first layer here); theirs still equal autograd's."""
+    m, x, y = _network(width)
+    frozen = {id(p) for p in (m.layers[0].coef, m.layers[0].scale_sp, m.layers[-1].scale_base)}
+    params = [p for p in train.trainable_parameters(m) if id(p) not in frozen]
+    ref_loss, ref_grad = _autograd(m, x, y, lamb, params)
+    obj = fused.FusedObjective(m, params, lamb=lamb)
+    obj.set_batch(x, y)
+    loss, grad = obj.evaluate()
+    assert grad.shape == ref_grad.shape
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    assert np.abs(grad - ref_grad).max() <= 1e-10 * np.abs(ref_grad).max()

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from kanstudio.engine import lbfgs, lbfgs_kernels
 from kanstudio.engine.lbfgs import FlatLBFGS
 
 N = 12
@@ -208,3 +209,22 @@ def test_copying_path_matches_the_zero_copy_path():
     assert torch.equal(_cat(ps_b), torch.from_numpy(opt_b.x))
     opt_b.release()
     assert torch.equal(_cat(ps_b), torch.from_numpy(opt_b.x))
+
+
+@pytest.mark.skipif(not lbfgs_kernels.available(), reason="compiled kernels unavailable")
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_compiled_bookkeeping_matches_the_numpy_one(monkeypatch, dtype):
+    """The compiled direction / pair update (lbfgs_kernels) and the numpy
+    reference take the same iterates, through several wraps of the history."""
+    xs = {}
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(lbfgs, "_compiled", lambda: None)
+        ps = _split(_start(dtype))
+        opt = FlatLBFGS(ps, max_iter=5, history_size=3, tolerance_grad=1e-32, tolerance_change=1e-32)
+        for _ in range(6):
+            opt.step(evaluate=lambda: _rosen_numpy(opt.x))
+        xs[compiled] = (opt.x.copy(), opt.n_iter)
+    assert xs[True][1] == xs[False][1] > 20
+    tol = 1e-9 if dtype == torch.float64 else 2e-4
+    np.testing.assert_allclose(xs[True][0], xs[False][0], rtol=tol, atol=tol)

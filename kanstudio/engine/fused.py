@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from . import kernels
+from .lbfgs import FlatLBFGS
 from .fused_layers import DENSE_MIN_OUT, LayerPasses, LayerView
 from .network import KAN
 
@@ -341,6 +342,8 @@ def _probe() -> bool:
                     obj.set_batch(x, x[:, :1])
                     obj.evaluate()
                     obj.rmse(x[:3], x[:3, :1])
+            # the optimiser's compiled bookkeeping (lbfgs_kernels) too
+            FlatLBFGS(obj.params, max_iter=3).step(evaluate=obj.evaluate)
         return True
     except Exception as exc:                   # numba/LLVM failures are not the user's problem
         warnings.warn(f"compiled training kernels unavailable ({type(exc).__name__}: {exc}); using autograd")

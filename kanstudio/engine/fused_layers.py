@@ -251,17 +251,22 @@ class LayerPasses:
         n_in, n_out = w.shape
         gx = np.empty((B, n_in), dtype=self.dtype) if need_x else self._e
         GA = self._array((L.l, "GA"), sv["A"].shape)
-        gsb = self._array((L.l, "gsb"), (n_in, n_out))
-        gsp = self._array((L.l, "gsp"), (n_in, n_out))
+        gsb = self._slot(grad, L, L.base_slot, "gsb", w.shape)
+        gsp = self._slot(grad, L, L.sp_slot, "gsp", w.shape)
         greg, centre, xmean, gxc = rg if rg is not None else (self._e, self._e, self._e1, self._e1)
-        kernels.layer_backward(h, sv["silu"], sv["sig"], L.rows, sv["A"], sv["wb"], sv["ws"], sv["pos"], sv["u"], gs,
-                               need_x, rg is not None, greg, centre, xmean, gxc, gx, GA, gsb, gsp)
+        kernels.layer_backward(h, sv["silu"], sv["sig"], L.rows, sv["A"], sv["wb"], sv["ws"], w, sv["pos"], sv["u"],
+                               gs, need_x, rg is not None, greg, centre, xmean, gxc, gx, GA, gsb, gsp)
         if L.coef_slot is not None:
-            off, k = L.coef_slot
-            kernels.edge_polys_backward(L.rows, GA, grad[off:off + k].reshape(L.p_coef.shape))
-        _put(grad, L.base_slot, gsb * w)
-        _put(grad, L.sp_slot, gsp * w)
+            kernels.edge_polys_backward(L.rows, GA, self._slot(grad, L, L.coef_slot, "", L.p_coef.shape))
         return gx
+
+    def _slot(self, grad, L, slot, name, shape):
+        """Where a parameter's gradient goes: its part of the flat gradient,
+        or scratch space for a parameter not trained."""
+        if slot is None:
+            return self._array((L.l, name), shape)
+        off, k = slot
+        return grad[off:off + k].reshape(shape)
 
     def _dense_backward(self, L, sv, gs, grad, need_x, rg=None):
         h, w, coef = sv["h"], sv["w"], sv["coef"]
@@ -269,16 +274,12 @@ class LayerPasses:
         uniform = sv["mode"] in ("uniform", "data")          # silu rows inside DT
         DT = sv["DT"] if uniform else sv["D"].T
         g_all = _mm(DT, gs, self._array((L.l, "geff"), (DT.shape[0], n_out)))
-        # dL/d(coef * ws) in [in, out, nb] layout
-        g_eff = g_all[:n_in * nb].reshape(n_in, nb, n_out).transpose(0, 2, 1)
-        if L.coef_slot is not None:
-            g_coef = g_eff * sv["ws"][:, :, None]
-            if rg is not None:          # the spread term: d(c^T Cov c)/dc = 2 Cov c
-                g_coef = g_coef + (rg[0] * max(h.shape[0] - 1, 1))[:, :, None] * sv["cv"]
-            _put(grad, L.coef_slot, g_coef)
-        _put(grad, L.sp_slot, (g_eff * coef).sum(-1) * w)
-        g_wb = g_all[n_in * nb:] if uniform else _mm(sv["silu"].T, gs, self._array((L.l, "gsb"), (n_in, n_out)))
-        _put(grad, L.base_slot, g_wb * w)
+        g_wb = g_all[n_in * nb:] if uniform else _mm(sv["silu"].T, gs, self._array((L.l, "gwb"), (n_in, n_out)))
+        g_coef = self._slot(grad, L, L.coef_slot, "gcoef", coef.shape)
+        kernels.dense_param_grads(g_all, g_wb, coef, sv["ws"], w, g_coef, self._slot(grad, L, L.sp_slot, "gsp", w.shape),
+                                  self._slot(grad, L, L.base_slot, "gsb", w.shape))
+        if rg is not None:          # the regulariser's spread term: d(c^T Cov c)/dc = 2 Cov c
+            g_coef += (rg[0] * max(h.shape[0] - 1, 1))[:, :, None] * sv["cv"]
         if not need_x:
             return self._e
         sig = sv["sig"]

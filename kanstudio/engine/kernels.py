@@ -47,7 +47,7 @@ except ImportError:  # pragma: no cover - exercised only where numba is absent
     _HAVE_NUMBA = False
 
 __all__ = ["available", "disable", "edge_polys", "edge_polys_backward", "layer_forward", "layer_backward",
-           "spread_variance", "cov_spread", "spread_penalty", "dense_basis", "dense_grad_x", "uniform_basis_t",
+           "spread_variance", "cov_spread", "spread_penalty", "dense_basis", "dense_grad_x", "dense_param_grads", "uniform_basis_t",
            "uniform_grad_x", "piece_table", "ORDER"]
 
 ORDER = 3          # the spline order the kernels are written for
@@ -164,14 +164,29 @@ if _HAVE_NUMBA:
             _locate(X, knots, rows, POS, U)
         Y[:] = 0.0
         if spread:
+            for i in range(n_in):
+                pos, u = POS[0, i], U[0, i]
+                for o in range(n_out):
+                    shift[i, o] = ((A[i, pos, 3, o] * u + A[i, pos, 2, o]) * u + A[i, pos, 1, o]) * u + A[i, pos, 0, o]
+        if spread and n_out == 1:       # input by input: the sums stay in registers
+            for i in range(n_in):
+                c, s1, s2 = shift[i, 0], 0.0, 0.0
+                for b in range(B):
+                    pos, u = POS[b, i], U[b, i]
+                    sp = ((A[i, pos, 3, 0] * u + A[i, pos, 2, 0]) * u + A[i, pos, 1, 0]) * u + A[i, pos, 0, 0]
+                    Y[b, 0] += wb[i, 0] * SILU[b, i] + ws[i, 0] * sp
+                    d = sp - c
+                    s1 += d
+                    s2 += d * d
+                S1[i, 0] = s1
+                S2[i, 0] = s2
+        elif spread:
             for b in range(B):
                 for i in range(n_in):
                     pos, u, s = POS[b, i], U[b, i], SILU[b, i]
                     for o in range(n_out):
                         sp = ((A[i, pos, 3, o] * u + A[i, pos, 2, o]) * u + A[i, pos, 1, o]) * u + A[i, pos, 0, o]
                         Y[b, o] += wb[i, o] * s + ws[i, o] * sp
-                        if b == 0:
-                            shift[i, o] = sp
                         d = sp - shift[i, o]
                         S1[i, o] += d
                         S2[i, o] += d * d
@@ -192,14 +207,14 @@ if _HAVE_NUMBA:
                         Y[b, o] += wb[i, o] * s + ws[i, o] * sp
 
     @_jit_fast
-    def layer_backward(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, reg, greg, centre, xmean, gxc,
+    def layer_backward(X, SILU, SIG, rows, A, wb, ws, w, POS, U, GY, need_x, reg, greg, centre, xmean, gxc,
                        GX, GA, GSB, GSP):
         """Gradients of one layer from GY = dL/dY [B, out], with the rows and
         coordinates of the forward pass.
 
         GA [in, rows, 4, out] receives dL/dA (edge_polys_backward turns it into
         dL/dcoef); GSB / GSP [in, out] the sums of GY * silu(x) and GY * sp
-        (the caller applies the masks); GX [B, in] dL/dX when ``need_x``
+        times the masks w (dL/dscale_base, dL/dscale_sp); GX [B, in] dL/dX when ``need_x``
         (SIG = sigmoid(X) gives silu's slope).  With ``reg`` the regulariser's
         terms are added: dL/dsp[b,i,o] += greg[i,o] * (sp - centre[i,o]), and
         through std(X) dL/dX[b,i] += gxc[i] * (X[b,i] - xmean[i])."""
@@ -212,6 +227,10 @@ if _HAVE_NUMBA:
         if n_out == 1 and not reg:
             _one_output_backward(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, GX, GA, GSB)
             B = 0                   # (skips the general loop; GSP and the ws factor follow below)
+        elif n_out == 1:
+            _one_output_backward_reg(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, greg, centre, xmean, gxc,
+                                     GX, GA, GSB, GSP)
+            B = 0
         for b in range(B):
             for i in range(n_in):
                 pos, u, s = POS[b, i], U[b, i], SILU[b, i]
@@ -263,6 +282,10 @@ if _HAVE_NUMBA:
                         for o in range(n_out):
                             GSP[i, o] += GA[i, row, d, o] * A[i, row, d, o]
                             GA[i, row, d, o] *= ws[i, o]
+        for i in range(n_in):
+            for o in range(n_out):
+                GSB[i, o] *= w[i, o]
+                GSP[i, o] *= w[i, o]
 
     @njit(cache=_CACHE, nogil=True, error_model="numpy", inline="always")
     def _one_output_backward(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, GX, GA, GSB):
@@ -287,6 +310,40 @@ if _HAVE_NUMBA:
                     a2, a3 = A[i, pos, 2, 0], A[i, pos, 3, 0]
                     d = A[i, pos, 1, 0] + ((a2 + a2) + (a3 + a3 + a3) * u) * u
                     GX[b, i] = gy * (ws[i, 0] * d * rows[i, pos, 1] + wb[i, 0] * (sig * (1.0 + X[b, i] * (1.0 - sig))))
+
+    @njit(cache=_CACHE, nogil=True, error_model="numpy", inline="always")
+    def _one_output_backward_reg(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, greg, centre, xmean, gxc,
+                                 GX, GA, GSB, GSP):
+        """layer_backward's loop for a single output with the regulariser,
+        input by input (the sums stay in registers)."""
+        B, n_in = SILU.shape
+        for i in range(n_in):
+            gsb, gsp = 0.0, 0.0
+            wsi, wbi, gr, ce, xm, gc = ws[i, 0], wb[i, 0], greg[i, 0], centre[i, 0], xmean[i], gxc[i]
+            for b in range(B):
+                pos, u = POS[b, i], U[b, i]
+                a1, a2, a3 = A[i, pos, 1, 0], A[i, pos, 2, 0], A[i, pos, 3, 0]
+                sp = ((a3 * u + a2) * u + a1) * u + A[i, pos, 0, 0]
+                gy = GY[b, 0]
+                gsb += gy * SILU[b, i]
+                gsp += gy * sp
+                g = gy * wsi + gr * (sp - ce)
+                t = g
+                GA[i, pos, 0, 0] += t
+                t *= u
+                GA[i, pos, 1, 0] += t
+                t *= u
+                GA[i, pos, 2, 0] += t
+                t *= u
+                GA[i, pos, 3, 0] += t
+                if need_x:
+                    sig = SIG[b, i]
+                    x = X[b, i]
+                    d = a1 + ((a2 + a2) + (a3 + a3 + a3) * u) * u
+                    GX[b, i] = (g * d * rows[i, pos, 1] + gy * wbi * (sig * (1.0 + x * (1.0 - sig)))
+                                + gc * (x - xm))
+            GSB[i, 0] = gsb
+            GSP[i, 0] = gsp
 
     @_jit
     def spread_variance(S1, S2, shift, B, VAR, centre):
@@ -383,5 +440,5 @@ if _HAVE_NUMBA:
             gxc[i] = g_den / (xstd[i] * (B - 1)) if (B > 1 and xstd[i] > 0.0) else 0.0
         return total
 
-    from .kernels_basis import (dense_basis, dense_grad_x, piece_table,  # noqa: E402,F401
+    from .kernels_basis import (dense_basis, dense_grad_x, dense_param_grads, piece_table,  # noqa: E402,F401
                                 uniform_basis_t, uniform_grad_x)

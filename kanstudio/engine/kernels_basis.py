@@ -15,6 +15,23 @@ _jit = njit(cache=_CACHE, nogil=True, error_model="numpy")
 
 
 @_jit
+def dense_param_grads(G, GB, coef, ws, w, GC, GSP, GWB):
+    """A dense-mode layer's parameter gradients from G = D^T dL/dY (rows
+    i * nb + m: dL/d(ws * coef)) and GB = dL/dwb [in, out]: GC = G * ws
+    [in, out, nb], GSP = sum_m G * coef * w and GWB = GB * w (w: the masks)."""
+    n_in, n_out, nb = coef.shape
+    for i in range(n_in):
+        for o in range(n_out):
+            acc = 0.0
+            for m in range(nb):
+                g = G[i * nb + m, o]
+                GC[i, o, m] = g * ws[i, o]
+                acc += g * coef[i, o, m]
+            GSP[i, o] = acc * w[i, o]
+            GWB[i, o] = GB[i, o] * w[i, o]
+
+
+@_jit
 def dense_basis(X, knots, rows, nb, D, POS, DER, want_der):
     """The basis as a dense matrix in the first in * nb columns of D
     [B, >= in * nb] (further columns are left alone), with every (sample,

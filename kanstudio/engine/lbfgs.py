@@ -25,7 +25,15 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from . import lbfgs_kernels
+
 __all__ = ["FlatLBFGS"]
+
+
+def _compiled():
+    """The compiled bookkeeping (lbfgs_kernels.py), or None: the numpy
+    methods below (numba missing, or the kernels were switched off)."""
+    return lbfgs_kernels if lbfgs_kernels.available() else None
 
 
 class FlatLBFGS:
@@ -270,6 +278,25 @@ class FlatLBFGS:
         self._D.fill(0)
 
     def _add_pair(self, s: np.ndarray, y: np.ndarray, ys: float):
+        ck = _compiled()
+        if ck is None:
+            return self._add_pair_numpy(s, y, ys)
+        h = self.head
+        self.h_diag = float(ck.add_pair(self.W, self._Rinv, self._YY, self._D, h, self.count == self.m,
+                                               s, y, ys))
+        self.rho[h] = 1.0 / ys
+        self.head = (h + 1) % self.m
+        self.count = min(self.count + 1, self.m)
+
+    def _direction(self, g: np.ndarray) -> np.ndarray:
+        ck = _compiled()
+        if ck is None or self.count == 0:
+            return self._direction_numpy(g)
+        out = np.empty_like(g)
+        ck.direction(self.W, self._Rinv, self._YY, self._D, self.h_diag, g, self._coef, out)
+        return out
+
+    def _add_pair_numpy(self, s: np.ndarray, y: np.ndarray, ys: float):
         """Store (s, y) in slot ``head`` and update R^-1, D and Y Y^T: one
         [2m, n] matrix-vector product (W y = [S y; Y y]) and m x m updates."""
         m, h = self.m, self.head
@@ -293,7 +320,7 @@ class FlatLBFGS:
         self._D[h] = ys
         self.h_diag = ys / float(yy[h])
 
-    def _direction(self, g: np.ndarray) -> np.ndarray:
+    def _direction_numpy(self, g: np.ndarray) -> np.ndarray:
         """-H g for the L-BFGS inverse Hessian H, in the compact form of Byrd,
         Nocedal & Schnabel (1994): the same vector as the two-loop recursion,
         from two [2m, n] matrix-vector products and a few m x m ones instead
