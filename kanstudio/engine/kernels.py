@@ -190,14 +190,13 @@ if _HAVE_NUMBA:
                         d = sp - shift[i, o]
                         S1[i, o] += d
                         S2[i, o] += d * d
-        elif n_out == 1:        # the usual output layer: no inner loop (its set-up costs more than its work)
-            for b in range(B):
-                acc = Y[b, 0]
-                for i in range(n_in):
+        elif n_out == 1:        # the usual output layer, input by input: no inner loop over outputs
+            for i in range(n_in):
+                wbi, wsi = wb[i, 0], ws[i, 0]
+                for b in range(B):
                     pos, u = POS[b, i], U[b, i]
                     sp = ((A[i, pos, 3, 0] * u + A[i, pos, 2, 0]) * u + A[i, pos, 1, 0]) * u + A[i, pos, 0, 0]
-                    acc += wb[i, 0] * SILU[b, i] + ws[i, 0] * sp
-                Y[b, 0] = acc
+                    Y[b, 0] += wbi * SILU[b, i] + wsi * sp
         else:
             for b in range(B):
                 for i in range(n_in):
@@ -292,11 +291,13 @@ if _HAVE_NUMBA:
         """layer_backward's loop for a single output without the regulariser
         (GA before the ws factor)."""
         B, n_in = SILU.shape
-        for b in range(B):
-            gy = GY[b, 0]
-            for i in range(n_in):
+        for i in range(n_in):
+            gsb = 0.0
+            wsi, wbi = ws[i, 0], wb[i, 0]
+            for b in range(B):
+                gy = GY[b, 0]
                 pos, u = POS[b, i], U[b, i]
-                GSB[i, 0] += gy * SILU[b, i]
+                gsb += gy * SILU[b, i]
                 t = gy
                 GA[i, pos, 0, 0] += t
                 t *= u
@@ -309,7 +310,8 @@ if _HAVE_NUMBA:
                     sig = SIG[b, i]
                     a2, a3 = A[i, pos, 2, 0], A[i, pos, 3, 0]
                     d = A[i, pos, 1, 0] + ((a2 + a2) + (a3 + a3 + a3) * u) * u
-                    GX[b, i] = gy * (ws[i, 0] * d * rows[i, pos, 1] + wb[i, 0] * (sig * (1.0 + X[b, i] * (1.0 - sig))))
+                    GX[b, i] = gy * (wsi * d * rows[i, pos, 1] + wbi * (sig * (1.0 + X[b, i] * (1.0 - sig))))
+            GSB[i, 0] = gsb
 
     @njit(cache=_CACHE, nogil=True, error_model="numpy", inline="always")
     def _one_output_backward_reg(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, greg, centre, xmean, gxc,
