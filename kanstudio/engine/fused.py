@@ -211,7 +211,7 @@ class FusedObjective(LayerPasses):
         h = x
         for L in self.layers:
             l = L.l
-            tab, w = L._tab, L.w
+            w = L.w
             L.arrays()
             wb = L.base * w
             ws = L.sp * w
