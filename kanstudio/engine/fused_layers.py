@@ -64,11 +64,13 @@ class LayerView:
         """Pick up the layer's current knots and masks (they change only
         between steps: grid updates, restored states)."""
         tab = self.layer.tables()
-        self.w = self.layer.numeric_weight().numpy()
         self.arrays()
-        a = self.affine            # fixed affines can still be edited between fits (the compiler sets them)
-        self.identity = (all(s is None for s in self.affine_slots)
-                         and bool((a[0] == 1).all() and (a[1] == 0).all() and (a[2] == 1).all() and (a[3] == 0).all()))
+        self.w = self.layer.numeric_weight().numpy()
+        # fixed affines can still be edited between fits, also through .data (the
+        # compiler sets them), which no version counter sees: look at the values
+        # (numpy: this runs before every step, and four torch reductions cost ~40 us)
+        self.identity = all(s is None for s in self.affine_slots) and all(
+            bool((p.detach().numpy() == v).all()) for p, v in zip(self.affine, (1, 0, 1, 0)))
         if tab is not self._tab:
             self._tab = tab
             self.knots = tab.knots.numpy()
