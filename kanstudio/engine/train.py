@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, Union
 
+import numpy as np
 import torch
 
 from . import fused
@@ -237,9 +238,9 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
             # Adam does not, so a non-finite start loss condemns the state saved
             # after the previous step too.
             end_loss = opt.last_loss if isinstance(opt, FlatLBFGS) else None
-            start_ok = bool(torch.isfinite(loss))
+            start_ok = math.isfinite(float(loss.detach()))
             bad = (not start_ok or (end_loss is not None and not math.isfinite(end_loss))
-                   or any(not torch.isfinite(p).all() for p in params))
+                   or not _all_finite(params))
             if bad:
                 _load_state(model, good if start_ok or prev_good is None else prev_good)
                 reason = f"diverged at step {step + 1}: non-finite loss or parameters; restored the last good state"
@@ -298,6 +299,13 @@ def _check_shapes(model: KAN, x, y):
         raise ValueError("no training rows")
     if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
         raise ValueError("training data contains NaN or infinite values")
+
+
+def _all_finite(params) -> bool:
+    """No NaN or inf in any parameter (numpy on the CPU: a torch reduction
+    per parameter costs ~25 us, checked after every step)."""
+    return all(bool(np.isfinite(p.detach().numpy()).all()) if p.device.type == "cpu" else bool(torch.isfinite(p).all())
+               for p in params)
 
 
 def _save_state(model: KAN) -> dict:
