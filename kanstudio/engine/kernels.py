@@ -222,13 +222,10 @@ if _HAVE_NUMBA:
         GA[:] = 0.0
         GSB[:] = 0.0
         GSP[:] = 0.0
-        if n_out == 1 and not reg:
-            _one_output_backward(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, GX, GA, GSB)
-            B = 0                   # (skips the general loop; GSP and the ws factor follow below)
-        elif n_out == 1:
-            _one_output_backward_reg(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, greg, centre, xmean, gxc,
-                                     GX, GA, GSB, GSP)
-            B = 0
+        if n_out == 1:
+            _one_output_backward(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, reg, greg, centre, xmean, gxc,
+                                 GX, GA, GSB, GSP)
+            B = 0                   # (skips the general loop)
         for b in range(B):
             for i in range(n_in):
                 pos, u, s = POS[b, i], U[b, i], SILU[b, i]
@@ -273,7 +270,7 @@ if _HAVE_NUMBA:
                     if reg:
                         gx += gxc[i] * (X[b, i] - xmean[i])
                     GX[b, i] = gx
-        if not reg:     # sum_b gy * sp = sum over rows and powers of GA * A
+        if not reg and n_out > 1:     # sum_b gy * sp = sum over rows and powers of GA * A
             for i in range(n_in):
                 for row in range(n_rows):
                     for d in range(4):
@@ -286,41 +283,15 @@ if _HAVE_NUMBA:
                 GSP[i, o] *= w[i, o]
 
     @njit(cache=_CACHE, nogil=True, error_model="numpy", inline="always")
-    def _one_output_backward(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, GX, GA, GSB):
-        """layer_backward's loop for a single output without the regulariser
-        (GA before the ws factor)."""
-        B, n_in = SILU.shape
-        for i in range(n_in):
-            gsb = 0.0
-            wsi, wbi = ws[i, 0], wb[i, 0]
-            for b in range(B):
-                gy = GY[b, 0]
-                pos, u = POS[b, i], U[b, i]
-                gsb += gy * SILU[b, i]
-                t = gy
-                GA[i, pos, 0, 0] += t
-                t *= u
-                GA[i, pos, 1, 0] += t
-                t *= u
-                GA[i, pos, 2, 0] += t
-                t *= u
-                GA[i, pos, 3, 0] += t
-                if need_x:
-                    sig = SIG[b, i]
-                    a2, a3 = A[i, pos, 2, 0], A[i, pos, 3, 0]
-                    d = A[i, pos, 1, 0] + ((a2 + a2) + (a3 + a3 + a3) * u) * u
-                    GX[b, i] = gy * (wsi * d * rows[i, pos, 1] + wbi * (sig * (1.0 + X[b, i] * (1.0 - sig))))
-            GSB[i, 0] = gsb
-
-    @njit(cache=_CACHE, nogil=True, error_model="numpy", inline="always")
-    def _one_output_backward_reg(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, greg, centre, xmean, gxc,
-                                 GX, GA, GSB, GSP):
-        """layer_backward's loop for a single output with the regulariser,
-        input by input (the sums stay in registers)."""
+    def _one_output_backward(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, reg, greg, centre, xmean, gxc,
+                             GX, GA, GSB, GSP):
+        """layer_backward's loop for a single output, input by input (the
+        sums stay in registers; GSP and GA come out whole, with ws)."""
         B, n_in = SILU.shape
         for i in range(n_in):
             gsb, gsp = 0.0, 0.0
-            wsi, wbi, gr, ce, xm, gc = ws[i, 0], wb[i, 0], greg[i, 0], centre[i, 0], xmean[i], gxc[i]
+            wsi, wbi = ws[i, 0], wb[i, 0]
+            gr, ce, xm, gc = (greg[i, 0], centre[i, 0], xmean[i], gxc[i]) if reg else (0.0, 0.0, 0.0, 0.0)
             for b in range(B):
                 pos, u = POS[b, i], U[b, i]
                 a1, a2, a3 = A[i, pos, 1, 0], A[i, pos, 2, 0], A[i, pos, 3, 0]

@@ -24,29 +24,28 @@ if kernels.available():
 
     from .kernels import _CACHE
 
+    @njit(cache=_CACHE, nogil=True, error_model="numpy", inline="always")
+    def _matvec(M, v):
+        """M @ v[:M.shape[1]] in float64."""
+        rows, cols = M.shape
+        out = np.zeros(rows)
+        for r in range(rows):
+            acc = 0.0
+            for c in range(cols):
+                acc += M[r, c] * v[c]
+            out[r] = acc
+        return out
+
     @njit(cache=_CACHE, nogil=True, error_model="numpy")
     def direction(W, Rinv, YY, D, gamma, g, coef, out):
         """out = -H g (FlatLBFGS._direction_numpy); coef [2m] is scratch."""
         m2, n = W.shape
         m = m2 // 2
-        wg = np.zeros(m2)
-        for r in range(m2):
-            acc = 0.0
-            for j in range(n):
-                acc += W[r, j] * g[j]
-            wg[r] = acc
-        v = np.zeros(m)
+        wg = _matvec(W, g)
+        v = _matvec(Rinv, wg)            # R^-1 (S g)
+        w = _matvec(YY, v)
         for r in range(m):
-            acc = 0.0
-            for c in range(m):
-                acc += Rinv[r, c] * wg[c]
-            v[r] = acc
-        w = np.zeros(m)
-        for r in range(m):
-            acc = 0.0
-            for c in range(m):
-                acc += YY[r, c] * v[c]
-            w[r] = (acc - wg[m + r]) * gamma + D[r] * v[r]
+            w[r] = (w[r] - wg[m + r]) * gamma + D[r] * v[r]
         for c in range(m):
             acc = 0.0
             for r in range(m):
@@ -74,18 +73,11 @@ if kernels.available():
         for j in range(n):
             W[h, j] = s[j]
             W[m + h, j] = y[j]
-        a = np.zeros(m2)
-        for r in range(m2):
-            acc = 0.0
-            for j in range(n):
-                acc += W[r, j] * y[j]
-            a[r] = acc
+        a = _matvec(W, y)
         inv = 1.0 / ys
-        for r in range(m):             # column h of R^-1 is zero: a[h] (= s.y) is ignored
-            acc = 0.0
-            for c in range(m):
-                acc += Rinv[r, c] * a[c]
-            Rinv[r, h] = -acc * inv
+        col = _matvec(Rinv, a)         # column h of R^-1 is zero: a[h] (= s.y) is ignored
+        for r in range(m):
+            Rinv[r, h] = -col[r] * inv
         Rinv[h, h] = inv
         for c in range(m):
             YY[h, c] = a[m + c]
