@@ -13,9 +13,9 @@ Each layer runs in one of four ways chosen by its place, grid and width
 (fused_layers.py).  Without the regulariser, big batches run through the
 network chunk by chunk (the MSE gradient is a sum over samples): each
 chunk's scratch arrays stay in the core's cache instead of streaming tens of
-MB through memory several times per call.  A model's objective is kept between its fits while it
-still matches (objective_for), and model(x) without gradient runs through
-it too (predict).
+MB through memory several times per call.  A model's objective is kept
+between its fits while it still matches (objective_for), and model(x)
+without gradient runs through it too (predict).
 """
 from __future__ import annotations
 
