@@ -1,6 +1,6 @@
 """Engine speed against pykan 0.2.8, measured in one run on the same data.
 
-    python benchmarks/bench_engine.py [--threads 2] [--skip-pykan] [--device cuda --rows 1000000]
+    python benchmarks/bench_engine.py [--threads 2] [--skip-pykan] [--cases abc] [--device cuda --rows 1000000]
 
 (a) [2,5,1], grid 5, 1000 rows, 50 LBFGS steps, lamb = 0
 (b) the same with lamb = 0.002
@@ -123,6 +123,7 @@ def main():
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--dtype", default="float64", help="our dtype for (a)/(b); (c) uses float32 like pykan")
     ap.add_argument("--seeds", type=int, default=3, help="initialisations per (a)/(b) figure")
+    ap.add_argument("--cases", default="abc", help="which of the figures to measure, e.g. c")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     have_pykan = False
@@ -138,6 +139,8 @@ def main():
         try:
             print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}")
             for label, lamb in (("(a) [2,5,1] LBFGS x50, lamb=0", 0.0), ("(b) [2,5,1] LBFGS x50, lamb=0.002", 0.002)):
+                if label[1] not in args.cases:
+                    continue
                 # interleaved, seed by seed: a machine whose speed drifts slows both alike
                 ours, theirs = [], []
                 for s in range(args.seeds):
@@ -151,6 +154,8 @@ def main():
                     line += (f" | pykan {pw:.2f} s wall, {pc:.2f} s CPU ({pe:.2e}) | speed-up {pw / w:.1f}x wall, "
                              f"{pc / c:.1f}x CPU (target 20x)")
                 print(line, flush=True)
+            if "c" not in args.cases:
+                return
             ours, theirs = [], []
             for _ in range(args.seeds if args.device == "cpu" else 1):      # interleaved, as above
                 ours.append(ours_adam(args.rows, args.device, "float32"))

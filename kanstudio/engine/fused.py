@@ -156,9 +156,10 @@ class FusedObjective(LayerPasses):
         grad = np.zeros(self.n, dtype=self.dtype)
         part = self._array(("grad", True), (self.n,))
         sse, scale = 0.0, 2.0 / (B * self._y.shape[1])
+        prep = self._prepare()
         for c0 in range(0, B, step):
             rows = slice(c0, min(B, c0 + step))
-            pred, saved = self._forward(self._x[rows], False, cache_data=True, rows=rows)
+            pred, saved = self._forward(self._x[rows], False, cache_data=True, rows=rows, prep=prep)
             diff = pred - self._y[rows]
             sse += float(np.vdot(diff, diff))
             part[:] = 0.0
@@ -187,10 +188,11 @@ class FusedObjective(LayerPasses):
         if cache_data:
             self._data_for(x)
         out = np.empty((B, self.model.width[-1][0] + self.model.width[-1][1]), dtype=self.dtype)
+        prep = self._prepare()
         for c0 in range(0, B, step):
             rows = slice(c0, min(B, c0 + step))
             out[rows] = self._forward(x[rows], False, cache_data=cache_data, keep=cache_data,
-                                      rows=rows if cache_data else None)[0]
+                                      rows=rows if cache_data else None, prep=prep)[0]
         return out
 
     # ---------------------------------------------------------------- forward
@@ -203,20 +205,25 @@ class FusedObjective(LayerPasses):
             self._data = (L._tab, {"sig": sig, "silu": x * sig})
         return self._data[1]
 
+    def _prepare(self) -> list:
+        """Per layer, what one evaluation's chunks share: the masked scales
+        now, the tables made from the parameters as the layers need them."""
+        prep = []
+        for L in self.layers:
+            L.arrays()
+            prep.append({"wb": L.base * L.w, "ws": L.sp * L.w})
+        return prep
+
     def _forward(self, x: np.ndarray, reg_on: bool, cache_data: bool, keep: bool = True,
-                 rows: Optional[slice] = None):
+                 rows: Optional[slice] = None, prep: Optional[list] = None):
         """Through every layer; ``rows``: x is these rows of the batch (whose
-        first-layer work _data_for made)."""
+        first-layer work _data_for made); ``prep``: _prepare's, shared by the chunks."""
         saved = []
         h = x
-        for L in self.layers:
+        prep = prep if prep is not None else self._prepare()
+        for L, P in zip(self.layers, prep):
             l = L.l
             w = L.w
-            L.arrays()
-            wb = L.base * w
-            ws = L.sp * w
-            coef = L.coef
-            n_in, n_out = w.shape
             first = l == 0 and cache_data
             if first:
                 data = self._data_for(h) if rows is None else self._data[1]
@@ -226,17 +233,17 @@ class FusedObjective(LayerPasses):
             else:
                 sig = 1.0 / (1.0 + np.exp(np.minimum(-h, 700.0)))
                 data = {"sig": sig, "silu": h * sig}
-            sv = {"h": h, "w": w, "wb": wb, "ws": ws, "sig": data["sig"], "silu": data["silu"]}
+            sv = {"h": h, "w": w, "wb": P["wb"], "ws": P["ws"], "sig": data["sig"], "silu": data["silu"]}
             key = (l, keep)
             mode = "data" if first else self._mode(L, reg_on)
             if mode == "data":
-                s = self._data_forward(L, coef, h, data, sv, reg_on, key)
+                s = self._data_forward(L, P, h, data, sv, reg_on, key)
             elif mode == "uniform":
-                s = self._uniform_forward(L, coef, h, data, sv, key)
+                s = self._uniform_forward(L, P, h, data, sv, key)
             elif mode == "dense":
-                s = self._dense_forward(L, coef, h, data, sv, l > 0 and keep, key)
+                s = self._dense_forward(L, P, h, data, sv, l > 0 and keep, key)
             else:
-                s = self._edge_forward(L, coef, h, data, sv, reg_on, key)
+                s = self._edge_forward(L, P, h, data, sv, reg_on, key)
             nodes, ctx = self._after(L, s)
             sv["ctx"] = ctx
             saved.append(sv)

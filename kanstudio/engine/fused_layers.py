@@ -76,6 +76,7 @@ class LayerView:
             self.knots = tab.knots.numpy()
             self.rows = tab.rows.numpy()
             self.uniform = tab.uniform
+            self.ustart = self.uinv_h = self.knots[:0, 0]        # (the kernels' "not uniform")
             if tab.uniform:
                 self.ustart = tab.start.reshape(-1).numpy()
                 self.uinv_h = tab.inv_h.reshape(-1).numpy()
@@ -103,21 +104,41 @@ class LayerPasses:
             return "edge"
         return "uniform" if L.uniform else "dense"
 
-    def _edge_forward(self, L, coef, h, data, sv, reg_on, key):
+    # Parameter-derived tables (masked scales, effective coefficients, edge
+    # polynomials) are made once per evaluation, not once per chunk: P is the
+    # layer's dict for this evaluation (FusedObjective._prepare).
+    def _polys(self, L, P, key):
+        if "A" not in P:
+            P["A"] = self._array(key + ("A",), (L.n_in, L.rows.shape[1], 4, L.n_out))
+            kernels.edge_polys(L.rows, L.coef, P["A"])
+        return P["A"]
+
+    def _ceff(self, L, P, key, with_base: bool):
+        """[in * nb (+ in), out]: the coefficients times ws, input-major (the
+        dense basis's column order), and with_base the wb rows after them."""
+        if "ceff" not in P:
+            n_in, n_out, nb = L.coef.shape
+            ceff = self._array(key + ("ceff",), (n_in * (nb + with_base), n_out))
+            ceff[:n_in * nb] = (L.coef * P["ws"][:, :, None]).transpose(0, 2, 1).reshape(n_in * nb, n_out)
+            if with_base:
+                ceff[n_in * nb:] = P["wb"]
+            P["ceff"] = ceff
+        return P["ceff"]
+
+    def _edge_forward(self, L, P, h, data, sv, reg_on, key):
         B = h.shape[0]
         n_in, n_out = L.n_in, L.n_out
-        A = self._array(key + ("A",), (n_in, L.rows.shape[1], 4, n_out))
-        kernels.edge_polys(L.rows, coef, A)
+        A = self._polys(L, P, key)
         have = "pos" in data
         if not have:
-            data["pos"] = np.empty((B, n_in), dtype=np.int64)
-            data["u"] = np.empty((B, n_in), dtype=self.dtype)
+            data["pos"] = np.empty((n_in, B), dtype=np.int32)
+            data["u"] = np.empty((n_in, B), dtype=self.dtype)
         s = self._array(key + ("s",), (B, n_out))
         if reg_on:
             shift, S1, S2 = (np.zeros((n_in, n_out)) for _ in range(3))
         else:
             shift = S1 = S2 = _EMPTY2
-        kernels.layer_forward(h, data["silu"], L.knots, L.rows, A, sv["wb"], sv["ws"], s, data["pos"],
+        kernels.layer_forward(h, data["silu"], L.knots, L.rows, L.ustart, L.uinv_h, A, sv["wb"], sv["ws"], s, data["pos"],
                               data["u"], have, reg_on, shift, S1, S2)
         sv.update(mode="edge", A=A, pos=data["pos"], u=data["u"])
         if reg_on:
@@ -126,8 +147,9 @@ class LayerPasses:
             sv.update(var=var, centre=centre)
         return s
 
-    def _dense_forward(self, L, coef, h, data, sv, want_der, key):
+    def _dense_forward(self, L, P, h, data, sv, want_der, key):
         B = h.shape[0]
+        coef = L.coef
         n_in, n_out, nb = coef.shape
         if "D" not in data:
             # the data's basis is kept with the data; a hidden layer's reuses scratch space
@@ -137,24 +159,23 @@ class LayerPasses:
             der = new((B, n_in, 4), dtype=self.dtype) if want_der else self._e.reshape(0, 0, 0)
             kernels.dense_basis(h, L.knots, L.rows, nb, D, pos, der, want_der)
             data.update(D=D, pos=pos, der=der)
-        ceff = np.ascontiguousarray((coef * sv["ws"][:, :, None]).transpose(0, 2, 1)).reshape(n_in * nb, n_out)
+        ceff = self._ceff(L, P, key, False)
         s = self._array(key + ("s",), (B, n_out))
         _mm(data["D"], ceff, s)
         s += _mm(data["silu"], sv["wb"], self._array(key + ("sb",), (B, n_out)))
         sv.update(mode="dense", D=data["D"], pos=data["pos"], der=data["der"], ceff=ceff, coef=coef)
         return s
 
-    def _data_forward(self, L, coef, h, data, sv, reg_on, key):
+    def _data_forward(self, L, P, h, data, sv, reg_on, key):
         """The first layer sees the same data on every call: its basis (with
         silu columns, one product gives both parts) and, for the regulariser,
         each input's basis covariance are made once; the spreads then come
         from c^T Cov c (float64, as in layer_ops) without touching the batch."""
         B = h.shape[0]
+        coef = L.coef
         n_in, n_out, nb = coef.shape
         D = self._data_forward_basis(L, h, data)
-        ceff = self._array(key + ("ceff",), (n_in * (nb + 1), n_out))
-        ceff[:n_in * nb] = (coef * sv["ws"][:, :, None]).transpose(0, 2, 1).reshape(n_in * nb, n_out)
-        ceff[n_in * nb:] = sv["wb"]
+        ceff = self._ceff(L, P, key, True)
         s = _mm(D, ceff, self._array(key + ("s",), (B, n_out)))
         sv.update(mode="data", DT=D.T, ceff=ceff, coef=coef)
         if reg_on:
@@ -179,10 +200,11 @@ class LayerPasses:
             data["Dd"] = D
         return data["Dd"]
 
-    def _uniform_forward(self, L, coef, h, data, sv, key):
+    def _uniform_forward(self, L, P, h, data, sv, key):
         """DT = [basis rows; silu rows] [in*nb + in, B], so one product gives
         both the spline and the base part (and one more both gradients)."""
         B = h.shape[0]
+        coef = L.coef
         n_in, n_out, nb = coef.shape
         if "DT" not in data:
             new = np.empty if L.l == 0 else (lambda shape, dtype: self._array(key + (len(shape), dtype), shape, dtype))
@@ -192,9 +214,7 @@ class LayerPasses:
             kernels.uniform_basis_t(xt, L.ustart, L.uinv_h, L.consts, nb, DT)
             DT[n_in * nb:] = data["silu"].T
             data.update(DT=DT, XT=xt)
-        ceff = self._array(key + ("ceff",), (n_in * (nb + 1), n_out))
-        ceff[:n_in * nb] = (coef * sv["ws"][:, :, None]).transpose(0, 2, 1).reshape(n_in * nb, n_out)
-        ceff[n_in * nb:] = sv["wb"]
+        ceff = self._ceff(L, P, key, True)
         s = _mm(data["DT"].T, ceff, self._array(key + ("s",), (B, n_out)))
         sv.update(mode="uniform", DT=data["DT"], XT=data["XT"], ceff=ceff, coef=coef)
         return s
