@@ -315,3 +315,43 @@ def test_parameters_left_out_get_no_gradient_and_the_rest_match(width, lamb):
     assert grad.shape == ref_grad.shape
     assert loss == pytest.approx(ref_loss, rel=1e-12)
     assert np.abs(grad - ref_grad).max() <= 1e-10 * np.abs(ref_grad).max()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_uniform_grid_floor_agrees_with_the_knot_count(dtype):
+    """On uniform knots the edge kernels find a sample's interval with a
+    floor instead of counting knots; next to a knot the two may pick
+    neighbouring intervals, which must give the same value (the spline is
+    continuous), and NaN must still come out NaN."""
+    m = KAN([2, 3], grid=5, seed=0, dtype=dtype)
+    layer = m.layers[0]
+    with torch.no_grad():
+        layer.coef.normal_(generator=torch.Generator().manual_seed(0))
+    tab = layer.tables()
+    assert tab.uniform
+    knots = tab.knots.numpy()
+    np_dt = knots.dtype
+    eps = np.finfo(np_dt).eps
+    cols = [np.concatenate([k, k * (1 + eps), k * (1 - eps), k + eps, k - eps, [-50, 50, -np.inf, np.inf, np.nan]])
+            for k in knots]
+    X = np.ascontiguousarray(np.stack(cols, 1).astype(np_dt))
+    B = X.shape[0]
+    SILU = np.zeros_like(X)              # (the base part is off: wb = 0)
+    coef = layer.coef.detach().numpy()
+    A = np.empty((2, tab.rows.shape[1], 4, 3), dtype=np_dt)
+    kernels.edge_polys(tab.rows.numpy(), coef, A)
+    wb = np.zeros((2, 3), dtype=np_dt)
+    ws = np.ones((2, 3), dtype=np_dt)
+    out = {}
+    for name, start, inv_h in (("floor", tab.start.reshape(-1).numpy(), tab.inv_h.reshape(-1).numpy()),
+                               ("count", knots[:0, 0], knots[:0, 0])):
+        Y = np.empty((B, 3), dtype=np_dt)
+        pos, u = np.empty((2, B), dtype=np.int32), np.empty((2, B), dtype=np_dt)
+        e = np.zeros((0, 0))
+        kernels.layer_forward(X, SILU, knots, tab.rows.numpy(), start, inv_h, A, wb, ws, Y, pos, u,
+                              False, False, e, e, e)
+        out[name] = Y
+    nan = np.isnan(X).any(1)
+    assert np.isnan(out["floor"][nan]).all() and np.isnan(out["count"][nan]).all()
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    assert np.abs(out["floor"][~nan] - out["count"][~nan]).max() <= tol * np.abs(out["count"][~nan]).max()

@@ -214,6 +214,15 @@ class FusedObjective(LayerPasses):
             prep.append({"wb": L.base * L.w, "ws": L.sp * L.w})
         return prep
 
+    def _silu(self, h: np.ndarray, key) -> dict:
+        """sigmoid(h) and silu(h) of a hidden layer's input: torch's sigmoid
+        is one pass (numpy's takes five, with temporaries)."""
+        sig = self._array(key + ("sig",), h.shape)
+        silu = self._array(key + ("silu",), h.shape)
+        torch.sigmoid(torch.from_numpy(h), out=torch.from_numpy(sig))
+        np.multiply(h, sig, out=silu)
+        return {"sig": sig, "silu": silu}
+
     def _forward(self, x: np.ndarray, reg_on: bool, cache_data: bool, keep: bool = True,
                  rows: Optional[slice] = None, prep: Optional[list] = None):
         """Through every layer; ``rows``: x is these rows of the batch (whose
@@ -231,8 +240,7 @@ class FusedObjective(LayerPasses):
                     self._data_forward_basis(L, self._x, data)
                     data = {k: data[k][rows] for k in ("sig", "silu", "Dd")}
             else:
-                sig = 1.0 / (1.0 + np.exp(np.minimum(-h, 700.0)))
-                data = {"sig": sig, "silu": h * sig}
+                data = self._silu(h, (l, keep))
             sv = {"h": h, "w": w, "wb": P["wb"], "ws": P["ws"], "sig": data["sig"], "silu": data["silu"]}
             key = (l, keep)
             mode = "data" if first else self._mode(L, reg_on)

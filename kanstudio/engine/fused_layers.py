@@ -209,13 +209,14 @@ class LayerPasses:
         if "DT" not in data:
             new = np.empty if L.l == 0 else (lambda shape, dtype: self._array(key + (len(shape), dtype), shape, dtype))
             xt = new((n_in, B), self.dtype)
-            xt[:] = h.T
             DT = new((n_in * (nb + 1), B), self.dtype)
-            kernels.uniform_basis_t(xt, L.ustart, L.uinv_h, L.consts, nb, DT)
-            DT[n_in * nb:] = data["silu"].T
+            kernels.uniform_basis_t(h, data["silu"], L.ustart, L.uinv_h, L.consts, nb, xt, DT)
             data.update(DT=DT, XT=xt)
         ceff = self._ceff(L, P, key, True)
-        s = _mm(data["DT"].T, ceff, self._array(key + ("s",), (B, n_out)))
+        # s^T = ceff^T DT, then transposed: ~1.5x faster in MKL than DT^T ceff
+        st = _mm(ceff.T, data["DT"], self._array(key + ("st",), (n_out, B)))
+        s = self._array(key + ("s",), (B, n_out))
+        s[:] = st.T
         sv.update(mode="uniform", DT=data["DT"], XT=data["XT"], ceff=ceff, coef=coef)
         return s
 
@@ -305,14 +306,13 @@ class LayerPasses:
         if not need_x:
             return self._e
         sig = sv["sig"]
-        dsilu = sig * (1.0 + h * (1.0 - sig))
         if uniform:
             g_dt = _mm(sv["ceff"], gs.T, self._array((L.l, "gDT"), DT.shape))
-            gx = g_dt[n_in * nb:].T * dsilu
-            kernels.uniform_grad_x(sv["XT"], L.ustart, L.uinv_h, L.consts, nb, g_dt, gx)
+            gx = np.empty((h.shape[0], n_in), dtype=self.dtype)
+            kernels.uniform_grad_x(sv["XT"], sig, sv["silu"], L.ustart, L.uinv_h, L.consts, nb, g_dt, gx)
         else:
             gx = _mm(gs, sv["wb"].T, np.empty((h.shape[0], n_in), dtype=self.dtype))
-            gx *= dsilu
+            gx *= sig * (1.0 + h * (1.0 - sig))
             g_d = _mm(gs, sv["ceff"].T, self._array((L.l, "gD"), sv["D"].shape))
             kernels.dense_grad_x(g_d, sv["pos"], sv["der"], gx)
         return gx

@@ -119,6 +119,18 @@ if _HAVE_NUMBA:
                                     GC[i, o, m] += q * GA[i, row, d, o]
 
     @njit(cache=_CACHE, nogil=True, inline="always")
+    def _transpose(X, XT, row0):
+        """XT[row0 + i, b] = X[b, i], in blocks of samples that stay in the L1
+        cache while each input's column is read out of them (read column by
+        column, a [1000, 20] matrix is fetched from L2 twenty times over)."""
+        B, n_in = X.shape
+        for b0 in range(0, B, 32):
+            b1 = min(B, b0 + 32)
+            for i in range(n_in):
+                for b in range(b0, b1):
+                    XT[row0 + i, b] = X[b, i]
+
+    @njit(cache=_CACHE, nogil=True, inline="always")
     def _count_rows(X, knots, POS):
         """POS[b, i] = number of knots <= X[b, i] (the table row), input by
         input: this order runs ~2.5x faster than locating inside the edge loop."""
@@ -150,9 +162,8 @@ if _HAVE_NUMBA:
         B, n_in = X.shape
         nk = knots.shape[1]
         last = nk - 1
+        _transpose(X, U, 0)
         for i in range(n_in):
-            for b in range(B):
-                U[i, b] = X[b, i]
             if ustart.shape[0]:
                 t0, ih = ustart[i], uinv_h[i]
                 for b in range(B):

@@ -8,7 +8,7 @@ import os
 import numpy as np
 from numba import njit
 
-from .kernels import _count_rows   # kernels.py imports this module after defining it
+from .kernels import _count_rows, _transpose   # kernels.py imports this module after defining them
 
 _CACHE = os.path.isfile(__file__)   # no source file (a frozen app): no disk cache
 _jit = njit(cache=_CACHE, nogil=True, error_model="numpy")
@@ -85,16 +85,20 @@ def _cardinal_arg(x, t0, ih, fm, two):
     return t, s, two - s
 
 @_jit
-def uniform_basis_t(XT, start, inv_h, C, nb, DT):
-    """The basis of a uniform grid in feature-major layout: rows 0 ..
-    in*nb - 1 of DT [>= in*nb, B] (further rows are left alone).  On uniform knots every
+def uniform_basis_t(H, SILU, start, inv_h, C, nb, XT, DT):
+    """The basis of a uniform grid in feature-major layout, from the layer's
+    input H [B, in]: XT [in, B] receives H transposed, rows 0 .. in*nb - 1
+    of DT [in*nb + in, B] the basis and its last in rows SILU transposed
+    (one product then gives both parts of the layer).  On uniform knots every
     B_m is the same cardinal cubic N(t) on [0, 4], t = (x - t_m)/h, so each
     row is one closed-form expression over a contiguous run of samples,
     which the compiler turns into SIMD code: no search, gather or scatter.
     C = (0, 1, 2, 3, 4, 6, 0.5) in the data's dtype: with float literals
     float32 maths would silently become float64 and lose the SIMD width."""
-    n_in, B = XT.shape
+    B, n_in = H.shape
     zero, one, two, three, four, six = C[0], C[1], C[2], C[3], C[4], C[5]
+    _transpose(H, XT, 0)
+    _transpose(SILU, DT, n_in * nb)
     for i in range(n_in):
         t0, ih = start[i], inv_h[i]
         fm = zero
@@ -107,16 +111,17 @@ def uniform_basis_t(XT, start, inv_h, C, nb, DT):
             fm += one
 
 @_jit
-def uniform_grad_x(XT, start, inv_h, C, nb, GDT, GX):
-    """GX[b, i] += sum_m GDT[i*nb + m, b] * dB_m/dx (x = XT[i, b]) on a
-    uniform grid: the derivatives are recomputed, not stored."""
+def uniform_grad_x(XT, SIG, SILU, start, inv_h, C, nb, GDT, GX):
+    """GX [B, in] = dL/dx from GDT = dL/dDT (uniform_basis_t's layout): the
+    basis rows times dB_m/dx (recomputed, not stored) plus the silu rows
+    times silu'(x) = sig + silu - silu sig (SIG = sigmoid(x))."""
     n_in, B = XT.shape
     zero, one, two, three, half = C[0], C[1], C[2], C[3], C[6]
-    acc = np.empty(B, dtype=GDT.dtype)
+    acc = np.empty((n_in, B), dtype=GDT.dtype)
     for i in range(n_in):
         t0, ih = start[i], inv_h[i]
         for b in range(B):
-            acc[b] = zero
+            acc[i, b] = zero
         fm = zero
         for m in range(nb):
             row = i * nb + m
@@ -124,10 +129,15 @@ def uniform_grad_x(XT, start, inv_h, C, nb, GDT, GX):
                 t, s, r = _cardinal_arg(XT[i, b], t0, ih, fm, two)
                 d = -half * r * r if s >= one else (three * half * s - two) * s
                 d = d if t >= two else -d              # dN/dt = sign(t - 2) dN/ds
-                acc[b] += GDT[row, b] * d if s < two else zero
+                acc[i, b] += GDT[row, b] * d if s < two else zero
             fm += one
         for b in range(B):
-            GX[b, i] += acc[b] * ih
+            acc[i, b] *= ih
+    for b0 in range(0, B, 32):          # back to [B, in], in L1-sized blocks (see _transpose)
+        for i in range(n_in):
+            for b in range(b0, min(B, b0 + 32)):
+                sig, sl = SIG[b, i], SILU[b, i]
+                GX[b, i] = acc[i, b] + GDT[n_in * nb + i, b] * (sig + sl - sl * sig)
 
 @_jit
 def piece_table(grid, k, vinv, rows):
