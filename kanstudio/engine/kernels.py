@@ -22,7 +22,8 @@ value: no cancellation of a large mean).
 Written for speed under numba's compiler: scalar indexing only (an array
 view inside a loop costs an atomic reference count), cubic splines only in
 the layer and basis kernels (other orders use the torch path; the knot-table
-kernel takes any order), sigmoid computed by the caller with numpy.
+kernel takes any order), sigmoid computed by the caller (torch and numpy
+vectorise exp; numba does not).
 The kernels release the GIL, so the GUI thread keeps running, and are cached
 on disk after their first compilation.  The basis and knot-table kernels live
 in kernels_basis.py, the regulariser's in kernels_reg.py; both are re-exported here.

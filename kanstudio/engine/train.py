@@ -297,15 +297,19 @@ def _check_shapes(model: KAN, x, y):
         raise ValueError(f"targets have shape {tuple(y.shape)}, the network expects [{x.shape[0]}, {n_out}]")
     if x.shape[0] == 0:
         raise ValueError("no training rows")
-    if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+    if not (_finite(x) and _finite(y)):
         raise ValueError("training data contains NaN or infinite values")
+
+
+def _finite(t: torch.Tensor) -> bool:
+    # numpy on the CPU: torch's isfinite().all() costs ~15x more on 10^5 values
+    return bool(np.isfinite(t.detach().numpy()).all()) if t.device.type == "cpu" else bool(torch.isfinite(t).all())
 
 
 def _all_finite(params) -> bool:
     """No NaN or inf in any parameter (numpy on the CPU: a torch reduction
     per parameter costs ~25 us, checked after every step)."""
-    return all(bool(np.isfinite(p.detach().numpy()).all()) if p.device.type == "cpu" else bool(torch.isfinite(p).all())
-               for p in params)
+    return all(_finite(p) for p in params)
 
 
 def _save_state(model: KAN) -> dict:
