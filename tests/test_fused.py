@@ -355,3 +355,17 @@ def test_uniform_grid_floor_agrees_with_the_knot_count(dtype):
     assert np.isnan(out["floor"][nan]).all() and np.isnan(out["count"][nan]).all()
     tol = 1e-12 if dtype == "float64" else 2e-5
     assert np.abs(out["floor"][~nan] - out["count"][~nan]).max() <= tol * np.abs(out["count"][~nan]).max()
+
+
+def test_a_kept_objective_goes_with_its_model():
+    """Objectives are kept between fits per model; when the model goes, its
+    objective and scratch space must go too (they were once kept for ever)."""
+    import gc
+    import weakref
+    m = KAN([2, 5, 1], grid=5, seed=0)
+    x = torch.rand(100, 2, dtype=torch.float64)
+    train.fit(m, x, x[:, :1], steps=2)
+    obj = weakref.ref(fused._KEPT[m])
+    del m
+    gc.collect()
+    assert obj() is None

@@ -52,7 +52,11 @@ class FusedObjective(LayerPasses):
 
     def __init__(self, model: KAN, params: Sequence[torch.Tensor], lamb: float = 0.0,
                  lamb_l1: float = 1.0, lamb_entropy: float = 2.0):
-        self.model = model
+        # weakly: objectives are kept in _KEPT keyed by their model, and a
+        # strong reference from the value would keep every model (and its
+        # scratch space) alive for ever
+        self._model = weakref.ref(model)
+        self._n_out = model.width[-1][0] + model.width[-1][1]
         self.params = list(params)
         slots, off = {}, 0
         for p in self.params:
@@ -97,7 +101,7 @@ class FusedObjective(LayerPasses):
 
     def matches(self, model: KAN, params, lamb, lamb_l1, lamb_entropy) -> bool:
         """Whether this objective still describes ``model`` trained over ``params``."""
-        return (self.model is model and len(self.layers) == len(model.layers)
+        return (self._model() is model and len(self.layers) == len(model.layers)
                 and all(L.layer is layer for L, layer in zip(self.layers, model.layers))
                 and len(params) == len(self.params) and all(p is q for p, q in zip(params, self.params))
                 and [tuple(p.shape) for p in params] == self._shapes           # grid extension resizes coef
@@ -187,7 +191,7 @@ class FusedObjective(LayerPasses):
             return self._forward(x, False, cache_data=cache_data, keep=cache_data)[0]
         if cache_data:
             self._data_for(x)
-        out = np.empty((B, self.model.width[-1][0] + self.model.width[-1][1]), dtype=self.dtype)
+        out = np.empty((B, self._n_out), dtype=self.dtype)
         prep = self._prepare()
         for c0 in range(0, B, step):
             rows = slice(c0, min(B, c0 + step))
