@@ -154,23 +154,32 @@ class FusedObjective(LayerPasses):
 
     def _evaluate_chunks(self, step: int) -> tuple[float, np.ndarray]:
         """evaluate() without the regulariser, chunk by chunk: the MSE and its
-        gradient are sums over samples."""
+        gradient are sums over samples.  The first layer runs on the whole
+        batch at once (one product each way over its stored basis, instead
+        of one per chunk with that basis fetched from memory twice), the
+        others chunk by chunk."""
         B = self._x.shape[0]
-        self._data_for(self._x)
+        prep = self._prepare()
+        h0, saved0 = self._forward(self._x, False, cache_data=True, prep=prep, stop=1)
+        g0 = self._array(("g0", True), h0.shape)
         grad = np.zeros(self.n, dtype=self.dtype)
         part = self._array(("grad", True), (self.n,))
         sse, scale = 0.0, 2.0 / (B * self._y.shape[1])
-        prep = self._prepare()
+        rest = self.layers[1:]
         for c0 in range(0, B, step):
             rows = slice(c0, min(B, c0 + step))
-            pred, saved = self._forward(self._x[rows], False, cache_data=True, rows=rows, prep=prep)
+            pred, saved = self._forward(h0[rows], False, cache_data=True, prep=prep, start=1)
             diff = pred - self._y[rows]
             sse += float(np.vdot(diff, diff))
             part[:] = 0.0
             g = diff * scale
-            for L, sv in zip(reversed(self.layers), reversed(saved)):
+            for L, sv in zip(reversed(rest), reversed(saved)):
                 g = self._backward_layer(L, sv, None, g, part)
+            g0[rows] = g
             grad += part
+        part[:] = 0.0
+        self._backward_layer(self.layers[0], saved0[0], None, g0, part)
+        grad += part
         self.last_mse, self.last_reg = sse / (B * self._y.shape[1]), None
         return self.last_mse, grad
 
@@ -189,14 +198,15 @@ class FusedObjective(LayerPasses):
         step = self._chunk_rows(B)
         if step >= B:
             return self._forward(x, False, cache_data=cache_data, keep=cache_data)[0]
-        if cache_data:
-            self._data_for(x)
         out = np.empty((B, self._n_out), dtype=self.dtype)
         prep = self._prepare()
+        start = 0
+        if cache_data:         # the first layer at once (see _evaluate_chunks)
+            x, _ = self._forward(x, False, cache_data=True, prep=prep, stop=1)
+            start = 1
         for c0 in range(0, B, step):
             rows = slice(c0, min(B, c0 + step))
-            out[rows] = self._forward(x[rows], False, cache_data=cache_data, keep=cache_data,
-                                      rows=rows if cache_data else None, prep=prep)[0]
+            out[rows] = self._forward(x[rows], False, cache_data=False, keep=cache_data, prep=prep, start=start)[0]
         return out
 
     # ---------------------------------------------------------------- forward
@@ -228,21 +238,19 @@ class FusedObjective(LayerPasses):
         return {"sig": sig, "silu": silu}
 
     def _forward(self, x: np.ndarray, reg_on: bool, cache_data: bool, keep: bool = True,
-                 rows: Optional[slice] = None, prep: Optional[list] = None):
-        """Through every layer; ``rows``: x is these rows of the batch (whose
-        first-layer work _data_for made); ``prep``: _prepare's, shared by the chunks."""
+                 prep: Optional[list] = None, start: int = 0, stop: Optional[int] = None):
+        """Through layers start .. stop - 1 (x: the input of layer start);
+        ``cache_data``: x is the batch, whose first-layer work is kept;
+        ``prep``: _prepare's, shared by the chunks."""
         saved = []
         h = x
         prep = prep if prep is not None else self._prepare()
-        for L, P in zip(self.layers, prep):
+        for L, P in zip(self.layers[start:stop], prep[start:stop]):
             l = L.l
             w = L.w
             first = l == 0 and cache_data
             if first:
-                data = self._data_for(h) if rows is None else self._data[1]
-                if rows is not None:
-                    self._data_forward_basis(L, self._x, data)
-                    data = {k: data[k][rows] for k in ("sig", "silu", "Dd")}
+                data = self._data_for(h)
             else:
                 data = self._silu(h, (l, keep))
             sv = {"h": h, "w": w, "wb": P["wb"], "ws": P["ws"], "sig": data["sig"], "silu": data["silu"]}
