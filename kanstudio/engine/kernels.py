@@ -50,9 +50,12 @@ except ImportError:  # pragma: no cover - exercised only where numba is absent
 
 __all__ = ["available", "disable", "edge_polys", "edge_polys_backward", "layer_forward", "layer_backward",
            "spread_variance", "cov_spread", "spread_penalty", "dense_basis", "dense_grad_x", "dense_param_grads", "uniform_basis_t",
-           "uniform_grad_x", "piece_table", "ORDER"]
+           "uniform_grad_x", "piece_table", "ORDER", "UNIFORM_CONSTS"]
 
 ORDER = 3          # the spline order the kernels are written for
+
+# uniform_basis_t's and uniform_grad_x's constants C (passed in the data's dtype)
+UNIFORM_CONSTS = (0.0, 1.0, 2.0, 1.5, 0.5, 1.0 / 6.0, 2.0 / 3.0)
 
 
 def available() -> bool:

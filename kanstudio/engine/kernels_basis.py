@@ -3,6 +3,7 @@ the closed-form basis of uniform grids, and the knot tables.  Part of
 kernels.py, which imports (and re-exports) them where numba is available."""
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -12,6 +13,8 @@ from .kernels import _count_rows, _transpose   # kernels.py imports this module 
 
 _CACHE = os.path.isfile(__file__)   # no source file (a frozen app): no disk cache
 _jit = njit(cache=_CACHE, nogil=True, error_model="numpy")
+# fused multiply-adds in the closed-form kernels (~15% faster, rounding only)
+_jit_fma = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath={"contract"})
 
 
 @_jit
@@ -77,60 +80,67 @@ def dense_grad_x(GD, POS, DER, GX):
             GX[b, i] += acc
 
 @njit(cache=_CACHE, nogil=True, inline="always")
-def _cardinal_arg(x, t0, ih, fm, two):
-    """t = (x - t_m)/h, s = |t - 2| and r = 2 - s: where the cardinal cubic
-    N (support [0, 4], symmetric about 2) is evaluated for basis m."""
-    t = (x - t0) * ih - fm
-    s = abs(t - two)
-    return t, s, two - s
+def _cardinal_arg(t, fm, two):
+    """q = t - m - 2 and s = |q| for basis m (t: x in grid units from the
+    first knot): the cardinal cubic N (support [0, 4], symmetric about 2)
+    is evaluated at distance s from its centre."""
+    q = t - fm - two
+    return q, abs(q)
 
-@_jit
-def uniform_basis_t(H, SILU, start, inv_h, C, nb, XT, DT):
+@_jit_fma
+def uniform_basis_t(H, SILU, start, inv_h, C, nb, TT, DT):
     """The basis of a uniform grid in feature-major layout, from the layer's
-    input H [B, in]: XT [in, B] receives H transposed, rows 0 .. in*nb - 1
-    of DT [in*nb + in, B] the basis and its last in rows SILU transposed
-    (one product then gives both parts of the layer).  On uniform knots every
-    B_m is the same cardinal cubic N(t) on [0, 4], t = (x - t_m)/h, so each
-    row is one closed-form expression over a contiguous run of samples,
-    which the compiler turns into SIMD code: no search, gather or scatter.
-    C = (0, 1, 2, 3, 4, 6, 0.5) in the data's dtype: with float literals
-    float32 maths would silently become float64 and lose the SIMD width."""
+    input H [B, in]: TT [in, B] receives H transposed in grid units,
+    (x - t_0) / h, rows 0 .. in*nb - 1 of DT [in*nb + in, B] the basis and
+    its last in rows SILU transposed (one product then gives both parts of
+    the layer).  On uniform knots every B_m is the same cardinal cubic N,
+    so each row is one closed-form expression over a contiguous run of
+    samples, which the compiler turns into SIMD code: no search, gather or
+    scatter, and no division (the 1/6 is a constant).  C: kernels.UNIFORM_CONSTS in
+    the data's dtype: with float literals float32 maths would silently
+    become float64 and lose half the SIMD width."""
     B, n_in = H.shape
-    zero, one, two, three, four, six = C[0], C[1], C[2], C[3], C[4], C[5]
-    _transpose(H, XT, 0)
+    zero, one, two, half, sixth, two_thirds = C[0], C[1], C[2], C[4], C[5], C[6]
+    _transpose(H, TT, 0)
     _transpose(SILU, DT, n_in * nb)
     for i in range(n_in):
         t0, ih = start[i], inv_h[i]
+        for b in range(B):
+            TT[i, b] = (TT[i, b] - t0) * ih
         fm = zero
         for m in range(nb):
             row = i * nb + m
             for b in range(B):
-                t, s, r = _cardinal_arg(XT[i, b], t0, ih, fm, two)
-                v = r * r * r / six if s >= one else (four - six * s * s + three * s * s * s) / six
+                q, s = _cardinal_arg(TT[i, b], fm, two)
+                r = two - s
+                # N = (2 - s)^3 / 6 on 1 <= s < 2, 2/3 - s^2 + s^3 / 2 on s < 1
+                v = r * r * r * sixth if s >= one else s * s * (half * s - one) + two_thirds
                 DT[row, b] = v if s < two else zero
             fm += one
 
-@_jit
-def uniform_grad_x(XT, SIG, SILU, start, inv_h, C, nb, GDT, GX):
-    """GX [B, in] = dL/dx from GDT = dL/dDT (uniform_basis_t's layout): the
-    basis rows times dB_m/dx (recomputed, not stored) plus the silu rows
-    times silu'(x) = sig + silu - silu sig (SIG = sigmoid(x))."""
-    n_in, B = XT.shape
-    zero, one, two, three, half = C[0], C[1], C[2], C[3], C[6]
+@_jit_fma
+def uniform_grad_x(TT, SIG, SILU, inv_h, C, nb, GDT, GX):
+    """GX [B, in] = dL/dx from GDT = dL/dDT (uniform_basis_t's layout, TT
+    its inputs in grid units): the basis rows times dB_m/dx (recomputed,
+    not stored) plus the silu rows times silu'(x) = sig + silu - silu sig
+    (SIG = sigmoid(x))."""
+    n_in, B = TT.shape
+    zero, one, two, three_halves, half = C[0], C[1], C[2], C[3], C[4]
     acc = np.empty((n_in, B), dtype=GDT.dtype)
     for i in range(n_in):
-        t0, ih = start[i], inv_h[i]
         for b in range(B):
             acc[i, b] = zero
         fm = zero
         for m in range(nb):
             row = i * nb + m
             for b in range(B):
-                t, s, r = _cardinal_arg(XT[i, b], t0, ih, fm, two)
-                d = -half * r * r if s >= one else (three * half * s - two) * s
-                d = d if t >= two else -d              # dN/dt = sign(t - 2) dN/ds
+                q, s = _cardinal_arg(TT[i, b], fm, two)
+                r = two - s
+                # dN/dt = sign(q) dN/ds: -(2 - s)^2 / 2 on 1 <= s < 2, (3s/2 - 2) s on s < 1
+                d = math.copysign(half * r * r, -q) if s >= one else (three_halves * s - two) * q
                 acc[i, b] += GDT[row, b] * d if s < two else zero
             fm += one
+        ih = inv_h[i]
         for b in range(B):
             acc[i, b] *= ih
     for b0 in range(0, B, 32):          # back to [B, in], in L1-sized blocks (see _transpose)
