@@ -148,8 +148,10 @@ class FusedObjective(LayerPasses):
         self.last_mse = mse
         grad = np.zeros(self.n, dtype=self.dtype)
         g = diff * (2.0 / diff.size)
+        accs: dict = {}
         for L, sv, rg in zip(reversed(self.layers), reversed(saved), reversed(reg_grads)):
-            g = self._backward_layer(L, sv, rg, g, grad)
+            g = self._backward_layer(L, sv, rg, g, grad, accs)
+            self._finish_layer(L, accs[L.l], grad)
         return loss, grad
 
     def _evaluate_chunks(self, step: int) -> tuple[float, np.ndarray]:
@@ -163,7 +165,7 @@ class FusedObjective(LayerPasses):
         h0, saved0 = self._forward(self._x, False, cache_data=True, prep=prep, stop=1)
         g0 = self._array(("g0", True), h0.shape)
         grad = np.zeros(self.n, dtype=self.dtype)
-        part = self._array(("grad", True), (self.n,))
+        accs: dict = {}                # each layer's gradient sums, over the chunks
         sse, scale = 0.0, 2.0 / (B * self._y.shape[1])
         rest = self.layers[1:]
         for c0 in range(0, B, step):
@@ -171,15 +173,12 @@ class FusedObjective(LayerPasses):
             pred, saved = self._forward(h0[rows], False, cache_data=True, prep=prep, start=1)
             diff = pred - self._y[rows]
             sse += float(np.vdot(diff, diff))
-            part[:] = 0.0
             g = diff * scale
             for L, sv in zip(reversed(rest), reversed(saved)):
-                g = self._backward_layer(L, sv, None, g, part)
-            g0[rows] = g
-            grad += part
-        part[:] = 0.0
-        self._backward_layer(self.layers[0], saved0[0], None, g0, part)
-        grad += part
+                g = self._backward_layer(L, sv, None, g, grad, accs, g0[rows] if L.l == 1 else None)
+        self._backward_layer(self.layers[0], saved0[0], None, g0, grad, accs)
+        for L in self.layers:
+            self._finish_layer(L, accs[L.l], grad)
         self.last_mse, self.last_reg = sse / (B * self._y.shape[1]), None
         return self.last_mse, grad
 

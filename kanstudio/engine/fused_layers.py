@@ -29,12 +29,19 @@ __all__ = ["LayerView", "LayerPasses", "DENSE_MIN_OUT"]
 DENSE_MIN_OUT = 8        # layers with at least this many outputs use BLAS (measured crossover ~6-10)
 
 
-def _mm(a: np.ndarray, b: np.ndarray, out: np.ndarray):
-    """out = a @ b through torch's BLAS (it honours torch.set_num_threads);
-    small products through numpy's, which costs a few microseconds less a call."""
+def _mm(a: np.ndarray, b: np.ndarray, out: np.ndarray, add: bool = False):
+    """out = a @ b (``add``: out += a @ b) through torch's BLAS (it honours
+    torch.set_num_threads); small products through numpy's, which costs a
+    few microseconds less a call."""
     if a.shape[0] * a.shape[1] * b.shape[1] < SMALL_MM:
+        if add:
+            out += np.dot(a, b)
+            return out
         return np.dot(a, b, out=out)
-    torch.mm(torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
+    if add:
+        torch.from_numpy(out).addmm_(torch.from_numpy(a), torch.from_numpy(b))
+    else:
+        torch.mm(torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
     return out
 
 
@@ -270,29 +277,68 @@ class LayerPasses:
             g = g * ss
         return g
 
-    def _backward_layer(self, L: LayerView, sv: dict, rg, g_nodes, grad):
+    # A layer's parameter gradients are sums over samples: each backward pass
+    # (one per chunk of the batch) adds into the layer's accumulator ``acc``
+    # (_new_acc: in the flat gradient where it can), and _finish_layer turns
+    # the sums into the gradients once per evaluation.
+    def _backward_layer(self, L: LayerView, sv: dict, rg, g_nodes, grad, accs: dict, gx_out=None):
+        """dL/d(the layer's input) from dL/d(its nodes); gx_out: where it goes
+        (else a new array)."""
         gs = np.ascontiguousarray(self._after_backward(L, sv["ctx"], g_nodes, grad), dtype=self.dtype)
+        acc = accs.get(L.l)
+        if acc is None:
+            acc = accs[L.l] = self._new_acc(L, sv, rg, grad)
         need_x = L.l > 0
+        if need_x and gx_out is None:
+            gx_out = np.empty((gs.shape[0], L.n_in), dtype=self.dtype)
         if sv["mode"] != "edge":
-            gx = self._dense_backward(L, sv, gs, grad, need_x, rg)
-        else:
-            gx = self._edge_backward(L, sv, rg, gs, grad, need_x)
-        return gx
+            return self._dense_backward(L, sv, gs, acc, gx_out if need_x else None)
+        return self._edge_backward(L, sv, rg, gs, acc, gx_out if need_x else None)
 
-    def _edge_backward(self, L, sv, rg, gs, grad, need_x):
+    def _new_acc(self, L, sv, rg, grad) -> dict:
+        """A layer's zeroed sums for one evaluation, with what finishing them needs."""
+        n_in, n_out = L.n_in, L.n_out
+        acc = {"mode": sv["mode"], "ws": sv["ws"], "w": sv["w"], "rg": rg, "first": True}
+        if sv["mode"] == "edge":
+            acc["A"] = sv["A"]
+            acc["GA"] = self._array((L.l, "GA"), sv["A"].shape)
+            acc["GA"][:] = 0.0
+            for name, slot in (("gsb", L.base_slot), ("gsp", L.sp_slot)):
+                acc[name] = self._slot(grad, L, slot, name, (n_in, n_out))
+                acc[name][:] = 0.0        # (a slot of the flat gradient is zero already; scratch is not)
+        else:
+            uniform = sv["mode"] in ("uniform", "data")          # silu rows inside DT
+            rows = sv["DT"].shape[0] if uniform else sv["D"].shape[1]
+            acc["G"] = self._array((L.l, "geff"), (rows, n_out))
+            acc["GB"] = None if uniform else self._array((L.l, "gwb"), (n_in, n_out))
+            acc["coef"], acc["cv"] = sv["coef"], sv.get("cv")
+        return acc
+
+    def _finish_layer(self, L: LayerView, acc: dict, grad: np.ndarray):
+        w, ws = acc["w"], acc["ws"]
+        if acc["mode"] == "edge":
+            kernels.layer_backward_finish(acc["A"], ws, w, acc["rg"] is not None, acc["GA"], acc["gsb"], acc["gsp"])
+            if L.coef_slot is not None:
+                kernels.edge_polys_backward(L.rows, acc["GA"], self._slot(grad, L, L.coef_slot, "", L.p_coef.shape))
+            return
+        coef = acc["coef"]
+        n_in, n_out, nb = coef.shape
+        g_all = acc["G"]
+        g_wb = g_all[n_in * nb:] if acc["GB"] is None else acc["GB"]
+        g_coef = self._slot(grad, L, L.coef_slot, "gcoef", coef.shape)
+        kernels.dense_param_grads(g_all, g_wb, coef, ws, w, g_coef, self._slot(grad, L, L.sp_slot, "gsp", w.shape),
+                                  self._slot(grad, L, L.base_slot, "gsb", w.shape))
+        rg = acc["rg"]
+        if rg is not None:          # the regulariser's spread term: d(c^T Cov c)/dc = 2 Cov c
+            g_coef += (rg[0] * max(self._x.shape[0] - 1, 1))[:, :, None] * acc["cv"]
+
+    def _edge_backward(self, L, sv, rg, gs, acc, gx):
         h, w = sv["h"], sv["w"]
-        B = h.shape[0]
-        n_in, n_out = w.shape
-        gx = np.empty((B, n_in), dtype=self.dtype) if need_x else self._e
-        GA = self._array((L.l, "GA"), sv["A"].shape)
-        gsb = self._slot(grad, L, L.base_slot, "gsb", w.shape)
-        gsp = self._slot(grad, L, L.sp_slot, "gsp", w.shape)
         greg, centre, xmean, gxc = rg if rg is not None else (self._e, self._e, self._e1, self._e1)
         kernels.layer_backward(h, sv["silu"], sv["sig"], L.rows, sv["A"], sv["wb"], sv["ws"], w, sv["pos"], sv["u"],
-                               gs, need_x, rg is not None, greg, centre, xmean, gxc, gx, GA, gsb, gsp)
-        if L.coef_slot is not None:
-            kernels.edge_polys_backward(L.rows, GA, self._slot(grad, L, L.coef_slot, "", L.p_coef.shape))
-        return gx
+                               gs, gx is not None, rg is not None, greg, centre, xmean, gxc,
+                               self._e if gx is None else gx, acc["GA"], acc["gsb"], acc["gsp"])
+        return self._e if gx is None else gx
 
     def _slot(self, grad, L, slot, name, shape):
         """Where a parameter's gradient goes: its part of the flat gradient,
@@ -302,27 +348,24 @@ class LayerPasses:
         off, k = slot
         return grad[off:off + k].reshape(shape)
 
-    def _dense_backward(self, L, sv, gs, grad, need_x, rg=None):
-        h, w, coef = sv["h"], sv["w"], sv["coef"]
-        n_in, n_out, nb = coef.shape
-        uniform = sv["mode"] in ("uniform", "data")          # silu rows inside DT
+    def _dense_backward(self, L, sv, gs, acc, gx):
+        h = sv["h"]
+        n_in, n_out, nb = sv["coef"].shape
+        uniform = acc["GB"] is None
         DT = sv["DT"] if uniform else sv["D"].T
-        g_all = _mm(DT, gs, self._array((L.l, "geff"), (DT.shape[0], n_out)))
-        g_wb = g_all[n_in * nb:] if uniform else _mm(sv["silu"].T, gs, self._array((L.l, "gwb"), (n_in, n_out)))
-        g_coef = self._slot(grad, L, L.coef_slot, "gcoef", coef.shape)
-        kernels.dense_param_grads(g_all, g_wb, coef, sv["ws"], w, g_coef, self._slot(grad, L, L.sp_slot, "gsp", w.shape),
-                                  self._slot(grad, L, L.base_slot, "gsb", w.shape))
-        if rg is not None:          # the regulariser's spread term: d(c^T Cov c)/dc = 2 Cov c
-            g_coef += (rg[0] * max(h.shape[0] - 1, 1))[:, :, None] * sv["cv"]
-        if not need_x:
+        add = not acc["first"]
+        acc["first"] = False
+        _mm(DT, gs, acc["G"], add)
+        if not uniform:
+            _mm(sv["silu"].T, gs, acc["GB"], add)
+        if gx is None:
             return self._e
         sig = sv["sig"]
         if uniform:
             g_dt = _mm(sv["ceff"], gs.T, self._array((L.l, "gDT"), DT.shape))
-            gx = np.empty((h.shape[0], n_in), dtype=self.dtype)
             kernels.uniform_grad_x(sv["TT"], sig, sv["silu"], L.uinv_h, L.consts, nb, g_dt, gx)
         else:
-            gx = _mm(gs, sv["wb"].T, np.empty((h.shape[0], n_in), dtype=self.dtype))
+            _mm(gs, sv["wb"].T, gx)
             gx *= sig * (1.0 + h * (1.0 - sig))
             g_d = _mm(gs, sv["ceff"].T, self._array((L.l, "gD"), sv["D"].shape))
             kernels.dense_grad_x(g_d, sv["pos"], sv["der"], gx)
@@ -334,7 +377,8 @@ _EMPTY2 = np.zeros((0, 0))
 
 
 def _put(grad: np.ndarray, slot, value: np.ndarray):
+    """Add a parameter's gradient (a sum over one chunk's samples) to its slot."""
     if slot is not None:
         off, k = slot
-        grad[off:off + k] = value.reshape(-1)
+        grad[off:off + k] += value.reshape(-1)
 

@@ -49,6 +49,7 @@ except ImportError:  # pragma: no cover - exercised only where numba is absent
     _HAVE_NUMBA = False
 
 __all__ = ["available", "disable", "edge_polys", "edge_polys_backward", "layer_forward", "layer_backward",
+           "layer_backward_finish",
            "spread_variance", "cov_spread", "spread_penalty", "dense_basis", "dense_grad_x", "dense_param_grads", "uniform_basis_t",
            "uniform_grad_x", "piece_table", "ORDER", "UNIFORM_CONSTS"]
 
@@ -253,19 +254,17 @@ if _HAVE_NUMBA:
         """Gradients of one layer from GY = dL/dY [B, out], with the rows and
         coordinates of the forward pass.
 
-        GA [in, rows, 4, out] receives dL/dA (edge_polys_backward turns it into
-        dL/dcoef); GSB / GSP [in, out] the sums of GY * silu(x) and GY * sp
-        times the masks w (dL/dscale_base, dL/dscale_sp); GX [B, in] dL/dX when ``need_x``
+        GA [in, rows, 4, out], GSB / GSP [in, out] accumulate (the caller zeroes
+        them; chunks of one batch add up) what layer_backward_finish turns
+        into dL/dA (edge_polys_backward maps that to dL/dcoef) and the sums of
+        GY * silu(x) and GY * sp times the masks w (dL/dscale_base,
+        dL/dscale_sp); GX [B, in] receives dL/dX when ``need_x``
         (SIG = sigmoid(X) gives silu's slope).  With ``reg`` the regulariser's
         terms are added: dL/dsp[b,i,o] += greg[i,o] * (sp - centre[i,o]), and
         through std(X) dL/dX[b,i] += gxc[i] * (X[b,i] - xmean[i])."""
         B, n_in = SILU.shape
         n_out = GY.shape[1]
-        n_rows = A.shape[1]
-        GA[:] = 0.0
-        GSB[:] = 0.0
-        GSP[:] = 0.0
-        zero = GSB[0, 0]        # typed: a float literal would turn float32 sums into float64
+        zero = np.zeros(1, dtype=GSB.dtype)[0]   # typed: a float literal would turn float32 sums into float64
         if n_out == 1:
             _one_output_backward(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, reg, greg, centre, xmean, gxc,
                                  GX, GA, GSB, GSP)
@@ -314,7 +313,15 @@ if _HAVE_NUMBA:
                     if reg:
                         gx += gxc[i] * (X[b, i] - xmean[i])
                     GX[b, i] = gx
-        if not reg and n_out > 1:     # sum_b gy * sp = sum over rows and powers of GA * A
+
+    @_jit
+    def layer_backward_finish(A, ws, w, reg, GA, GSB, GSP):
+        """After the last layer_backward of a batch (all are linear in the
+        sums, so once for all chunks): without the regulariser and with
+        several outputs GA still lacks ws and GSP is sum_b gy * sp = the sum
+        over rows and powers of GA * A; then both sums times the masks."""
+        n_in, n_rows, _, n_out = GA.shape
+        if not reg and n_out > 1:
             for i in range(n_in):
                 for row in range(n_rows):
                     for d in range(4):
@@ -334,7 +341,7 @@ if _HAVE_NUMBA:
         B, n_in = SILU.shape
         for i in range(n_in):
             # no float literals: they would turn float32 loops into float64
-            gsb, gsp = GSB[i, 0], GSP[i, 0]          # (zeroed by the caller)
+            gsb, gsp = GSB[i, 0], GSP[i, 0]          # (running sums: zeroed by the caller)
             wsi, wbi = ws[i, 0], wb[i, 0]
             if reg:
                 gr, ce, xm, gc = greg[i, 0], centre[i, 0], xmean[i], gxc[i]
