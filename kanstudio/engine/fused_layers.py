@@ -29,22 +29,6 @@ __all__ = ["LayerView", "LayerPasses", "DENSE_MIN_OUT"]
 DENSE_MIN_OUT = 8        # layers with at least this many outputs use BLAS (measured crossover ~6-10)
 
 
-def _mm(a: np.ndarray, b: np.ndarray, out: np.ndarray, add: bool = False):
-    """out = a @ b (``add``: out += a @ b) through torch's BLAS (it honours
-    torch.set_num_threads); small products through numpy's, which costs a
-    few microseconds less a call."""
-    if a.shape[0] * a.shape[1] * b.shape[1] < SMALL_MM:
-        if add:
-            out += np.dot(a, b)
-            return out
-        return np.dot(a, b, out=out)
-    if add:
-        torch.from_numpy(out).addmm_(torch.from_numpy(a), torch.from_numpy(b))
-    else:
-        torch.mm(torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
-    return out
-
-
 SMALL_MM = 2 ** 17       # multiply-adds: below this a product takes ~10 us, and torch's call ~4 us of it
 
 
@@ -103,6 +87,23 @@ class LayerView:
 class LayerPasses:
     """Forward and backward passes of one layer (see the module docstring)."""
 
+    def _mm(self, a, b, out: np.ndarray, add: bool = False) -> np.ndarray:
+        """out = a @ b (``add``: out += a @ b) through torch's BLAS (it honours
+        torch.set_num_threads); small products through numpy's, which costs a
+        few microseconds less a call.  a and b: numpy arrays or torch tensors."""
+        if a.shape[0] * a.shape[1] * b.shape[1] < SMALL_MM:
+            a, b = (x.numpy() if isinstance(x, torch.Tensor) else x for x in (a, b))
+            if add:
+                out += np.dot(a, b)
+                return out
+            return np.dot(a, b, out=out)
+        ta, tb, to = self._tensor(a), self._tensor(b), self._tensor(out)
+        if add:
+            to.addmm_(ta, tb)
+        else:
+            torch.mm(ta, tb, out=to)
+        return out
+
     @staticmethod
     def _mode(L, reg_on: bool) -> str:
         """How a layer after the first runs: BLAS once it is wide (and the
@@ -129,7 +130,7 @@ class LayerPasses:
             ceff[:n_in * nb] = (L.coef * P["ws"][:, :, None]).transpose(0, 2, 1).reshape(n_in * nb, n_out)
             if with_base:
                 ceff[n_in * nb:] = P["wb"]
-            P["ceff"] = ceff
+            P["ceff"], P["ceffT"] = ceff, self._tensor(ceff).t()
         return P["ceff"]
 
     def _edge_forward(self, L, P, h, data, sv, reg_on, key):
@@ -168,8 +169,8 @@ class LayerPasses:
             data.update(D=D, pos=pos, der=der)
         ceff = self._ceff(L, P, key, False)
         s = self._array(key + ("s",), (B, n_out))
-        _mm(data["D"], ceff, s)
-        s += _mm(data["silu"], sv["wb"], self._array(key + ("sb",), (B, n_out)))
+        self._mm(data["D"], ceff, s)
+        s += self._mm(data["silu"], sv["wb"], self._array(key + ("sb",), (B, n_out)))
         sv.update(mode="dense", D=data["D"], pos=data["pos"], der=data["der"], ceff=ceff, coef=coef)
         return s
 
@@ -184,7 +185,7 @@ class LayerPasses:
         DT = self._data_forward_basis(L, h, data)
         ceff = self._ceff(L, P, key, True)
         # s^T = ceff^T DT, then transposed (as in _uniform_forward)
-        st = _mm(ceff.T, DT, self._array(key + ("st",), (n_out, B)))
+        st = self._mm(P["ceffT"], DT, self._array(key + ("st",), (n_out, B)))
         s = self._array(key + ("s",), (B, n_out))
         s[:] = st.T
         sv.update(mode="data", DT=DT, ceff=ceff, coef=coef)
@@ -232,7 +233,7 @@ class LayerPasses:
             data.update(DT=DT, TT=tt)
         ceff = self._ceff(L, P, key, True)
         # s^T = ceff^T DT, then transposed: ~1.5x faster in MKL than DT^T ceff
-        st = _mm(ceff.T, data["DT"], self._array(key + ("st",), (n_out, B)))
+        st = self._mm(P["ceffT"], data["DT"], self._array(key + ("st",), (n_out, B)))
         s = self._array(key + ("s",), (B, n_out))
         s[:] = st.T
         sv.update(mode="uniform", DT=data["DT"], TT=data["TT"], ceff=ceff, coef=coef)
@@ -289,8 +290,8 @@ class LayerPasses:
         if acc is None:
             acc = accs[L.l] = self._new_acc(L, sv, rg, grad)
         need_x = L.l > 0
-        if need_x and gx_out is None:
-            gx_out = np.empty((gs.shape[0], L.n_in), dtype=self.dtype)
+        if need_x and gx_out is None:     # (used by the layer before, at once)
+            gx_out = self._array((L.l, True, "gx"), (gs.shape[0], L.n_in))
         if sv["mode"] != "edge":
             return self._dense_backward(L, sv, gs, acc, gx_out if need_x else None)
         return self._edge_backward(L, sv, rg, gs, acc, gx_out if need_x else None)
@@ -355,19 +356,19 @@ class LayerPasses:
         DT = sv["DT"] if uniform else sv["D"].T
         add = not acc["first"]
         acc["first"] = False
-        _mm(DT, gs, acc["G"], add)
+        self._mm(DT, gs, acc["G"], add)
         if not uniform:
-            _mm(sv["silu"].T, gs, acc["GB"], add)
+            self._mm(sv["silu"].T, gs, acc["GB"], add)
         if gx is None:
             return self._e
         sig = sv["sig"]
         if uniform:
-            g_dt = _mm(sv["ceff"], gs.T, self._array((L.l, "gDT"), DT.shape))
+            g_dt = self._mm(sv["ceff"], gs.T, self._array((L.l, "gDT"), DT.shape))
             kernels.uniform_grad_x(sv["TT"], sig, sv["silu"], L.uinv_h, L.consts, nb, g_dt, gx)
         else:
-            _mm(gs, sv["wb"].T, gx)
+            self._mm(gs, sv["wb"].T, gx)
             gx *= sig * (1.0 + h * (1.0 - sig))
-            g_d = _mm(gs, sv["ceff"].T, self._array((L.l, "gD"), sv["D"].shape))
+            g_d = self._mm(gs, sv["ceff"].T, self._array((L.l, "gD"), sv["D"].shape))
             kernels.dense_grad_x(g_d, sv["pos"], sv["der"], gx)
         return gx
 
