@@ -181,9 +181,8 @@ class FusedObjective(LayerPasses):
         for c0 in range(0, B, step):
             rows = slice(c0, min(B, c0 + step))
             pred, saved = self._forward(h0[rows], False, cache_data=True, prep=prep, start=1)
-            diff = pred - self._y[rows]
-            sse += float(np.vdot(diff, diff))
-            g = diff * scale
+            g = self._array(("gy", True), pred.shape)
+            sse += kernels.residual(pred, self._y[rows], pred.dtype.type(scale), g)
             for L, sv in zip(reversed(rest), reversed(saved)):
                 g = self._backward_layer(L, sv, None, g, grad, accs, g0[rows] if L.l == 1 else None)
         self._backward_layer(self.layers[0], saved0[0], None, g0, grad, accs)

@@ -49,7 +49,7 @@ except ImportError:  # pragma: no cover - exercised only where numba is absent
     _HAVE_NUMBA = False
 
 __all__ = ["available", "disable", "edge_polys", "edge_polys_backward", "layer_forward", "layer_backward",
-           "layer_backward_finish",
+           "layer_backward_finish", "residual",
            "spread_variance", "cov_spread", "spread_penalty", "dense_basis", "dense_grad_x", "dense_param_grads", "uniform_basis_t",
            "uniform_grad_x", "piece_table", "ORDER", "UNIFORM_CONSTS"]
 
@@ -373,6 +373,19 @@ if _HAVE_NUMBA:
                         GX[b, i] = g * d * rows[i, pos, 1] + gy * wbi * (sig + s - s * sig)
             GSB[i, 0] = gsb
             GSP[i, 0] = gsp
+
+    @_jit
+    def residual(P, Y, scale, G):
+        """G = (P - Y) * scale (dL/dP of the mean squared error for scale =
+        2 / size); returns sum((P - Y)^2), summed in float64."""
+        B, n = P.shape
+        sse = 0.0
+        for b in range(B):
+            for o in range(n):
+                d = P[b, o] - Y[b, o]
+                sse += d * d
+                G[b, o] = d * scale
+        return sse
 
     @njit(cache=_CACHE, nogil=True, inline="always")
     def _scatter_cubic(GA, i, pos, o, g, u):
