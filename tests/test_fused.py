@@ -207,6 +207,53 @@ def test_big_batches_run_in_chunks_and_match_autograd(width, update, affine):
     assert np.allclose(obj.predict(x.numpy()), ref.numpy(), rtol=1e-12, atol=1e-13)
 
 
+@pytest.mark.parametrize("width,update", [([4, 12, 9, 1], False), ([3, [3, 2], 2], True), ([4, 3, 12, 1], True)])
+def test_chunks_split_over_threads_give_the_one_thread_result(width, update, monkeypatch):
+    """With several threads allowed, an evaluation's chunks (and inference's)
+    run on several threads, each with its own scratch space and sums: the
+    loss, gradient and output are those of one thread, call after call."""
+    from kanstudio.engine import workers
+    m, x, y = _network(width, B=1100) if update else (KAN(width, grid=5, seed=0), *_network(width, B=1100)[1:])
+    params = train.trainable_parameters(m)
+    obj = fused.FusedObjective(m, params)
+    obj._chunk = 256                              # 4 chunks of 256 and one of 76
+    obj.set_batch(x, y)
+    monkeypatch.setattr(workers, "thread_count", lambda: 1)
+    loss1, grad1 = obj.evaluate()
+    pred1 = obj.predict(x.numpy().copy())
+    ran_on = set()
+    pass_chunks = obj._chunk_pass
+
+    def spy(*args):
+        import threading
+        ran_on.add(threading.get_ident())
+        return pass_chunks(*args)
+    monkeypatch.setattr(obj, "_chunk_pass", spy)
+    monkeypatch.setattr(workers, "thread_count", lambda: 3)
+    for _ in range(2):                            # the second call reuses each thread's scratch arrays
+        loss3, grad3 = obj.evaluate()
+        assert loss3 == pytest.approx(loss1, rel=1e-13)
+        assert np.abs(grad3 - grad1).max() <= 1e-12 * np.abs(grad1).max()
+    assert len(ran_on) == 3
+    assert np.allclose(obj.predict(x.numpy().copy()), pred1, rtol=1e-13, atol=1e-14)
+    assert obj.rmse(x, y) == pytest.approx(math.sqrt(float(np.mean((pred1 - y.numpy()) ** 2))), rel=1e-12)
+
+
+def test_a_failing_chunk_thread_fails_the_evaluation_after_the_others_end():
+    from kanstudio.engine import workers
+    ended = []
+
+    def work(k, part):
+        if k == 1:
+            raise ValueError("chunk 1 failed")
+        ended.append(k)
+        return k
+    with pytest.raises(ValueError, match="chunk 1 failed"):
+        workers.run_parts(work, [[0], [1], [2]])
+    assert sorted(ended) == [0, 2]
+    assert workers.run_parts(lambda k, part: sum(part), [[1, 2], [3]]) == [3, 3]
+
+
 @pytest.mark.parametrize("width,update", [([3, [3, 2], 2], True), ([4, 12, 9, 1], False), ([4, 12, 9, 1], True)])
 def test_inference_forward_matches_the_torch_forward(width, update):
     """model(x) under no_grad runs the kernels (every grid mode); it equals

@@ -28,7 +28,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from . import kernels
+from . import kernels, workers
 from .lbfgs import FlatLBFGS
 from .fused_layers import DENSE_MIN_OUT, LayerPasses, LayerView
 from .network import KAN
@@ -78,6 +78,7 @@ class FusedObjective(LayerPasses):
         self._data = None            # the first layer's work on the data: constant across calls
         self._buf: dict = {}
         self._twins: dict = {}       # id(scratch array) -> its torch view
+        self._tls = threading.local()   # .slot: which chunk thread's scratch space (workers.py)
 
     def refresh(self):
         """Re-read the model's knots and masks: call after anything but the
@@ -114,7 +115,7 @@ class FusedObjective(LayerPasses):
         dtype = dtype or self.dtype
         if not key[1]:
             return np.empty(shape, dtype=dtype)
-        full = (key, shape, dtype)       # a last, shorter chunk gets its own
+        full = (key, shape, dtype, getattr(self._tls, "slot", 0))   # a last, shorter chunk (and each thread) gets its own
         a = self._buf.get(full)
         if a is None:
             a = self._buf[full] = np.empty(shape, dtype=dtype)
@@ -169,27 +170,65 @@ class FusedObjective(LayerPasses):
         gradient are sums over samples.  The first layer runs on the whole
         batch at once (one product each way over its stored basis, instead
         of one per chunk with that basis fetched from memory twice), the
-        others chunk by chunk."""
+        others chunk by chunk, the chunks split over workers.thread_count()
+        threads (each with its own scratch space and sums, added at the end)."""
         B = self._x.shape[0]
         prep = self._prepare()
         h0, saved0 = self._forward(self._x, False, cache_data=True, prep=prep, stop=1)
         g0 = self._array(("g0", True), h0.shape)
-        grad = np.zeros(self.n, dtype=self.dtype)
-        accs: dict = {}                # each layer's gradient sums, over the chunks
-        sse, scale = 0.0, 2.0 / (B * self._y.shape[1])
-        rest = self.layers[1:]
-        for c0 in range(0, B, step):
-            rows = slice(c0, min(B, c0 + step))
-            pred, saved = self._forward(h0[rows], False, cache_data=True, prep=prep, start=1)
-            g = self._array(("gy", True), pred.shape)
-            sse += kernels.residual(pred, self._y[rows], pred.dtype.type(scale), g)
-            for L, sv in zip(reversed(rest), reversed(saved)):
-                g = self._backward_layer(L, sv, None, g, grad, accs, g0[rows] if L.l == 1 else None)
+        starts = list(range(0, B, step))
+        n = min(workers.thread_count(), len(starts))
+        if n > 1:
+            self._tables_now(prep, 1, True)    # what the chunks share, made before they start
+        parts = [starts[k * len(starts) // n:(k + 1) * len(starts) // n] for k in range(n)]
+        results = workers.run_parts(lambda k, part: self._chunk_pass(k, part, step, h0, g0, prep), parts)
+        sse, grad, accs = results[0]
+        for sse_k, grad_k, accs_k in results[1:]:
+            sse += sse_k
+            grad += grad_k
+            for l, acc in accs.items():
+                for name in _SUMS:
+                    if acc.get(name) is not None:
+                        acc[name] += accs_k[l][name]
         self._backward_layer(self.layers[0], saved0[0], None, g0, grad, accs)
         for L in self.layers:
             self._finish_layer(L, accs[L.l], grad)
         self.last_mse, self.last_reg = sse / (B * self._y.shape[1]), None
         return self.last_mse, grad
+
+    def _chunk_pass(self, worker: int, starts, step: int, h0: np.ndarray, g0: np.ndarray, prep: list):
+        """Layers 1.. forward and back over the chunks at ``starts`` (rows of
+        h0, the first layer's output), with worker's scratch space: returns
+        (sum of squared errors, gradient part, the layers' sums); dL/dh0
+        goes into g0's rows."""
+        self._tls.slot = worker
+        try:
+            B = self._x.shape[0]
+            grad = np.zeros(self.n, dtype=self.dtype)
+            accs: dict = {}            # each layer's gradient sums, over the chunks
+            sse, scale = 0.0, 2.0 / (B * self._y.shape[1])
+            rest = self.layers[1:]
+            for c0 in starts:
+                rows = slice(c0, min(B, c0 + step))
+                pred, saved = self._forward(h0[rows], False, cache_data=True, prep=prep, start=1)
+                g = self._array(("gy", True), pred.shape)
+                sse += kernels.residual(pred, self._y[rows], pred.dtype.type(scale), g)
+                for L, sv in zip(reversed(rest), reversed(saved)):
+                    g = self._backward_layer(L, sv, None, g, grad, accs, g0[rows] if L.l == 1 else None)
+            return sse, grad, accs
+        finally:
+            self._tls.slot = 0
+
+    def _tables_now(self, prep: list, start: int, keep: bool):
+        """Make the per-evaluation tables that the passes of layers start..
+        build on first use (fused_layers: _polys, _ceff), so that the chunks'
+        threads only read them."""
+        for L, P in zip(self.layers[start:], prep[start:]):
+            mode = self._mode(L, False)
+            if mode == "edge":
+                self._polys(L, P, (L.l, keep))
+            else:
+                self._ceff(L, P, (L.l, keep), mode == "uniform")
 
     def rmse(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """RMSE of the network on other data (no gradient, nothing cached)."""
@@ -212,9 +251,21 @@ class FusedObjective(LayerPasses):
         if cache_data:         # the first layer at once (see _evaluate_chunks)
             x, _ = self._forward(x, False, cache_data=True, prep=prep, stop=1)
             start = 1
-        for c0 in range(0, B, step):
-            rows = slice(c0, min(B, c0 + step))
-            out[rows] = self._forward(x[rows], False, cache_data=False, keep=cache_data, prep=prep, start=start)[0]
+        starts = list(range(0, B, step))
+        n = min(workers.thread_count(), len(starts))
+        if n > 1:
+            self._tables_now(prep, start, cache_data)
+
+        def work(k, part):             # (chunks write disjoint rows of out)
+            self._tls.slot = k
+            try:
+                for c0 in part:
+                    rows = slice(c0, min(B, c0 + step))
+                    out[rows] = self._forward(x[rows], False, cache_data=False, keep=cache_data, prep=prep,
+                                              start=start)[0]
+            finally:
+                self._tls.slot = 0
+        workers.run_parts(work, [starts[k * len(starts) // n:(k + 1) * len(starts) // n] for k in range(n)])
         return out
 
     # ---------------------------------------------------------------- forward
@@ -293,6 +344,7 @@ class FusedObjective(LayerPasses):
 
 
 
+_SUMS = ("G", "GB", "GA", "gsb", "gsp")     # the arrays of a layer's gradient sums (fused_layers._new_acc)
 CHUNK_BYTES = 2 ** 20        # a chunk's widest basis; with the other scratch arrays it stays in a 2 MB L2
 CHUNK_MIN_ROWS = 256
 KEEP_BYTES = 256 * 2 ** 20      # objectives whose scratch space is larger are not kept

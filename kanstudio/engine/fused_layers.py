@@ -304,9 +304,9 @@ class LayerPasses:
             acc["A"] = sv["A"]
             acc["GA"] = self._array((L.l, "GA"), sv["A"].shape)
             acc["GA"][:] = 0.0
-            for name, slot in (("gsb", L.base_slot), ("gsp", L.sp_slot)):
-                acc[name] = self._slot(grad, L, slot, name, (n_in, n_out))
-                acc[name][:] = 0.0        # (a slot of the flat gradient is zero already; scratch is not)
+            for name in ("gsb", "gsp"):
+                acc[name] = self._array((L.l, name), (n_in, n_out))
+                acc[name][:] = 0.0
         else:
             uniform = sv["mode"] in ("uniform", "data")          # silu rows inside DT
             rows = sv["DT"].shape[0] if uniform else sv["D"].shape[1]
@@ -319,6 +319,8 @@ class LayerPasses:
         w, ws = acc["w"], acc["ws"]
         if acc["mode"] == "edge":
             kernels.layer_backward_finish(acc["A"], ws, w, acc["rg"] is not None, acc["GA"], acc["gsb"], acc["gsp"])
+            _put(grad, L.base_slot, acc["gsb"])
+            _put(grad, L.sp_slot, acc["gsp"])
             if L.coef_slot is not None:
                 kernels.edge_polys_backward(L.rows, acc["GA"], self._slot(grad, L, L.coef_slot, "", L.p_coef.shape))
             return

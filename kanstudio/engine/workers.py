@@ -1,0 +1,77 @@
+"""Threads for the fused objective's chunks (fused.py).
+
+A batch's chunks are independent until their gradient sums are added, and
+everything a chunk runs (the numba kernels, torch's products and sigmoid)
+releases the GIL, so the chunks of one evaluation run on as many threads as
+torch is allowed (torch.set_num_threads): pykan's big tensor operations use
+every core, and so must we.  While they run, BLAS is held to one thread per
+call (the chunks' products are small; nested BLAS threads would oversubscribe
+the cores).
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Sequence
+
+import torch
+
+__all__ = ["thread_count", "run_parts"]
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_SIZE = 0
+_LOCK = threading.Lock()
+_BLAS_LOCK = threading.Lock()      # one parallel phase at a time changes torch's thread count
+
+
+def thread_count() -> int:
+    """How many threads an evaluation may use: torch's intra-op setting."""
+    return max(1, torch.get_num_threads())
+
+
+def _pool(n: int) -> ThreadPoolExecutor:
+    global _POOL, _POOL_SIZE
+    with _LOCK:
+        if _POOL is None or _POOL_SIZE < n:
+            old = _POOL
+            _POOL, _POOL_SIZE = ThreadPoolExecutor(max_workers=n, thread_name_prefix="kanstudio-chunks"), n
+            if old is not None:
+                old.shutdown(wait=False)
+        return _POOL
+
+
+@contextlib.contextmanager
+def _single_threaded_blas():
+    with _BLAS_LOCK:
+        n = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(n)
+
+
+def run_parts(work: Callable[[int, Sequence], object], parts: Sequence[Sequence]) -> list:
+    """[work(k, parts[k]) for k]: part 0 on this thread, the others on the
+    pool, all at once.  The first exception raised is re-raised here, after
+    every part has ended (none is left running on shared scratch space)."""
+    if len(parts) == 1:
+        return [work(0, parts[0])]
+    pool = _pool(len(parts) - 1)
+    with _single_threaded_blas():
+        futures = [pool.submit(work, k, part) for k, part in enumerate(parts) if k > 0]
+        first_error = None
+        try:
+            results = [work(0, parts[0])]
+        except BaseException as exc:      # (wait for the others before leaving)
+            first_error, results = exc, [None]
+        for f in futures:
+            try:
+                results.append(f.result())
+            except BaseException as exc:
+                first_error = first_error or exc
+                results.append(None)
+    if first_error is not None:
+        raise first_error
+    return results
