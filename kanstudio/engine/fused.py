@@ -33,7 +33,7 @@ from .lbfgs import FlatLBFGS
 from .fused_layers import DENSE_MIN_OUT, LayerPasses, LayerView
 from .network import KAN
 
-__all__ = ["supports", "FusedObjective", "objective_for", "forget", "predict", "set_grads", "GradSink", "warm_up", "DENSE_MIN_OUT"]
+__all__ = ["supports", "FusedObjective", "objective_for", "forget", "predict", "warm_up", "DENSE_MIN_OUT"]
 
 
 
@@ -385,36 +385,6 @@ def predict(model: KAN, x: torch.Tensor) -> Optional[torch.Tensor]:
         return None
     obj = FusedObjective(model, [])
     return torch.from_numpy(np.ascontiguousarray(obj.predict(np.ascontiguousarray(x.detach().numpy()))))
-
-
-def set_grads(params: Sequence[torch.Tensor], grad: np.ndarray):
-    """Hand a flat gradient to a torch optimiser: each .grad a view of it."""
-    flat = torch.from_numpy(grad)
-    off = 0
-    for p in params:
-        k = p.numel()
-        p.grad = flat[off:off + k].view_as(p)
-        off += k
-
-
-class GradSink:
-    """Hands flat gradients to a torch optimiser step after step: each .grad
-    is a view of one buffer, set once, and each step copies into it (setting
-    nine .grad attributes costs ~40 us, the copy ~2)."""
-
-    def __init__(self, params: Sequence[torch.Tensor]):
-        self.params = list(params)
-        self._buf: Optional[np.ndarray] = None
-        self._views: list = []
-
-    def put(self, grad: np.ndarray):
-        if (self._buf is None or self._buf.shape != grad.shape or self._buf.dtype != grad.dtype
-                or any(p.grad is not v for p, v in zip(self.params, self._views))):
-            self._buf = grad.copy()
-            set_grads(self.params, self._buf)
-            self._views = [p.grad for p in self.params]
-        else:
-            np.copyto(self._buf, grad)
 
 
 def warm_up() -> bool:

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from . import lbfgs_kernels, line_search
+from .flat_params import FlatParams
 
 __all__ = ["FlatLBFGS"]
 
@@ -37,7 +38,7 @@ def _compiled():
     return lbfgs_kernels if lbfgs_kernels.available() else None
 
 
-class FlatLBFGS:
+class FlatLBFGS(FlatParams):
     """L-BFGS over the flat concatenation of ``params`` (in the order given).
 
     Two ways to evaluate the objective, exactly one per :meth:`step` call:
@@ -63,28 +64,12 @@ class FlatLBFGS:
     def __init__(self, params: Sequence[torch.Tensor], lr: float = 1.0, max_iter: int = 20,
                  history_size: int = 10, tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9,
                  max_eval: int | None = None, line_search: bool = True, tolerance_ys: float = 1e-10):
-        self.params = [p for p in params]
-        if not self.params:
-            raise ValueError("FlatLBFGS needs at least one parameter")
+        self._bind_flat(params, "FlatLBFGS")
         self.lr, self.max_iter, self.m = float(lr), int(max_iter), int(history_size)
         self.max_eval = int(max_eval) if max_eval is not None else self.max_iter * 5 // 4
         self.tol_grad, self.tol_change, self.line_search = tolerance_grad, tolerance_change, line_search
         self.tol_ys = tolerance_ys        # curvature pairs with s.y at or below this are skipped
-        ref = self.params[0]
-        self.n = sum(p.numel() for p in self.params)
-        try:
-            self.dtype = torch.empty(0, dtype=ref.dtype).numpy().dtype
-        except TypeError as exc:
-            raise TypeError(f"FlatLBFGS: no numpy dtype for {ref.dtype}") from exc
-        self.device = ref.device
-        self._cpu = self._zero_copy(ref.device)
-        self.x = np.zeros(self.n, dtype=self.dtype)
-        self._xt = torch.from_numpy(self.x)           # torch view of x (same memory)
-        # the storage the parameters are views of: x itself on CPU, a device copy elsewhere
-        self._store = self._xt if self._cpu else torch.zeros(self.n, dtype=ref.dtype, device=ref.device)
         self._x0 = np.empty_like(self.x)              # line-search origin (reused)
-        self._views: list = []
-        self._bind()
         m = self.m
         self.W = np.zeros((2 * m, self.n), dtype=self.dtype)   # [S; Y] (ring buffer, slot i in rows i, m+i)
         self.S, self.Y = self.W[:m], self.W[m:]       # steps s_i, gradient changes y_i
@@ -104,56 +89,6 @@ class FlatLBFGS:
         self.func_evals = 0
         self.last_loss = None         # loss where step() left the parameters (None: not evaluated)
         self._closure = self._fn = None   # the objective of the step in progress
-
-    # ------------------------------------------------------------ parameters
-    @staticmethod
-    def _zero_copy(device: torch.device) -> bool:
-        """Whether parameters on ``device`` can be views of the numpy ``x``
-        (CPU); elsewhere they are views of a device copy synced around every
-        evaluation (a test subclass forces that path on CPU)."""
-        return device.type == "cpu"
-
-    def _bind(self):
-        """Make every parameter a view of the flat storage (copying its current value)."""
-        off, views = 0, []
-        for p in self.params:
-            k = p.numel()
-            v = self._store[off:off + k]
-            v.copy_(p.detach().reshape(-1))
-            p.data = v.view_as(p)
-            views.append((p, v.data_ptr()))
-            off += k
-        self._views = views
-        self._pull()
-
-    def _ensure_bound(self):
-        # Someone may have replaced p.data (grid updates, restoring a state):
-        # pick up the new values and re-alias; the curvature pairs stay valid
-        # only while the shapes do.
-        # (no views at all: release() was called and training goes on)
-        if not self._views or any(p.data_ptr() != ptr for p, ptr in self._views):
-            if sum(p.numel() for p in self.params) != self.n:
-                raise ValueError("parameter shapes changed: make a new optimizer")
-            self._bind()
-
-    def _pull(self):
-        """x <- the device storage (picks up values written into the parameters
-        in place, e.g. a restored state; no-op on CPU, where they are x)."""
-        if not self._cpu:
-            self._xt.copy_(self._store)
-
-    def _push(self):
-        """The device storage <- x (before an evaluation; no-op on CPU)."""
-        if not self._cpu:
-            self._store.copy_(self._xt)
-
-    def release(self):
-        """Give every parameter its own storage again (after training: nothing
-        outside should see parameters that share one buffer)."""
-        for p, ptr in self._views:
-            if p.data_ptr() == ptr:
-                p.data = p.data.clone()
-        self._views = []
 
     def zero_grad(self, set_to_none: bool = True):
         for p in self.params:

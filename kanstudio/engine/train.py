@@ -17,6 +17,8 @@ import numpy as np
 import torch
 
 from . import fused
+from .adam import FlatAdam
+from .flat_params import FlatParams
 from .lbfgs import FlatLBFGS
 from .fit_config import FitConfig  # noqa: F401  (re-exported)
 from .network import KAN
@@ -128,9 +130,16 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
     params = [p for p in model.parameters() if p.requires_grad]
     use_reg = cfg.lamb > 0
 
+    # The compiled loss-and-gradient where it applies (CPU, no symbolic edges):
+    # same objective, without autograd's per-operation cost; with it, Adam
+    # runs over one flat vector too (adam.py).
+    use_fast = cfg.engine != "torch" and fused.supports(model)
+
     def make_optimizer():
         ps = trainable_parameters(model)
         if cfg.optimizer == "adam":
+            if use_fast:
+                return FlatAdam(ps, lr=cfg.learning_rate)
             try:    # one fused kernel per step where this torch build has it
                 return torch.optim.Adam(ps, lr=cfg.learning_rate, fused=True)
             except (RuntimeError, TypeError):
@@ -139,14 +148,12 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
                          history_size=cfg.lbfgs_history, tolerance_grad=1e-32, tolerance_change=1e-32)
 
     opt = make_optimizer()
-    # The compiled loss-and-gradient where it applies (CPU, no symbolic edges):
-    # same objective, without autograd's per-operation cost.
-    fast = (fused.objective_for(model, opt.params if isinstance(opt, FlatLBFGS) else
-                                opt.param_groups[0]["params"], cfg.lamb, cfg.lamb_l1, cfg.lamb_entropy)
-            if cfg.engine != "torch" and fused.supports(model) else None)
-    grads = fused.GradSink(opt.param_groups[0]["params"]) if fast is not None and cfg.optimizer == "adam" else None
+    flat = isinstance(opt, FlatParams)
+    fast = (fused.objective_for(model, opt.params if flat else opt.param_groups[0]["params"],
+                                cfg.lamb, cfg.lamb_l1, cfg.lamb_entropy) if use_fast else None)
     good = _save_state(model)
     prev_good = None                  # the state before ``good`` (see the guard below)
+    base = None                       # FlatAdam: the full state the flat copies complete
     t0 = time.perf_counter()
     last_reg = 0.0
 
@@ -230,8 +237,7 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
                 else:
                     value, grad = evaluate()
                     loss = torch.tensor(value, dtype=torch.float64)
-                    grads.put(grad)
-                    opt.step()
+                    params_ok = opt.step(grad)
             except _Cancelled:
                 _load_state(model, good)
                 reason = "cancelled"
@@ -243,12 +249,19 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
             end_loss = opt.last_loss if isinstance(opt, FlatLBFGS) else None
             start_ok = math.isfinite(float(loss.detach()))
             bad = (not start_ok or (end_loss is not None and not math.isfinite(end_loss))
-                   or not _all_finite(params))
+                   or not (params_ok if isinstance(opt, FlatAdam) else _all_finite(params)))
             if bad:
                 _load_state(model, good if start_ok or prev_good is None else prev_good)
                 reason = f"diverged at step {step + 1}: non-finite loss or parameters; restored the last good state"
                 break
-            prev_good, good = good, _save_state(model, reuse=prev_good)
+            if isinstance(opt, FlatAdam):
+                # only the parameters (all in opt.x) moved since the last full copy,
+                # unless the grid did: then take a new one
+                if regrid or base is None:
+                    base = _save_state(model)
+                prev_good, good = good, _FlatState.of(opt, base, reuse=prev_good)
+            else:
+                prev_good, good = good, _save_state(model, reuse=prev_good)
             last_mse[0] = float(reg_holder[-1]) if len(reg_holder) > 1 else float("nan")
             if reg_holder[0] is not None:
                 last_reg = float(reg_holder[0])
@@ -264,7 +277,7 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
                 _load_state(model, prev_good if prev_good is not None else good)
                 reason = f"diverged at step {step}: non-finite loss; restored the last good state"
                 final_train = None
-        if isinstance(opt, FlatLBFGS):
+        if flat:
             opt.release()
         if fast is not None and fast.nbytes() > fused.KEEP_BYTES:
             fused.forget(model)                # too big to keep for the next fit
@@ -272,7 +285,7 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
         done_step = step if reason != "completed" else cfg.steps
         yield snapshot(done_step, done=True, reason=reason, train=final_train)
     finally:
-        if isinstance(opt, FlatLBFGS):     # also when the caller stops iterating early
+        if flat:                           # also when the caller stops iterating early
             opt.release()
 
 
@@ -330,7 +343,34 @@ def _save_state(model: KAN, reuse: Optional[dict] = None) -> dict:
     return {k: v.detach().clone() for k, v in state.items()} | {"__grids__": grids}
 
 
-def _load_state(model: KAN, state: dict):
+@dataclass
+class _FlatState:
+    """A state for the NaN guard as a full state (``base``) and the values
+    of the optimiser's flat parameters since (one copy of a vector a step)."""
+    base: dict
+    x: np.ndarray
+    params: list
+
+    @classmethod
+    def of(cls, opt: FlatAdam, base: dict, reuse=None) -> "_FlatState":
+        if isinstance(reuse, cls) and reuse.x.shape == opt.x.shape:
+            np.copyto(reuse.x, opt.x)
+            reuse.base, reuse.params = base, opt.params
+            return reuse
+        return cls(base, opt.x.copy(), opt.params)
+
+
+def _load_state(model: KAN, state):
+    if isinstance(state, _FlatState):
+        _load_state(model, state.base)
+        off = 0
+        with torch.no_grad():
+            for p in state.params:
+                k = p.numel()
+                p.copy_(torch.from_numpy(state.x[off:off + k]).view_as(p))
+                off += k
+        model.invalidate()
+        return
     state = dict(state)
     state.pop("__grids__")
     # Grid updates may have changed tensor shapes since the state was saved.
