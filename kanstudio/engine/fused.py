@@ -78,7 +78,7 @@ class FusedObjective(LayerPasses):
         self._data = None            # the first layer's work on the data: constant across calls
         self._buf: dict = {}
         self._twins: dict = {}       # id(scratch array) -> its torch view
-        self._tls = threading.local()   # .slot: which chunk thread's scratch space (workers.py)
+        self._tls = _Slot()             # .slot: which chunk thread's scratch space (workers.py)
 
     def refresh(self):
         """Re-read the model's knots and masks: call after anything but the
@@ -115,7 +115,7 @@ class FusedObjective(LayerPasses):
         dtype = dtype or self.dtype
         if not key[1]:
             return np.empty(shape, dtype=dtype)
-        full = (key, shape, dtype, getattr(self._tls, "slot", 0))   # a last, shorter chunk (and each thread) gets its own
+        full = (key, shape, dtype, self._tls.slot)   # a last, shorter chunk (and each thread) gets its own
         a = self._buf.get(full)
         if a is None:
             a = self._buf[full] = np.empty(shape, dtype=dtype)
@@ -342,6 +342,10 @@ class FusedObjective(LayerPasses):
             out.append((greg, sv.get("centre", self._e), xmean, gxc))
         return float(total), out
 
+
+
+class _Slot(threading.local):
+    slot = 0            # (a class default: every thread starts in slot 0, and reads it fast)
 
 
 _SUMS = ("G", "GB", "GA", "gsb", "gsp")     # the arrays of a layer's gradient sums (fused_layers._new_acc)

@@ -90,9 +90,8 @@ class LayerPasses:
     def _mm(self, a, b, out: np.ndarray, add: bool = False) -> np.ndarray:
         """out = a @ b (``add``: out += a @ b) through torch's BLAS (it honours
         torch.set_num_threads); small products through numpy's, which costs a
-        few microseconds less a call.  a and b: numpy arrays or torch tensors."""
+        few microseconds less a call."""
         if a.shape[0] * a.shape[1] * b.shape[1] < SMALL_MM:
-            a, b = (x.numpy() if isinstance(x, torch.Tensor) else x for x in (a, b))
             if add:
                 out += np.dot(a, b)
                 return out
@@ -130,7 +129,7 @@ class LayerPasses:
             ceff[:n_in * nb] = (L.coef * P["ws"][:, :, None]).transpose(0, 2, 1).reshape(n_in * nb, n_out)
             if with_base:
                 ceff[n_in * nb:] = P["wb"]
-            P["ceff"], P["ceffT"] = ceff, self._tensor(ceff).t()
+            P["ceff"] = ceff
         return P["ceff"]
 
     def _edge_forward(self, L, P, h, data, sv, reg_on, key):
@@ -184,10 +183,11 @@ class LayerPasses:
         n_in, n_out, nb = coef.shape
         DT = self._data_forward_basis(L, h, data)
         ceff = self._ceff(L, P, key, True)
-        # s^T = ceff^T DT, then transposed (as in _uniform_forward)
-        st = self._mm(P["ceffT"], DT, self._array(key + ("st",), (n_out, B)))
         s = self._array(key + ("s",), (B, n_out))
-        s[:] = st.T
+        if B * DT.shape[0] * n_out < SMALL_MM:
+            np.dot(DT.T, ceff, out=s)
+        else:       # s^T = ceff^T DT, then transposed (as in _uniform_forward)
+            s[:] = self._mm(ceff.T, DT, self._array(key + ("st",), (n_out, B))).T
         sv.update(mode="data", DT=DT, ceff=ceff, coef=coef)
         if reg_on:
             if "cov" not in data:
@@ -233,7 +233,7 @@ class LayerPasses:
             data.update(DT=DT, TT=tt)
         ceff = self._ceff(L, P, key, True)
         # s^T = ceff^T DT, then transposed: ~1.5x faster in MKL than DT^T ceff
-        st = self._mm(P["ceffT"], data["DT"], self._array(key + ("st",), (n_out, B)))
+        st = self._mm(ceff.T, data["DT"], self._array(key + ("st",), (n_out, B)))
         s = self._array(key + ("s",), (B, n_out))
         s[:] = st.T
         sv.update(mode="uniform", DT=data["DT"], TT=data["TT"], ceff=ceff, coef=coef)
@@ -301,12 +301,10 @@ class LayerPasses:
         n_in, n_out = L.n_in, L.n_out
         acc = {"mode": sv["mode"], "ws": sv["ws"], "w": sv["w"], "rg": rg, "first": True}
         if sv["mode"] == "edge":
-            acc["A"] = sv["A"]
+            acc["A"] = sv["A"]           # (the sums are zeroed by the first layer_backward)
             acc["GA"] = self._array((L.l, "GA"), sv["A"].shape)
-            acc["GA"][:] = 0.0
-            for name in ("gsb", "gsp"):
-                acc[name] = self._array((L.l, name), (n_in, n_out))
-                acc[name][:] = 0.0
+            acc["gsb"] = self._array((L.l, "gsb"), (n_in, n_out))
+            acc["gsp"] = self._array((L.l, "gsp"), (n_in, n_out))
         else:
             uniform = sv["mode"] in ("uniform", "data")          # silu rows inside DT
             rows = sv["DT"].shape[0] if uniform else sv["D"].shape[1]
@@ -318,9 +316,9 @@ class LayerPasses:
     def _finish_layer(self, L: LayerView, acc: dict, grad: np.ndarray):
         w, ws = acc["w"], acc["ws"]
         if acc["mode"] == "edge":
-            kernels.layer_backward_finish(acc["A"], ws, w, acc["rg"] is not None, acc["GA"], acc["gsb"], acc["gsp"])
-            _put(grad, L.base_slot, acc["gsb"])
-            _put(grad, L.sp_slot, acc["gsp"])
+            kernels.layer_backward_finish(acc["A"], ws, w, acc["rg"] is not None, acc["GA"], acc["gsb"], acc["gsp"],
+                                          self._slot(grad, L, L.base_slot, "osb", w.shape),
+                                          self._slot(grad, L, L.sp_slot, "osp", w.shape))
             if L.coef_slot is not None:
                 kernels.edge_polys_backward(L.rows, acc["GA"], self._slot(grad, L, L.coef_slot, "", L.p_coef.shape))
             return
@@ -340,7 +338,8 @@ class LayerPasses:
         greg, centre, xmean, gxc = rg if rg is not None else (self._e, self._e, self._e1, self._e1)
         kernels.layer_backward(h, sv["silu"], sv["sig"], L.rows, sv["A"], sv["wb"], sv["ws"], w, sv["pos"], sv["u"],
                                gs, gx is not None, rg is not None, greg, centre, xmean, gxc,
-                               self._e if gx is None else gx, acc["GA"], acc["gsb"], acc["gsp"])
+                               self._e if gx is None else gx, acc["GA"], acc["gsb"], acc["gsp"], acc["first"])
+        acc["first"] = False
         return self._e if gx is None else gx
 
     def _slot(self, grad, L, slot, name, shape):

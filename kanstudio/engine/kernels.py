@@ -250,12 +250,12 @@ if _HAVE_NUMBA:
 
     @_jit_fast
     def layer_backward(X, SILU, SIG, rows, A, wb, ws, w, POS, U, GY, need_x, reg, greg, centre, xmean, gxc,
-                       GX, GA, GSB, GSP):
+                       GX, GA, GSB, GSP, first):
         """Gradients of one layer from GY = dL/dY [B, out], with the rows and
         coordinates of the forward pass.
 
-        GA [in, rows, 4, out], GSB / GSP [in, out] accumulate (the caller zeroes
-        them; chunks of one batch add up) what layer_backward_finish turns
+        GA [in, rows, 4, out], GSB / GSP [in, out] accumulate (zeroed when
+        ``first``; the chunks of one batch add up) what layer_backward_finish turns
         into dL/dA (edge_polys_backward maps that to dL/dcoef) and the sums of
         GY * silu(x) and GY * sp times the masks w (dL/dscale_base,
         dL/dscale_sp); GX [B, in] receives dL/dX when ``need_x``
@@ -264,6 +264,10 @@ if _HAVE_NUMBA:
         through std(X) dL/dX[b,i] += gxc[i] * (X[b,i] - xmean[i])."""
         B, n_in = SILU.shape
         n_out = GY.shape[1]
+        if first:
+            GA[:] = 0.0
+            GSB[:] = 0.0
+            GSP[:] = 0.0
         zero = np.zeros(1, dtype=GSB.dtype)[0]   # typed: a float literal would turn float32 sums into float64
         if n_out == 1:
             _one_output_backward(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, reg, greg, centre, xmean, gxc,
@@ -315,11 +319,12 @@ if _HAVE_NUMBA:
                     GX[b, i] = gx
 
     @_jit
-    def layer_backward_finish(A, ws, w, reg, GA, GSB, GSP):
+    def layer_backward_finish(A, ws, w, reg, GA, GSB, GSP, OSB, OSP):
         """After the last layer_backward of a batch (all are linear in the
         sums, so once for all chunks): without the regulariser and with
         several outputs GA still lacks ws and GSP is sum_b gy * sp = the sum
-        over rows and powers of GA * A; then both sums times the masks."""
+        over rows and powers of GA * A; both sums times the masks are then
+        added to OSB / OSP (dL/dscale_base, dL/dscale_sp)."""
         n_in, n_rows, _, n_out = GA.shape
         if not reg and n_out > 1:
             for i in range(n_in):
@@ -330,8 +335,8 @@ if _HAVE_NUMBA:
                             GA[i, row, d, o] *= ws[i, o]
         for i in range(n_in):
             for o in range(n_out):
-                GSB[i, o] *= w[i, o]
-                GSP[i, o] *= w[i, o]
+                OSB[i, o] += GSB[i, o] * w[i, o]
+                OSP[i, o] += GSP[i, o] * w[i, o]
 
     @njit(cache=_CACHE, nogil=True, error_model="numpy", inline="always")
     def _one_output_backward(X, SILU, SIG, rows, A, wb, ws, POS, U, GY, need_x, reg, greg, centre, xmean, gxc,
