@@ -11,9 +11,10 @@ otherwise; the two agree to round-off (tests/test_fused.py).
 
 Each layer runs in one of four ways chosen by its place, grid and width
 (fused_layers.py).  Without the regulariser, big batches run through the
-network chunk by chunk (the MSE gradient is a sum over samples): each
-chunk's scratch arrays stay in the core's cache instead of streaming tens of
-MB through memory several times per call.  A model's objective is kept
+network chunk by chunk (fused_chunks.py; the MSE gradient is a sum over
+samples): each chunk's scratch arrays stay in the core's cache instead of
+streaming tens of MB through memory several times per call, and the chunks
+run on as many threads as torch may use.  A model's objective is kept
 between its fits while it still matches (objective_for), and model(x)
 without gradient runs through it too (predict).
 """
@@ -28,8 +29,9 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from . import kernels, workers
+from . import kernels
 from .lbfgs import FlatLBFGS
+from .fused_chunks import ChunkPasses, Slot
 from .fused_layers import DENSE_MIN_OUT, LayerPasses, LayerView
 from .network import KAN
 
@@ -44,7 +46,7 @@ def supports(model: KAN) -> bool:
     return not any(layer.has_symbolic() or layer.k != kernels.ORDER for layer in model.layers)
 
 
-class FusedObjective(LayerPasses):
+class FusedObjective(ChunkPasses, LayerPasses):
     """Loss and gradient of ``model`` on one batch; see the module docstring.
 
     ``params`` is the optimiser's parameter list (its flat order is the
@@ -78,7 +80,7 @@ class FusedObjective(LayerPasses):
         self._data = None            # the first layer's work on the data: constant across calls
         self._buf: dict = {}
         self._twins: dict = {}       # id(scratch array) -> its torch view
-        self._tls = _Slot()             # .slot: which chunk thread's scratch space (workers.py)
+        self._tls = Slot()             # .slot: which chunk thread's scratch space (workers.py)
 
     def refresh(self):
         """Re-read the model's knots and masks: call after anything but the
@@ -130,14 +132,6 @@ class FusedObjective(LayerPasses):
         t = self._twins.get(id(a))      # (scratch arrays live as long as the objective: no reused ids)
         return t if t is not None else torch.from_numpy(a)
 
-    def _chunk_rows(self, B: int) -> int:
-        """Rows per pass: big batches run through the network in chunks whose
-        scratch arrays (chiefly the dense bases, in * (nb + 1) values a row)
-        stay in the core's cache.  A whole batch at once streams them through
-        memory several times per call: about 2x slower on 10,000 rows."""
-        rows = self._chunk
-        return B if B < 2 * rows else rows
-
     # ---------------------------------------------------------------- public
     def evaluate(self) -> tuple[float, np.ndarray]:
         """(loss, gradient): a new gradient array on every call."""
@@ -165,71 +159,6 @@ class FusedObjective(LayerPasses):
             self._finish_layer(L, accs[L.l], grad)
         return loss, grad
 
-    def _evaluate_chunks(self, step: int) -> tuple[float, np.ndarray]:
-        """evaluate() without the regulariser, chunk by chunk: the MSE and its
-        gradient are sums over samples.  The first layer runs on the whole
-        batch at once (one product each way over its stored basis, instead
-        of one per chunk with that basis fetched from memory twice), the
-        others chunk by chunk, the chunks split over workers.thread_count()
-        threads (each with its own scratch space and sums, added at the end)."""
-        B = self._x.shape[0]
-        prep = self._prepare()
-        h0, saved0 = self._forward(self._x, False, cache_data=True, prep=prep, stop=1)
-        g0 = self._array(("g0", True), h0.shape)
-        starts = list(range(0, B, step))
-        n = min(workers.thread_count(), len(starts))
-        if n > 1:
-            self._tables_now(prep, 1, True)    # what the chunks share, made before they start
-        parts = [starts[k * len(starts) // n:(k + 1) * len(starts) // n] for k in range(n)]
-        results = workers.run_parts(lambda k, part: self._chunk_pass(k, part, step, h0, g0, prep), parts)
-        sse, grad, accs = results[0]
-        for sse_k, grad_k, accs_k in results[1:]:
-            sse += sse_k
-            grad += grad_k
-            for l, acc in accs.items():
-                for name in _SUMS:
-                    if acc.get(name) is not None:
-                        acc[name] += accs_k[l][name]
-        self._backward_layer(self.layers[0], saved0[0], None, g0, grad, accs)
-        for L in self.layers:
-            self._finish_layer(L, accs[L.l], grad)
-        self.last_mse, self.last_reg = sse / (B * self._y.shape[1]), None
-        return self.last_mse, grad
-
-    def _chunk_pass(self, worker: int, starts, step: int, h0: np.ndarray, g0: np.ndarray, prep: list):
-        """Layers 1.. forward and back over the chunks at ``starts`` (rows of
-        h0, the first layer's output), with worker's scratch space: returns
-        (sum of squared errors, gradient part, the layers' sums); dL/dh0
-        goes into g0's rows."""
-        self._tls.slot = worker
-        try:
-            B = self._x.shape[0]
-            grad = np.zeros(self.n, dtype=self.dtype)
-            accs: dict = {}            # each layer's gradient sums, over the chunks
-            sse, scale = 0.0, 2.0 / (B * self._y.shape[1])
-            rest = self.layers[1:]
-            for c0 in starts:
-                rows = slice(c0, min(B, c0 + step))
-                pred, saved = self._forward(h0[rows], False, cache_data=True, prep=prep, start=1)
-                g = self._array(("gy", True), pred.shape)
-                sse += kernels.residual(pred, self._y[rows], pred.dtype.type(scale), g)
-                for L, sv in zip(reversed(rest), reversed(saved)):
-                    g = self._backward_layer(L, sv, None, g, grad, accs, g0[rows] if L.l == 1 else None)
-            return sse, grad, accs
-        finally:
-            self._tls.slot = 0
-
-    def _tables_now(self, prep: list, start: int, keep: bool):
-        """Make the per-evaluation tables that the passes of layers start..
-        build on first use (fused_layers: _polys, _ceff), so that the chunks'
-        threads only read them."""
-        for L, P in zip(self.layers[start:], prep[start:]):
-            mode = self._mode(L, False)
-            if mode == "edge":
-                self._polys(L, P, (L.l, keep))
-            else:
-                self._ceff(L, P, (L.l, keep), mode == "uniform")
-
     def rmse(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """RMSE of the network on other data (no gradient, nothing cached)."""
         if self._batch is not None and x is self._batch[0] and x._version == self._batch[1]:
@@ -238,35 +167,6 @@ class FusedObjective(LayerPasses):
             pred = self.predict(np.ascontiguousarray(x.detach().numpy(), dtype=self.dtype))
         diff = pred - np.asarray(y.detach().numpy(), dtype=self.dtype).reshape(pred.shape)
         return math.sqrt(float(np.vdot(diff, diff)) / max(diff.size, 1))
-
-    def predict(self, x: np.ndarray, cache_data: bool = False) -> np.ndarray:
-        """The network's output on x [B, in] (the batch itself with ``cache_data``)."""
-        B = x.shape[0]
-        step = self._chunk_rows(B)
-        if step >= B:
-            return self._forward(x, False, cache_data=cache_data, keep=cache_data)[0]
-        out = np.empty((B, self._n_out), dtype=self.dtype)
-        prep = self._prepare()
-        start = 0
-        if cache_data:         # the first layer at once (see _evaluate_chunks)
-            x, _ = self._forward(x, False, cache_data=True, prep=prep, stop=1)
-            start = 1
-        starts = list(range(0, B, step))
-        n = min(workers.thread_count(), len(starts))
-        if n > 1:
-            self._tables_now(prep, start, cache_data)
-
-        def work(k, part):             # (chunks write disjoint rows of out)
-            self._tls.slot = k
-            try:
-                for c0 in part:
-                    rows = slice(c0, min(B, c0 + step))
-                    out[rows] = self._forward(x[rows], False, cache_data=False, keep=cache_data, prep=prep,
-                                              start=start)[0]
-            finally:
-                self._tls.slot = 0
-        workers.run_parts(work, [starts[k * len(starts) // n:(k + 1) * len(starts) // n] for k in range(n)])
-        return out
 
     # ---------------------------------------------------------------- forward
     def _data_for(self, x: np.ndarray) -> dict:
@@ -348,11 +248,6 @@ class FusedObjective(LayerPasses):
 
 
 
-class _Slot(threading.local):
-    slot = 0            # (a class default: every thread starts in slot 0, and reads it fast)
-
-
-_SUMS = ("G", "GB", "GA", "gsb", "gsp")     # the arrays of a layer's gradient sums (fused_layers._new_acc)
 CHUNK_BYTES = 2 ** 20        # a chunk's widest basis; with the other scratch arrays it stays in a 2 MB L2
 CHUNK_MIN_ROWS = 256
 KEEP_BYTES = 256 * 2 ** 20      # objectives whose scratch space is larger are not kept

@@ -379,19 +379,6 @@ if _HAVE_NUMBA:
             GSB[i, 0] = gsb
             GSP[i, 0] = gsp
 
-    @_jit
-    def residual(P, Y, scale, G):
-        """G = (P - Y) * scale (dL/dP of the mean squared error for scale =
-        2 / size); returns sum((P - Y)^2), summed in float64."""
-        B, n = P.shape
-        sse = 0.0
-        for b in range(B):
-            for o in range(n):
-                d = P[b, o] - Y[b, o]
-                sse += d * d
-                G[b, o] = d * scale
-        return sse
-
     @njit(cache=_CACHE, nogil=True, inline="always")
     def _scatter_cubic(GA, i, pos, o, g, u):
         """GA[i, pos, d, o] += g u^d."""
@@ -406,4 +393,4 @@ if _HAVE_NUMBA:
 
     from .kernels_basis import (dense_basis, dense_grad_x, dense_param_grads, piece_table,  # noqa: E402,F401
                                 uniform_basis_t, uniform_grad_x)
-    from .kernels_reg import cov_spread, spread_penalty, spread_variance  # noqa: E402,F401
+    from .kernels_reg import cov_spread, residual, spread_penalty, spread_variance  # noqa: E402,F401

@@ -1,6 +1,6 @@
-"""Compiled (numba) kernels of the regulariser (L1 + entropy on the edges'
-spreads, DESIGN.md section 3): per-edge variances and the penalty with its
-gradients.  Part of kernels.py, which imports (and re-exports) them where
+"""Compiled (numba) kernels of the loss: the squared error's residual, and
+the regulariser (L1 + entropy on the edges' spreads, DESIGN.md section 3):
+per-edge variances and the penalty with its gradients.  Part of kernels.py, which imports (and re-exports) them where
 numba is available."""
 from __future__ import annotations
 
@@ -11,6 +11,20 @@ from numba import njit
 
 _CACHE = os.path.isfile(__file__)   # no source file (a frozen app): no disk cache
 _jit = njit(cache=_CACHE, nogil=True, error_model="numpy")
+
+
+@_jit
+def residual(P, Y, scale, G):
+    """G = (P - Y) * scale (dL/dP of the mean squared error for scale =
+    2 / size); returns sum((P - Y)^2), summed in float64."""
+    B, n = P.shape
+    sse = 0.0
+    for b in range(B):
+        for o in range(n):
+            d = P[b, o] - Y[b, o]
+            sse += d * d
+            G[b, o] = d * scale
+    return sse
 
 
 @_jit

@@ -1,0 +1,128 @@
+"""The chunked passes of the fused objective (fused.py): big batches run
+through the network chunk by chunk, each chunk's scratch arrays staying in
+the core's cache, and the chunks are split over workers.thread_count()
+threads.  ``ChunkPasses`` is a mixin of FusedObjective: it uses the
+objective's layers, scratch arrays (``_array``, per thread slot ``_tls``),
+forward and backward passes."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from . import kernels, workers
+
+__all__ = ["ChunkPasses", "Slot"]
+
+
+class ChunkPasses:
+    """Evaluation and inference of big batches, chunk by chunk."""
+
+    def _chunk_rows(self, B: int) -> int:
+        """Rows per pass: big batches run through the network in chunks whose
+        scratch arrays (chiefly the dense bases, in * (nb + 1) values a row)
+        stay in the core's cache.  A whole batch at once streams them through
+        memory several times per call: about 2x slower on 10,000 rows."""
+        rows = self._chunk
+        return B if B < 2 * rows else rows
+
+    def _evaluate_chunks(self, step: int) -> tuple[float, np.ndarray]:
+        """evaluate() without the regulariser, chunk by chunk: the MSE and its
+        gradient are sums over samples.  The first layer runs on the whole
+        batch at once (one product each way over its stored basis, instead
+        of one per chunk with that basis fetched from memory twice), the
+        others chunk by chunk, the chunks split over workers.thread_count()
+        threads (each with its own scratch space and sums, added at the end)."""
+        B = self._x.shape[0]
+        prep = self._prepare()
+        h0, saved0 = self._forward(self._x, False, cache_data=True, prep=prep, stop=1)
+        g0 = self._array(("g0", True), h0.shape)
+        starts = list(range(0, B, step))
+        n = min(workers.thread_count(), len(starts))
+        if n > 1:
+            self._tables_now(prep, 1, True)    # what the chunks share, made before they start
+        parts = [starts[k * len(starts) // n:(k + 1) * len(starts) // n] for k in range(n)]
+        results = workers.run_parts(lambda k, part: self._chunk_pass(k, part, step, h0, g0, prep), parts)
+        sse, grad, accs = results[0]
+        for sse_k, grad_k, accs_k in results[1:]:
+            sse += sse_k
+            grad += grad_k
+            for l, acc in accs.items():
+                for name in _SUMS:
+                    if acc.get(name) is not None:
+                        acc[name] += accs_k[l][name]
+        self._backward_layer(self.layers[0], saved0[0], None, g0, grad, accs)
+        for L in self.layers:
+            self._finish_layer(L, accs[L.l], grad)
+        self.last_mse, self.last_reg = sse / (B * self._y.shape[1]), None
+        return self.last_mse, grad
+
+    def _chunk_pass(self, worker: int, starts, step: int, h0: np.ndarray, g0: np.ndarray, prep: list):
+        """Layers 1.. forward and back over the chunks at ``starts`` (rows of
+        h0, the first layer's output), with worker's scratch space: returns
+        (sum of squared errors, gradient part, the layers' sums); dL/dh0
+        goes into g0's rows."""
+        self._tls.slot = worker
+        try:
+            B = self._x.shape[0]
+            grad = np.zeros(self.n, dtype=self.dtype)
+            accs: dict = {}            # each layer's gradient sums, over the chunks
+            sse, scale = 0.0, 2.0 / (B * self._y.shape[1])
+            rest = self.layers[1:]
+            for c0 in starts:
+                rows = slice(c0, min(B, c0 + step))
+                pred, saved = self._forward(h0[rows], False, cache_data=True, prep=prep, start=1)
+                g = self._array(("gy", True), pred.shape)
+                sse += kernels.residual(pred, self._y[rows], pred.dtype.type(scale), g)
+                for L, sv in zip(reversed(rest), reversed(saved)):
+                    g = self._backward_layer(L, sv, None, g, grad, accs, g0[rows] if L.l == 1 else None)
+            return sse, grad, accs
+        finally:
+            self._tls.slot = 0
+
+    def _tables_now(self, prep: list, start: int, keep: bool):
+        """Make the per-evaluation tables that the passes of layers start..
+        build on first use (fused_layers: _polys, _ceff), so that the chunks'
+        threads only read them."""
+        for L, P in zip(self.layers[start:], prep[start:]):
+            mode = self._mode(L, False)
+            if mode == "edge":
+                self._polys(L, P, (L.l, keep))
+            else:
+                self._ceff(L, P, (L.l, keep), mode == "uniform")
+
+    def predict(self, x: np.ndarray, cache_data: bool = False) -> np.ndarray:
+        """The network's output on x [B, in] (the batch itself with ``cache_data``)."""
+        B = x.shape[0]
+        step = self._chunk_rows(B)
+        if step >= B:
+            return self._forward(x, False, cache_data=cache_data, keep=cache_data)[0]
+        out = np.empty((B, self._n_out), dtype=self.dtype)
+        prep = self._prepare()
+        start = 0
+        if cache_data:         # the first layer at once (see _evaluate_chunks)
+            x, _ = self._forward(x, False, cache_data=True, prep=prep, stop=1)
+            start = 1
+        starts = list(range(0, B, step))
+        n = min(workers.thread_count(), len(starts))
+        if n > 1:
+            self._tables_now(prep, start, cache_data)
+
+        def work(k, part):             # (chunks write disjoint rows of out)
+            self._tls.slot = k
+            try:
+                for c0 in part:
+                    rows = slice(c0, min(B, c0 + step))
+                    out[rows] = self._forward(x[rows], False, cache_data=False, keep=cache_data, prep=prep,
+                                              start=start)[0]
+            finally:
+                self._tls.slot = 0
+        workers.run_parts(work, [starts[k * len(starts) // n:(k + 1) * len(starts) // n] for k in range(n)])
+        return out
+
+
+class Slot(threading.local):
+    slot = 0            # (a class default: every thread starts in slot 0, and reads it fast)
+
+
+_SUMS = ("G", "GB", "GA", "gsb", "gsp")     # the arrays of a layer's gradient sums (fused_layers._new_acc)
