@@ -81,3 +81,10 @@ def test_the_nan_guard_of_a_flat_adam_fit_restores_the_state_after_the_last_good
     for (name, a), b in zip(m.state_dict().items(), ref.state_dict().values()):
         assert torch.equal(a, b), name
     assert torch.equal(m(x), ref(x))
+
+
+def test_an_overflowing_step_warns_nothing(recwarn):
+    p = torch.zeros(3, dtype=torch.float32, requires_grad=True)
+    opt = FlatAdam([p], lr=1e38)
+    assert not opt.step(np.array([3e38, 1.0, np.inf], dtype=np.float32))
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

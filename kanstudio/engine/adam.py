@@ -41,6 +41,12 @@ class FlatAdam(FlatParams):
         if g.shape != (self.n,):
             raise ValueError(f"FlatAdam.step: a gradient of shape {g.shape}, expected ({self.n},)")
         self.t += 1
+        with np.errstate(all="ignore"):      # overflow ends as inf/NaN, which the caller's guard sees
+            self._update(g)
+        self._push()
+        return bool(np.isfinite(self.x).all())
+
+    def _update(self, g: np.ndarray):
         m, v, tmp = self._m, self._v, self._tmp
         m *= self.b1
         np.multiply(g, 1.0 - self.b1, out=tmp)
@@ -55,5 +61,3 @@ class FlatAdam(FlatParams):
         np.divide(m, tmp, out=tmp)
         tmp *= self.lr / (1.0 - self.b1 ** self.t)
         self.x -= tmp
-        self._push()
-        return bool(np.isfinite(self.x).all())
