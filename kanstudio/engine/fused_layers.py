@@ -137,9 +137,10 @@ class LayerPasses:
         n_in, n_out = L.n_in, L.n_out
         A = self._polys(L, P, key)
         have = "pos" in data
-        if not have:
-            data["pos"] = np.empty((n_in, B), dtype=np.int32)
-            data["u"] = np.empty((n_in, B), dtype=self.dtype)
+        if not have:      # the data's are kept with it; a hidden layer's reuse scratch space
+            new = np.empty if L.l == 0 else (lambda shape, dtype: self._array(key + (dtype,), shape, dtype))
+            data["pos"] = new((n_in, B), np.int32)
+            data["u"] = new((n_in, B), self.dtype)
         s = self._array(key + ("s",), (B, n_out))
         if reg_on:
             shift, S1, S2 = (np.zeros((n_in, n_out)) for _ in range(3))
