@@ -14,8 +14,6 @@ from . import kernels, workers
 
 __all__ = ["ChunkPasses", "Slot"]
 
-_EMPTY2 = np.zeros((0, 0))       # (the kernels' unused float64 arguments)
-
 
 class ChunkPasses:
     """Evaluation and inference of big batches, chunk by chunk."""
@@ -70,51 +68,17 @@ class ChunkPasses:
             grad = np.zeros(self.n, dtype=self.dtype)
             accs: dict = {}            # each layer's gradient sums, over the chunks
             sse, scale = 0.0, 2.0 / (B * self._y.shape[1])
-            last = self.layers[-1]
-            fused = self._fused_output(last)
-            rest = self.layers[1:-1] if fused else self.layers[1:]
+            rest = self.layers[1:]
             for c0 in starts:
                 rows = slice(c0, min(B, c0 + step))
-                h, saved = self._forward(h0[rows], False, cache_data=True, prep=prep, start=1, stop=1 + len(rest))
-                if fused:        # the last layer and the loss in one kernel call
-                    part, g = self._output_pass(last, prep[-1], h, self._y[rows], scale, accs,
-                                                g0[rows] if last.l == 1 else None)
-                    sse += part
-                else:
-                    g = self._array(("gy", True), h.shape)
-                    sse += kernels.residual(h, self._y[rows], h.dtype.type(scale), g)
+                pred, saved = self._forward(h0[rows], False, cache_data=True, prep=prep, start=1)
+                g = self._array(("gy", True), pred.shape)
+                sse += kernels.residual(pred, self._y[rows], pred.dtype.type(scale), g)
                 for L, sv in zip(reversed(rest), reversed(saved)):
                     g = self._backward_layer(L, sv, None, g, grad, accs, g0[rows] if L.l == 1 else None)
             return sse, grad, accs
         finally:
             self._tls.slot = 0
-
-    def _fused_output(self, L) -> bool:
-        """Whether the last layer L runs in one kernel call with the loss
-        (kernels.output_layer): one output, per edge, nothing after it."""
-        return L.l > 0 and L.n_out == 1 and self._mode(L, False) == "edge" and L.identity and not L.mult_ops
-
-    def _output_pass(self, L, P: dict, h: np.ndarray, y: np.ndarray, scale: float, accs: dict, gx):
-        """Forward, loss and backward of a last layer that _fused_output
-        allows, on one chunk: returns (sum of squared errors, dL/dh in gx
-        or, gx None, in scratch space)."""
-        key = (L.l, True)
-        B = h.shape[0]
-        data = self._silu(h, key)
-        sv = {"mode": "edge", "h": h, "w": L.w, "wb": P["wb"], "ws": P["ws"], "A": self._polys(L, P, key)}
-        acc = accs.get(L.l)
-        if acc is None:
-            acc = accs[L.l] = self._new_acc(L, sv, None, None)
-        if gx is None:
-            gx = self._array(key + ("gxT",), (L.n_in, B)).T
-        pred = self._array(key + ("s",), (B, 1))
-        sse = kernels.output_layer(h, data["silu"], data["sig"], L.knots, L.rows, L.ustart, L.uinv_h, sv["A"], sv["wb"],
-                                   sv["ws"], sv["w"], self._array(key + (np.int32,), (L.n_in, B), np.int32),
-                                   self._array(key + (self.dtype,), (L.n_in, B)), y, pred.dtype.type(scale), pred,
-                                   self._array(("gy", True), (B, 1)), gx, acc["GA"], acc["gsb"], acc["gsp"],
-                                   acc["first"], _EMPTY2, self._e, self._e1)
-        acc["first"] = False
-        return sse, gx
 
     def _tables_now(self, prep: list, start: int, keep: bool):
         """Make the per-evaluation tables that the passes of layers start..

@@ -49,7 +49,7 @@ except ImportError:  # pragma: no cover - exercised only where numba is absent
     _HAVE_NUMBA = False
 
 __all__ = ["available", "disable", "edge_polys", "edge_polys_backward", "layer_forward", "layer_backward",
-           "layer_backward_finish", "residual", "output_layer",
+           "layer_backward_finish", "residual",
            "spread_variance", "cov_spread", "spread_penalty", "dense_basis", "dense_grad_x", "dense_param_grads", "uniform_basis_t",
            "uniform_grad_x", "piece_table", "ORDER", "UNIFORM_CONSTS"]
 
@@ -393,4 +393,4 @@ if _HAVE_NUMBA:
 
     from .kernels_basis import (dense_basis, dense_grad_x, dense_param_grads, piece_table,  # noqa: E402,F401
                                 uniform_basis_t, uniform_grad_x)
-    from .kernels_reg import cov_spread, output_layer, residual, spread_penalty, spread_variance  # noqa: E402,F401
+    from .kernels_reg import cov_spread, residual, spread_penalty, spread_variance  # noqa: E402,F401

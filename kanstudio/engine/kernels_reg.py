@@ -1,16 +1,13 @@
-"""Compiled (numba) kernels of the loss: the squared error's residual (also
-fused with the passes of a last layer with one output), and the regulariser
-(L1 + entropy on the edges' spreads, DESIGN.md section 3): per-edge
-variances and the penalty with its gradients.  Part of kernels.py, which
-imports (and re-exports) them where numba is available."""
+"""Compiled (numba) kernels of the loss: the squared error's residual, and
+the regulariser (L1 + entropy on the edges' spreads, DESIGN.md section 3):
+per-edge variances and the penalty with its gradients.  Part of kernels.py, which imports (and re-exports) them where
+numba is available."""
 from __future__ import annotations
 
 import os
 
 import numpy as np
 from numba import njit
-
-from .kernels import layer_backward, layer_forward   # kernels.py imports this module after defining them
 
 _CACHE = os.path.isfile(__file__)   # no source file (a frozen app): no disk cache
 _jit = njit(cache=_CACHE, nogil=True, error_model="numpy")
@@ -29,20 +26,6 @@ def residual(P, Y, scale, G):
             G[b, o] = d * scale
     return sse
 
-
-@_jit
-def output_layer(X, SILU, SIG, knots, rows, ustart, uinv_h, A, wb, ws, w, POS, U, Y, scale, P, G, GX,
-                 GA, GSB, GSP, first, E2, EX, E1):
-    """A last layer with one output on a chunk in one call: its forward
-    pass into P, the squared error's residual against Y (G = dL/dP) and
-    its backward pass (GX, and the sums GA / GSB / GSP, see
-    layer_backward); returns the sum of squared errors.  E2 / EX / E1:
-    the empty arrays of the unused spread and regulariser arguments."""
-    layer_forward(X, SILU, knots, rows, ustart, uinv_h, A, wb, ws, P, POS, U, False, False, E2, E2, E2)
-    sse = residual(P, Y, scale, G)
-    layer_backward(X, SILU, SIG, rows, A, wb, ws, w, POS, U, G, True, False, EX, EX, E1, E1, GX, GA, GSB, GSP,
-                   first)
-    return sse
 
 @_jit
 def spread_variance(S1, S2, shift, B, VAR, centre):
