@@ -190,12 +190,8 @@ class FusedObjective(ChunkPasses, LayerPasses):
     def _silu(self, h: np.ndarray, key) -> dict:
         """sigmoid(h) and silu(h) of a hidden layer's input: torch's sigmoid
         is one pass (numpy's takes five, with temporaries)."""
-        if h.flags.c_contiguous or not h.flags.f_contiguous:
-            sig = self._array(key + ("sig",), h.shape)
-            silu = self._array(key + ("silu",), h.shape)
-        else:          # (h feature-major, a uniform layer's output: so are they)
-            sig = self._array(key + ("sigT",), h.shape[::-1]).T
-            silu = self._array(key + ("siluT",), h.shape[::-1]).T
+        sig = self._array(key + ("sig",), h.shape)
+        silu = self._array(key + ("silu",), h.shape)
         torch.sigmoid(self._tensor(h), out=self._tensor(sig))
         np.multiply(h, sig, out=silu)
         return {"sig": sig, "silu": silu}
@@ -311,9 +307,8 @@ def _probe() -> bool:
     try:
         gen = torch.Generator().manual_seed(0)
         for dtype in ("float64", "float32"):
-            # dense and per-edge hidden layers, on uniform and on adapted knots (uniform
-            # layers hand on feature-major views: a uniform and an edge layer follow one)
-            m = KAN([2, DENSE_MIN_OUT, DENSE_MIN_OUT, DENSE_MIN_OUT, 1], grid=3, seed=0, dtype=dtype)
+            # dense and per-edge hidden layers, on uniform and on adapted knots
+            m = KAN([2, DENSE_MIN_OUT, DENSE_MIN_OUT, 1], grid=3, seed=0, dtype=dtype)
             x = (torch.rand(6, 2, generator=gen) * 2 - 1).to(m.dtype)
             for update in (False, True):
                 if update:
