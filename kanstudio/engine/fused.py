@@ -318,6 +318,10 @@ def _probe() -> bool:
                     obj.set_batch(x, x[:, :1])
                     obj.evaluate()
                     obj.rmse(x[:3], x[:3, :1])
+                    if not lamb:             # and chunk by chunk (fused_chunks.py)
+                        obj._chunk = 2
+                        obj.evaluate()
+                        obj.rmse(x, x[:, :1])
             # the optimiser's compiled bookkeeping (lbfgs_kernels) too
             FlatLBFGS(obj.params, max_iter=3).step(evaluate=obj.evaluate)
         return True

@@ -1,7 +1,7 @@
 """Compiled (numba) kernels of the loss: the squared error's residual, and
 the regulariser (L1 + entropy on the edges' spreads, DESIGN.md section 3):
-per-edge variances and the penalty with its gradients.  Part of kernels.py, which imports (and re-exports) them where
-numba is available."""
+per-edge variances and the penalty with its gradients.  Part of kernels.py,
+which imports (and re-exports) them where numba is available."""
 from __future__ import annotations
 
 import os
