@@ -158,8 +158,8 @@ if _HAVE_NUMBA:
         """Every (sample, input)'s table row POS and local coordinate U, both
         [in, B] (input-major: the per-input loops below then run over
         contiguous memory and vectorise).  U first holds the input's column.
-        On a uniform grid (ustart / uinv_h [in], else empty) the row comes from
-        a floor; else U is counted against one knot at a time (branch-free,
+        On a uniform grid (ustart / uinv_h [in], else empty) the row and u
+        come from a floor; else U is counted against one knot at a time (branch-free,
         vectorised over samples: ~3x faster than a count per sample), or
         bisected on big grids.  Next to a knot the floor may pick the
         neighbouring row: u is then a rounding error outside [0, 1], where
@@ -170,12 +170,19 @@ if _HAVE_NUMBA:
         _transpose(X, U, 0)
         for i in range(n_in):
             if ustart.shape[0]:
+                # u is t's fractional part: no table reads, so this loop vectorises
                 t0, ih = ustart[i], uinv_h[i]
+                # (typed: literals would make float32 maths float64; float32 holds any knot count)
+                zero, top = ih - ih, np.float32(last)
                 for b in range(B):
                     t = (U[i, b] - t0) * ih
-                    # false for NaN: row 0, like the count
-                    POS[i, b] = (np.int32(t) + 1 if t < last else nk) if t >= 0 else 0
-            elif nk > 48:
+                    j = np.floor(t)
+                    inside = (t >= zero) & (t < top)        # false for NaN: row 0, like the count
+                    POS[i, b] = np.int32(j) + 1 if inside else (nk if t >= top else 0)
+                    # outside: an all-zero row, u = 0 (NaN stays NaN)
+                    U[i, b] = t - j if inside else (zero if t == t else t)
+                continue
+            if nk > 48:
                 for b in range(B):
                     POS[i, b] = _bisect(knots, i, U[i, b])
             else:
