@@ -433,3 +433,37 @@ def test_full_width_vectors_on_avx512_hosts_and_a_users_setting_wins():
     env["NUMBA_CPU_FEATURES"] = "+sse2"
     got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert got == "+sse2"
+
+
+@pytest.mark.parametrize("width,affine,chunk", [([3, 10, 9, 1], False, None), ([3, 10, 9, 1], False, 256),
+                                                ([3, 10, 9, 1], True, 256), ([3, [8, 2], 1], False, 256)])
+def test_single_output_layers_in_closed_form_match_autograd(width, affine, chunk):
+    """A last layer with one output on uniform knots runs in closed form
+    (kernels.uniform_out1_*), fed feature-major by a uniform layer before it
+    (or, behind affines or multiplication nodes, transposed): loss,
+    gradient and inference equal autograd's, inputs beyond the knots included."""
+    gen = torch.Generator().manual_seed(4)
+    m = KAN(width, grid=5, seed=0, affine_trainable=affine)
+    x = (torch.rand(1100, 3, generator=gen, dtype=torch.float64) * 2.6 - 1.3)
+    y = torch.cos(x.sum(1, keepdim=True))
+    with torch.no_grad():
+        for layer in m.layers:
+            layer.coef.mul_(5)
+            layer.scale_base.add_(0.2)
+        if affine:
+            for p in m.subnode_scale:
+                p.mul_(1.3)
+    params = train.trainable_parameters(m)
+    ref_loss, ref_grad = _autograd(m, x, y, 0.0, params)
+    obj = fused.FusedObjective(m, params)
+    modes = [obj._mode(L, False) for L in obj.layers]
+    assert modes[-1] == "out1"
+    handoff = obj._hands_feature_major(obj.layers[-2], modes[-2], modes[-1])
+    assert handoff == (len(width) == 4 and not affine)
+    if chunk:
+        obj._chunk = chunk
+    obj.set_batch(x, y)
+    loss, grad = obj.evaluate()
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    assert np.abs(grad - ref_grad).max() <= 1e-10 * np.abs(ref_grad).max()
+    assert np.allclose(obj.predict(x.numpy()), m(x).detach().numpy(), rtol=1e-12, atol=1e-13)

@@ -204,21 +204,28 @@ class FusedObjective(ChunkPasses, LayerPasses):
         saved = []
         h = x
         prep = prep if prep is not None else self._prepare()
-        for L, P in zip(self.layers[start:stop], prep[start:stop]):
+        layers = self.layers[start:stop]
+        modes = ["data" if L.l == 0 and cache_data else self._mode(L, reg_on) for L in layers] + [None]
+        fm = False                  # whether h is feature-major [in, B]
+        for j, (L, P) in enumerate(zip(layers, prep[start:stop])):
             l = L.l
             w = L.w
-            first = l == 0 and cache_data
-            if first:
+            mode = modes[j]
+            key = (l, keep)
+            if mode == "out1" and not fm:
+                h = self._transposed(h, key)
+            if mode == "data":
                 data = self._data_for(h)
             else:
-                data = self._silu(h, (l, keep))
-            sv = {"h": h, "w": w, "wb": P["wb"], "ws": P["ws"], "sig": data["sig"], "silu": data["silu"]}
-            key = (l, keep)
-            mode = "data" if first else self._mode(L, reg_on)
+                data = self._silu(h, key)
+            sv = {"h": h, "w": w, "wb": P["wb"], "ws": P["ws"], "sig": data["sig"], "silu": data["silu"], "fm_in": fm}
+            hand_fm = self._hands_feature_major(L, mode, modes[j + 1])
             if mode == "data":
                 s = self._data_forward(L, P, h, data, sv, reg_on, key)
             elif mode == "uniform":
-                s = self._uniform_forward(L, P, h, data, sv, key)
+                s = self._uniform_forward(L, P, h, data, sv, key, hand_fm)
+            elif mode == "out1":
+                s = self._out1_forward(L, P, h, data, sv, key)
             elif mode == "dense":
                 s = self._dense_forward(L, P, h, data, sv, l > 0 and keep, key)
             else:
@@ -226,8 +233,13 @@ class FusedObjective(ChunkPasses, LayerPasses):
             nodes, ctx = self._after(L, s)
             sv["ctx"] = ctx
             saved.append(sv)
-            h = nodes
+            h, fm = nodes, hand_fm
         return h, saved
+
+    def _transposed(self, h: np.ndarray, key) -> np.ndarray:
+        hT = self._array(key + ("hT",), (h.shape[1], h.shape[0]))
+        np.copyto(hT, h.T)
+        return hT
 
     def _regulariser(self, saved, B: int):
         """R (train.regularization) and, per layer, what its backward pass

@@ -89,7 +89,7 @@ class ChunkPasses:
             if mode == "edge":
                 self._polys(L, P, (L.l, keep))
             else:
-                self._ceff(L, P, (L.l, keep), mode == "uniform")
+                self._ceff(L, P, (L.l, keep), mode in ("uniform", "out1"))
 
     def predict(self, x: np.ndarray, cache_data: bool = False) -> np.ndarray:
         """The network's output on x [B, in] (the batch itself with ``cache_data``)."""

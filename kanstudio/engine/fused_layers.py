@@ -11,7 +11,11 @@
   (DENSE_MIN_OUT) and the regulariser is off;
 * uniform (kernels.uniform_basis_t + BLAS): the same on a uniform grid
   (before any grid update), the dense basis in closed form, vectorised over
-  samples.
+  samples;
+* out1 (kernels.uniform_out1_*): a layer with one output on a uniform grid,
+  in closed form over samples with no basis stored; it works feature-major
+  ([in, B]), and a uniform layer before it hands its output over that way
+  (its product's result, no transpose) and takes the gradient back so.
 
 ``LayerPasses`` is a mixin of FusedObjective: it uses the objective's scratch
 arrays (``_array``), dtype and empty placeholder (``_e``).
@@ -106,10 +110,16 @@ class LayerPasses:
     @staticmethod
     def _mode(L, reg_on: bool) -> str:
         """How a layer after the first runs: BLAS once it is wide (and the
-        regulariser, which needs per-edge spreads, is off), else per edge."""
+        regulariser, which needs per-edge spreads, is off), else per edge,
+        or in closed form with one output on a uniform grid."""
         if reg_on or L.n_out < DENSE_MIN_OUT:
-            return "edge"
+            return "out1" if not reg_on and L.n_out == 1 and L.uniform else "edge"
         return "uniform" if L.uniform else "dense"
+
+    @staticmethod
+    def _hands_feature_major(L, mode: str, next_mode) -> bool:
+        """Whether a layer gives its output to the next feature-major."""
+        return next_mode == "out1" and mode == "uniform" and L.identity and not L.mult_ops
 
     # Parameter-derived tables (masked scales, effective coefficients, edge
     # polynomials) are made once per evaluation, not once per chunk: P is the
@@ -220,7 +230,18 @@ class LayerPasses:
             data["Dd"] = DT
         return data["Dd"]
 
-    def _uniform_forward(self, L, P, h, data, sv, key):
+    def _out1_forward(self, L, P, hT, data, sv, key):
+        """hT and data's sig / silu feature-major [in, B]."""
+        B = hT.shape[1]
+        nb = L.coef.shape[2]
+        ceff = self._ceff(L, P, key, True)
+        tt = self._array(key + ("TT1",), hT.shape)
+        s = self._array(key + ("s",), (B, 1))
+        kernels.uniform_out1_forward(hT, data["silu"], L.ustart, L.uinv_h, L.consts, nb, ceff, tt, s)
+        sv.update(mode="out1", TT=tt, ceff=ceff, coef=L.coef)
+        return s
+
+    def _uniform_forward(self, L, P, h, data, sv, key, feature_major: bool = False):
         """DT = [basis rows; silu rows] [in*nb + in, B], so one product gives
         both the spline and the base part (and one more both gradients)."""
         B = h.shape[0]
@@ -235,9 +256,11 @@ class LayerPasses:
         ceff = self._ceff(L, P, key, True)
         # s^T = ceff^T DT, then transposed: ~1.5x faster in MKL than DT^T ceff
         st = self._mm(ceff.T, data["DT"], self._array(key + ("st",), (n_out, B)))
+        sv.update(mode="uniform", DT=data["DT"], TT=data["TT"], ceff=ceff, coef=coef, out_fm=feature_major)
+        if feature_major:
+            return st
         s = self._array(key + ("s",), (B, n_out))
         s[:] = st.T
-        sv.update(mode="uniform", DT=data["DT"], TT=data["TT"], ceff=ceff, coef=coef)
         return s
 
     def _after(self, L: LayerView, s: np.ndarray):
@@ -291,8 +314,10 @@ class LayerPasses:
         if acc is None:
             acc = accs[L.l] = self._new_acc(L, sv, rg, grad)
         need_x = L.l > 0
-        if need_x and gx_out is None:     # (used by the layer before, at once)
-            gx_out = self._array((L.l, True, "gx"), (gs.shape[0], L.n_in))
+        if need_x and gx_out is None and sv["mode"] != "out1":     # (used by the layer before, at once)
+            gx_out = self._array((L.l, True, "gx"), (gs.shape[1] if sv.get("out_fm") else gs.shape[0], L.n_in))
+        if sv["mode"] == "out1":
+            return self._out1_backward(L, sv, gs, acc, need_x, gx_out)
         if sv["mode"] != "edge":
             return self._dense_backward(L, sv, gs, acc, gx_out if need_x else None)
         return self._edge_backward(L, sv, rg, gs, acc, gx_out if need_x else None)
@@ -307,8 +332,8 @@ class LayerPasses:
             acc["gsb"] = self._array((L.l, "gsb"), (n_in, n_out))
             acc["gsp"] = self._array((L.l, "gsp"), (n_in, n_out))
         else:
-            uniform = sv["mode"] in ("uniform", "data")          # silu rows inside DT
-            rows = sv["DT"].shape[0] if uniform else sv["D"].shape[1]
+            uniform = sv["mode"] in ("uniform", "data", "out1")          # silu rows after the basis rows
+            rows = n_in * (sv["coef"].shape[2] + 1) if uniform else sv["D"].shape[1]
             acc["G"] = self._array((L.l, "geff"), (rows, n_out))
             acc["GB"] = None if uniform else self._array((L.l, "gwb"), (n_in, n_out))
             acc["coef"], acc["cv"] = sv["coef"], sv.get("cv")
@@ -351,13 +376,33 @@ class LayerPasses:
         off, k = slot
         return grad[off:off + k].reshape(shape)
 
+    def _out1_backward(self, L, sv, gs, acc, need_x, gx_out):
+        """dL/dx feature-major [in, B] when the layer before handed its output
+        so (and takes it back so), else into gx_out (or scratch) as [B, in]."""
+        n_in, B = sv["TT"].shape
+        gxt = self._array((L.l, True, "gxt"), (n_in, B)) if need_x else self._e.reshape(0, 0)
+        kernels.uniform_out1_backward(sv["TT"], sv["sig"], sv["silu"], L.uinv_h, L.consts, sv["coef"].shape[2],
+                                      sv["ceff"], gs, need_x, acc["G"], gxt, acc["first"])
+        acc["first"] = False
+        if not need_x:
+            return self._e
+        if sv["fm_in"] and gx_out is None:
+            return gxt
+        gx = gx_out if gx_out is not None else self._array((L.l, True, "gx"), (B, n_in))
+        np.copyto(gx, gxt.T)
+        return gx
+
     def _dense_backward(self, L, sv, gs, acc, gx):
+        """gs: dL/d(outputs) [B, out], or [out, B] when the layer handed its
+        output on feature-major."""
         h = sv["h"]
         n_in, n_out, nb = sv["coef"].shape
         uniform = acc["GB"] is None
         DT = sv["DT"] if uniform else sv["D"].T
         add = not acc["first"]
         acc["first"] = False
+        gs_t = gs if sv.get("out_fm") else gs.T           # [out, B]
+        gs = gs_t.T
         self._mm(DT, gs, acc["G"], add)
         if not uniform:
             self._mm(sv["silu"].T, gs, acc["GB"], add)
@@ -365,7 +410,7 @@ class LayerPasses:
             return self._e
         sig = sv["sig"]
         if uniform:
-            g_dt = self._mm(sv["ceff"], gs.T, self._array((L.l, "gDT"), DT.shape))
+            g_dt = self._mm(sv["ceff"], gs_t, self._array((L.l, "gDT"), DT.shape))
             kernels.uniform_grad_x(sv["TT"], sig, sv["silu"], L.uinv_h, L.consts, nb, g_dt, gx)
         else:
             self._mm(gs, sv["wb"].T, gx)

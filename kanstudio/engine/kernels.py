@@ -73,7 +73,7 @@ except ImportError:  # pragma: no cover - exercised only where numba is absent
 __all__ = ["available", "disable", "edge_polys", "edge_polys_backward", "layer_forward", "layer_backward",
            "layer_backward_finish", "residual",
            "spread_variance", "cov_spread", "spread_penalty", "dense_basis", "dense_grad_x", "dense_param_grads", "uniform_basis_t",
-           "uniform_grad_x", "piece_table", "ORDER", "UNIFORM_CONSTS"]
+           "uniform_grad_x", "uniform_out1_forward", "uniform_out1_backward", "piece_table", "ORDER", "UNIFORM_CONSTS"]
 
 ORDER = 3          # the spline order the kernels are written for
 
@@ -421,5 +421,5 @@ if _HAVE_NUMBA:
         GA[i, pos, 3, o] += t
 
     from .kernels_basis import (dense_basis, dense_grad_x, dense_param_grads, piece_table,  # noqa: E402,F401
-                                uniform_basis_t, uniform_grad_x)
+                                uniform_basis_t, uniform_grad_x, uniform_out1_backward, uniform_out1_forward)
     from .kernels_reg import cov_spread, residual, spread_penalty, spread_variance  # noqa: E402,F401

@@ -149,6 +149,88 @@ def uniform_grad_x(TT, SIG, SILU, inv_h, C, nb, GDT, GX):
                 sig, sl = SIG[b, i], SILU[b, i]
                 GX[b, i] = acc[i, b] + GDT[n_in * nb + i, b] * (sig + sl - sl * sig)
 
+# the single-output kernels' sums over samples vectorise only if they may be reassociated
+_jit_sum = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath={"contract", "reassoc"})
+
+
+@njit(cache=_CACHE, nogil=True, inline="always")
+def _cardinal_parts(q, zero, one, two):
+    """a = (2 - |q|)+ and e = (1 - |q|)+: the cardinal cubic is
+    N = (a^3 - 4 e^3) / 6 and its slope dN/dq = sign(q) (2 e^2 - a^2 / 2),
+    one expression on all of its support (no branches to select between)."""
+    s = abs(q)
+    return max(two - s, zero), max(one - s, zero)
+
+@_jit_sum
+def uniform_out1_forward(HT, SILUT, start, inv_h, C, nb, CE, TT, Y):
+    """A layer with one output on a uniform grid, in closed form: Y [B, 1] =
+    sum_i CE[in*nb + i] silu(x_i) + sum_{i, m} CE[i*nb + m] B_m(x_i), with
+    CE [in*(nb+1), 1] in _ceff's layout (coefficients times ws, then wb).
+    Inputs feature-major (HT, SILUT [in, B]) and every loop over samples,
+    vectorised: no interval search and no table gathers, which an edge
+    kernel's per-sample loop cannot avoid.  TT [in, B] receives the inputs
+    in grid units, for the backward pass."""
+    n_in, B = HT.shape
+    zero, one, two, sixth = C[0], C[1], C[2], C[5]
+    four = two + two
+    for b in range(B):
+        Y[b, 0] = zero
+    for i in range(n_in):
+        t0, ih, wb = start[i], inv_h[i], CE[n_in * nb + i, 0]
+        for b in range(B):
+            TT[i, b] = (HT[i, b] - t0) * ih
+            Y[b, 0] += wb * SILUT[i, b]
+        fm = two                    # basis m is centred on t = m + 2
+        for m in range(nb):
+            c = CE[i * nb + m, 0] * sixth
+            for b in range(B):
+                a, e = _cardinal_parts(TT[i, b] - fm, zero, one, two)
+                Y[b, 0] += c * (a * a * a - four * (e * e * e))
+            fm += one
+
+@_jit_sum
+def uniform_out1_backward(TT, SIGT, SILUT, inv_h, C, nb, CE, GY, need_x, G, GXT, first):
+    """uniform_out1_forward's gradients from GY = dL/dY [B, 1]: G [in*(nb+1), 1]
+    receives (``first``) or adds the sums over samples of GY times each
+    basis function and each silu (dL/dCE); GXT [in, B], when ``need_x``,
+    dL/dx feature-major (the basis slopes recomputed, not stored; SIGT =
+    sigmoid(x))."""
+    n_in, B = TT.shape
+    zero, one, two, half, sixth = C[0], C[1], C[2], C[4], C[5]
+    four = two + two
+    if first:
+        for r in range(G.shape[0]):
+            G[r, 0] = zero
+    for i in range(n_in):
+        fm = two
+        if need_x:
+            for b in range(B):
+                GXT[i, b] = zero
+        for m in range(nb):
+            c = CE[i * nb + m, 0]
+            g = zero
+            if need_x:
+                for b in range(B):
+                    q = TT[i, b] - fm
+                    a, e = _cardinal_parts(q, zero, one, two)
+                    g += GY[b, 0] * (a * a * a - four * (e * e * e))
+                    d = (e * e + e * e) - half * (a * a)
+                    GXT[i, b] += c * (d if q >= zero else -d)
+            else:
+                for b in range(B):
+                    a, e = _cardinal_parts(TT[i, b] - fm, zero, one, two)
+                    g += GY[b, 0] * (a * a * a - four * (e * e * e))
+            G[i * nb + m, 0] += g * sixth
+            fm += one
+        ih, wb = inv_h[i], CE[n_in * nb + i, 0]
+        gs = zero
+        for b in range(B):
+            sig, sl, gy = SIGT[i, b], SILUT[i, b], GY[b, 0]
+            gs += gy * sl
+            if need_x:          # silu'(x) = sig + silu - silu sig
+                GXT[i, b] = gy * (GXT[i, b] * ih + wb * (sig + sl - sl * sig))
+        G[n_in * nb + i, 0] += gs
+
 @_jit
 def piece_table(grid, k, vinv, rows):
     """spline._piece_table in one call: rows [in, n_knots+1, 2 + (k+1)^2]
