@@ -32,7 +32,7 @@ import torch
 from . import kernels
 from .lbfgs import FlatLBFGS
 from .fused_chunks import ChunkPasses, Slot
-from .fused_layers import DENSE_MIN_OUT, LayerPasses, LayerView
+from .fused_layers import DENSE_MIN_OUT, FEATURE_MAJOR, LayerPasses, LayerView
 from .network import KAN
 
 __all__ = ["supports", "FusedObjective", "objective_for", "forget", "predict", "warm_up", "DENSE_MIN_OUT"]
@@ -197,31 +197,31 @@ class FusedObjective(ChunkPasses, LayerPasses):
         return {"sig": sig, "silu": silu}
 
     def _forward(self, x: np.ndarray, reg_on: bool, cache_data: bool, keep: bool = True,
-                 prep: Optional[list] = None, start: int = 0, stop: Optional[int] = None):
-        """Through layers start .. stop - 1 (x: the input of layer start);
-        ``cache_data``: x is the batch, whose first-layer work is kept;
-        ``prep``: _prepare's, shared by the chunks."""
+                 prep: Optional[list] = None, start: int = 0, stop: Optional[int] = None, fm: bool = False):
+        """Through layers start .. stop - 1 (x: the input of layer start,
+        feature-major [in, B] with ``fm``); ``cache_data``: x is the batch,
+        whose first-layer work is kept; ``prep``: _prepare's, shared by the
+        chunks.  The output is feature-major when the last layer run hands it
+        on so (its sv["out_fm"])."""
         saved = []
         h = x
         prep = prep if prep is not None else self._prepare()
-        layers = self.layers[start:stop]
-        modes = ["data" if L.l == 0 and cache_data else self._mode(L, reg_on) for L in layers] + [None]
-        fm = False                  # whether h is feature-major [in, B]
-        for j, (L, P) in enumerate(zip(layers, prep[start:stop])):
+        modes = ["data" if L.l == 0 and cache_data else self._mode(L, reg_on) for L in self.layers] + [None]
+        for L, P in zip(self.layers[start:stop], prep[start:stop]):
             l = L.l
             w = L.w
-            mode = modes[j]
+            mode = modes[l]
             key = (l, keep)
-            if mode == "out1" and not fm:
+            if mode in FEATURE_MAJOR and not fm:
                 h = self._transposed(h, key)
             if mode == "data":
                 data = self._data_for(h)
             else:
                 data = self._silu(h, key)
             sv = {"h": h, "w": w, "wb": P["wb"], "ws": P["ws"], "sig": data["sig"], "silu": data["silu"], "fm_in": fm}
-            hand_fm = self._hands_feature_major(L, mode, modes[j + 1])
+            hand_fm = self._hands_feature_major(L, mode, modes[l + 1])
             if mode == "data":
-                s = self._data_forward(L, P, h, data, sv, reg_on, key)
+                s = self._data_forward(L, P, h, data, sv, reg_on, key, hand_fm)
             elif mode == "uniform":
                 s = self._uniform_forward(L, P, h, data, sv, key, hand_fm)
             elif mode == "out1":

@@ -42,7 +42,8 @@ class ChunkPasses:
         if n > 1:
             self._tables_now(prep, 1, True)    # what the chunks share, made before they start
         parts = [starts[k * len(starts) // n:(k + 1) * len(starts) // n] for k in range(n)]
-        results = workers.run_parts(lambda k, part: self._chunk_pass(k, part, step, h0, g0, prep), parts)
+        fm0 = bool(saved0[0].get("out_fm"))
+        results = workers.run_parts(lambda k, part: self._chunk_pass(k, part, step, h0, g0, prep, fm0), parts)
         sse, grad, accs = results[0]
         for sse_k, grad_k, accs_k in results[1:]:
             sse += sse_k
@@ -57,11 +58,20 @@ class ChunkPasses:
         self.last_mse, self.last_reg = sse / (B * self._y.shape[1]), None
         return self.last_mse, grad
 
-    def _chunk_pass(self, worker: int, starts, step: int, h0: np.ndarray, g0: np.ndarray, prep: list):
-        """Layers 1.. forward and back over the chunks at ``starts`` (rows of
-        h0, the first layer's output), with worker's scratch space: returns
-        (sum of squared errors, gradient part, the layers' sums); dL/dh0
-        goes into g0's rows."""
+    def _rows_of(self, h: np.ndarray, rows: slice, fm: bool):
+        """(a chunk's rows of h, feature-major?): a feature-major h's columns
+        are copied out (the kernels take contiguous arrays)."""
+        if not fm:
+            return h[rows], False
+        part = self._array(("rows", True), (h.shape[0], rows.stop - rows.start))
+        np.copyto(part, h[:, rows])
+        return part, True
+
+    def _chunk_pass(self, worker: int, starts, step: int, h0: np.ndarray, g0: np.ndarray, prep: list, fm0: bool):
+        """Layers 1.. forward and back over the chunks at ``starts`` (samples
+        of h0, the first layer's output, feature-major with ``fm0``), with
+        worker's scratch space: returns (sum of squared errors, gradient part,
+        the layers' sums); dL/dh0 goes into g0's (same layout) samples."""
         self._tls.slot = worker
         try:
             B = self._x.shape[0]
@@ -71,11 +81,12 @@ class ChunkPasses:
             rest = self.layers[1:]
             for c0 in starts:
                 rows = slice(c0, min(B, c0 + step))
-                pred, saved = self._forward(h0[rows], False, cache_data=True, prep=prep, start=1)
+                h, fm = self._rows_of(h0, rows, fm0)
+                pred, saved = self._forward(h, False, cache_data=True, prep=prep, start=1, fm=fm)
                 g = self._array(("gy", True), pred.shape)
                 sse += kernels.residual(pred, self._y[rows], pred.dtype.type(scale), g)
                 for L, sv in zip(reversed(rest), reversed(saved)):
-                    g = self._backward_layer(L, sv, None, g, grad, accs, g0[rows] if L.l == 1 else None)
+                    g = self._backward_layer(L, sv, None, g, grad, accs, (g0[:, rows] if fm else g0[rows]) if L.l == 1 else None)
             return sse, grad, accs
         finally:
             self._tls.slot = 0
@@ -99,10 +110,10 @@ class ChunkPasses:
             return self._forward(x, False, cache_data=cache_data, keep=cache_data)[0]
         out = np.empty((B, self._n_out), dtype=self.dtype)
         prep = self._prepare()
-        start = 0
+        start, fm = 0, False
         if cache_data:         # the first layer at once (see _evaluate_chunks)
-            x, _ = self._forward(x, False, cache_data=True, prep=prep, stop=1)
-            start = 1
+            x, saved0 = self._forward(x, False, cache_data=True, prep=prep, stop=1)
+            start, fm = 1, bool(saved0[0].get("out_fm"))
         starts = list(range(0, B, step))
         n = min(workers.thread_count(), len(starts))
         if n > 1:
@@ -113,8 +124,9 @@ class ChunkPasses:
             try:
                 for c0 in part:
                     rows = slice(c0, min(B, c0 + step))
-                    out[rows] = self._forward(x[rows], False, cache_data=False, keep=cache_data, prep=prep,
-                                              start=start)[0]
+                    h, _ = self._rows_of(x, rows, fm)
+                    out[rows] = self._forward(h, False, cache_data=False, keep=cache_data, prep=prep,
+                                              start=start, fm=fm)[0]
             finally:
                 self._tls.slot = 0
         workers.run_parts(work, [starts[k * len(starts) // n:(k + 1) * len(starts) // n] for k in range(n)])

@@ -13,9 +13,12 @@
   (before any grid update), the dense basis in closed form, vectorised over
   samples;
 * out1 (kernels.uniform_out1_*): a layer with one output on a uniform grid,
-  in closed form over samples with no basis stored; it works feature-major
-  ([in, B]), and a uniform layer before it hands its output over that way
-  (its product's result, no transpose) and takes the gradient back so.
+  in closed form over samples with no basis stored.
+
+The uniform and out1 kernels work feature-major ([in, B], every loop over
+samples contiguous); a data or uniform layer before them hands its output
+over that way (its product's result, no transpose) and takes the gradient
+back so (``_hands_feature_major``; sv["fm_in"] / sv["out_fm"]).
 
 ``LayerPasses`` is a mixin of FusedObjective: it uses the objective's scratch
 arrays (``_array``), dtype and empty placeholder (``_e``).
@@ -31,6 +34,7 @@ from .network import KAN
 __all__ = ["LayerView", "LayerPasses", "DENSE_MIN_OUT"]
 
 DENSE_MIN_OUT = 8        # layers with at least this many outputs use BLAS (measured crossover ~6-10)
+FEATURE_MAJOR = ("uniform", "out1")     # the modes whose input is feature-major [in, B]
 
 
 SMALL_MM = 2 ** 17       # multiply-adds: below this a product takes ~10 us, and torch's call ~4 us of it
@@ -119,7 +123,7 @@ class LayerPasses:
     @staticmethod
     def _hands_feature_major(L, mode: str, next_mode) -> bool:
         """Whether a layer gives its output to the next feature-major."""
-        return next_mode == "out1" and mode == "uniform" and L.identity and not L.mult_ops
+        return next_mode in FEATURE_MAJOR and mode in ("data", "uniform") and L.identity and not L.mult_ops
 
     # Parameter-derived tables (masked scales, effective coefficients, edge
     # polynomials) are made once per evaluation, not once per chunk: P is the
@@ -184,7 +188,7 @@ class LayerPasses:
         sv.update(mode="dense", D=data["D"], pos=data["pos"], der=data["der"], ceff=ceff, coef=coef)
         return s
 
-    def _data_forward(self, L, P, h, data, sv, reg_on, key):
+    def _data_forward(self, L, P, h, data, sv, reg_on, key, feature_major: bool = False):
         """The first layer sees the same data on every call: its basis (with
         silu rows, one product gives both parts) and, for the regulariser,
         each input's basis covariance are made once; the spreads then come
@@ -194,12 +198,17 @@ class LayerPasses:
         n_in, n_out, nb = coef.shape
         DT = self._data_forward_basis(L, h, data)
         ceff = self._ceff(L, P, key, True)
-        s = self._array(key + ("s",), (B, n_out))
-        if B * DT.shape[0] * n_out < SMALL_MM:
-            np.dot(DT.T, ceff, out=s)
-        else:       # s^T = ceff^T DT, then transposed (as in _uniform_forward)
-            s[:] = self._mm(ceff.T, DT, self._array(key + ("st",), (n_out, B))).T
-        sv.update(mode="data", DT=DT, ceff=ceff, coef=coef)
+        sv.update(mode="data", DT=DT, ceff=ceff, coef=coef, out_fm=feature_major)
+        if feature_major or B * DT.shape[0] * n_out >= SMALL_MM:
+            # s^T = ceff^T DT (as in _uniform_forward), handed on so or transposed
+            st = self._mm(ceff.T, DT, self._array(key + ("st",), (n_out, B)))
+            if feature_major:
+                s = st
+            else:
+                s = self._array(key + ("s",), (B, n_out))
+                s[:] = st.T
+        else:
+            s = np.dot(DT.T, ceff, out=self._array(key + ("s",), (B, n_out)))
         if reg_on:
             if "cov" not in data:
                 basis = DT[:n_in * nb].T.reshape(B, n_in, nb).astype(np.float64)
@@ -219,8 +228,8 @@ class LayerPasses:
             nb = L.p_coef.shape[2]
             DT = np.empty((n_in * (nb + 1), B), dtype=self.dtype)
             if L.uniform:
-                kernels.uniform_basis_t(x, data["silu"], L.ustart, L.uinv_h, L.consts, nb,
-                                        np.empty((n_in, B), dtype=self.dtype), DT)
+                kernels.uniform_basis_t(np.ascontiguousarray(x.T), np.ascontiguousarray(data["silu"].T), L.ustart,
+                                        L.uinv_h, L.consts, nb, np.empty((n_in, B), dtype=self.dtype), DT)
             else:
                 D = np.empty((B, n_in * nb), dtype=self.dtype)
                 pos = np.empty((B, n_in), dtype=np.int64)
@@ -241,17 +250,18 @@ class LayerPasses:
         sv.update(mode="out1", TT=tt, ceff=ceff, coef=L.coef)
         return s
 
-    def _uniform_forward(self, L, P, h, data, sv, key, feature_major: bool = False):
+    def _uniform_forward(self, L, P, hT, data, sv, key, feature_major: bool = False):
         """DT = [basis rows; silu rows] [in*nb + in, B], so one product gives
-        both the spline and the base part (and one more both gradients)."""
-        B = h.shape[0]
+        both the spline and the base part (and one more both gradients).
+        hT and data's sig / silu feature-major [in, B]."""
+        B = hT.shape[1]
         coef = L.coef
         n_in, n_out, nb = coef.shape
         if "DT" not in data:
             new = np.empty if L.l == 0 else (lambda shape, dtype: self._array(key + (len(shape), dtype), shape, dtype))
             tt = new((n_in, B), self.dtype)
             DT = new((n_in * (nb + 1), B), self.dtype)
-            kernels.uniform_basis_t(h, data["silu"], L.ustart, L.uinv_h, L.consts, nb, tt, DT)
+            kernels.uniform_basis_t(hT, data["silu"], L.ustart, L.uinv_h, L.consts, nb, tt, DT)
             data.update(DT=DT, TT=tt)
         ceff = self._ceff(L, P, key, True)
         # s^T = ceff^T DT, then transposed: ~1.5x faster in MKL than DT^T ceff
@@ -314,12 +324,12 @@ class LayerPasses:
         if acc is None:
             acc = accs[L.l] = self._new_acc(L, sv, rg, grad)
         need_x = L.l > 0
-        if need_x and gx_out is None and sv["mode"] != "out1":     # (used by the layer before, at once)
-            gx_out = self._array((L.l, True, "gx"), (gs.shape[1] if sv.get("out_fm") else gs.shape[0], L.n_in))
         if sv["mode"] == "out1":
             return self._out1_backward(L, sv, gs, acc, need_x, gx_out)
         if sv["mode"] != "edge":
-            return self._dense_backward(L, sv, gs, acc, gx_out if need_x else None)
+            return self._dense_backward(L, sv, gs, acc, need_x, gx_out)
+        if need_x and gx_out is None:     # (used by the layer before, at once)
+            gx_out = self._array((L.l, True, "gx"), (gs.shape[0], L.n_in))
         return self._edge_backward(L, sv, rg, gs, acc, gx_out if need_x else None)
 
     def _new_acc(self, L, sv, rg, grad) -> dict:
@@ -384,15 +394,21 @@ class LayerPasses:
         kernels.uniform_out1_backward(sv["TT"], sv["sig"], sv["silu"], L.uinv_h, L.consts, sv["coef"].shape[2],
                                       sv["ceff"], gs, need_x, acc["G"], gxt, acc["first"])
         acc["first"] = False
-        if not need_x:
-            return self._e
-        if sv["fm_in"] and gx_out is None:
-            return gxt
-        gx = gx_out if gx_out is not None else self._array((L.l, True, "gx"), (B, n_in))
+        return self._hand_back(L, sv, gxt, gx_out) if need_x else self._e
+
+    def _hand_back(self, L, sv, gxt, gx_out):
+        """dL/dx, made feature-major, in the layout the layer before handed
+        its output in (into gx_out when given: a chunk's part of the batch's)."""
+        if sv["fm_in"]:
+            if gx_out is None:
+                return gxt
+            np.copyto(gx_out, gxt)
+            return gx_out
+        gx = gx_out if gx_out is not None else self._array((L.l, True, "gx"), (gxt.shape[1], gxt.shape[0]))
         np.copyto(gx, gxt.T)
         return gx
 
-    def _dense_backward(self, L, sv, gs, acc, gx):
+    def _dense_backward(self, L, sv, gs, acc, need_x, gx_out):
         """gs: dL/d(outputs) [B, out], or [out, B] when the layer handed its
         output on feature-major."""
         h = sv["h"]
@@ -406,17 +422,19 @@ class LayerPasses:
         self._mm(DT, gs, acc["G"], add)
         if not uniform:
             self._mm(sv["silu"].T, gs, acc["GB"], add)
-        if gx is None:
+        if not need_x:
             return self._e
         sig = sv["sig"]
         if uniform:
             g_dt = self._mm(sv["ceff"], gs_t, self._array((L.l, "gDT"), DT.shape))
-            kernels.uniform_grad_x(sv["TT"], sig, sv["silu"], L.uinv_h, L.consts, nb, g_dt, gx)
-        else:
-            self._mm(gs, sv["wb"].T, gx)
-            gx *= sig * (1.0 + h * (1.0 - sig))
-            g_d = self._mm(gs, sv["ceff"].T, self._array((L.l, "gD"), sv["D"].shape))
-            kernels.dense_grad_x(g_d, sv["pos"], sv["der"], gx)
+            gxt = self._array((L.l, True, "gxt"), (n_in, gs.shape[0]))
+            kernels.uniform_grad_x(sv["TT"], sig, sv["silu"], L.uinv_h, L.consts, nb, g_dt, gxt)
+            return self._hand_back(L, sv, gxt, gx_out)
+        gx = gx_out if gx_out is not None else self._array((L.l, True, "gx"), (gs.shape[0], n_in))
+        self._mm(gs, sv["wb"].T, gx)
+        gx *= sig * (1.0 + h * (1.0 - sig))
+        g_d = self._mm(gs, sv["ceff"].T, self._array((L.l, "gD"), sv["D"].shape))
+        kernels.dense_grad_x(g_d, sv["pos"], sv["der"], gx)
         return gx
 
     # ------------------------------------------------------------ regulariser

@@ -9,7 +9,7 @@ import os
 import numpy as np
 from numba import njit
 
-from .kernels import _count_rows, _transpose   # kernels.py imports this module after defining them
+from .kernels import _count_rows   # kernels.py imports this module after defining it
 
 _CACHE = os.path.isfile(__file__)   # no source file (a frozen app): no disk cache
 _jit = njit(cache=_CACHE, nogil=True, error_model="numpy")
@@ -88,25 +88,24 @@ def _cardinal_arg(t, fm, two):
     return q, abs(q)
 
 @_jit_fma
-def uniform_basis_t(H, SILU, start, inv_h, C, nb, TT, DT):
+def uniform_basis_t(HT, SILUT, start, inv_h, C, nb, TT, DT):
     """The basis of a uniform grid in feature-major layout, from the layer's
-    input H [B, in]: TT [in, B] receives H transposed in grid units,
-    (x - t_0) / h, rows 0 .. in*nb - 1 of DT [in*nb + in, B] the basis and
-    its last in rows SILU transposed (one product then gives both parts of
+    input HT [in, B] (feature-major too): TT [in, B] receives it in grid
+    units, (x - t_0) / h, rows 0 .. in*nb - 1 of DT [in*nb + in, B] the
+    basis and its last in rows SILUT (one product then gives both parts of
     the layer).  On uniform knots every B_m is the same cardinal cubic N,
     so each row is one closed-form expression over a contiguous run of
     samples, which the compiler turns into SIMD code: no search, gather or
     scatter, and no division (the 1/6 is a constant).  C: kernels.UNIFORM_CONSTS in
     the data's dtype: with float literals float32 maths would silently
     become float64 and lose half the SIMD width."""
-    B, n_in = H.shape
+    n_in, B = HT.shape
     zero, one, two, half, sixth, two_thirds = C[0], C[1], C[2], C[4], C[5], C[6]
-    _transpose(H, TT, 0)
-    _transpose(SILU, DT, n_in * nb)
     for i in range(n_in):
         t0, ih = start[i], inv_h[i]
         for b in range(B):
-            TT[i, b] = (TT[i, b] - t0) * ih
+            TT[i, b] = (HT[i, b] - t0) * ih
+            DT[n_in * nb + i, b] = SILUT[i, b]
         fm = zero
         for m in range(nb):
             row = i * nb + m
@@ -119,17 +118,16 @@ def uniform_basis_t(H, SILU, start, inv_h, C, nb, TT, DT):
             fm += one
 
 @_jit_fma
-def uniform_grad_x(TT, SIG, SILU, inv_h, C, nb, GDT, GX):
-    """GX [B, in] = dL/dx from GDT = dL/dDT (uniform_basis_t's layout, TT
-    its inputs in grid units): the basis rows times dB_m/dx (recomputed,
-    not stored) plus the silu rows times silu'(x) = sig + silu - silu sig
-    (SIG = sigmoid(x))."""
+def uniform_grad_x(TT, SIGT, SILUT, inv_h, C, nb, GDT, GXT):
+    """GXT [in, B] = dL/dx, feature-major, from GDT = dL/dDT
+    (uniform_basis_t's layout, TT its inputs in grid units): the basis rows
+    times dB_m/dx (recomputed, not stored) plus the silu rows times
+    silu'(x) = sig + silu - silu sig (SIGT = sigmoid(x), feature-major)."""
     n_in, B = TT.shape
     zero, one, two, three_halves, half = C[0], C[1], C[2], C[3], C[4]
-    acc = np.empty((n_in, B), dtype=GDT.dtype)
     for i in range(n_in):
         for b in range(B):
-            acc[i, b] = zero
+            GXT[i, b] = zero
         fm = zero
         for m in range(nb):
             row = i * nb + m
@@ -138,16 +136,12 @@ def uniform_grad_x(TT, SIG, SILU, inv_h, C, nb, GDT, GX):
                 r = two - s
                 # dN/dt = sign(q) dN/ds: -(2 - s)^2 / 2 on 1 <= s < 2, (3s/2 - 2) s on s < 1
                 d = math.copysign(half * r * r, -q) if s >= one else (three_halves * s - two) * q
-                acc[i, b] += GDT[row, b] * d if s < two else zero
+                GXT[i, b] += GDT[row, b] * d if s < two else zero
             fm += one
         ih = inv_h[i]
         for b in range(B):
-            acc[i, b] *= ih
-    for b0 in range(0, B, 32):          # back to [B, in], in L1-sized blocks (see _transpose)
-        for i in range(n_in):
-            for b in range(b0, min(B, b0 + 32)):
-                sig, sl = SIG[b, i], SILU[b, i]
-                GX[b, i] = acc[i, b] + GDT[n_in * nb + i, b] * (sig + sl - sl * sig)
+            sig, sl = SIGT[i, b], SILUT[i, b]
+            GXT[i, b] = GXT[i, b] * ih + GDT[n_in * nb + i, b] * (sig + sl - sl * sig)
 
 # the single-output kernels' sums over samples vectorise only if they may be reassociated
 _jit_sum = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath={"contract", "reassoc"})
