@@ -137,4 +137,4 @@ class Slot(threading.local):
     slot = 0            # (a class default: every thread starts in slot 0, and reads it fast)
 
 
-_SUMS = ("G", "GB", "GA", "gsb", "gsp")     # the arrays of a layer's gradient sums (fused_layers._new_acc)
+_SUMS = ("G", "GT", "GB", "GA", "gsb", "gsp")     # the arrays of a layer's gradient sums (fused_layers._new_acc)

@@ -143,6 +143,8 @@ class LayerPasses:
             ceff[:n_in * nb] = (L.coef * P["ws"][:, :, None]).transpose(0, 2, 1).reshape(n_in * nb, n_out)
             if with_base:
                 ceff[n_in * nb:] = P["wb"]
+                # the forward products' operand, transposed once (a contiguous one runs ~8% faster in MKL)
+                P["ceffT"] = np.ascontiguousarray(ceff.T)
             P["ceff"] = ceff
         return P["ceff"]
 
@@ -201,7 +203,7 @@ class LayerPasses:
         sv.update(mode="data", DT=DT, ceff=ceff, coef=coef, out_fm=feature_major)
         if feature_major or B * DT.shape[0] * n_out >= SMALL_MM:
             # s^T = ceff^T DT (as in _uniform_forward), handed on so or transposed
-            st = self._mm(ceff.T, DT, self._array(key + ("st",), (n_out, B)))
+            st = self._mm(P["ceffT"], DT, self._array(key + ("st",), (n_out, B)))
             if feature_major:
                 s = st
             else:
@@ -265,7 +267,7 @@ class LayerPasses:
             data.update(DT=DT, TT=tt)
         ceff = self._ceff(L, P, key, True)
         # s^T = ceff^T DT, then transposed: ~1.5x faster in MKL than DT^T ceff
-        st = self._mm(ceff.T, data["DT"], self._array(key + ("st",), (n_out, B)))
+        st = self._mm(P["ceffT"], data["DT"], self._array(key + ("st",), (n_out, B)))
         sv.update(mode="uniform", DT=data["DT"], TT=data["TT"], ceff=ceff, coef=coef, out_fm=feature_major)
         if feature_major:
             return st
@@ -344,7 +346,11 @@ class LayerPasses:
         else:
             uniform = sv["mode"] in ("uniform", "data", "out1")          # silu rows after the basis rows
             rows = n_in * (sv["coef"].shape[2] + 1) if uniform else sv["D"].shape[1]
-            acc["G"] = self._array((L.l, "geff"), (rows, n_out))
+            if sv["mode"] == "uniform" and sv["out_fm"]:
+                # its output gradient comes feature-major: G^T = g^T DT^T runs ~10% faster than DT g^T^T
+                acc["GT"], acc["G"] = self._array((L.l, "geffT"), (n_out, rows)), None
+            else:
+                acc["G"] = self._array((L.l, "geff"), (rows, n_out))
             acc["GB"] = None if uniform else self._array((L.l, "gwb"), (n_in, n_out))
             acc["coef"], acc["cv"] = sv["coef"], sv.get("cv")
         return acc
@@ -360,6 +366,9 @@ class LayerPasses:
             return
         coef = acc["coef"]
         n_in, n_out, nb = coef.shape
+        if acc.get("GT") is not None:
+            acc["G"] = self._array((L.l, "geff"), acc["GT"].shape[::-1])
+            np.copyto(acc["G"], acc["GT"].T)
         g_all = acc["G"]
         g_wb = g_all[n_in * nb:] if acc["GB"] is None else acc["GB"]
         g_coef = self._slot(grad, L, L.coef_slot, "gcoef", coef.shape)
@@ -419,7 +428,10 @@ class LayerPasses:
         acc["first"] = False
         gs_t = gs if sv.get("out_fm") else gs.T           # [out, B]
         gs = gs_t.T
-        self._mm(DT, gs, acc["G"], add)
+        if acc.get("GT") is not None:
+            self._mm(gs_t, DT.T, acc["GT"], add)
+        else:
+            self._mm(DT, gs, acc["G"], add)
         if not uniform:
             self._mm(sv["silu"].T, gs, acc["GB"], add)
         if not need_x:
