@@ -187,12 +187,14 @@ class FusedObjective(ChunkPasses, LayerPasses):
             prep.append({"wb": L.base * L.w, "ws": L.sp * L.w})
         return prep
 
-    def _silu(self, h: np.ndarray, key) -> dict:
-        """sigmoid(h) and silu(h) of a hidden layer's input: torch's sigmoid
-        is one pass (numpy's takes five, with temporaries)."""
+    def _silu(self, h: np.ndarray, key, with_silu: bool = True) -> dict:
+        """sigmoid(h) and (``with_silu``) silu(h) of a hidden layer's input:
+        torch's sigmoid is one pass (numpy's takes five, with temporaries)."""
         sig = self._array(key + ("sig",), h.shape)
-        silu = self._array(key + ("silu",), h.shape)
         torch.sigmoid(self._tensor(h), out=self._tensor(sig))
+        if not with_silu:
+            return {"sig": sig, "silu": None}
+        silu = self._array(key + ("silu",), h.shape)
         np.multiply(h, sig, out=silu)
         return {"sig": sig, "silu": silu}
 
@@ -217,7 +219,7 @@ class FusedObjective(ChunkPasses, LayerPasses):
             if mode == "data":
                 data = self._data_for(h)
             else:
-                data = self._silu(h, key)
+                data = self._silu(h, key, mode not in FEATURE_MAJOR)       # (those kernels make silu)
             sv = {"h": h, "w": w, "wb": P["wb"], "ws": P["ws"], "sig": data["sig"], "silu": data["silu"], "fm_in": fm}
             hand_fm = self._hands_feature_major(L, mode, modes[l + 1])
             if mode == "data":

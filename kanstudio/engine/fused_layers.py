@@ -230,7 +230,7 @@ class LayerPasses:
             nb = L.p_coef.shape[2]
             DT = np.empty((n_in * (nb + 1), B), dtype=self.dtype)
             if L.uniform:
-                kernels.uniform_basis_t(np.ascontiguousarray(x.T), np.ascontiguousarray(data["silu"].T), L.ustart,
+                kernels.uniform_basis_t(np.ascontiguousarray(x.T), np.ascontiguousarray(data["sig"].T), L.ustart,
                                         L.uinv_h, L.consts, nb, np.empty((n_in, B), dtype=self.dtype), DT)
             else:
                 D = np.empty((B, n_in * nb), dtype=self.dtype)
@@ -242,20 +242,20 @@ class LayerPasses:
         return data["Dd"]
 
     def _out1_forward(self, L, P, hT, data, sv, key):
-        """hT and data's sig / silu feature-major [in, B]."""
+        """hT and data's sig feature-major [in, B] (the kernels make silu)."""
         B = hT.shape[1]
         nb = L.coef.shape[2]
         ceff = self._ceff(L, P, key, True)
         tt = self._array(key + ("TT1",), hT.shape)
         s = self._array(key + ("s",), (B, 1))
-        kernels.uniform_out1_forward(hT, data["silu"], L.ustart, L.uinv_h, L.consts, nb, ceff, tt, s)
+        kernels.uniform_out1_forward(hT, data["sig"], L.ustart, L.uinv_h, L.consts, nb, ceff, tt, s)
         sv.update(mode="out1", TT=tt, ceff=ceff, coef=L.coef)
         return s
 
     def _uniform_forward(self, L, P, hT, data, sv, key, feature_major: bool = False):
         """DT = [basis rows; silu rows] [in*nb + in, B], so one product gives
         both the spline and the base part (and one more both gradients).
-        hT and data's sig / silu feature-major [in, B]."""
+        hT and data's sig feature-major [in, B] (the kernels make silu)."""
         B = hT.shape[1]
         coef = L.coef
         n_in, n_out, nb = coef.shape
@@ -263,7 +263,7 @@ class LayerPasses:
             new = np.empty if L.l == 0 else (lambda shape, dtype: self._array(key + (len(shape), dtype), shape, dtype))
             tt = new((n_in, B), self.dtype)
             DT = new((n_in * (nb + 1), B), self.dtype)
-            kernels.uniform_basis_t(hT, data["silu"], L.ustart, L.uinv_h, L.consts, nb, tt, DT)
+            kernels.uniform_basis_t(hT, data["sig"], L.ustart, L.uinv_h, L.consts, nb, tt, DT)
             data.update(DT=DT, TT=tt)
         ceff = self._ceff(L, P, key, True)
         # s^T = ceff^T DT, then transposed: ~1.5x faster in MKL than DT^T ceff
@@ -400,7 +400,7 @@ class LayerPasses:
         so (and takes it back so), else into gx_out (or scratch) as [B, in]."""
         n_in, B = sv["TT"].shape
         gxt = self._array((L.l, True, "gxt"), (n_in, B)) if need_x else self._e.reshape(0, 0)
-        kernels.uniform_out1_backward(sv["TT"], sv["sig"], sv["silu"], L.uinv_h, L.consts, sv["coef"].shape[2],
+        kernels.uniform_out1_backward(sv["TT"], sv["sig"], sv["h"], L.uinv_h, L.consts, sv["coef"].shape[2],
                                       sv["ceff"], gs, need_x, acc["G"], gxt, acc["first"])
         acc["first"] = False
         return self._hand_back(L, sv, gxt, gx_out) if need_x else self._e
@@ -440,7 +440,7 @@ class LayerPasses:
         if uniform:
             g_dt = self._mm(sv["ceff"], gs_t, self._array((L.l, "gDT"), DT.shape))
             gxt = self._array((L.l, True, "gxt"), (n_in, gs.shape[0]))
-            kernels.uniform_grad_x(sv["TT"], sig, sv["silu"], L.uinv_h, L.consts, nb, g_dt, gxt)
+            kernels.uniform_grad_x(sv["TT"], sig, sv["h"], L.uinv_h, L.consts, nb, g_dt, gxt)
             return self._hand_back(L, sv, gxt, gx_out)
         gx = gx_out if gx_out is not None else self._array((L.l, True, "gx"), (gs.shape[0], n_in))
         self._mm(gs, sv["wb"].T, gx)

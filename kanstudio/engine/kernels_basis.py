@@ -88,12 +88,13 @@ def _cardinal_arg(t, fm, two):
     return q, abs(q)
 
 @_jit_fma
-def uniform_basis_t(HT, SILUT, start, inv_h, C, nb, TT, DT):
+def uniform_basis_t(HT, SIGT, start, inv_h, C, nb, TT, DT):
     """The basis of a uniform grid in feature-major layout, from the layer's
-    input HT [in, B] (feature-major too): TT [in, B] receives it in grid
-    units, (x - t_0) / h, rows 0 .. in*nb - 1 of DT [in*nb + in, B] the
-    basis and its last in rows SILUT (one product then gives both parts of
-    the layer).  On uniform knots every B_m is the same cardinal cubic N,
+    input HT [in, B] (feature-major too; SIGT its sigmoid): TT [in, B]
+    receives it in grid units, (x - t_0) / h, rows 0 .. in*nb - 1 of DT
+    [in*nb + in, B] the basis and its last in rows silu = x sig (one product
+    then gives both parts of the layer).  The uniform kernels take x and
+    sig(x) and make silu themselves: no silu array is written and read back.  On uniform knots every B_m is the same cardinal cubic N,
     so each row is one closed-form expression over a contiguous run of
     samples, which the compiler turns into SIMD code: no search, gather or
     scatter, and no division (the 1/6 is a constant).  C: kernels.UNIFORM_CONSTS in
@@ -104,8 +105,9 @@ def uniform_basis_t(HT, SILUT, start, inv_h, C, nb, TT, DT):
     for i in range(n_in):
         t0, ih = start[i], inv_h[i]
         for b in range(B):
-            TT[i, b] = (HT[i, b] - t0) * ih
-            DT[n_in * nb + i, b] = SILUT[i, b]
+            x = HT[i, b]
+            TT[i, b] = (x - t0) * ih
+            DT[n_in * nb + i, b] = x * SIGT[i, b]
         fm = zero
         for m in range(nb):
             row = i * nb + m
@@ -118,11 +120,11 @@ def uniform_basis_t(HT, SILUT, start, inv_h, C, nb, TT, DT):
             fm += one
 
 @_jit_fma
-def uniform_grad_x(TT, SIGT, SILUT, inv_h, C, nb, GDT, GXT):
+def uniform_grad_x(TT, SIGT, HT, inv_h, C, nb, GDT, GXT):
     """GXT [in, B] = dL/dx, feature-major, from GDT = dL/dDT
     (uniform_basis_t's layout, TT its inputs in grid units): the basis rows
     times dB_m/dx (recomputed, not stored) plus the silu rows times
-    silu'(x) = sig + silu - silu sig (SIGT = sigmoid(x), feature-major)."""
+    silu'(x) = sig + silu - silu sig (HT: x, SIGT: sigmoid(x), feature-major)."""
     n_in, B = TT.shape
     zero, one, two, three_halves, half = C[0], C[1], C[2], C[3], C[4]
     for i in range(n_in):
@@ -140,7 +142,8 @@ def uniform_grad_x(TT, SIGT, SILUT, inv_h, C, nb, GDT, GXT):
             fm += one
         ih = inv_h[i]
         for b in range(B):
-            sig, sl = SIGT[i, b], SILUT[i, b]
+            sig = SIGT[i, b]
+            sl = HT[i, b] * sig
             GXT[i, b] = GXT[i, b] * ih + GDT[n_in * nb + i, b] * (sig + sl - sl * sig)
 
 # the single-output kernels' sums over samples vectorise only if they may be reassociated
@@ -156,11 +159,11 @@ def _cardinal_parts(q, zero, one, two):
     return max(two - s, zero), max(one - s, zero)
 
 @_jit_sum
-def uniform_out1_forward(HT, SILUT, start, inv_h, C, nb, CE, TT, Y):
+def uniform_out1_forward(HT, SIGT, start, inv_h, C, nb, CE, TT, Y):
     """A layer with one output on a uniform grid, in closed form: Y [B, 1] =
     sum_i CE[in*nb + i] silu(x_i) + sum_{i, m} CE[i*nb + m] B_m(x_i), with
     CE [in*(nb+1), 1] in _ceff's layout (coefficients times ws, then wb).
-    Inputs feature-major (HT, SILUT [in, B]) and every loop over samples,
+    Inputs feature-major (HT and its sigmoid SIGT [in, B]) and every loop over samples,
     vectorised: no interval search and no table gathers, which an edge
     kernel's per-sample loop cannot avoid.  TT [in, B] receives the inputs
     in grid units, for the backward pass."""
@@ -172,8 +175,9 @@ def uniform_out1_forward(HT, SILUT, start, inv_h, C, nb, CE, TT, Y):
     for i in range(n_in):
         t0, ih, wb = start[i], inv_h[i], CE[n_in * nb + i, 0]
         for b in range(B):
-            TT[i, b] = (HT[i, b] - t0) * ih
-            Y[b, 0] += wb * SILUT[i, b]
+            x = HT[i, b]
+            TT[i, b] = (x - t0) * ih
+            Y[b, 0] += wb * (x * SIGT[i, b])
         fm = two                    # basis m is centred on t = m + 2
         for m in range(nb):
             c = CE[i * nb + m, 0] * sixth
@@ -183,12 +187,12 @@ def uniform_out1_forward(HT, SILUT, start, inv_h, C, nb, CE, TT, Y):
             fm += one
 
 @_jit_sum
-def uniform_out1_backward(TT, SIGT, SILUT, inv_h, C, nb, CE, GY, need_x, G, GXT, first):
+def uniform_out1_backward(TT, SIGT, HT, inv_h, C, nb, CE, GY, need_x, G, GXT, first):
     """uniform_out1_forward's gradients from GY = dL/dY [B, 1]: G [in*(nb+1), 1]
     receives (``first``) or adds the sums over samples of GY times each
     basis function and each silu (dL/dCE); GXT [in, B], when ``need_x``,
-    dL/dx feature-major (the basis slopes recomputed, not stored; SIGT =
-    sigmoid(x))."""
+    dL/dx feature-major (the basis slopes recomputed, not stored; HT: x,
+    SIGT: sigmoid(x))."""
     n_in, B = TT.shape
     zero, one, two, half, sixth = C[0], C[1], C[2], C[4], C[5]
     four = two + two
@@ -219,7 +223,8 @@ def uniform_out1_backward(TT, SIGT, SILUT, inv_h, C, nb, CE, GY, need_x, G, GXT,
         ih, wb = inv_h[i], CE[n_in * nb + i, 0]
         gs = zero
         for b in range(B):
-            sig, sl, gy = SIGT[i, b], SILUT[i, b], GY[b, 0]
+            sig, gy = SIGT[i, b], GY[b, 0]
+            sl = HT[i, b] * sig
             gs += gy * sl
             if need_x:          # silu'(x) = sig + silu - silu sig
                 GXT[i, b] = gy * (GXT[i, b] * ih + wb * (sig + sl - sl * sig))
