@@ -139,13 +139,12 @@ class LayerPasses:
         dense basis's column order), and with_base the wb rows after them."""
         if "ceff" not in P:
             n_in, n_out, nb = L.coef.shape
-            ceff = self._array(key + ("ceff",), (n_in * (nb + with_base), n_out))
-            ceff[:n_in * nb] = (L.coef * P["ws"][:, :, None]).transpose(0, 2, 1).reshape(n_in * nb, n_out)
-            if with_base:
-                ceff[n_in * nb:] = P["wb"]
-                # the forward products' operand, transposed once (a contiguous one runs ~8% faster in MKL)
-                P["ceffT"] = np.ascontiguousarray(ceff.T)
-            P["ceff"] = ceff
+            rows = n_in * (nb + with_base)
+            ceff = self._array(key + ("ceff",), (rows, n_out))
+            # with_base: also the forward products' operand, transposed (a contiguous one runs ~8% faster in MKL)
+            ceff_t = self._array(key + ("ceffT",), (n_out, rows)) if with_base else self._e
+            kernels.effective_coefs(L.coef, P["ws"], P["wb"], ceff, ceff_t)
+            P["ceff"], P["ceffT"] = ceff, ceff_t
         return P["ceff"]
 
     def _edge_forward(self, L, P, h, data, sv, reg_on, key):
@@ -376,7 +375,7 @@ class LayerPasses:
                                   self._slot(grad, L, L.base_slot, "gsb", w.shape))
         rg = acc["rg"]
         if rg is not None:          # the regulariser's spread term: d(c^T Cov c)/dc = 2 Cov c
-            g_coef += (rg[0] * max(self._x.shape[0] - 1, 1))[:, :, None] * acc["cv"]
+            kernels.add_cov_grad(g_coef, rg[0], float(max(self._x.shape[0] - 1, 1)), acc["cv"])
 
     def _edge_backward(self, L, sv, rg, gs, acc, gx):
         h, w = sv["h"], sv["w"]

@@ -70,8 +70,8 @@ try:  # numba is a dependency, but the engine must still work without it
 except ImportError:  # pragma: no cover - exercised only where numba is absent
     _HAVE_NUMBA = False
 
-__all__ = ["available", "disable", "edge_polys", "edge_polys_backward", "layer_forward", "layer_backward",
-           "layer_backward_finish", "residual",
+__all__ = ["available", "disable", "edge_polys", "edge_polys_backward", "effective_coefs", "layer_forward", "layer_backward",
+           "layer_backward_finish", "residual", "add_cov_grad",
            "spread_variance", "cov_spread", "spread_penalty", "dense_basis", "dense_grad_x", "dense_param_grads", "uniform_basis_t",
            "uniform_grad_x", "uniform_out1_forward", "uniform_out1_backward", "piece_table", "ORDER", "UNIFORM_CONSTS"]
 
@@ -127,6 +127,25 @@ if _HAVE_NUMBA:
                             if q != 0.0:
                                 for o in range(n_out):
                                     A[i, row, d, o] += q * coef[i, o, m]
+
+    @_jit
+    def effective_coefs(coef, ws, wb, CE, CET):
+        """CE [in * nb (+ in), out]: coef [in, out, nb] times ws, input-major
+        (the dense basis's row order), then (when CE has the rows) wb; CET
+        (when not empty) its transpose, the forward products' operand."""
+        n_in, n_out, nb = coef.shape
+        with_base = CE.shape[0] > n_in * nb
+        for i in range(n_in):
+            for m in range(nb):
+                for o in range(n_out):
+                    CE[i * nb + m, o] = coef[i, o, m] * ws[i, o]
+            if with_base:
+                for o in range(n_out):
+                    CE[n_in * nb + i, o] = wb[i, o]
+        if CET.shape[0]:
+            for r in range(CE.shape[0]):
+                for o in range(n_out):
+                    CET[o, r] = CE[r, o]
 
     @_jit
     def edge_polys_backward(rows, GA, GC):
@@ -422,4 +441,4 @@ if _HAVE_NUMBA:
 
     from .kernels_basis import (dense_basis, dense_grad_x, dense_param_grads, piece_table,  # noqa: E402,F401
                                 uniform_basis_t, uniform_grad_x, uniform_out1_backward, uniform_out1_forward)
-    from .kernels_reg import cov_spread, residual, spread_penalty, spread_variance  # noqa: E402,F401
+    from .kernels_reg import add_cov_grad, cov_spread, residual, spread_penalty, spread_variance  # noqa: E402,F401

@@ -55,6 +55,18 @@ def cov_spread(coef, cov, VAR, CV):
             VAR[i, o] = v
 
 @_jit
+def add_cov_grad(GC, greg, dof, CV):
+    """GC [in, out, nb] += greg * dof * CV: the regulariser's spread term of a
+    layer whose basis covariance is known, d(c^T Cov c)/dc = 2 Cov c (CV =
+    Cov c; greg holds the factor 1/2 with its 1/dof)."""
+    n_in, n_out, nb = GC.shape
+    for i in range(n_in):
+        for o in range(n_out):
+            f = greg[i, o] * dof
+            for m in range(nb):
+                GC[i, o, m] += f * CV[i, o, m]
+
+@_jit
 def spread_penalty(X, w, VAR, lamb, l1, ent, greg, xmean, gxc):
     """One layer's term of the regulariser (train.regularization) from the
     per-edge variances VAR [in, out] of the spline parts over the batch,
