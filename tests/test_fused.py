@@ -184,7 +184,8 @@ def test_uniform_grids_match_autograd(width, lamb, dtype):
 
 
 @pytest.mark.parametrize("width,update,affine", [([4, 12, 9, 1], True, False), ([3, 10, 1], False, False),
-                                                 ([3, [3, 2], 2], True, True), ([3, 10, 9, 8, 2], False, False)])
+                                                 ([3, [3, 2], 2], True, True), ([3, 10, 9, 8, 2], False, False),
+                                                 ([3, 10, 4, 10, 1], False, False)])
 def test_big_batches_run_in_chunks_and_match_autograd(width, update, affine):
     """Batches of more than two chunks run chunk by chunk (scratch arrays
     that stay in cache): loss, gradient, RMSE and inference are unchanged,
