@@ -1,6 +1,7 @@
 """Compiled (numba) B-spline kernels: the dense basis for BLAS products,
-the closed-form basis of uniform grids, and the knot tables.  Part of
-kernels.py, which imports (and re-exports) them where numba is available."""
+the closed-form basis of uniform grids (and a whole single-output layer in
+closed form), and the knot tables.  Part of kernels.py, which imports (and
+re-exports) them where numba is available."""
 from __future__ import annotations
 
 import math
