@@ -32,7 +32,8 @@ import torch
 from . import kernels
 from .lbfgs import FlatLBFGS
 from .fused_chunks import ChunkPasses, Slot
-from .fused_layers import DENSE_MIN_OUT, FEATURE_MAJOR, LayerPasses, LayerView
+from .fused_layers import DENSE_MIN_OUT, LayerPasses, LayerView
+from .fused_uniform import FEATURE_MAJOR, UniformPasses
 from .network import KAN
 
 __all__ = ["supports", "FusedObjective", "objective_for", "forget", "predict", "warm_up", "DENSE_MIN_OUT"]
@@ -46,7 +47,7 @@ def supports(model: KAN) -> bool:
     return not any(layer.has_symbolic() or layer.k != kernels.ORDER for layer in model.layers)
 
 
-class FusedObjective(ChunkPasses, LayerPasses):
+class FusedObjective(ChunkPasses, UniformPasses, LayerPasses):
     """Loss and gradient of ``model`` on one batch; see the module docstring.
 
     ``params`` is the optimiser's parameter list (its flat order is the

@@ -9,16 +9,8 @@
 * dense (kernels.dense_basis + BLAS): the basis as a [B, in * nb] matrix and
   two matrix products per direction; best once a layer has many outputs
   (DENSE_MIN_OUT) and the regulariser is off;
-* uniform (kernels.uniform_basis_t + BLAS): the same on a uniform grid
-  (before any grid update), the dense basis in closed form, vectorised over
-  samples;
-* out1 (kernels.uniform_out1_*): a layer with one output on a uniform grid,
-  in closed form over samples with no basis stored.
-
-The uniform and out1 kernels work feature-major ([in, B], every loop over
-samples contiguous); a data or uniform layer before them hands its output
-over that way (its product's result, no transpose) and takes the gradient
-back so (``_hands_feature_major``; sv["fm_in"] / sv["out_fm"]).
+* uniform and out1: on uniform knots (before any grid update), in closed
+  form over samples (fused_uniform.py).
 
 ``LayerPasses`` is a mixin of FusedObjective: it uses the objective's scratch
 arrays (``_array``), dtype and empty placeholder (``_e``).
@@ -34,7 +26,6 @@ from .network import KAN
 __all__ = ["LayerView", "LayerPasses", "DENSE_MIN_OUT"]
 
 DENSE_MIN_OUT = 8        # layers with at least this many outputs use BLAS (measured crossover ~6-10)
-FEATURE_MAJOR = ("uniform", "out1")     # the modes whose input is feature-major [in, B]
 
 
 SMALL_MM = 2 ** 17       # multiply-adds: below this a product takes ~10 us, and torch's call ~4 us of it
@@ -120,11 +111,6 @@ class LayerPasses:
             return "out1" if not reg_on and L.n_out == 1 and L.uniform else "edge"
         return "uniform" if L.uniform else "dense"
 
-    @staticmethod
-    def _hands_feature_major(L, mode: str, next_mode) -> bool:
-        """Whether a layer gives its output to the next feature-major."""
-        return next_mode in FEATURE_MAJOR and mode in ("data", "uniform") and L.identity and not L.mult_ops
-
     # Parameter-derived tables (masked scales, effective coefficients, edge
     # polynomials) are made once per evaluation, not once per chunk: P is the
     # layer's dict for this evaluation (FusedObjective._prepare).
@@ -197,7 +183,8 @@ class LayerPasses:
         B = h.shape[0]
         coef = L.coef
         n_in, n_out, nb = coef.shape
-        DT = self._data_forward_basis(L, h, data)
+        D = self._data_forward_basis(L, h, data)
+        DT = D.T
         ceff = self._ceff(L, P, key, True)
         sv.update(mode="data", DT=DT, ceff=ceff, coef=coef, out_fm=feature_major)
         if feature_major or B * DT.shape[0] * n_out >= SMALL_MM:
@@ -209,10 +196,10 @@ class LayerPasses:
                 s = self._array(key + ("s",), (B, n_out))
                 s[:] = st.T
         else:
-            s = np.dot(DT.T, ceff, out=self._array(key + ("s",), (B, n_out)))
+            s = np.dot(D, ceff, out=self._array(key + ("s",), (B, n_out)))
         if reg_on:
             if "cov" not in data:
-                basis = DT[:n_in * nb].T.reshape(B, n_in, nb).astype(np.float64)
+                basis = D[:, :n_in * nb].reshape(B, n_in, nb).astype(np.float64)
                 basis -= basis.mean(0)
                 data["cov"] = np.einsum("bim,bin->imn", basis, basis) / max(B - 1, 1)
             var, cv = np.empty((n_in, n_out)), np.empty((n_in, n_out, nb))
@@ -221,58 +208,30 @@ class LayerPasses:
         return s
 
     def _data_forward_basis(self, L, x, data) -> np.ndarray:
-        """The first layer's basis of the data x, feature-major [in * nb + in, B]
-        with the silu rows last (made once).  Feature-major because the
-        products over it then run ~1.5x faster in MKL (N = B, not out)."""
+        """The first layer's basis of the data x, sample-major [B, in * nb + in]
+        with the silu columns last (made once).  The gradient product then is
+        g^T D with both operands contiguous, which MKL runs ~1.7x faster than
+        the other layouts (the forward product, ceff^T D^T, ~7% slower than
+        over a feature-major copy, which would double the memory held)."""
         if "Dd" not in data:
             B, n_in = x.shape
             nb = L.p_coef.shape[2]
-            DT = np.empty((n_in * (nb + 1), B), dtype=self.dtype)
-            if L.uniform:
-                kernels.uniform_basis_t(np.ascontiguousarray(x.T), np.ascontiguousarray(data["sig"].T), L.ustart,
-                                        L.uinv_h, L.consts, nb, np.empty((n_in, B), dtype=self.dtype), DT)
+            D = np.empty((B, n_in * (nb + 1)), dtype=self.dtype)
+            if L.uniform:      # (the closed form is feature-major: a block of rows at a time)
+                step = 1 << 16
+                for r0 in range(0, B, step):
+                    rows = slice(r0, min(B, r0 + step))
+                    n = rows.stop - rows.start
+                    DT = np.empty((n_in * (nb + 1), n), dtype=self.dtype)
+                    kernels.uniform_basis_t(np.ascontiguousarray(x[rows].T), np.ascontiguousarray(data["sig"][rows].T),
+                                            L.ustart, L.uinv_h, L.consts, nb, np.empty((n_in, n), dtype=self.dtype), DT)
+                    D[rows] = DT.T
             else:
-                D = np.empty((B, n_in * nb), dtype=self.dtype)
                 pos = np.empty((B, n_in), dtype=np.int64)
                 kernels.dense_basis(x, L.knots, L.rows, nb, D, pos, self._e.reshape(0, 0, 0), False)
-                DT[:n_in * nb] = D.T
-                DT[n_in * nb:] = data["silu"].T
-            data["Dd"] = DT
+                D[:, n_in * nb:] = data["silu"]
+            data["Dd"] = D
         return data["Dd"]
-
-    def _out1_forward(self, L, P, hT, data, sv, key):
-        """hT and data's sig feature-major [in, B] (the kernels make silu)."""
-        B = hT.shape[1]
-        nb = L.coef.shape[2]
-        ceff = self._ceff(L, P, key, True)
-        tt = self._array(key + ("TT1",), hT.shape)
-        s = self._array(key + ("s",), (B, 1))
-        kernels.uniform_out1_forward(hT, data["sig"], L.ustart, L.uinv_h, L.consts, nb, ceff, tt, s)
-        sv.update(mode="out1", TT=tt, ceff=ceff, coef=L.coef)
-        return s
-
-    def _uniform_forward(self, L, P, hT, data, sv, key, feature_major: bool = False):
-        """DT = [basis rows; silu rows] [in*nb + in, B], so one product gives
-        both the spline and the base part (and one more both gradients).
-        hT and data's sig feature-major [in, B] (the kernels make silu)."""
-        B = hT.shape[1]
-        coef = L.coef
-        n_in, n_out, nb = coef.shape
-        if "DT" not in data:
-            new = np.empty if L.l == 0 else (lambda shape, dtype: self._array(key + (len(shape), dtype), shape, dtype))
-            tt = new((n_in, B), self.dtype)
-            DT = new((n_in * (nb + 1), B), self.dtype)
-            kernels.uniform_basis_t(hT, data["sig"], L.ustart, L.uinv_h, L.consts, nb, tt, DT)
-            data.update(DT=DT, TT=tt)
-        ceff = self._ceff(L, P, key, True)
-        # s^T = ceff^T DT, then transposed: ~1.5x faster in MKL than DT^T ceff
-        st = self._mm(P["ceffT"], data["DT"], self._array(key + ("st",), (n_out, B)))
-        sv.update(mode="uniform", DT=data["DT"], TT=data["TT"], ceff=ceff, coef=coef, out_fm=feature_major)
-        if feature_major:
-            return st
-        s = self._array(key + ("s",), (B, n_out))
-        s[:] = st.T
-        return s
 
     def _after(self, L: LayerView, s: np.ndarray):
         """Subnode affine, mult products, node affine (network._after_layer)."""
@@ -345,8 +304,8 @@ class LayerPasses:
         else:
             uniform = sv["mode"] in ("uniform", "data", "out1")          # silu rows after the basis rows
             rows = n_in * (sv["coef"].shape[2] + 1) if uniform else sv["D"].shape[1]
-            if sv["mode"] == "uniform" and sv["out_fm"]:
-                # its output gradient comes feature-major: G^T = g^T DT^T runs ~10% faster than DT g^T^T
+            if sv["mode"] in ("uniform", "data") and sv["out_fm"]:
+                # its output gradient comes feature-major: G^T = g^T DT^T runs faster (uniform ~10%, data ~1.7x)
                 acc["GT"], acc["G"] = self._array((L.l, "geffT"), (n_out, rows)), None
             else:
                 acc["G"] = self._array((L.l, "geff"), (rows, n_out))
@@ -394,28 +353,6 @@ class LayerPasses:
         off, k = slot
         return grad[off:off + k].reshape(shape)
 
-    def _out1_backward(self, L, sv, gs, acc, need_x, gx_out):
-        """dL/dx feature-major [in, B] when the layer before handed its output
-        so (and takes it back so), else into gx_out (or scratch) as [B, in]."""
-        n_in, B = sv["TT"].shape
-        gxt = self._array((L.l, True, "gxt"), (n_in, B)) if need_x else self._e.reshape(0, 0)
-        kernels.uniform_out1_backward(sv["TT"], sv["sig"], sv["h"], L.uinv_h, L.consts, sv["coef"].shape[2],
-                                      sv["ceff"], gs, need_x, acc["G"], gxt, acc["first"])
-        acc["first"] = False
-        return self._hand_back(L, sv, gxt, gx_out) if need_x else self._e
-
-    def _hand_back(self, L, sv, gxt, gx_out):
-        """dL/dx, made feature-major, in the layout the layer before handed
-        its output in (into gx_out when given: a chunk's part of the batch's)."""
-        if sv["fm_in"]:
-            if gx_out is None:
-                return gxt
-            np.copyto(gx_out, gxt)
-            return gx_out
-        gx = gx_out if gx_out is not None else self._array((L.l, True, "gx"), (gxt.shape[1], gxt.shape[0]))
-        np.copyto(gx, gxt.T)
-        return gx
-
     def _dense_backward(self, L, sv, gs, acc, need_x, gx_out):
         """gs: dL/d(outputs) [B, out], or [out, B] when the layer handed its
         output on feature-major."""
@@ -435,12 +372,9 @@ class LayerPasses:
             self._mm(sv["silu"].T, gs, acc["GB"], add)
         if not need_x:
             return self._e
-        sig = sv["sig"]
         if uniform:
-            g_dt = self._mm(sv["ceff"], gs_t, self._array((L.l, "gDT"), DT.shape))
-            gxt = self._array((L.l, True, "gxt"), (n_in, gs.shape[0]))
-            kernels.uniform_grad_x(sv["TT"], sig, sv["h"], L.uinv_h, L.consts, nb, g_dt, gxt)
-            return self._hand_back(L, sv, gxt, gx_out)
+            return self._uniform_grad_x(L, sv, gs_t, gx_out)
+        sig = sv["sig"]
         gx = gx_out if gx_out is not None else self._array((L.l, True, "gx"), (gs.shape[0], n_in))
         self._mm(gs, sv["wb"].T, gx)
         gx *= sig * (1.0 + h * (1.0 - sig))
