@@ -77,8 +77,8 @@ __all__ = ["available", "disable", "edge_polys", "edge_polys_backward", "effecti
 
 ORDER = 3          # the spline order the kernels are written for
 
-# uniform_basis_t's and uniform_grad_x's constants C (passed in the data's dtype)
-UNIFORM_CONSTS = (0.0, 1.0, 2.0, 1.5, 0.5, 1.0 / 6.0, 2.0 / 3.0)
+# the uniform-grid kernels' constants C (passed in the data's dtype)
+UNIFORM_CONSTS = (0.0, 1.0, 2.0, 1.5, 0.5, 1.0 / 6.0, 2.0 / 3.0, 4.0 ** (1.0 / 3.0), 2.0 / 4.0 ** (2.0 / 3.0))
 
 
 def available() -> bool:
