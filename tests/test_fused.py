@@ -423,13 +423,14 @@ def test_full_width_vectors_on_avx512_hosts_and_a_users_setting_wins():
     """kernels.py asks numba for 512-bit vectors where the CPU has them (and
     does not clock down on them); a NUMBA_CPU_FEATURES the user set is kept."""
     import os
+    from kanstudio.engine import numba_config
     import subprocess
     import sys
     import llvmlite.binding as llvm
     code = "import os, kanstudio.engine.kernels; print(os.environ.get('NUMBA_CPU_FEATURES', ''))"
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CPU_FEATURES"}
     got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
-    wide = bool(llvm.get_host_cpu_features().get("avx512f")) and llvm.get_host_cpu_name() not in kernels.NARROW_AVX512
+    wide = bool(llvm.get_host_cpu_features().get("avx512f")) and llvm.get_host_cpu_name() not in numba_config.NARROW_AVX512
     assert got.endswith(",-prefer-256-bit") == wide
     env["NUMBA_CPU_FEATURES"] = "+sse2"
     got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()

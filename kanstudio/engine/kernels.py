@@ -34,37 +34,12 @@ import os
 
 import numpy as np
 
-
-# Compiled kernels are cached next to this file; where that is read-only (a
-# system install, a frozen app) numba needs another place or recompiles every run.
-if "NUMBA_CACHE_DIR" not in os.environ and not os.access(os.path.dirname(os.path.abspath(__file__)), os.W_OK):
-    os.environ["NUMBA_CACHE_DIR"] = os.path.join(os.path.expanduser("~"), ".cache", "kanstudio", "numba")
-
-
-# AVX-512 CPUs that clock down on 512-bit code: LLVM's 256-bit default stays
-NARROW_AVX512 = ("skylake-avx512", "cascadelake", "cooperlake", "knl", "knm")
-
-
-def _full_width_vectors():
-    """On AVX-512 CPUs LLVM vectorises with 256-bit registers by default
-    (Skylake-X clocked down on 512-bit code); from Ice Lake on that no
-    longer pays, and the kernels' loops run ~5% faster at full width.  Set
-    before numba reads its configuration; a user's NUMBA_CPU_FEATURES wins."""
-    if "NUMBA_CPU_FEATURES" in os.environ:
-        return
-    try:
-        import llvmlite.binding as llvm
-        features, cpu = llvm.get_host_cpu_features(), llvm.get_host_cpu_name()
-    except Exception:  # pragma: no cover - llvmlite missing or unable to probe: keep the defaults
-        return
-    if features.get("avx512f") and cpu not in NARROW_AVX512:
-        os.environ["NUMBA_CPU_FEATURES"] = features.flatten() + ",-prefer-256-bit"
-
+from . import numba_config
 
 try:  # numba is a dependency, but the engine must still work without it
     if os.environ.get("KANSTUDIO_NO_NUMBA"):
         raise ImportError("disabled by KANSTUDIO_NO_NUMBA")
-    _full_width_vectors()
+    numba_config.configure()
     from numba import njit
     _HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised only where numba is absent
@@ -127,25 +102,6 @@ if _HAVE_NUMBA:
                             if q != 0.0:
                                 for o in range(n_out):
                                     A[i, row, d, o] += q * coef[i, o, m]
-
-    @_jit
-    def effective_coefs(coef, ws, wb, CE, CET):
-        """CE [in * nb (+ in), out]: coef [in, out, nb] times ws, input-major
-        (the dense basis's row order), then (when CE has the rows) wb; CET
-        (when not empty) its transpose, the forward products' operand."""
-        n_in, n_out, nb = coef.shape
-        with_base = CE.shape[0] > n_in * nb
-        for i in range(n_in):
-            for m in range(nb):
-                for o in range(n_out):
-                    CE[i * nb + m, o] = coef[i, o, m] * ws[i, o]
-            if with_base:
-                for o in range(n_out):
-                    CE[n_in * nb + i, o] = wb[i, o]
-        if CET.shape[0]:
-            for r in range(CE.shape[0]):
-                for o in range(n_out):
-                    CET[o, r] = CE[r, o]
 
     @_jit
     def edge_polys_backward(rows, GA, GC):
@@ -439,6 +395,6 @@ if _HAVE_NUMBA:
         t *= u
         GA[i, pos, 3, o] += t
 
-    from .kernels_basis import (dense_basis, dense_grad_x, dense_param_grads, piece_table,  # noqa: E402,F401
+    from .kernels_basis import (dense_basis, dense_grad_x, dense_param_grads, effective_coefs, piece_table,  # noqa: E402,F401
                                 uniform_basis_t, uniform_grad_x, uniform_out1_backward, uniform_out1_forward)
     from .kernels_reg import add_cov_grad, cov_spread, residual, spread_penalty, spread_variance  # noqa: E402,F401

@@ -19,6 +19,25 @@ _jit_fma = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath={"contra
 
 
 @_jit
+def effective_coefs(coef, ws, wb, CE, CET):
+    """CE [in * nb (+ in), out]: coef [in, out, nb] times ws, input-major
+    (the dense basis's row order), then (when CE has the rows) wb; CET
+    (when not empty) its transpose, the forward products' operand."""
+    n_in, n_out, nb = coef.shape
+    with_base = CE.shape[0] > n_in * nb
+    for i in range(n_in):
+        for m in range(nb):
+            for o in range(n_out):
+                CE[i * nb + m, o] = coef[i, o, m] * ws[i, o]
+        if with_base:
+            for o in range(n_out):
+                CE[n_in * nb + i, o] = wb[i, o]
+    if CET.shape[0]:
+        for r in range(CE.shape[0]):
+            for o in range(n_out):
+                CET[o, r] = CE[r, o]
+
+@_jit
 def dense_param_grads(G, GB, coef, ws, w, GC, GSP, GWB):
     """A dense-mode layer's parameter gradients from G = D^T dL/dY (rows
     i * nb + m: dL/d(ws * coef)) and GB = dL/dwb [in, out]: GC = G * ws
