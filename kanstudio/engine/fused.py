@@ -240,6 +240,7 @@ class FusedObjective(ChunkPasses, UniformPasses, LayerPasses):
         return h, saved
 
     def _transposed(self, h: np.ndarray, key) -> np.ndarray:
+        """h [B, in] copied feature-major [in, B], for the kernels that read it so."""
         hT = self._array(key + ("hT",), (h.shape[1], h.shape[0]))
         np.copyto(hT, h.T)
         return hT
