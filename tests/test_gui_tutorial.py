@@ -61,7 +61,21 @@ def test_tour_starts_from_help_and_highlights_open(qtbot, win):
     assert win.tour is None
 
 
-def test_performing_the_steps_advances_the_tour(qtbot, win, tmp_path):
+@pytest.mark.parametrize("slow_formula", [False, True])
+def test_performing_the_steps_advances_the_tour(qtbot, win, tmp_path, monkeypatch, slow_formula):
+    if slow_formula:
+        # the formula is built off the UI thread after each edit; while the
+        # retrained model's is on its way, the one from before stays up, and
+        # the tour must wait for the new one (it once advanced on the old)
+        import time
+        from kanstudio.gui import jobs as jobs_module
+        real = jobs_module.formula_job
+
+        def slow(*args, **kwargs):
+            fn = real(*args, **kwargs)
+            return lambda ctx: (time.sleep(0.4), fn(ctx))[1]
+        monkeypatch.setattr(jobs_module, "formula_job", slow)
+    QGuiApplication.clipboard().setText("")     # (a formula copied earlier would complete the copy step)
     tour = sa.show_tutorial(win)
     order = keys(tour)
     assert order[:3] == ["open", "shape", "fit"] and order[-1] == "save"
@@ -97,6 +111,7 @@ def test_performing_the_steps_advances_the_tour(qtbot, win, tmp_path):
     assert tour.target()[0] is win.dock_formula
     win.formula_panel.copy_button.click()
     qtbot.waitUntil(lambda: tour.step.key == "hypothesis", timeout=WAIT)
+    settle(qtbot, win)              # what was copied is the retrained model's formula, still up when all is done
     assert QGuiApplication.clipboard().text() == win.formula_panel.latex()
     target, rect = tour.target()
     assert target is win.menuBar() and rect == win.menuBar().actionGeometry(

@@ -34,6 +34,7 @@ class Jobs(ModelJobsMixin, QObject):
         self.w, self.doc, self.runner = win, win.doc, win.runner
         self.score_mode = "attribution"
         self.rev = 0
+        self.formula_rev = -1        # the model revision the formula panel's formula was built for
         self.selected: Optional[tuple] = None
         self.pareto_choice: Optional[int] = None
         self._pareto_exprs: list = []       # sympy forms of this session's Discover candidates
@@ -175,7 +176,13 @@ class Jobs(ModelJobsMixin, QObject):
             self.w.formula_panel.show_incomplete(n, model_rmse)
         else:
             self.w.formula_panel.show_formula(result)
+        self.formula_rev = rev
         self.w._update_actions()
+
+    def formula_current(self) -> bool:
+        """Whether the formula panel shows a formula of the model as it is now
+        (after an edit the old one stays up until the new one is built)."""
+        return self.formula_rev == self.rev and self.w.formula_panel.info() is not None
 
     # ------------------------------------------------------------- edges
     def select_edge(self, layer: int, i: int, j: int):

@@ -190,6 +190,7 @@ class ModelJobsMixin:
             if rev == self.rev and self.pareto_choice == index:
                 info.source = str(rows[index].get("stage", "discover")) or "discover"
                 panel.show_formula(info)
+                self.formula_rev = rev
                 self.w._update_actions()
         self.runner.submit("Formula", candidate_job(rows[index], expr, self.doc.dataset, panel.digits(),
                                                     panel.text_colour(), panel.devicePixelRatioF(), self.aux()),

@@ -97,8 +97,8 @@ def tour_steps() -> list:
         return t.since("auto_symbolic") and not t.window.runner.busy
 
     def formula_shown(t):
-        return t.after("retrain", "auto_symbolic") and not t.window.runner.busy \
-            and t.window.formula_panel.info() is not None
+        # the retrained model's own formula, not the one still up from before the retrain
+        return t.after("retrain", "auto_symbolic") and not t.window.runner.busy and t.window.jobs.formula_current()
 
     def copied(t):
         info = t.window.formula_panel.info()
