@@ -200,12 +200,13 @@ class FusedObjective(ChunkPasses, UniformPasses, LayerPasses):
         return {"sig": sig, "silu": silu}
 
     def _forward(self, x: np.ndarray, reg_on: bool, cache_data: bool, keep: bool = True,
-                 prep: Optional[list] = None, start: int = 0, stop: Optional[int] = None, fm: bool = False):
+                 prep: Optional[list] = None, start: int = 0, stop: Optional[int] = None, fm: bool = False,
+                 rows: Optional[slice] = None):
         """Through layers start .. stop - 1 (x: the input of layer start,
         feature-major [in, B] with ``fm``); ``cache_data``: x is the batch,
-        whose first-layer work is kept; ``prep``: _prepare's, shared by the
-        chunks.  The output is feature-major when the last layer run hands it
-        on so (its sv["out_fm"])."""
+        whose first-layer work is kept, and ``rows`` (then) the samples of it
+        to run; ``prep``: _prepare's, shared by the chunks.  The output is
+        feature-major when the last layer run hands it on so (its sv["out_fm"])."""
         saved = []
         h = x
         prep = prep if prep is not None else self._prepare()
@@ -222,9 +223,11 @@ class FusedObjective(ChunkPasses, UniformPasses, LayerPasses):
             else:
                 data = self._silu(h, key, mode not in FEATURE_MAJOR)       # (those kernels make silu)
             sv = {"h": h, "w": w, "wb": P["wb"], "ws": P["ws"], "sig": data["sig"], "silu": data["silu"], "fm_in": fm}
+            if mode == "data" and rows is not None:
+                sv.update(h=h[rows], sig=data["sig"][rows], silu=data["silu"][rows])
             hand_fm = self._hands_feature_major(L, mode, modes[l + 1])
             if mode == "data":
-                s = self._data_forward(L, P, h, data, sv, reg_on, key, hand_fm)
+                s = self._data_forward(L, P, h, data, sv, reg_on, key, hand_fm, rows or slice(None))
             elif mode == "uniform":
                 s = self._uniform_forward(L, P, h, data, sv, key, hand_fm)
             elif mode == "out1":

@@ -28,22 +28,24 @@ class ChunkPasses:
 
     def _evaluate_chunks(self, step: int) -> tuple[float, np.ndarray]:
         """evaluate() without the regulariser, chunk by chunk: the MSE and its
-        gradient are sums over samples.  The first layer runs on the whole
-        batch at once (one product each way over its stored basis, instead
-        of one per chunk with that basis fetched from memory twice), the
-        others chunk by chunk, the chunks split over workers.thread_count()
-        threads (each with its own scratch space and sums, added at the end)."""
+        gradient are sums over samples.  The batch is split into one run of
+        chunks per thread (workers.thread_count()), each thread with its own
+        scratch space and sums, added at the end.  A thread runs the first
+        layer on its whole run at once (one product each way over the stored
+        basis, instead of one per chunk with that basis fetched from memory
+        twice), the other layers chunk by chunk.  All of it runs in the
+        threads, with BLAS on one thread each: a BLAS thread team for the
+        first layer's products would keep spinning on the cores the chunk
+        threads need (measured: slower on 2 threads than on 1)."""
         B = self._x.shape[0]
         prep = self._prepare()
-        h0, saved0 = self._forward(self._x, False, cache_data=True, prep=prep, stop=1)
-        g0 = self._array(("g0", True), h0.shape)
+        self._data_forward_basis(self.layers[0], self._x, self._data_for(self._x))   # (made before threads share it)
         starts = list(range(0, B, step))
         n = min(workers.thread_count(), len(starts))
         if n > 1:
-            self._tables_now(prep, 1, True)    # what the chunks share, made before they start
+            self._tables_now(prep, 0, True)    # what the threads share, made before they start
         parts = [starts[k * len(starts) // n:(k + 1) * len(starts) // n] for k in range(n)]
-        fm0 = bool(saved0[0].get("out_fm"))
-        results = workers.run_parts(lambda k, part: self._chunk_pass(k, part, step, h0, g0, prep, fm0), parts)
+        results = workers.run_parts(lambda k, part: self._run_pass(k, part, step, prep), parts)
         sse, grad, accs = results[0]
         for sse_k, grad_k, accs_k in results[1:]:
             sse += sse_k
@@ -52,7 +54,6 @@ class ChunkPasses:
                 for name in _SUMS:
                     if acc.get(name) is not None:
                         acc[name] += accs_k[l][name]
-        self._backward_layer(self.layers[0], saved0[0], None, g0, grad, accs)
         for L in self.layers:
             self._finish_layer(L, accs[L.l], grad)
         self.last_mse, self.last_reg = sse / (B * self._y.shape[1]), None
@@ -67,26 +68,32 @@ class ChunkPasses:
         np.copyto(part, h[:, rows])
         return part, True
 
-    def _chunk_pass(self, worker: int, starts, step: int, h0: np.ndarray, g0: np.ndarray, prep: list, fm0: bool):
-        """Layers 1.. forward and back over the chunks at ``starts`` (samples
-        of h0, the first layer's output, feature-major with ``fm0``), with
-        worker's scratch space: returns (sum of squared errors, gradient part,
-        the layers' sums); dL/dh0 goes into g0's (same layout) samples."""
+    def _run_pass(self, worker: int, starts, step: int, prep: list):
+        """The batch's samples from starts[0] to the end of the chunk at
+        starts[-1], forward and back, with worker's scratch space: the first
+        layer at once, the others chunk by chunk.  Returns (sum of squared
+        errors, gradient part, the layers' sums)."""
         self._tls.slot = worker
         try:
             B = self._x.shape[0]
+            first = slice(starts[0], min(B, starts[-1] + step))
+            h0, saved0 = self._forward(self._x, False, cache_data=True, prep=prep, stop=1, rows=first)
+            fm = bool(saved0[0].get("out_fm"))
+            g0 = self._array(("g0", True), h0.shape)
             grad = np.zeros(self.n, dtype=self.dtype)
             accs: dict = {}            # each layer's gradient sums, over the chunks
             sse, scale = 0.0, 2.0 / (B * self._y.shape[1])
             rest = self.layers[1:]
             for c0 in starts:
                 rows = slice(c0, min(B, c0 + step))
-                h, fm = self._rows_of(h0, rows, fm0)
+                local = slice(c0 - first.start, rows.stop - first.start)     # (of h0 and g0)
+                h, _ = self._rows_of(h0, local, fm)
                 pred, saved = self._forward(h, False, cache_data=True, prep=prep, start=1, fm=fm)
                 g = self._array(("gy", True), pred.shape)
                 sse += kernels.residual(pred, self._y[rows], pred.dtype.type(scale), g)
                 for L, sv in zip(reversed(rest), reversed(saved)):
-                    g = self._backward_layer(L, sv, None, g, grad, accs, (g0[:, rows] if fm else g0[rows]) if L.l == 1 else None)
+                    g = self._backward_layer(L, sv, None, g, grad, accs, (g0[:, local] if fm else g0[local]) if L.l == 1 else None)
+            self._backward_layer(self.layers[0], saved0[0], None, g0, grad, accs)
             return sse, grad, accs
         finally:
             self._tls.slot = 0
@@ -96,11 +103,11 @@ class ChunkPasses:
         build on first use (fused_layers: _polys, _ceff), so that the chunks'
         threads only read them."""
         for L, P in zip(self.layers[start:], prep[start:]):
-            mode = self._mode(L, False)
+            mode = "data" if L.l == 0 and keep else self._mode(L, False)     # (as _forward's modes)
             if mode == "edge":
                 self._polys(L, P, (L.l, keep))
             else:
-                self._ceff(L, P, (L.l, keep), mode in ("uniform", "out1"))
+                self._ceff(L, P, (L.l, keep), mode in ("data", "uniform", "out1"))
 
     def predict(self, x: np.ndarray, cache_data: bool = False) -> np.ndarray:
         """The network's output on x [B, in] (the batch itself with ``cache_data``)."""
@@ -110,21 +117,24 @@ class ChunkPasses:
             return self._forward(x, False, cache_data=cache_data, keep=cache_data)[0]
         out = np.empty((B, self._n_out), dtype=self.dtype)
         prep = self._prepare()
-        start, fm = 0, False
-        if cache_data:         # the first layer at once (see _evaluate_chunks)
-            x, saved0 = self._forward(x, False, cache_data=True, prep=prep, stop=1)
-            start, fm = 1, bool(saved0[0].get("out_fm"))
+        if cache_data:
+            self._data_forward_basis(self.layers[0], x, self._data_for(x))     # (made before threads share it)
         starts = list(range(0, B, step))
         n = min(workers.thread_count(), len(starts))
         if n > 1:
-            self._tables_now(prep, start, cache_data)
+            self._tables_now(prep, 0, cache_data)
 
-        def work(k, part):             # (chunks write disjoint rows of out)
+        def work(k, part):             # (the runs write disjoint rows of out)
             self._tls.slot = k
             try:
+                h0, start, fm, first = x, 0, False, slice(part[0], min(B, part[-1] + step))
+                if cache_data:         # the first layer on the whole run at once (as in _evaluate_chunks)
+                    h0, saved0 = self._forward(x, False, cache_data=True, prep=prep, stop=1, rows=first)
+                    start, fm = 1, bool(saved0[0].get("out_fm"))
                 for c0 in part:
                     rows = slice(c0, min(B, c0 + step))
-                    h, _ = self._rows_of(x, rows, fm)
+                    local = slice(c0 - first.start, rows.stop - first.start) if cache_data else rows
+                    h, _ = self._rows_of(h0, local, fm)
                     out[rows] = self._forward(h, False, cache_data=False, keep=cache_data, prep=prep,
                                               start=start, fm=fm)[0]
             finally:

@@ -175,15 +175,16 @@ class LayerPasses:
         sv.update(mode="dense", D=data["D"], pos=data["pos"], der=data["der"], ceff=ceff, coef=coef)
         return s
 
-    def _data_forward(self, L, P, h, data, sv, reg_on, key, feature_major: bool = False):
+    def _data_forward(self, L, P, h, data, sv, reg_on, key, feature_major: bool = False, rows=slice(None)):
         """The first layer sees the same data on every call: its basis (with
         silu rows, one product gives both parts) and, for the regulariser,
         each input's basis covariance are made once; the spreads then come
-        from c^T Cov c (float64, as in layer_ops) without touching the batch."""
-        B = h.shape[0]
+        from c^T Cov c (float64, as in layer_ops) without touching the batch.
+        h: the whole batch, of which ``rows`` run."""
         coef = L.coef
         n_in, n_out, nb = coef.shape
-        D = self._data_forward_basis(L, h, data)
+        D = self._data_forward_basis(L, h, data)[rows]
+        B = D.shape[0]
         DT = D.T
         ceff = self._ceff(L, P, key, True)
         sv.update(mode="data", DT=DT, ceff=ceff, coef=coef, out_fm=feature_major)

@@ -23,6 +23,7 @@ _POOL: ThreadPoolExecutor | None = None
 _POOL_SIZE = 0
 _LOCK = threading.Lock()
 _BLAS_LOCK = threading.Lock()      # one parallel phase at a time changes torch's thread count
+_WORKER = threading.local()        # .blas_one: this pool thread's BLAS is held to one thread
 
 
 def thread_count() -> int:
@@ -52,6 +53,19 @@ def _single_threaded_blas():
             torch.set_num_threads(n)
 
 
+def _one_blas_thread(work: Callable[[int, Sequence], object], k: int, part: Sequence):
+    """work(k, part) on a pool thread whose BLAS uses one thread.  OpenMP's and
+    MKL's thread counts are per calling thread, and a new thread starts from
+    the process default: the set_num_threads(1) of the thread that started the
+    phase does not reach it, so without this each of its products would start
+    a team of threads on cores that are busy with the other chunks (measured:
+    on 2 cores, 2 chunk threads were slower than 1)."""
+    if not getattr(_WORKER, "blas_one", False):
+        torch.set_num_threads(1)       # (torch's shared count is 1 already, under _BLAS_LOCK)
+        _WORKER.blas_one = True
+    return work(k, part)
+
+
 def run_parts(work: Callable[[int, Sequence], object], parts: Sequence[Sequence]) -> list:
     """[work(k, parts[k]) for k]: part 0 on this thread, the others on the
     pool, all at once.  The first exception raised is re-raised here, after
@@ -60,7 +74,7 @@ def run_parts(work: Callable[[int, Sequence], object], parts: Sequence[Sequence]
         return [work(0, parts[0])]
     pool = _pool(len(parts) - 1)
     with _single_threaded_blas():
-        futures = [pool.submit(work, k, part) for k, part in enumerate(parts) if k > 0]
+        futures = [pool.submit(_one_blas_thread, work, k, part) for k, part in enumerate(parts) if k > 0]
         first_error = None
         try:
             results = [work(0, parts[0])]
