@@ -196,7 +196,7 @@ def test_big_batches_run_in_chunks_and_match_autograd(width, update, affine):
     params = train.trainable_parameters(m)
     ref_loss, ref_grad = _autograd(m, x, y, 0.0, params)
     obj = fused.FusedObjective(m, params)
-    obj._chunk = 256                              # 4 chunks of 256 and one of 76
+    obj._chunk = 256                              # 5 chunks of 220
     assert obj._chunk_rows(x.shape[0]) == 256
     obj.set_batch(x, y)
     for _ in range(2):                            # the second call reuses the chunks' scratch arrays
@@ -217,7 +217,7 @@ def test_chunks_split_over_threads_give_the_one_thread_result(width, update, mon
     m, x, y = _network(width, B=1100) if update else (KAN(width, grid=5, seed=0), *_network(width, B=1100)[1:])
     params = train.trainable_parameters(m)
     obj = fused.FusedObjective(m, params)
-    obj._chunk = 256                              # 4 chunks of 256 and one of 76
+    obj._chunk = 256                              # 5 chunks of 220 (3 threads: 2 each, of 183 or 184)
     obj.set_batch(x, y)
     monkeypatch.setattr(workers, "thread_count", lambda: 1)
     loss1, grad1 = obj.evaluate()

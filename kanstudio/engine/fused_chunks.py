@@ -26,6 +26,21 @@ class ChunkPasses:
         rows = self._chunk
         return B if B < 2 * rows else rows
 
+    @staticmethod
+    def _runs(B: int, step: int) -> list[list[slice]]:
+        """The batch's rows as one run of chunks per thread (at most
+        workers.thread_count() runs, of about B / n rows each, so that the
+        threads end together), each run cut into chunks of equal size (at
+        most ``step`` rows) but its last, which may be shorter (each size of
+        chunk gets its own scratch arrays)."""
+        n = max(1, min(workers.thread_count(), -(-B // step)))
+        runs = []
+        for k in range(n):
+            lo, hi = k * B // n, (k + 1) * B // n
+            size = -(-(hi - lo) // -(-(hi - lo) // step))
+            runs.append([slice(c0, min(hi, c0 + size)) for c0 in range(lo, hi, size)])
+        return runs
+
     def _evaluate_chunks(self, step: int) -> tuple[float, np.ndarray]:
         """evaluate() without the regulariser, chunk by chunk: the MSE and its
         gradient are sums over samples.  The batch is split into one run of
@@ -40,12 +55,10 @@ class ChunkPasses:
         B = self._x.shape[0]
         prep = self._prepare()
         self._data_forward_basis(self.layers[0], self._x, self._data_for(self._x))   # (made before threads share it)
-        starts = list(range(0, B, step))
-        n = min(workers.thread_count(), len(starts))
-        if n > 1:
+        runs = self._runs(B, step)
+        if len(runs) > 1:
             self._tables_now(prep, 0, True)    # what the threads share, made before they start
-        parts = [starts[k * len(starts) // n:(k + 1) * len(starts) // n] for k in range(n)]
-        results = workers.run_parts(lambda k, part: self._run_pass(k, part, step, prep), parts)
+        results = workers.run_parts(lambda k, run: self._run_pass(k, run, prep), runs)
         sse, grad, accs = results[0]
         for sse_k, grad_k, accs_k in results[1:]:
             sse += sse_k
@@ -68,15 +81,15 @@ class ChunkPasses:
         np.copyto(part, h[:, rows])
         return part, True
 
-    def _run_pass(self, worker: int, starts, step: int, prep: list):
-        """The batch's samples from starts[0] to the end of the chunk at
-        starts[-1], forward and back, with worker's scratch space: the first
-        layer at once, the others chunk by chunk.  Returns (sum of squared
-        errors, gradient part, the layers' sums)."""
+    def _run_pass(self, worker: int, run: list[slice], prep: list):
+        """The batch's rows in the chunks ``run`` (consecutive), forward and
+        back, with worker's scratch space: the first layer on the whole run
+        at once, the others chunk by chunk.  Returns (sum of squared errors,
+        gradient part, the layers' sums)."""
         self._tls.slot = worker
         try:
             B = self._x.shape[0]
-            first = slice(starts[0], min(B, starts[-1] + step))
+            first = slice(run[0].start, run[-1].stop)
             h0, saved0 = self._forward(self._x, False, cache_data=True, prep=prep, stop=1, rows=first)
             fm = bool(saved0[0].get("out_fm"))
             g0 = self._array(("g0", True), h0.shape)
@@ -84,9 +97,8 @@ class ChunkPasses:
             accs: dict = {}            # each layer's gradient sums, over the chunks
             sse, scale = 0.0, 2.0 / (B * self._y.shape[1])
             rest = self.layers[1:]
-            for c0 in starts:
-                rows = slice(c0, min(B, c0 + step))
-                local = slice(c0 - first.start, rows.stop - first.start)     # (of h0 and g0)
+            for rows in run:
+                local = slice(rows.start - first.start, rows.stop - first.start)     # (of h0 and g0)
                 h, _ = self._rows_of(h0, local, fm)
                 pred, saved = self._forward(h, False, cache_data=True, prep=prep, start=1, fm=fm)
                 g = self._array(("gy", True), pred.shape)
@@ -119,27 +131,25 @@ class ChunkPasses:
         prep = self._prepare()
         if cache_data:
             self._data_forward_basis(self.layers[0], x, self._data_for(x))     # (made before threads share it)
-        starts = list(range(0, B, step))
-        n = min(workers.thread_count(), len(starts))
-        if n > 1:
+        runs = self._runs(B, step)
+        if len(runs) > 1:
             self._tables_now(prep, 0, cache_data)
 
-        def work(k, part):             # (the runs write disjoint rows of out)
+        def work(k, run):              # (the runs write disjoint rows of out)
             self._tls.slot = k
             try:
-                h0, start, fm, first = x, 0, False, slice(part[0], min(B, part[-1] + step))
+                h0, start, fm, first = x, 0, False, slice(run[0].start, run[-1].stop)
                 if cache_data:         # the first layer on the whole run at once (as in _evaluate_chunks)
                     h0, saved0 = self._forward(x, False, cache_data=True, prep=prep, stop=1, rows=first)
                     start, fm = 1, bool(saved0[0].get("out_fm"))
-                for c0 in part:
-                    rows = slice(c0, min(B, c0 + step))
-                    local = slice(c0 - first.start, rows.stop - first.start) if cache_data else rows
+                for rows in run:
+                    local = slice(rows.start - first.start, rows.stop - first.start) if cache_data else rows
                     h, _ = self._rows_of(h0, local, fm)
                     out[rows] = self._forward(h, False, cache_data=False, keep=cache_data, prep=prep,
                                               start=start, fm=fm)[0]
             finally:
                 self._tls.slot = 0
-        workers.run_parts(work, [starts[k * len(starts) // n:(k + 1) * len(starts) // n] for k in range(n)])
+        workers.run_parts(work, runs)
         return out
 
 
