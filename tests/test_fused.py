@@ -242,6 +242,26 @@ def test_chunks_split_over_threads_give_the_one_thread_result(width, update, mon
     assert obj.rmse(x, y) == pytest.approx(math.sqrt(float(np.mean((pred1 - y.numpy()) ** 2))), rel=1e-12)
 
 
+def test_chunk_threads_run_their_products_on_one_blas_thread(monkeypatch):
+    """OpenMP's thread count (MKL follows it) is per thread: a fresh pool
+    thread must not start a BLAS team of its own while the chunks run."""
+    import ctypes
+    from kanstudio.engine import workers
+    gomp = sorted({p for p in open("/proc/self/maps").read().split() if "libgomp" in p})
+    if not gomp:
+        pytest.skip("torch is not built with GNU OpenMP here")
+    omp = ctypes.CDLL(gomp[0])
+    monkeypatch.setattr(workers, "_POOL", None)          # fresh threads, at the process default
+    n = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = workers.run_parts(lambda k, part: omp.omp_get_max_threads(), [[0], [1], [2]])
+        assert seen == [1, 1, 1]
+        assert torch.get_num_threads() == 2                # restored after the phase
+    finally:
+        torch.set_num_threads(n)
+
+
 def test_a_failing_chunk_thread_fails_the_evaluation_after_the_others_end():
     from kanstudio.engine import workers
     ended = []

@@ -54,12 +54,13 @@ def _single_threaded_blas():
 
 
 def _one_blas_thread(work: Callable[[int, Sequence], object], k: int, part: Sequence):
-    """work(k, part) on a pool thread whose BLAS uses one thread.  OpenMP's and
-    MKL's thread counts are per calling thread, and a new thread starts from
-    the process default: the set_num_threads(1) of the thread that started the
-    phase does not reach it, so without this each of its products would start
-    a team of threads on cores that are busy with the other chunks (measured:
-    on 2 cores, 2 chunk threads were slower than 1)."""
+    """work(k, part) on a pool thread whose BLAS uses one thread.  OpenMP's
+    thread count (which MKL follows) is per calling thread, and a new thread
+    starts from the process default: the set_num_threads(1) of the thread
+    that started the phase does not reach it, and torch only copies its own
+    count into a thread at that thread's first parallel elementwise operation.
+    A chunk pass starts with a product, which would start a team of threads
+    on cores that are busy with the other chunks."""
     if not getattr(_WORKER, "blas_one", False):
         torch.set_num_threads(1)       # (torch's shared count is 1 already, under _BLAS_LOCK)
         _WORKER.blas_one = True
