@@ -40,7 +40,7 @@ def test_stop_during_fit_returns_quickly_and_keeps_a_model(qtbot, loaded):
     start_long_fit(win)
     assert win.action_stop.isEnabled() and not win.action_fit.isEnabled()
     assert not win.action_undo.isEnabled() and not win.action_prune.isEnabled()
-    qtbot.waitUntil(lambda: win.training_panel.point_count() >= 5, timeout=WAIT)
+    qtbot.waitUntil(lambda: win.training_panel.loss.point_count() >= 5, timeout=WAIT)
     t0 = time.perf_counter()
     win.action_stop.trigger()
     qtbot.waitUntil(lambda: not win.runner.busy, timeout=5_000)
@@ -67,7 +67,7 @@ def test_ui_keeps_processing_events_while_training(qtbot, loaded):
     timer.setInterval(10)
     timer.timeout.connect(tick)
     start_long_fit(win)
-    qtbot.waitUntil(lambda: win.training_panel.point_count() >= 2, timeout=WAIT)   # worker warmed up
+    qtbot.waitUntil(lambda: win.training_panel.loss.point_count() >= 2, timeout=WAIT)   # worker warmed up
     timer.start()
     last[0] = clock.elapsed()
     qtbot.wait(2500)
@@ -76,7 +76,7 @@ def test_ui_keeps_processing_events_while_training(qtbot, loaded):
     qtbot.waitUntil(lambda: idle(win), timeout=WAIT)
     assert len(gaps) > 50, "the timer hardly ran: the UI thread was blocked"
     assert max(gaps) < 200, f"longest gap between 10 ms ticks: {max(gaps)} ms"
-    assert win.training_panel.point_count() > 5
+    assert win.training_panel.loss.point_count() > 5
 
 
 def test_actions_disabled_without_data(main_window):

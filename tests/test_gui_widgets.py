@@ -96,20 +96,20 @@ def test_training_plot_draws_runs_on_a_log_scale(qtbot):
     from kanstudio.gui.training_panel import TrainingPanel
     panel = TrainingPanel()
     qtbot.addWidget(panel)
-    assert panel.plot.objectName() == "training_plot"
-    assert panel.plot.getPlotItem().ctrl.logYCheck.isChecked()
-    panel.begin_run("Fit", 3)
-    panel.add_snapshots([Snapshot(k, 3, 1.0 / k, 2.0 / k, 0.1, 0.01 * k) for k in (1, 2, 3)])
-    panel.end_run(Snapshot(3, 3, 0.3, 0.6, 0.1, 0.03, True, "completed"))
-    panel.begin_run("Retrain", 2)
-    panel.add_snapshots([Snapshot(1, 2, 0.2, 0.4, 0.0, 0.01)])
-    qtbot.waitUntil(lambda: len(panel.curve_train.getData()[0]) == 4, timeout=2000)   # coalesced redraw
-    assert list(panel.curve_train.getData()[0]) == [1, 2, 3, 4]
-    saved = panel.curves()
+    assert panel.loss.plot.objectName() == "training_plot"
+    assert panel.loss.plot.getPlotItem().ctrl.logYCheck.isChecked()
+    panel.loss.begin_run("Fit", 3)
+    panel.loss.add_snapshots([Snapshot(k, 3, 1.0 / k, 2.0 / k, 0.1, 0.01 * k) for k in (1, 2, 3)])
+    panel.loss.end_run(Snapshot(3, 3, 0.3, 0.6, 0.1, 0.03, True, "completed"))
+    panel.loss.begin_run("Retrain", 2)
+    panel.loss.add_snapshots([Snapshot(1, 2, 0.2, 0.4, 0.0, 0.01)])
+    qtbot.waitUntil(lambda: len(panel.loss.curve_train.getData()[0]) == 4, timeout=2000)   # coalesced redraw
+    assert list(panel.loss.curve_train.getData()[0]) == [1, 2, 3, 4]
+    saved = panel.loss.curves()
     other = TrainingPanel()
     qtbot.addWidget(other)
-    other.set_curves(saved)
-    assert other.point_count() == 4
+    other.loss.set_curves(saved)
+    assert other.loss.point_count() == 4
 
 
 def test_training_plot_axis_labels_decades_in_one_style_without_crowding(qtbot):
@@ -117,23 +117,23 @@ def test_training_plot_axis_labels_decades_in_one_style_without_crowding(qtbot):
     from kanstudio.gui.training_panel import TrainingPanel
     panel = TrainingPanel()
     qtbot.addWidget(panel)
-    axis = panel.plot.getPlotItem().getAxis("left")
+    axis = panel.loss.plot.getPlotItem().getAxis("left")
     assert axis.logTickStrings([0.0, 1.0, -3.0, 2.0, float(np.log10(2))], 1, 1) == \
         ["1", "10", "10\u207b\u00b3", "10\u00b2", ""]
     (step, major), _minor = axis.logTickValues(-12.2, 1.3, 180, [])      # 13 decades on 180 px
     assert len(major) <= 6 and all(v % step == 0 for v in major) and 0.0 in major
     # The y range moves in half decades around the data, not at every redraw.
-    panel.begin_run("Fit", 100)
-    panel.add_snapshots([Snapshot(k, 100, 10.0 ** -k, 10.0 ** -k, 0.0, 0.01 * k) for k in (1, 2)])
-    panel._redraw()
-    first = panel.plot.getPlotItem().getViewBox().viewRange()
+    panel.loss.begin_run("Fit", 100)
+    panel.loss.add_snapshots([Snapshot(k, 100, 10.0 ** -k, 10.0 ** -k, 0.0, 0.01 * k) for k in (1, 2)])
+    panel.loss._redraw()
+    first = panel.loss.plot.getPlotItem().getViewBox().viewRange()
     assert first[0][1] >= 100                                              # the run's planned steps
-    panel.add_snapshots([Snapshot(3, 100, 0.011, 0.011, 0.0, 0.03)])       # inside the shown decades
-    panel._redraw()
-    assert panel.plot.getPlotItem().getViewBox().viewRange() == first
-    panel.add_snapshots([Snapshot(4, 100, 1e-6, 1e-6, 0.0, 0.04)])         # below: the range follows
-    panel._redraw()
-    assert panel.plot.getPlotItem().getViewBox().viewRange()[1][0] < -5.9
+    panel.loss.add_snapshots([Snapshot(3, 100, 0.011, 0.011, 0.0, 0.03)])       # inside the shown decades
+    panel.loss._redraw()
+    assert panel.loss.plot.getPlotItem().getViewBox().viewRange() == first
+    panel.loss.add_snapshots([Snapshot(4, 100, 1e-6, 1e-6, 0.0, 0.04)])         # below: the range follows
+    panel.loss._redraw()
+    assert panel.loss.plot.getPlotItem().getViewBox().viewRange()[1][0] < -5.9
     # The tick labels carry the powers of ten: no SI scale factor in the title.
     axis.setLabel("RMSE (normalised)")
     assert "x0." not in axis.labelString() and "(m" not in axis.labelString()

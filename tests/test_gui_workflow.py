@@ -67,25 +67,25 @@ def test_full_workflow(qtbot, main_window, tmp_path):
     panel.lamb_spin.setValue(0.0)
     # Record what reaches the panel and the view while the worker trains.
     grew, drawn = [], []
-    add, draw = panel.add_snapshots, win.network_view.set_picture
+    add, draw = panel.loss.add_snapshots, win.network_view.set_picture
 
     def recording_add(snaps):
         add(snaps)
-        grew.append((win.runner.busy, panel.point_count()))
+        grew.append((win.runner.busy, panel.loss.point_count()))
 
     def recording_draw(pic):
         draw(pic)
         drawn.append((win.runner.busy, len(win.network_view.edge_items())))
-    panel.add_snapshots, win.network_view.set_picture = recording_add, recording_draw
+    panel.loss.add_snapshots, win.network_view.set_picture = recording_add, recording_draw
     win.action_fit.trigger()
     assert win.action_stop.isEnabled()
     qtbot.waitUntil(lambda: idle(win) and win.doc.has_model, timeout=WAIT)
-    panel.add_snapshots, win.network_view.set_picture = add, draw
+    panel.loss.add_snapshots, win.network_view.set_picture = add, draw
     live = [n for busy, n in grew if busy]
     assert len(live) >= 2 and live[0] > 0 and live[-1] > live[0], grew    # the loss curve grows during the fit
     assert any(busy and n == 3 for busy, n in drawn), drawn                # the edges are drawn live
     assert not win.action_stop.isEnabled()
-    assert panel.curve_train.getData()[0] is not None and len(panel.curve_train.getData()[0]) >= 10
+    assert panel.loss.curve_train.getData()[0] is not None and len(panel.loss.curve_train.getData()[0]) >= 10
     qtbot.waitUntil(lambda: win.network_view.edge_item(0, 0, 0) is not None, timeout=WAIT)
     assert len(win.network_view.edge_items()) == 3
     assert win.isWindowModified()

@@ -44,8 +44,8 @@ class ModelJobsMixin:
     def _train(self, cmd, title: str):
         if not self._begin(cmd, f"Cannot start {title.lower()}"):
             return
-        panel = self.w.training_panel
-        panel.begin_run(title, int(panel.settings()["steps"]))
+        panel = self.w.training_panel.loss
+        panel.begin_run(title, int(self.w.training_panel.settings()["steps"]))
         view = self.w.network_view
 
         def show_picture(pic):

@@ -80,7 +80,7 @@ class FilesMixin:
         # The training settings carry over from the panel; the width follows the new columns.
         self.doc.new_project(dataset, source=str(path), settings={**self.training_panel.settings(), "width": ""})
         self.training_panel.set_io(len(dataset.input_names), len(dataset.target_names), reset_width=True)
-        self.training_panel.set_curves(None)
+        self.training_panel.loss.set_curves(None)
         self.formula_panel.set_pareto([])
         self.edge_inspector.clear()
         self.network_view.clear()
@@ -111,7 +111,7 @@ class FilesMixin:
         ds = self.doc.dataset
         self.training_panel.set_settings(ui.get("training", {}))
         self.training_panel.set_io(len(ds.input_names), len(ds.target_names))
-        self.training_panel.set_curves(ui.get("curves"))
+        self.training_panel.loss.set_curves(ui.get("curves"))
         self.formula_panel.set_digits(int(self.doc.project.settings.get("digits", ui.get("digits", 4))))
         self.action_show_pruned.setChecked(bool(ui.get("show_pruned", False)))
         self.network_view.set_show_pruned(bool(ui.get("show_pruned", False)))
@@ -120,7 +120,7 @@ class FilesMixin:
         self.jobs.restore(ui)
 
     def ui_state(self) -> dict:
-        return {"training": self.training_panel.settings(), "curves": self.training_panel.curves(),
+        return {"training": self.training_panel.settings(), "curves": self.training_panel.loss.curves(),
                 "digits": self.formula_panel.digits(), "show_pruned": self.action_show_pruned.isChecked(),
                 "score_mode": self.jobs.score_mode, **self.jobs.ui_state()}
 
@@ -159,7 +159,7 @@ class FilesMixin:
         self.doc.close()
         self.network_view.clear()
         self.edge_inspector.clear()
-        self.training_panel.set_curves(None)
+        self.training_panel.loss.set_curves(None)
         self.formula_panel.set_pareto([])
         self.formula_panel.show_message("No model yet. Open a CSV and press Fit; the formula appears here once "
                                         "every edge is symbolic.")
