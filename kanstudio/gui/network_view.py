@@ -21,7 +21,7 @@ Methods
         (centre of the edge's glyph box); ``node_item(level, index)``.
     ``selected_edge() -> (layer, i, j) | None``; ``selected_nodes() -> list``;
     ``picture() -> NetworkPicture | None``; ``edge_items()``; ``tooltip_at(viewport_pos) -> str``.
-    ``edge_menu(layer, i, j) -> QMenu``  the context menu (tests trigger its actions).
+    ``edge_menu(layer, i, j) -> QMenu``  the context menu (edge_menu.py; tests trigger its actions).
     ``set_show_pruned(bool)``  draw pruned edges as faint dashed connectors.
     ``fit_all()``; ``clear()``; ``render_image(scale=2.0) -> QImage`` (PNG export).
 Score mode: the caller recomputes the picture (``engine.curves.network_picture``).
@@ -39,26 +39,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (QGraphicsPathItem, QGraphicsScene,
                                QGraphicsView, QMenu, QToolTip)
 
+from .edge_menu import edge_menu
 from .network_items import EdgeItem, LabelItem, Layout, NodeItem, Style, edge_tooltip, glyph_points, mix, strength
 
 if TYPE_CHECKING:   # annotations only: importing the engine here would load torch at start-up
     from ..engine.curves import NetworkPicture
 
-__all__ = ["NetworkView", "EdgeItem", "NodeItem", "EDGE_ACTIONS"]
-
-EDGE_ACTIONS = ("inspect", "prune", "fix", "suggest", "unfix")
-_FALLBACK_LIBRARY = ("x", "x^2", "x^3", "1/x", "sqrt", "exp", "log", "sin", "cos", "tanh", "abs",
-                     "gaussian")
-def _library_names() -> tuple:
-    try:
-        from ..engine.symbolic_lib import library_names
-        return tuple(library_names())
-    except ImportError:
-        return _FALLBACK_LIBRARY
+__all__ = ["NetworkView", "EdgeItem", "NodeItem"]
 
 
 class NetworkView(QGraphicsView):
@@ -186,29 +177,8 @@ class NetworkView(QGraphicsView):
 
     def edge_menu(self, layer: int, i: int, j: int) -> QMenu:
         """Context menu of an edge; every action emits edgeAction."""
-        item = self._edges[(layer, i, j)]
-        menu = QMenu(self)
-        menu.setObjectName("edge_menu")
-
-        def add(parent, text, action, arg="", enabled=True):
-            act = QAction(text, parent)
-            act.setObjectName(f"edge_action_{action}" + (f"_{arg}" if arg else ""))
-            act.setEnabled(enabled)
-            act.triggered.connect(lambda _=False: self.edgeAction.emit(action, layer, i, j, arg))
-            parent.addAction(act)
-            return act
-
-        add(menu, "Inspect", "inspect")
-        add(menu, "Suggest symbolic functions", "suggest", enabled=item.alive)
-        fix = menu.addMenu("Fix to")
-        fix.setObjectName("edge_menu_fix")
-        fix.setEnabled(item.alive)
-        for name in _library_names():
-            add(fix, name, "fix", name)
-        add(menu, "Unfix", "unfix", enabled=item.symbolic is not None)
-        menu.addSeparator()
-        add(menu, "Prune edge", "prune", enabled=item.alive)
-        return menu
+        return edge_menu(self, self._edges[(layer, i, j)],
+                         lambda action, arg: self.edgeAction.emit(action, layer, i, j, arg))
 
     # -------------------------------------------------------------- building
     def _rebuild(self, pic: NetworkPicture):
