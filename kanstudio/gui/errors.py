@@ -2,8 +2,8 @@
 
 ``install_excepthooks(parent_getter)`` replaces ``sys.excepthook`` and
 ``threading.excepthook``.  Exceptions raised in other threads are relayed to
-the UI thread through a queued signal.  Dialogs are shown with ``show()`` (not
-``exec()``) so nothing blocks; while one error dialog is open, further errors
+the UI thread through a queued signal.  Dialogs are shown with ``show()``, not
+as modal loops, so nothing blocks; while one error dialog is open, further errors
 are appended to it instead of stacking windows.  ``uninstall_excepthooks()``
 puts the previous hooks back (tests).
 """
