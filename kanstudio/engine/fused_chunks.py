@@ -1,7 +1,8 @@
 """The chunked passes of the fused objective (fused.py): big batches run
 through the network chunk by chunk, each chunk's scratch arrays staying in
-the core's cache, and the chunks are split over workers.thread_count()
-threads.  ``ChunkPasses`` is a mixin of FusedObjective: it uses the
+the core's cache, in one run of consecutive chunks per thread
+(workers.thread_count() of them; each thread's first layer on its whole
+run at once).  ``ChunkPasses`` is a mixin of FusedObjective: it uses the
 objective's layers, scratch arrays (``_array``, per thread slot ``_tls``),
 forward and backward passes."""
 from __future__ import annotations
