@@ -44,8 +44,8 @@ class ModelJobsMixin:
     def _train(self, cmd, title: str):
         if not self._begin(cmd, f"Cannot start {title.lower()}"):
             return
-        panel = self.w.training_panel.loss
-        panel.begin_run(title, int(self.w.training_panel.settings()["steps"]))
+        loss = self.w.training_panel.loss
+        loss.begin_run(title, int(self.w.training_panel.settings()["steps"]))
         view = self.w.network_view
 
         def show_picture(pic):
@@ -54,7 +54,7 @@ class ModelJobsMixin:
                 self.request_detail(*self.selected)
 
         def partial(p):
-            panel.add_snapshots(p.snaps)
+            loss.add_snapshots(p.snaps)
             if p.picture is None:
                 return
             if view.needs_rebuild(p.picture):
@@ -65,11 +65,11 @@ class ModelJobsMixin:
                 show_picture(p.picture)
 
         def done(pending):
-            panel.add_snapshots(pending)
+            loss.add_snapshots(pending)
             res = getattr(cmd, "result", None) or {}
             reason = res.get("reason", "completed")
-            final = panel.last_snapshot()
-            panel.end_run(final, "" if reason == "completed" else reason.split(":")[0])
+            final = loss.last_snapshot()
+            loss.end_run(final, "" if reason == "completed" else reason.split(":")[0])
             if reason == "cancelled" and not res.get("steps"):
                 self.w.show_status(f"{title} stopped before the first step; the model is unchanged.", 8000)
                 return
@@ -79,7 +79,7 @@ class ModelJobsMixin:
                 self.w.show_status(msg + (f" \u2014 test RMSE {rm:.4g} (normalised)" if rm is not None else ""), 10000)
 
         def failed(message, details):
-            panel.end_run(None, "failed")
+            loss.end_run(None, "failed")
             self.w.show_error(f"{title} failed", message, details)
 
         self.runner.submit(title, training_job(cmd, self._x()), keep_on_cancel=True, on_partial=partial,
