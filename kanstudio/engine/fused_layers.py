@@ -339,7 +339,9 @@ class LayerPasses:
 
     def _edge_backward(self, L, sv, rg, gs, acc, gx):
         h, w = sv["h"], sv["w"]
-        greg, centre, xmean, gxc = rg if rg is not None else (self._e, self._e, self._e1, self._e1)
+        # the regulariser's arrays are float64 whatever the dtype; so are their
+        # placeholders, or float32 training compiles this kernel twice (~2 s)
+        greg, centre, xmean, gxc = rg if rg is not None else (_EMPTY2, _EMPTY2, self._e1, self._e1)
         kernels.layer_backward(h, sv["silu"], sv["sig"], L.rows, sv["A"], sv["wb"], sv["ws"], w, sv["pos"], sv["u"],
                                gs, gx is not None, rg is not None, greg, centre, xmean, gxc,
                                self._e if gx is None else gx, acc["GA"], acc["gsb"], acc["gsp"], acc["first"])
