@@ -13,6 +13,7 @@ import time
 from typing import Optional, Sequence
 
 EXIT_USAGE = 2
+KERNEL_NOTE_AFTER_S = 1.5      # a longer wait for the kernels is a first build: say so
 
 
 class CliError(Exception):
@@ -65,7 +66,6 @@ def _add_fit_parser(sub):
 
 
 def run_fit(args) -> int:
-    import torch
     from .engine.network import KAN
     from .engine.train import FitConfig, fit
     from .engine import io
@@ -84,6 +84,8 @@ def run_fit(args) -> int:
     model.set_names(ds.input_names, ds.target_names)
     x_tr, y_tr = ds.tensors("train")
     x_te, y_te = ds.tensors("test")
+    if device == "cpu":
+        prepare_kernels(args.dtype)     # (fit_seconds is the training loop's time alone)
     t0 = time.perf_counter()
     result = fit(model, x_tr, y_tr, x_te, y_te, config=cfg)
     seconds = time.perf_counter() - t0
@@ -113,6 +115,21 @@ def run_fit(args) -> int:
     if args.json:
         _write_json(args.json, summary)
     return 0
+
+
+def prepare_kernels(dtype: str = "float64"):
+    """Load the compiled training kernels, saying why we wait when that
+    takes a while: the first run after an install compiles them."""
+    import threading
+    from .engine import fused
+    note = threading.Timer(KERNEL_NOTE_AFTER_S, print, ("compiling the training kernels (once per install; up to a minute)...",),
+                           {"file": sys.stderr, "flush": True})
+    note.daemon = True
+    note.start()
+    try:
+        fused.warm_up((dtype,))
+    finally:
+        note.cancel()
 
 
 def _check_device(device: str) -> str:

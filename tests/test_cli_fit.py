@@ -56,3 +56,17 @@ def test_console_script_module_runs(csv_file):
     r = subprocess.run([sys.executable, "-m", "kanstudio", "fit", str(csv_file), "--target", "nope"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_a_slow_kernel_build_is_announced_and_kept_out_of_fit_seconds(csv_file, tmp_path, capsys, monkeypatch):
+    """The first run after an install compiles the training kernels: the
+    CLI says why it waits, and fit_seconds times the training loop alone."""
+    import time
+    from kanstudio import cli
+    from kanstudio.engine import fused
+    monkeypatch.setattr(cli, "KERNEL_NOTE_AFTER_S", 0.05)
+    monkeypatch.setattr(fused, "warm_up", lambda dtypes=fused.DTYPES: time.sleep(1.0) or True)
+    out = tmp_path / "o.json"
+    assert main(["fit", str(csv_file), "--target", "out", "--width", "2,3,1", "--steps", "2", "--json", str(out)]) == 0
+    assert "compiling the training kernels" in capsys.readouterr().err
+    assert json.loads(out.read_text())["fit_seconds"] < 1.0

@@ -177,3 +177,21 @@ def test_cli_discover_prints_formula_and_writes_json(tmp_path, capsys, monkeypat
     assert all({"name", "seconds"} <= set(s) for s in d["stages"])
     assert "speed_m_s" in d["formula"] and d["formula_test_rmse"] < 1e-6
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "p.csv"]   # nothing else written
+
+
+def test_the_kernels_build_before_the_budget_clock_starts(monkeypatch):
+    """The first run after an install compiles the kernels; inside the
+    budget that would leave a first discovery less time than later ones."""
+    from kanstudio.engine import discover as D, fused
+    order = []
+    monkeypatch.setattr(fused, "warm_up", lambda dtypes=fused.DTYPES: order.append("kernels") or True)
+    clock_init = D._Clock.__init__
+
+    def init(self, *a, **k):
+        order.append("clock")
+        clock_init(self, *a, **k)
+    monkeypatch.setattr(D._Clock, "__init__", init)
+    X = np.random.default_rng(0).uniform(-1, 1, size=(40, 1))
+    discover_arrays(X[:30], X[:30, 0], X[30:], X[30:, 0], ["a"], "y", DiscoverConfig(budget_seconds=5),
+                    cancel=lambda: True)
+    assert order[:2] == ["kernels", "clock"]

@@ -337,7 +337,7 @@ def test_compiled_basis_matches_the_table_path():
 def test_kernels_that_fail_to_build_switch_to_autograd(monkeypatch):
     """A numba/LLVM failure at the first compile must not reach the user:
     the probe warns, the kernels are switched off, training uses autograd."""
-    monkeypatch.setattr(fused, "_KERNELS_OK", None)
+    monkeypatch.setattr(fused, "_KERNELS_OK", {})
     monkeypatch.setattr(kernels, "_HAVE_NUMBA", True)
 
     def broken(*a, **k):
@@ -348,9 +348,31 @@ def test_kernels_that_fail_to_build_switch_to_autograd(monkeypatch):
     with pytest.warns(UserWarning, match="unavailable"):
         assert not fused.supports(KAN([2, 3, 1], grid=5, seed=0))
     assert not kernels.available()
+    assert not fused.supports(KAN([2, 3, 1], grid=5, seed=0, dtype="float32"))    # off for every dtype
     x = torch.rand(50, 2, dtype=torch.float64)
     res = train.fit(KAN([2, 3, 1], grid=5, seed=0), x, x[:, :1], steps=2)
     assert res.reason == "completed"
+
+
+def test_a_fit_waits_only_for_its_own_dtypes_kernels(monkeypatch):
+    """The first fit in a process builds the kernels of its dtype alone (a
+    one-off float64 fit does not wait for the float32 build), and while a
+    dtype's build runs, fits in it take autograd instead of waiting."""
+    probed, during = [], []
+    m64, m32 = KAN([2, 3, 1], grid=5, seed=0), KAN([2, 3, 1], grid=5, seed=0, dtype="float32")
+
+    def probe(dtype):
+        probed.append(dtype)
+        during.append(fused.supports(m64 if dtype == "float64" else m32))
+        return True
+
+    monkeypatch.setattr(fused, "_KERNELS_OK", {})
+    monkeypatch.setattr(fused, "_probe", probe)
+    assert fused.supports(m64) and probed == ["float64"]
+    assert fused.supports(m64) and probed == ["float64"]          # once
+    assert fused.supports(m32) and probed == ["float64", "float32"]
+    assert during == [False, False]
+    assert fused.warm_up() and len(probed) == 2
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 5])

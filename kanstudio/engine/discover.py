@@ -212,6 +212,13 @@ def discover_arrays(X_train, y_train, X_test, y_test, input_names: Sequence[str]
         raise ValueError("no training rows")
     if not (np.isfinite(X_train).all() and np.isfinite(y_train).all()):
         raise ValueError("the data contains NaN or infinite values")
+    if cfg.device == "cpu":
+        # the compiled kernels' first build (once per install) is not search
+        # time: inside the budget it would make a first run find less than later ones
+        from . import fused
+        if progress is not None:
+            progress("preparing the training kernels", 0.0)
+        fused.warm_up(("float64",))
     clock = _Clock(cfg.budget_seconds, progress, cancel)
     positive = list((X_train > 0).all(0) & (X_test > 0).all(0))
     syms = input_symbols(input_names, positive)

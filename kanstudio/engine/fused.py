@@ -36,13 +36,15 @@ from .fused_layers import DENSE_MIN_OUT, LayerPasses, LayerView
 from .fused_uniform import FEATURE_MAJOR, UniformPasses
 from .network import KAN
 
+DTYPES = ("float64", "float32")      # the dtypes the kernels are compiled for
+
 __all__ = ["supports", "FusedObjective", "objective_for", "forget", "predict", "warm_up", "DENSE_MIN_OUT"]
 
 
 
 def supports(model: KAN) -> bool:
     """True where the fused path computes exactly what autograd would."""
-    if model.device.type != "cpu" or not (_KERNELS_OK if _KERNELS_OK is not None else warm_up()):
+    if model.device.type != "cpu" or not _kernels_ok("float64" if model.dtype == torch.float64 else "float32"):
         return False
     return not any(layer.has_symbolic() or layer.k != kernels.ORDER for layer in model.layers)
 
@@ -305,51 +307,67 @@ def predict(model: KAN, x: torch.Tensor) -> Optional[torch.Tensor]:
     return torch.from_numpy(np.ascontiguousarray(obj.predict(np.ascontiguousarray(x.detach().numpy()))))
 
 
-def warm_up() -> bool:
-    """Load (the first time: compile) every kernel for both dtypes, so that
-    the first real fit does not wait for numba: seconds once per install, a
-    fraction of a second after that (numba's on-disk cache).  Where the
-    kernels cannot be built (a numba or platform problem) they are switched
-    off, with a warning, and training uses autograd.  Returns whether they work."""
-    global _KERNELS_OK
+def _kernels_ok(dtype: str) -> bool:
+    ok = _KERNELS_OK.get(dtype)
+    return ok if ok is not None else warm_up((dtype,))
+
+
+def warm_up(dtypes: Sequence[str] = DTYPES) -> bool:
+    """Load (the first time: compile) every kernel for these dtypes, so that
+    the first real fit does not wait for numba: seconds once per install and
+    dtype (~14 s each on a slow core), a fraction of a second after that
+    (numba's on-disk cache).  A fit probes only its own dtype: a one-off
+    float64 fit from the command line does not wait for the float32 kernels.
+    While a dtype's probe runs, fits in it use autograd (the GUI's warm-up
+    runs in the background) and other callers of warm_up wait for it.  Where the kernels cannot be built (a numba or
+    platform problem) they are switched off, with a warning, and training
+    uses autograd.  Returns whether they work for all of ``dtypes``."""
     with _PROBE_LOCK:
-        if _KERNELS_OK is None:
-            _KERNELS_OK = False        # while the probe runs (and if it fails): autograd
-            ok = kernels.available() and _probe()
+        todo = [d for d in dtypes if d not in _KERNELS_OK]
+        for d in todo:
+            _KERNELS_OK[d] = False     # while the probe runs (and if it fails): autograd
+        for d in todo:
+            ok = kernels.available() and _probe(d)
             if not ok:
                 kernels.disable()
-            _KERNELS_OK = ok
-    return _KERNELS_OK
+            _KERNELS_OK[d] = ok
+        if not kernels.available():      # (switched off: for every dtype)
+            _KERNELS_OK.update((d, False) for d in DTYPES)
+    return all(_KERNELS_OK[d] for d in dtypes)
 
 
-def _probe() -> bool:
+def _probe(dtype: str) -> bool:
     try:
         gen = torch.Generator().manual_seed(0)
-        for dtype in ("float64", "float32"):
-            # dense and per-edge hidden layers, on uniform and on adapted knots
-            m = KAN([2, DENSE_MIN_OUT, DENSE_MIN_OUT, 1], grid=3, seed=0, dtype=dtype)
-            x = (torch.rand(6, 2, generator=gen) * 2 - 1).to(m.dtype)
-            for update in (False, True):
-                if update:
-                    m.update_grid_from_samples(x)
-                for lamb in (0.0, 0.01):
-                    obj = FusedObjective(m, train_params(m), lamb=lamb)
-                    obj.set_batch(x, x[:, :1])
+        # dense and per-edge hidden layers, on uniform and on adapted knots
+        m = KAN([2, DENSE_MIN_OUT, DENSE_MIN_OUT, 1], grid=3, seed=0, dtype=dtype)
+        x = (torch.rand(6, 2, generator=gen) * 2 - 1).to(m.dtype)
+        for update in (False, True):
+            if update:
+                m.update_grid_from_samples(x)
+            for lamb in (0.0, 0.01):
+                obj = FusedObjective(m, train_params(m), lamb=lamb)
+                obj.set_batch(x, x[:, :1])
+                obj.evaluate()
+                obj.rmse(x[:3], x[:3, :1])
+                if not lamb:             # and chunk by chunk (fused_chunks.py)
+                    obj._chunk = 2
                     obj.evaluate()
-                    obj.rmse(x[:3], x[:3, :1])
-                    if not lamb:             # and chunk by chunk (fused_chunks.py)
-                        obj._chunk = 2
-                        obj.evaluate()
-                        obj.rmse(x, x[:, :1])
-            # the optimiser's compiled bookkeeping (lbfgs_kernels) too
-            FlatLBFGS(obj.params, max_iter=3).step(evaluate=obj.evaluate)
+                    obj.rmse(x, x[:, :1])
+        # the optimiser's compiled bookkeeping (lbfgs_kernels) too, its pair
+        # update and direction called directly (a probe's step may stop before them)
+        opt = FlatLBFGS(obj.params, max_iter=3)
+        opt.step(evaluate=obj.evaluate)
+        v = np.ones(opt.n, dtype=opt.dtype)
+        opt._add_pair(v, v, float(v @ v))
+        opt._direction(v)
         return True
     except Exception as exc:                   # numba/LLVM failures are not the user's problem
         warnings.warn(f"compiled training kernels unavailable ({type(exc).__name__}: {exc}); using autograd")
         return False
 
 
-_KERNELS_OK: Optional[bool] = None
+_KERNELS_OK: dict = {}       # dtype name -> whether the kernels work (False also while probing)
 _PROBE_LOCK = threading.Lock()
 
 

@@ -36,7 +36,7 @@ def warm_up_job(ctx: JobContext) -> bool:
     torch.optim.Adam([p])
     torch.optim.LBFGS([p])
     from ..engine.fused import warm_up as warm_kernels
-    warm_kernels()           # the compiled training kernels (compiled once per install)
+    warm_kernels(("float64",))     # the compiled training kernels (once per install) of the app's dtype
     from .mathtext import warm_up
     warm_up()
     return bool(torch.cuda.is_available())
