@@ -122,7 +122,8 @@ def prepare_kernels(dtype: str = "float64"):
     takes a while: the first run after an install compiles them."""
     import threading
     from .engine import fused
-    note = threading.Timer(KERNEL_NOTE_AFTER_S, print, ("compiling the training kernels (once per install; up to a minute)...",),
+    note = threading.Timer(KERNEL_NOTE_AFTER_S, print,
+                           ("compiling the training kernels (once per install; up to a minute)...",),
                            {"file": sys.stderr, "flush": True})
     note.daemon = True
     note.start()

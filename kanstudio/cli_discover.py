@@ -31,8 +31,9 @@ def add_discover_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--digits", type=int, default=4, help="significant digits of constants (default 4)")
     p.add_argument("--latex", action="store_true", help="also print the formula as LaTeX")
     p.add_argument("--json", help="write a JSON summary (formula, errors, Pareto list, stages) here")
-    p.add_argument("--budget-seconds", type=float, default=60.0, help="time budget of the search (default 60; the first run after an install "
-                        "also compiles the training kernels, outside it)")
+    p.add_argument("--budget-seconds", type=float, default=60.0,
+                   help="time budget of the search (default 60; the first run after an install also "
+                        "compiles the training kernels, outside it)")
     p.add_argument("--seed", type=int, default=0, help="seed for the split and the networks")
     p.add_argument("--test-fraction", type=float, default=0.2, help="rows held out for testing (default 0.2)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")

@@ -313,15 +313,15 @@ def _kernels_ok(dtype: str) -> bool:
 
 
 def warm_up(dtypes: Sequence[str] = DTYPES) -> bool:
-    """Load (the first time: compile) every kernel for these dtypes, so that
-    the first real fit does not wait for numba: seconds once per install and
-    dtype (~14 s each on a slow core), a fraction of a second after that
-    (numba's on-disk cache).  A fit probes only its own dtype: a one-off
-    float64 fit from the command line does not wait for the float32 kernels.
-    While a dtype's probe runs, fits in it use autograd (the GUI's warm-up
-    runs in the background) and other callers of warm_up wait for it.  Where the kernels cannot be built (a numba or
-    platform problem) they are switched off, with a warning, and training
-    uses autograd.  Returns whether they work for all of ``dtypes``."""
+    """Load (the first time: compile) every kernel for these dtypes, so
+    that a fit does not wait for numba midway: 15-20 s per dtype once per
+    install here, a fraction of a second after that (numba's on-disk cache).
+    A fit probes its own dtype only (a one-off float64 fit does not wait for
+    the float32 build).  While a dtype's probe runs, fits in it use autograd
+    (the GUI's warm-up runs in the background) and other callers of warm_up
+    wait for it.  Where the kernels cannot be built (a numba or platform
+    problem) they are switched off, with a warning, and training uses
+    autograd.  Returns whether they work for all of ``dtypes``."""
     with _PROBE_LOCK:
         todo = [d for d in dtypes if d not in _KERNELS_OK]
         for d in todo:
