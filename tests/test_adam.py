@@ -88,3 +88,29 @@ def test_an_overflowing_step_warns_nothing(recwarn):
     opt = FlatAdam([p], lr=1e38)
     assert not opt.step(np.array([3e38, 1.0, np.inf], dtype=np.float32))
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_compiled_adam_update_rounds_as_the_numpy_one(dtype, monkeypatch):
+    """adam_kernels.update is the numpy update in one pass: the same
+    parameters bit for bit, in float32 as in float64, and the same verdict
+    on a step that meets NaN."""
+    from kanstudio.engine import adam_kernels
+    if not adam_kernels.available():
+        pytest.skip("numba missing")
+    gen = torch.Generator().manual_seed(1)
+    start = torch.randn(500, generator=gen, dtype=dtype)
+    grads = [torch.randn(500, generator=gen, dtype=dtype).numpy() * 10.0 ** (k % 5 - 2) for k in range(20)]
+    runs = {}
+    for compiled in (True, False):
+        monkeypatch.setattr(adam_kernels, "available", lambda: compiled)
+        p = start.clone().requires_grad_(True)
+        opt = FlatAdam([p], lr=0.01)
+        assert all(opt.step(g) for g in grads)
+        bad = grads[0].copy()
+        bad[7] = np.nan
+        runs[compiled] = (p.detach().clone(), opt.step(grads[0] * 0), FlatAdam([p.detach().clone()]).step(bad))
+        opt.release()
+    (p1, ok1, big1), (p2, ok2, big2) = runs[True], runs[False]
+    assert torch.equal(p1, p2)
+    assert ok1 and ok2 and not big1 and not big2

@@ -242,6 +242,34 @@ def test_chunks_split_over_threads_give_the_one_thread_result(width, update, mon
     assert obj.rmse(x, y) == pytest.approx(math.sqrt(float(np.mean((pred1 - y.numpy()) ** 2))), rel=1e-12)
 
 
+def test_a_batch_splits_over_threads_only_where_each_share_pays(monkeypatch):
+    """With two threads, a batch smaller than two chunks still runs on both
+    once each thread's share has enough work (THREAD_MIN_BYTES of basis),
+    in runs of at most one chunk's rows; a smaller batch runs whole on one
+    thread, and with one thread allowed the batch is cut only into chunks."""
+    from kanstudio.engine import workers
+    m, x, y = _network([4, 12, 9, 1], B=1100)
+    obj = fused.FusedObjective(m, train.trainable_parameters(m))
+    obj.set_batch(x, y)
+    obj._chunk, obj._thread_min = 1000, 400
+    monkeypatch.setattr(workers, "thread_count", lambda: 2)
+    assert obj._chunk_rows(1100) == 550                       # two shares of 550, one chunk each
+    assert [len(run) for run in obj._runs(1100, 550)] == [1, 1]
+    assert obj._chunk_rows(700) == 700                        # shares of 350: one thread, whole
+    assert obj._chunk_rows(5000) == 1000                      # two runs of 2500, in chunks of 1000 or less
+    assert [sum(r.stop - r.start for r in run) for run in obj._runs(5000, 1000)] == [2500, 2500]
+    ran_on = set()
+    run_pass = obj._run_pass
+    monkeypatch.setattr(obj, "_run_pass", lambda k, run: ran_on.add(k) or run_pass(k, run))
+    loss2, grad2 = obj.evaluate()
+    assert ran_on == {0, 1}
+    monkeypatch.setattr(workers, "thread_count", lambda: 1)
+    assert obj._chunk_rows(1100) == 1100 and obj._chunk_rows(2500) == 1000
+    loss1, grad1 = obj.evaluate()                             # (whole: the same sums)
+    assert loss2 == pytest.approx(loss1, rel=1e-13)
+    assert np.abs(grad2 - grad1).max() <= 1e-12 * np.abs(grad1).max()
+
+
 def test_chunk_threads_run_their_products_on_one_blas_thread(monkeypatch):
     """OpenMP's thread count (MKL follows it) is per thread: a fresh pool
     thread must not start a BLAS team of its own while the chunks run."""

@@ -5,8 +5,9 @@ g the gradient and t the step, m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
 x -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps).  torch's runs once
 per parameter tensor, and with the finiteness check the training loop
 needs after every step, that cost ~0.5 ms a step on a [10,20,20,1] network,
-as much as 1/25 of the step's loss and gradient; here it is a dozen numpy
-operations on one vector (~30 us).  The parameters are views of ``x``
+as much as 1/25 of the step's loss and gradient; here it is one compiled
+pass over one vector (adam_kernels.py), or a dozen numpy operations where
+numba is missing.  The parameters are views of ``x``
 (flat_params.py).
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from . import adam_kernels
 from .flat_params import FlatParams
 
 __all__ = ["FlatAdam"]
@@ -42,11 +44,16 @@ class FlatAdam(FlatParams):
             raise ValueError(f"FlatAdam.step: a gradient of shape {g.shape}, expected ({self.n},)")
         self.t += 1
         with np.errstate(all="ignore"):      # overflow ends as inf/NaN, which the caller's guard sees
-            self._update(g)
+            finite = self._update(np.ascontiguousarray(g))
         self._push()
-        return bool(np.isfinite(self.x).all())
+        return finite
 
-    def _update(self, g: np.ndarray):
+    def _update(self, g: np.ndarray) -> bool:
+        if adam_kernels.available():
+            t = self.dtype.type
+            return adam_kernels.update(self.x, g, self._m, self._v, t(self.b1), t(1.0 - self.b1), t(self.b2),
+                                       t(1.0 - self.b2), t(self.lr / (1.0 - self.b1 ** self.t)),
+                                       t(1.0 / math.sqrt(1.0 - self.b2 ** self.t)), t(self.eps))
         m, v, tmp = self._m, self._v, self._tmp
         m *= self.b1
         np.multiply(g, 1.0 - self.b1, out=tmp)
@@ -61,3 +68,4 @@ class FlatAdam(FlatParams):
         np.divide(m, tmp, out=tmp)
         tmp *= self.lr / (1.0 - self.b1 ** self.t)
         self.x -= tmp
+        return bool(np.isfinite(self.x).all())

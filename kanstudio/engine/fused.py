@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from . import kernels
+from .adam import FlatAdam
 from .lbfgs import FlatLBFGS
 from .fused_chunks import ChunkPasses, Slot
 from .fused_layers import DENSE_MIN_OUT, LayerPasses, LayerView
@@ -73,7 +74,9 @@ class FusedObjective(ChunkPasses, UniformPasses, LayerPasses):
         self.lamb, self.l1, self.ent = float(lamb), float(lamb_l1), float(lamb_entropy)
         self.layers = [LayerView(model, l, slots) for l in range(model.depth)]
         widest = max(L.n_in * (L.p_coef.shape[2] + 1) for L in self.layers)      # (fixed: see matches)
-        self._chunk = max(CHUNK_MIN_ROWS, CHUNK_BYTES // (widest * np.dtype(self.dtype).itemsize))
+        row_bytes = widest * np.dtype(self.dtype).itemsize
+        self._chunk = max(CHUNK_MIN_ROWS, CHUNK_BYTES // row_bytes)
+        self._thread_min = max(CHUNK_MIN_ROWS, THREAD_MIN_BYTES // row_bytes)
         self.refresh()
         self.last_mse = math.nan
         self.last_reg: Optional[float] = None
@@ -139,6 +142,7 @@ class FusedObjective(ChunkPasses, UniformPasses, LayerPasses):
     def evaluate(self) -> tuple[float, np.ndarray]:
         """(loss, gradient): a new gradient array on every call."""
         B = self._x.shape[0]
+        self._bind()
         step = B if self.lamb > 0 else self._chunk_rows(B)   # the regulariser needs the whole batch at once
         if step < B:
             return self._evaluate_chunks(step)
@@ -181,14 +185,18 @@ class FusedObjective(ChunkPasses, UniformPasses, LayerPasses):
             self._data = (L._tab, {"sig": sig, "silu": x * sig})
         return self._data[1]
 
-    def _prepare(self) -> list:
-        """Per layer, what one evaluation's chunks share: the masked scales
-        now, the tables made from the parameters as the layers need them."""
-        prep = []
+    def _bind(self):
+        """Pick up where the parameters' storage is now (once per call, before
+        any thread reads the layers' arrays)."""
         for L in self.layers:
             L.arrays()
-            prep.append({"wb": L.base * L.w, "ws": L.sp * L.w})
-        return prep
+
+    def _prepare(self) -> list:
+        """Per layer, what one thread's passes of an evaluation share: the
+        masked scales now, the tables made from the parameters as the layers
+        need them (each thread makes its own: a few tens of microseconds, in
+        parallel instead of before the threads start)."""
+        return [{"wb": L.base * L.w, "ws": L.sp * L.w} for L in self.layers]
 
     def _silu(self, h: np.ndarray, key, with_silu: bool = True) -> dict:
         """sigmoid(h) and (``with_silu``) silu(h) of a hidden layer's input:
@@ -207,7 +215,7 @@ class FusedObjective(ChunkPasses, UniformPasses, LayerPasses):
         """Through layers start .. stop - 1 (x: the input of layer start,
         feature-major [in, B] with ``fm``); ``cache_data``: x is the batch,
         whose first-layer work is kept, and ``rows`` (then) the samples of it
-        to run; ``prep``: _prepare's, shared by the chunks.  The output is
+        to run; ``prep``: this thread's _prepare, shared by its chunks.  The output is
         feature-major when the last layer run hands it on so (its sv["out_fm"])."""
         saved = []
         h = x
@@ -265,7 +273,13 @@ class FusedObjective(ChunkPasses, UniformPasses, LayerPasses):
 
 
 
-CHUNK_BYTES = 2 ** 20        # a chunk's widest basis; with the other scratch arrays it stays in a 2 MB L2
+# A chunk's widest basis.  Each chunk costs ~0.1 ms of Python and small calls,
+# and with two threads each of those calls can wait for the other's GIL; at
+# 1 MiB (the basis in a 2 MB L2) a [10,20,20,1] Adam step took 12-18% longer
+# than at 3 MiB on 2 threads, 12% on one (and 3 MiB was at least as fast on
+# the other networks measured, float32 and float64).
+CHUNK_BYTES = 3 * 2 ** 20
+THREAD_MIN_BYTES = 2 ** 20    # less than this much basis per thread: one thread (a handoff costs ~0.1 ms)
 CHUNK_MIN_ROWS = 256
 KEEP_BYTES = 256 * 2 ** 20      # objectives whose scratch space is larger are not kept
 
@@ -354,13 +368,17 @@ def _probe(dtype: str) -> bool:
                     obj._chunk = 2
                     obj.evaluate()
                     obj.rmse(x, x[:, :1])
-        # the optimiser's compiled bookkeeping (lbfgs_kernels) too, its pair
+        # the optimisers' compiled bookkeeping (lbfgs_kernels) too, its pair
         # update and direction called directly (a probe's step may stop before them)
         opt = FlatLBFGS(obj.params, max_iter=3)
         opt.step(evaluate=obj.evaluate)
         v = np.ones(opt.n, dtype=opt.dtype)
         opt._add_pair(v, v, float(v @ v))
         opt._direction(v)
+        opt.release()
+        adam = FlatAdam(obj.params)            # and Adam's (adam_kernels)
+        adam.step(v)
+        adam.release()
         return True
     except Exception as exc:                   # numba/LLVM failures are not the user's problem
         warnings.warn(f"compiled training kernels unavailable ({type(exc).__name__}: {exc}); using autograd")

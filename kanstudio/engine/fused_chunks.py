@@ -1,13 +1,15 @@
 """The chunked passes of the fused objective (fused.py): big batches run
-through the network chunk by chunk, each chunk's scratch arrays staying in
-the core's cache, in one run of consecutive chunks per thread
+through the network chunk by chunk, each chunk's scratch arrays staying
+near the core, in one run of consecutive chunks per thread
 (workers.thread_count() of them; each thread's first layer on its whole
 run at once).  ``ChunkPasses`` is a mixin of FusedObjective: it uses the
 objective's layers, scratch arrays (``_array``, per thread slot ``_tls``),
 forward and backward passes."""
 from __future__ import annotations
 
+import functools
 import threading
+from typing import Sequence
 
 import numpy as np
 
@@ -20,56 +22,45 @@ class ChunkPasses:
     """Evaluation and inference of big batches, chunk by chunk."""
 
     def _chunk_rows(self, B: int) -> int:
-        """Rows per pass: big batches run through the network in chunks whose
-        scratch arrays (chiefly the dense bases, in * (nb + 1) values a row)
-        stay in the core's cache.  A whole batch at once streams them through
-        memory several times per call: about 2x slower on 10,000 rows."""
+        """Rows per pass: big batches run through the network in chunks
+        (their scratch arrays, chiefly the dense bases, in * (nb + 1) values
+        a row, stay near the core: a whole batch at once streams them through
+        memory several times per call), and with several threads allowed,
+        each thread's share of the batch at most one chunk, if it has enough
+        work to pay for the handoff."""
         rows = self._chunk
+        share = -(-B // workers.thread_count())
+        if self._thread_min <= share < B:
+            return min(rows, share)
         return B if B < 2 * rows else rows
 
     @staticmethod
-    def _runs(B: int, step: int) -> list[list[slice]]:
+    def _runs(B: int, step: int) -> tuple:
         """The batch's rows as one run of chunks per thread (at most
         workers.thread_count() runs, of about B / n rows each, so that the
         threads end together), each run cut into chunks of equal size (at
         most ``step`` rows) but its last, which may be shorter (each size of
         chunk gets its own scratch arrays)."""
-        n = max(1, min(workers.thread_count(), -(-B // step)))
-        runs = []
-        for k in range(n):
-            lo, hi = k * B // n, (k + 1) * B // n
-            size = -(-(hi - lo) // -(-(hi - lo) // step))
-            runs.append([slice(c0, min(hi, c0 + size)) for c0 in range(lo, hi, size)])
-        return runs
+        return _split(B, step, max(1, min(workers.thread_count(), -(-B // step))))
 
     def _evaluate_chunks(self, step: int) -> tuple[float, np.ndarray]:
         """evaluate() without the regulariser, chunk by chunk: the MSE and its
         gradient are sums over samples.  The batch is split into one run of
         chunks per thread (workers.thread_count()), each thread with its own
-        scratch space and sums, added at the end.  A thread runs the first
-        layer on its whole run at once (one product each way over the stored
-        basis, instead of one per chunk with that basis fetched from memory
-        twice), the other layers chunk by chunk.  All of it runs in the
-        threads, with BLAS on one thread each: a BLAS thread team for the
-        first layer's products would keep spinning on the cores the chunk
+        scratch space, tables and gradient, added at the end.  A thread runs
+        the first layer on its whole run at once (one product each way over
+        the stored basis, instead of one per chunk with that basis fetched
+        from memory twice), the other layers chunk by chunk.  All of it runs
+        in the threads, with BLAS on one thread each: a BLAS thread team for
+        the first layer's products would keep spinning on the cores the chunk
         threads need (measured: slower on 2 threads than on 1)."""
         B = self._x.shape[0]
-        prep = self._prepare()
         self._data_forward_basis(self.layers[0], self._x, self._data_for(self._x))   # (made before threads share it)
-        runs = self._runs(B, step)
-        if len(runs) > 1:
-            self._tables_now(prep, 0, True)    # what the threads share, made before they start
-        results = workers.run_parts(lambda k, run: self._run_pass(k, run, prep), runs)
-        sse, grad, accs = results[0]
-        for sse_k, grad_k, accs_k in results[1:]:
+        results = workers.run_parts(self._run_pass, self._runs(B, step))
+        sse, grad = results[0]
+        for sse_k, grad_k in results[1:]:
             sse += sse_k
             grad += grad_k
-            for l, acc in accs.items():
-                for name in _SUMS:
-                    if acc.get(name) is not None:
-                        acc[name] += accs_k[l][name]
-        for L in self.layers:
-            self._finish_layer(L, accs[L.l], grad)
         self.last_mse, self.last_reg = sse / (B * self._y.shape[1]), None
         return self.last_mse, grad
 
@@ -82,14 +73,16 @@ class ChunkPasses:
         np.copyto(part, h[:, rows])
         return part, True
 
-    def _run_pass(self, worker: int, run: list[slice], prep: list):
+    def _run_pass(self, worker: int, run: Sequence[slice]):
         """The batch's rows in the chunks ``run`` (consecutive), forward and
         back, with worker's scratch space: the first layer on the whole run
         at once, the others chunk by chunk.  Returns (sum of squared errors,
-        gradient part, the layers' sums)."""
+        this run's part of the gradient): the parameter gradients are linear
+        in the layers' sums, so each thread finishes its own."""
         self._tls.slot = worker
         try:
             B = self._x.shape[0]
+            prep = self._prepare()
             first = slice(run[0].start, run[-1].stop)
             h0, saved0 = self._forward(self._x, False, cache_data=True, prep=prep, stop=1, rows=first)
             fm = bool(saved0[0].get("out_fm"))
@@ -107,38 +100,27 @@ class ChunkPasses:
                 for L, sv in zip(reversed(rest), reversed(saved)):
                     g = self._backward_layer(L, sv, None, g, grad, accs, (g0[:, local] if fm else g0[local]) if L.l == 1 else None)
             self._backward_layer(self.layers[0], saved0[0], None, g0, grad, accs)
-            return sse, grad, accs
+            for L in self.layers:
+                self._finish_layer(L, accs[L.l], grad)
+            return sse, grad
         finally:
             self._tls.slot = 0
-
-    def _tables_now(self, prep: list, start: int, keep: bool):
-        """Make the per-evaluation tables that the passes of layers start..
-        build on first use (fused_layers: _polys, _ceff), so that the chunks'
-        threads only read them."""
-        for L, P in zip(self.layers[start:], prep[start:]):
-            mode = "data" if L.l == 0 and keep else self._mode(L, False)     # (as _forward's modes)
-            if mode == "edge":
-                self._polys(L, P, (L.l, keep))
-            else:
-                self._ceff(L, P, (L.l, keep), mode in ("data", "uniform", "out1"))
 
     def predict(self, x: np.ndarray, cache_data: bool = False) -> np.ndarray:
         """The network's output on x [B, in] (the batch itself with ``cache_data``)."""
         B = x.shape[0]
+        self._bind()
         step = self._chunk_rows(B)
         if step >= B:
             return self._forward(x, False, cache_data=cache_data, keep=cache_data)[0]
         out = np.empty((B, self._n_out), dtype=self.dtype)
-        prep = self._prepare()
         if cache_data:
             self._data_forward_basis(self.layers[0], x, self._data_for(x))     # (made before threads share it)
-        runs = self._runs(B, step)
-        if len(runs) > 1:
-            self._tables_now(prep, 0, cache_data)
 
         def work(k, run):              # (the runs write disjoint rows of out)
             self._tls.slot = k
             try:
+                prep = self._prepare()
                 h0, start, fm, first = x, 0, False, slice(run[0].start, run[-1].stop)
                 if cache_data:         # the first layer on the whole run at once (as in _evaluate_chunks)
                     h0, saved0 = self._forward(x, False, cache_data=True, prep=prep, stop=1, rows=first)
@@ -150,12 +132,22 @@ class ChunkPasses:
                                               start=start, fm=fm)[0]
             finally:
                 self._tls.slot = 0
-        workers.run_parts(work, runs)
+        workers.run_parts(work, self._runs(B, step))
         return out
+
+
+@functools.lru_cache(maxsize=64)
+def _split(B: int, step: int, n: int) -> tuple:
+    """ChunkPasses._runs for n runs (kept: every evaluation asks again, and
+    ~20 us of Python right after one, caches cold, is worth saving)."""
+    runs = []
+    for k in range(n):
+        lo, hi = k * B // n, (k + 1) * B // n
+        size = -(-(hi - lo) // -(-(hi - lo) // step))
+        runs.append(tuple(slice(c0, min(hi, c0 + size)) for c0 in range(lo, hi, size)))
+    return tuple(runs)
 
 
 class Slot(threading.local):
     slot = 0            # (a class default: every thread starts in slot 0, and reads it fast)
 
-
-_SUMS = ("G", "GT", "GB", "GA", "gsb", "gsp")     # the arrays of a layer's gradient sums (fused_layers._new_acc)
