@@ -25,9 +25,10 @@ class ChunkPasses:
         """Rows per pass: big batches run through the network in chunks
         (their scratch arrays, chiefly the dense bases, in * (nb + 1) values
         a row, stay near the core: a whole batch at once streams them through
-        memory several times per call), and with several threads allowed,
-        each thread's share of the batch at most one chunk, if it has enough
-        work to pay for the handoff."""
+        memory several times per call).  With several threads allowed, the
+        batch is shared among them, in chunks of at most a thread's share,
+        once each share has enough work to pay for the handoff
+        (fused.THREAD_MIN_BYTES of basis)."""
         rows = self._chunk
         share = -(-B // workers.thread_count())
         if self._thread_min <= share < B:

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from PySide6.QtGui import QGuiApplication
+
+if TYPE_CHECKING:                 # (tutorial.py imports this module)
+    from .tutorial import Tour
 
 __all__ = ["TourStep", "tour_steps", "tour_data_path", "TOUR_FILE"]
 
