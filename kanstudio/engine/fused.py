@@ -273,11 +273,12 @@ class FusedObjective(ChunkPasses, UniformPasses, LayerPasses):
 
 
 
-# A chunk's widest basis.  Each chunk costs ~0.1 ms of Python and small calls,
-# and with two threads each of those calls can wait for the other's GIL; at
-# 1 MiB (the basis in a 2 MB L2) a [10,20,20,1] Adam step took 12-18% longer
-# than at 3 MiB on 2 threads, 12% on one (and 3 MiB was at least as fast on
-# the other networks measured, float32 and float64).
+# A chunk's widest basis.  Each chunk costs a few tenths of a millisecond of
+# Python and small calls (run with cold caches), and with two threads those
+# calls also wait for each other's GIL; at 1 MiB (the basis in a 2 MB L2) a
+# [10,20,20,1] Adam step took 14-22% longer than at 3 MiB on 2 threads, 12%
+# on one (and 3 MiB was about as fast or faster on the other networks
+# measured, float32 and float64, uniform and adapted grids).
 CHUNK_BYTES = 3 * 2 ** 20
 THREAD_MIN_BYTES = 2 ** 20    # less than this much basis per thread: one thread (a handoff costs ~0.1 ms)
 CHUNK_MIN_ROWS = 256
