@@ -1,14 +1,22 @@
-"""Formula discovery: kanstudio's `discover` vs pykan 0.2.8's fit -> prune -> auto_symbolic.
+"""Formula discovery: kanstudio's `discover` vs pyoperon alone, pykan 0.2.8's fit -> prune ->
+auto_symbolic and the previous pipeline's recorded figures.
 
-    python benchmarks/bench_discover.py                 # sample datasets + extra laws
+    python benchmarks/bench_discover.py                 # sample datasets + extra laws + devbench
     python benchmarks/bench_discover.py --only samples  # just sample_datasets/*.csv
-    python benchmarks/bench_discover.py --no-pykan
+    python benchmarks/bench_discover.py --only devbench --budget 60 --no-pykan \
+        --baseline benchmarks/results/devbench_before_issue19.json
+    python benchmarks/bench_discover.py --no-pykan --no-operon
     python benchmarks/bench_discover.py --only heldout --filter lens   # held-out laws + variants
     python benchmarks/bench_discover.py --pykan-python /tmp/pykanenv/bin/python
 
 Per dataset: whether the formula is exactly recovered (numerically equivalent:
-max relative error < 1e-3 on 2000 fresh points from the same ranges) and the
-seconds spent per stage, for both tools; totals at the end.  pykan runs (when
+max relative error < 1e-3 on 2000 fresh points from the same ranges; for
+devbench cases its own scorer, check.py: "explained" for its real tables),
+kanstudio's status, the formula's size and the seconds spent per stage, for
+each tool; totals at the end.  "operon" is pyoperon's SymbolicRegressor alone
+with the operators kanstudio gives it, its own model selection (MDL), the same
+rows and the same time budget.  ``--baseline`` reads a devbench results file
+(``run.py --out``) of an earlier pipeline and prints its figures beside.  pykan runs (when
 importable) in a child process per dataset, inside a temporary working
 directory (it writes ./model/), with its defaults: KAN(width=[n, 2n+1, 1],
 grid=5, seed=1), fit(steps=50, lamb=1e-3), prune(), fit(steps=50),
@@ -56,7 +64,32 @@ def _load_generators():
     return mod
 
 
-def _problems(only: str, pick: str = ""):
+DEVBENCH = ROOT.parent / "shared" / "devbench"
+
+
+def _devbench_problems(folder: Path):
+    """devbench cases as problems: the CSV through our loader (every numeric column an
+    input, as the CLI does), the split of the CLI, and the case name for check.py."""
+    from kanstudio.data import load_csv
+    man = json.loads((folder / "manifest.json").read_text())
+    out = []
+    for case in man["cases"] if isinstance(man, dict) else man:
+        ds = load_csv(folder / case["file"], target=case["target"])
+        X, y = ds.X, ds.Y[:, 0]
+        small = bool(ds.small_table)
+        tr, te = (np.arange(len(X)),) * 2 if small else (ds.train_idx, ds.test_idx)
+        out.append((f"devbench:{case['name']}", ds.input_names, case["target"], case["formula"], None,
+                    X[tr], y[tr], X[te], y[te], small, case["name"]))
+    return out
+
+
+def _devbench_check(folder: Path):
+    sys.path.insert(0, str(folder))
+    from check import check     # devbench's own scorer (numpy + sympy only)
+    return check
+
+
+def _problems(only: str, pick: str = "", devbench: Path = DEVBENCH):
     """(name, input names, target, sympy truth, ranges, X_train, y_train, X_test, y_test, small).
     Held-out laws: 1000 clean rows (800 train), the NOISY ones again with 1% noise
     on the target, the SMALL ones as 30-row tables (train and score on all rows)."""
@@ -88,7 +121,22 @@ def _problems(only: str, pick: str = ""):
                 else:
                     out.append((label, list(ranges), "y", text, ranges, X[:800], y[:800], X[800:], y[800:],
                                 False))
+    if only in ("all", "devbench") and (devbench / "manifest.json").exists():
+        out += _devbench_problems(devbench)
+    out = [p if len(p) == 11 else p + (None,) for p in out]
     return [p for p in out if pick.lower() in p[0].lower()]
+
+
+def _score(prob, formula: str, expr_eval) -> tuple[bool, float]:
+    """(exact / explained, relative error or nan) of a formula for a problem."""
+    name, names, target, text, ranges, *_rest, case = prob
+    if formula is None:
+        return False, float("inf")
+    if case is not None:
+        r = _devbench_check(DEVBENCH)(case, formula)
+        return bool(r.get("ok")), float(r.get("max_rel_error", r.get("error", float("nan"))) or float("nan"))
+    err = _fresh_rel_error(expr_eval, text, ranges, names)
+    return err < 1e-3, err
 
 
 def _truth_fn(text, names):
@@ -113,9 +161,9 @@ def _fresh_rel_error(expr_eval, text, ranges, names) -> float:
 
 # ------------------------------------------------------------------ ours
 def run_ours(prob, budget):
-    from kanstudio.engine.discover import DiscoverConfig, discover_arrays
+    from kanstudio.discovery.pipeline import DiscoverConfig, discover_arrays
     from kanstudio.engine.formula import evaluate
-    name, names, target, text, ranges, Xtr, ytr, Xte, yte, small = prob
+    name, names, target, text, ranges, Xtr, ytr, Xte, yte, small, _case = prob
     t0 = time.perf_counter()
     try:
         res = discover_arrays(Xtr, ytr, Xte, yte, names, target, DiscoverConfig(budget_seconds=budget),
@@ -127,10 +175,42 @@ def run_ours(prob, budget):
     stages = {}
     for st in res.stages:
         stages[_kind(st.name)] = stages.get(_kind(st.name), 0.0) + st.seconds
-    err = _fresh_rel_error(lambda X: evaluate(res.formula, names, X), text, ranges, names) \
-        if res.formula is not None else float("inf")
-    return {"formula": res.sympy_str, "rel_error": err, "exact": err < 1e-3, "seconds": total,
-            "stages": stages}
+    ok, err = _score(prob, res.sympy_str if res.formula is not None else None,
+                     lambda X: evaluate(res.formula, names, X))
+    return {"formula": res.sympy_str if res.formula is not None else None, "rel_error": err, "exact": ok,
+            "seconds": total, "stages": stages, "status": res.status, "size": res.complexity}
+
+
+# ------------------------------------------------------------------ pyoperon alone
+def run_operon(prob, budget, threads=1):
+    """pyoperon's SymbolicRegressor alone: kanstudio's operators, its own model selection."""
+    import warnings
+    import sympy
+    from pyoperon.sklearn import SymbolicRegressor
+    from kanstudio.data.expressions import parse_expression
+    from kanstudio.discovery.engines import OPERATORS
+    from kanstudio.engine.formula import complexity, evaluate
+    name, names, target, text, ranges, Xtr, ytr, Xte, yte, small, _case = prob
+    t0 = time.perf_counter()
+    reg = SymbolicRegressor(allowed_symbols=OPERATORS, max_length=40, population_size=500, pool_size=500,
+                            generations=10 ** 6, max_evaluations=10 ** 12, optimizer_iterations=10,
+                            objectives=["r2", "length"], n_threads=threads, random_state=0,
+                            max_time=max(1, int(budget)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(np.asarray(Xtr, np.float32), np.asarray(ytr, np.float32))
+    safe = [f"x{k}" for k in range(len(names))]
+    text_f = reg.get_model_string(reg.model_, 8, names=safe)
+    try:
+        expr = parse_expression(text_f, allowed_names=safe)
+        expr = expr.xreplace({s: sympy.Symbol(names[safe.index(s.name)]) for s in expr.free_symbols})
+    except ValueError as exc:
+        return {"formula": None, "error": str(exc), "rel_error": float("inf"), "exact": False,
+                "seconds": time.perf_counter() - t0}
+    formula = str(expr)
+    ok, err = _score(prob, formula, lambda X: evaluate(expr, names, X))
+    return {"formula": formula, "rel_error": err, "exact": ok, "seconds": time.perf_counter() - t0,
+            "size": complexity(expr)}
 
 
 # ------------------------------------------------------------------ pykan
@@ -236,10 +316,23 @@ def time_auto_symbolic() -> float:
     return dt
 
 
+def _baseline(path) -> dict:
+    """case -> result row from a devbench results file of an earlier pipeline."""
+    if not path:
+        return {}
+    data = json.loads(Path(path).read_text())
+    rows = data.get("results", data) if isinstance(data, dict) else data
+    return {r["name"]: {"formula": r.get("formula"), "exact": bool(r.get("ok")), "seconds": r.get("seconds") or 0.0,
+                        "rel_error": float("nan"), "error": r.get("error")} for r in rows}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=["all", "samples", "laws", "heldout"], default="all",
-                    help="laws: the clean held-out laws; heldout: those plus their noisy and 30-row variants")
+    ap.add_argument("--only", choices=["all", "samples", "laws", "heldout", "devbench"], default="all",
+                    help="laws: the clean held-out laws; heldout: those plus their noisy and 30-row variants; "
+                         "devbench: ../shared/devbench")
+    ap.add_argument("--no-operon", action="store_true", help="skip pyoperon alone")
+    ap.add_argument("--baseline", help="devbench results (run.py --out) of an earlier pipeline, printed beside")
     ap.add_argument("--filter", default="", help="only datasets whose name contains this")
     ap.add_argument("--pykan-python", default=sys.executable,
                     help="interpreter of a separate environment with pykan 0.2.8")
@@ -262,13 +355,18 @@ def main(argv=None) -> int:
     if not use_pykan:
         print("pykan not importable (or --no-pykan): skipping the pykan comparison "
               "(pip install pykan==0.2.8 --no-deps into a separate target to enable it)")
-    totals = {"ours": [0, 0.0, {}], "pykan": [0, 0.0, {}]}
+    totals = {"ours": [0, 0.0, {}], "operon": [0, 0.0, {}], "pykan": [0, 0.0, {}], "before": [0, 0.0, {}]}
     probs = _problems(args.only, args.filter)
+    before = _baseline(args.baseline)
     results = []
     for prob in probs:
         rows = [] if args.no_ours else [("ours", run_ours(prob, args.budget))]
+        if not args.no_operon:
+            rows.append(("operon", run_operon(prob, args.budget, args.threads)))
         if use_pykan:
             rows.append(("pykan", run_pykan(prob, args.pykan_timeout, args.pykan_python, args.threads)))
+        if prob[-1] in before:
+            rows.append(("before", before[prob[-1]]))
         results.append({"name": prob[0], "truth": prob[3], **{who: r for who, r in rows}})
         print(f"\n{prob[0]}   truth: {prob[3]}")
         for who, r in rows:
@@ -279,14 +377,22 @@ def main(argv=None) -> int:
                 tot[2][k] = tot[2].get(k, 0.0) + v
             st = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r.get("stages", {}).items()))
             what = r.get("formula") or f"(no formula: {r.get('error')})"
-            print(f"  {who:5s} exact={'yes' if r['exact'] else 'no '} rel.err={r['rel_error']:.1e} "
+            status = f" {r['status']:12s}" if "status" in r else " " * 13
+            size = f" size {r['size']:3d}" if r.get("size") is not None else " " * 9
+            print(f"  {who:6s} exact={'yes' if r['exact'] else 'no '} rel.err={r['rel_error']:.1e}{status}{size} "
                   f"{r['seconds']:6.1f} s [{st}]  {what[:150]}", flush=True)
-    print("\nTOTALS")
+    print("\nTOTALS (exact laws, or explained real tables)")
     for who, (ok, secs, st) in totals.items():
-        if (who == "pykan" and not use_pykan) or (who == "ours" and args.no_ours):
+        if (who == "pykan" and not use_pykan) or (who == "ours" and args.no_ours) or \
+                (who == "operon" and args.no_operon) or (who == "before" and not before):
             continue
         stt = ", ".join(f"{k} {v:.1f}" for k, v in sorted(st.items()))
-        print(f"  {who:5s} exact {ok}/{len(probs)}, {secs:.1f} s in all [{stt}]")
+        n = len(probs) if who != "before" else sum(p[-1] in before for p in probs)
+        print(f"  {who:6s} exact {ok}/{n}, {secs:.1f} s in all [{stt}]")
+    ours = [r["ours"] for r in results if "ours" in r]
+    if ours:
+        wrong = sum(1 for r in ours if not r["exact"] and r.get("status") == "exact")
+        print(f"  ours: misses labelled 'exact': {wrong}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
@@ -28,6 +29,8 @@ def add_discover_parser(subparsers) -> argparse.ArgumentParser:
                                    "(default: tried automatically)")
     p.add_argument("--lib", help="comma-separated symbolic library: names such as x,x^2,sin,exp "
                                  "or expressions in x such as x^2+1 (default: the built-in library)")
+    p.add_argument("--units", help="units of columns, e.g. v=m/s,m=kg,F=N (pint syntax; added to units in "
+                                   "headers such as 'v [m/s]'); used for dimensional analysis")
     p.add_argument("--digits", type=int, default=4, help="significant digits of constants (default 4)")
     p.add_argument("--latex", action="store_true", help="also print the formula as LaTeX")
     p.add_argument("--json", help="write a JSON summary (formula, errors, Pareto list, stages) here")
@@ -83,7 +86,8 @@ def run_discover(args) -> int:
 
 def _run(args) -> int:
     from .data import load_csv
-    from .engine.discover import DiscoverConfig, discover
+    from .discovery import DiscoverConfig, discover
+    from .discovery.units import unit_text
     from .engine.width import normalize_width, parse_width
 
     if args.digits < 1 or args.digits > 15:
@@ -97,6 +101,9 @@ def _run(args) -> int:
     inputs = [c.strip() for c in args.inputs.split(",") if c.strip()] if args.inputs else None
     ds = load_csv(args.data, target=args.target, inputs=inputs, test_fraction=args.test_fraction,
                   seed=args.seed)
+    if args.units:
+        from .data.units import parse_units_option
+        ds.units.update(parse_units_option(args.units, list(ds.input_names) + list(ds.target_names)))
     width = None
     if args.width:
         width = normalize_width(parse_width(args.width))
@@ -113,20 +120,30 @@ def _run(args) -> int:
     seconds = time.perf_counter() - t0
     target = ds.target_names[0]
     status = 0
+    for note in list(ds.notes) + list(res.notes):
+        print(f"note: {note}", file=sys.stderr)
+    unit = f"  [{unit_text(res.unit)}]" if res.unit else ""
     if res.formula is None:
-        print(f"no formula found for {target} within {args.budget_seconds:g} s "
+        print(f"no law found for {target} within {args.budget_seconds:g} s "
               f"(best network test RMSE {res.test_rmse:.4g})")
+        if res.closest is not None:
+            print(f"closest readable formula: {target} = {res.closest.sympy_str} "
+                  f"(test RMSE {res.closest.test_rmse:.4g}; not a law)")
         status = 1
     else:
-        print(f"{target} = {res.sympy_str}")
+        print(f"{target} = {res.sympy_str}{unit}")
         if args.latex:
             print(res.latex)
         where = "all rows (small table)" if ds.small_table else f"{len(ds.test_idx)} held-out rows"
-        print(f"test RMSE {res.formula_test_rmse:.4g} on {where} (network {res.test_rmse:.4g}); "
+        net = f"network {res.test_rmse:.4g}" if math.isfinite(res.test_rmse) else "no network needed"
+        print(f"test RMSE {res.formula_test_rmse:.4g} on {where} ({net}); "
               f"complexity {res.complexity}; {seconds:.1f} s")
         if res.leave_out_rmse is not None:
             print(f"leave-out RMSE {res.leave_out_rmse:.4g} (constants refitted without each fold)")
+    print(f"status: {res.status} ({res.status_reason})")
     if args.verbose:
+        for k, step in enumerate(res.derivation):
+            print(f"  derivation {k + 1}. {step.text}", file=sys.stderr)
         for st in res.stages:
             print(f"  {st.seconds:7.2f} s  {st.name}", file=sys.stderr)
         for c in res.pareto:

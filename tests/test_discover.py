@@ -1,4 +1,4 @@
-"""The discovery pipeline and ``kanstudio-cli discover`` (engine/discover*.py, cli_discover.py)."""
+"""The discovery pipeline and ``kanstudio-cli discover`` (discovery/, cli_discover.py)."""
 import importlib.util
 import json
 import math
@@ -10,9 +10,9 @@ import pytest
 import sympy
 
 from kanstudio.data import Dataset, load_csv
-from kanstudio.engine.discover import DiscoverConfig, discover, discover_arrays
+from kanstudio.discovery.pipeline import DiscoverConfig, discover, discover_arrays
 from kanstudio.engine.formula import evaluate
-from kanstudio.engine.pareto import FormulaCandidate, pareto_front, pick
+from kanstudio.discovery.pareto import FormulaCandidate, pareto_front, pick
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_datasets"
@@ -182,15 +182,16 @@ def test_cli_discover_prints_formula_and_writes_json(tmp_path, capsys, monkeypat
 def test_the_kernels_build_before_the_budget_clock_starts(monkeypatch):
     """The first run after an install compiles the kernels; inside the
     budget that would leave a first discovery less time than later ones."""
-    from kanstudio.engine import discover as D, fused
+    from kanstudio.discovery import clock as D
+    from kanstudio.engine import fused
     order = []
     monkeypatch.setattr(fused, "warm_up", lambda dtypes=fused.DTYPES: order.append("kernels") or True)
-    clock_init = D._Clock.__init__
+    clock_init = D.Clock.__init__
 
     def init(self, *a, **k):
         order.append("clock")
         clock_init(self, *a, **k)
-    monkeypatch.setattr(D._Clock, "__init__", init)
+    monkeypatch.setattr(D.Clock, "__init__", init)
     X = np.random.default_rng(0).uniform(-1, 1, size=(40, 1))
     discover_arrays(X[:30], X[:30, 0], X[30:], X[30:, 0], ["a"], "y", DiscoverConfig(budget_seconds=5),
                     cancel=lambda: True)

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 import numpy as np
 import sympy
 
-from kanstudio.engine.discover_split import _split_error, _tolerance
-from kanstudio.engine.discover_views import View, reciprocal_ok
+from kanstudio.discovery.split import _split_error, _tolerance
+from kanstudio.discovery.views import View, reciprocal_ok
 
 
 def _ctx(fn, X):

@@ -242,9 +242,9 @@ def test_discover_candidates_read_in_original_columns(qtbot, win, monkeypatch):
     once on the worker, so project.pareto, the Pareto list and the chosen
     candidate's formula all read u*v (discovery itself is stubbed: fast)."""
     import sympy
-    from kanstudio.engine import discover as engine_discover
-    from kanstudio.engine.discover import DiscoverResult
-    from kanstudio.engine.pareto import FormulaCandidate
+    from kanstudio.discovery import pipeline as engine_discover
+    from kanstudio.discovery.pipeline import DiscoverResult
+    from kanstudio.discovery.pareto import FormulaCandidate
     from kanstudio.project.commands_science import AddAuxInput
     win.doc.push(AddAuxInput("uv", "u*v"))
     u, v, uv = sympy.symbols("u v uv", real=True)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("kanstudio.engine", "kanstudio.data", "kanstudio.project")
+PACKAGES = ("kanstudio.engine", "kanstudio.discovery", "kanstudio.data", "kanstudio.project")
 FORBIDDEN = ("PySide6", "shiboken6", "pyqtgraph", "PyQt5", "PyQt6", "qtpy", "superqt")
 
 _SCRIPT = r"""

@@ -23,6 +23,7 @@ from .cleaning import DropReport, column_values, drop_bad_rows  # noqa: F401  (D
 from .csv_sniff import MISSING_TOKENS, decode_text, sniff_layout, split_line
 from .dataset import Dataset
 from .errors import DataError
+from .units import split_header_unit
 
 _MAX_BYTES = 2_000_000_000
 _PANDAS_SEP = {"whitespace": r"\s+"}
@@ -40,6 +41,7 @@ class RawTable:
     separator: str                     # ",", ";", "\t", "|" or "whitespace"
     decimal: str                       # "." or ","
     notes: list = field(default_factory=list)
+    units: dict = field(default_factory=dict)   # column -> unit text, from headers like 'v [m/s]'
     _cache: dict = field(default_factory=dict, repr=False, compare=False)   # column -> parsed values
 
     @property
@@ -94,7 +96,7 @@ def read_table_bytes(data: bytes, name: str = "data", path: Optional[str] = None
     if n_cols < 2:
         raise DataError(f"{name} has only one column; kanstudio needs at least one input and one target column "
                         f"(separators tried: comma, semicolon, tab, '|', spaces)")
-    names = _column_names(layout.names, n_cols, name)
+    names, units = _column_names(layout.names, n_cols, name)
     body = lines[layout.data_start:]
     if any(ln.lstrip().startswith("#") for ln in body):
         body = [ln for ln in body if not ln.lstrip().startswith("#")]
@@ -117,18 +119,29 @@ def read_table_bytes(data: bytes, name: str = "data", path: Optional[str] = None
     frame = _drop_unnamed(frame, layout.names, notes)
     if frame.shape[1] < 2:
         raise DataError(f"{name} has only one column with values; kanstudio needs at least one input and one target")
-    return RawTable(frame, path, encoding, layout.separator, layout.decimal, notes)
+    units = {c: u for c, u in units.items() if c in frame.columns}
+    return RawTable(frame, path, encoding, layout.separator, layout.decimal, notes, units)
 
 
-def _column_names(header, n_cols, name) -> list:
+def _column_names(header, n_cols, name) -> tuple[list, dict]:
+    """Column names, and the units their headers carry ('v [m/s]' -> 'v', 'm/s')."""
     if header is None:
-        return [f"x{j + 1}" for j in range(n_cols)]
+        return [f"x{j + 1}" for j in range(n_cols)], {}
     names = [h.strip() or f"column{j + 1}" for j, h in enumerate(header)]
     dupes = [n for n, c in Counter(names).items() if c > 1]
     if dupes:
         raise DataError(f"{name} has duplicate column names: {', '.join(repr(d) for d in dupes)}; "
                         f"rename them so every column is unique")
-    return names
+    split = [split_header_unit(n) for n in names]
+    short = Counter(s for s, _ in split)
+    out, units = [], {}
+    for full, (s, unit) in zip(names, split):
+        if unit is not None and short[s] == 1 and s not in names:   # never two columns of one name
+            out.append(s)
+            units[s] = unit
+        else:
+            out.append(full)
+    return out, units
 
 
 def _drop_unnamed(frame, header, notes):
@@ -247,6 +260,7 @@ def build_dataset(raw: RawTable, inputs: Optional[Sequence[str]] = None, targets
     Y = np.column_stack([raw.values(n)[0][keep] for n in targets])
     ds = Dataset.from_arrays(X, Y, inputs, targets, test_fraction, seed, normalization, raw.path)
     ds.drop_report, ds.notes = report, notes
+    ds.units = {n: raw.units[n] for n in chosen if n in raw.units}
     return ds
 
 

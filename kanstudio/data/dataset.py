@@ -34,6 +34,7 @@ class Dataset:
     drop_report: object = None
     notes: list = field(default_factory=list)
     small_table: bool = False
+    units: dict = field(default_factory=dict)      # column -> unit text (pint), where known
     x_mean: np.ndarray = None
     x_scale: np.ndarray = None
     y_mean: np.ndarray = None
@@ -157,14 +158,14 @@ class Dataset:
             bad = int((~np.isfinite(values)).sum())
             raise DataError(f"column '{name}' is not finite on {bad} row(s)")
         new = replace(self, input_names=self.input_names + [name], X=np.column_stack([self.X, values]),
-                      notes=list(self.notes))
+                      notes=list(self.notes), units=dict(self.units))
         new._fit_normalization()
         return new
 
     def without_inputs(self, names: Sequence[str]) -> "Dataset":
         keep = [i for i, n in enumerate(self.input_names) if n not in set(names)]
         new = replace(self, input_names=[self.input_names[i] for i in keep], X=self.X[:, keep].copy(),
-                      notes=list(self.notes))
+                      notes=list(self.notes), units={k: v for k, v in self.units.items() if k not in set(names)})
         new._fit_normalization()
         return new
 
@@ -178,7 +179,7 @@ class Dataset:
             "source_path": self.source_path, "small_table": bool(self.small_table),
             "x_mean": self.x_mean.tolist(), "x_scale": self.x_scale.tolist(),
             "y_mean": self.y_mean.tolist(), "y_scale": self.y_scale.tolist(),
-            "notes": list(self.notes),
+            "notes": list(self.notes), "units": dict(self.units),
         }
 
     @classmethod
@@ -206,6 +207,11 @@ class Dataset:
         if isinstance(d.get("small_table"), bool):
             ds.small_table = d["small_table"]
         ds.notes = [str(n) for n in d.get("notes", []) if isinstance(n, str)]
+        units = d.get("units", {})
+        columns = set(ds.input_names) | set(ds.target_names)
+        if isinstance(units, dict):
+            ds.units = {k: v for k, v in units.items() if isinstance(k, str) and isinstance(v, str)
+                        and k in columns and len(v) <= 64}
         return ds
 
     def to_frame(self):

@@ -240,7 +240,9 @@ def _degenerate(e) -> bool:
 
 
 def _distance_to_simple(v: float) -> float:
-    if v == 0 or not math.isfinite(v):
+    # a constant this small is most often a term the search left at nearly 0 (or a
+    # true tiny constant, which the verified refit then keeps): try 0 first
+    if abs(v) < 1e-9 or not math.isfinite(v):
         return 0.0
     fr = Fraction(v).limit_denominator(12)
     return abs(float(fr) - v) / abs(v)

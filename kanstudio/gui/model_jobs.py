@@ -144,7 +144,7 @@ class ModelJobsMixin:
     def discover(self, budget_seconds: Optional[float] = None):
         if self.runner.busy or not self.doc.has_data:
             return
-        from ..engine.discover import DiscoverConfig
+        from ..discovery import DiscoverConfig
         s = self.w.training_panel.settings()
         cfg = DiscoverConfig(seed=int(s["seed"]), device=str(s["device"]), digits=self.w.formula_panel.digits())
         if budget_seconds is not None:

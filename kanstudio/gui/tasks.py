@@ -232,7 +232,7 @@ def discover_job(dataset, config, aux=None):
     columns (``aux``), once, here: project.pareto, the Pareto list and a
     chosen candidate all read from the substituted result."""
     def run(ctx):
-        from ..engine.discover import discover
+        from ..discovery.pipeline import discover
         from ..project.aux_formula import substitute_discovery
         res = discover(dataset, config, progress=lambda stage, f: ctx.progress(f, f"Discover: {stage}"),
                        cancel=ctx.cancel)

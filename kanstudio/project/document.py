@@ -34,7 +34,7 @@ class Project:
         self.path: Optional[Path] = Path(path) if path else None
         self.source_path: Optional[str] = str(source_path) if source_path else None   # the CSV it came from
         self.embed_data = bool(embed_data)
-        self.pareto: Optional[list[dict]] = None   # JSON-able formula candidates (engine.pareto as_dict)
+        self.pareto: Optional[list[dict]] = None   # JSON-able formula candidates (discovery.pareto as_dict)
         self.formula_cache: dict = {}              # anything derived from the model; cleared on model change
         self.on_changed: list[Callable[[str], None]] = []
         self.uid = uuid.uuid4().hex[:12]           # names this session's recovery file

@@ -36,50 +36,25 @@ is polled between stages and inside training.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
+
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from .clock import Cancelled, Clock, StageTime
+from .config import EXACT_REL, DiscoverConfig
+from .derivation import as_json
+from .status import EXACT, NO_LAW, judge, residual_structure
 from .pareto import FormulaCandidate, pareto_front, pick as pick_candidate
 
 __all__ = ["DiscoverConfig", "DiscoverResult", "StageTime", "discover", "discover_arrays"]
 
-EXACT_REL = 1e-8     # a formula this close (relative to std(y)) is taken as exact
-
-
-@dataclass
-class DiscoverConfig:
-    width: Optional[Sequence] = None     # fixed shape for the general stage (else tried automatically)
-    lib: Optional[Sequence[str]] = None  # symbolic library (default: the whole built-in one)
-    digits: int = 4                      # significant digits of printed constants
-    budget_seconds: float = 60.0
-    seed: int = 0
-    grid: int = 5
-    k: int = 3
-    lamb: float = 1e-2                   # sparsity regularisation of the general stage
-    steps: int = 30                      # LBFGS steps per training stage
-    max_train_rows: int = 500            # rows used to train the networks
-    max_polish_rows: int = 2000          # rows used to refit formula constants
-    tolerance: float = 0.05              # pick: relative slack on the best error
-    log_space: bool = True               # try log-space (power law / product) hypotheses
-    weight_simple: float = 0.8
-    edge_th: float = 1e-2                # edges scoring at or below this are pruned
-    node_th: float = 1e-2
-    snap: bool = True
-    device: str = "cpu"
-
-
-@dataclass
-class StageTime:
-    name: str
-    seconds: float
-
-    def as_dict(self) -> dict:
-        return {"name": self.name, "seconds": round(float(self.seconds), 4)}
-
+KFOLD_ROWS = 200      # tables smaller than this are judged on k-fold errors
+JUDGE_SECONDS = 4.0   # the k-fold judgement's share, kept out of the search's budget
 
 @dataclass
 class DiscoverResult:
@@ -90,7 +65,7 @@ class DiscoverResult:
     formula_test_rmse: float
     complexity: int
     pareto: list                         # FormulaCandidate, simplest first (non-dominated)
-    stages: list                         # StageTime
+    stages: list = field(default_factory=list)   # StageTime
     model: object = None                 # the KAN behind the formula (or the best network)
     candidates: list = field(default_factory=list)
     leave_out_rmse: Optional[float] = None   # small tables: k-fold error of the formula
@@ -101,6 +76,13 @@ class DiscoverResult:
     y_std: float = 1.0
     model_view: Optional[dict] = None    # coordinates of ``model`` (View.describe(): which
                                          # columns are logged, standardisation constants)
+    status: str = NO_LAW                 # status.EXACT / APPROXIMATE / NO_LAW
+    status_reason: str = ""
+    derivation: tuple = ()               # derivation.Step of the headline formula
+    closest: Optional[FormulaCandidate] = None   # best readable formula when no law was found
+    error_kind: str = "test rows"        # what the candidates' errors were judged on ("k-fold")
+    notes: list = field(default_factory=list)   # things the user should know (one line each)
+    unit: Optional[str] = None           # the target's unit (pint), when known
 
     def pick(self, tolerance: float = 0.05) -> Optional[FormulaCandidate]:
         return pick_candidate(self.candidates, tolerance, scale=self.y_std)
@@ -115,58 +97,11 @@ class DiscoverResult:
                 "pareto": [{"formula": c.sympy_str, "complexity": int(c.complexity),
                             "test_rmse": f(c.test_rmse)} for c in self.pareto],
                 "stages": [s.as_dict() for s in self.stages],
-                "cancelled": self.cancelled}
-
-
-class _Cancelled(Exception):
-    pass
-
-
-class _Clock:
-    """Budget, cancellation, progress and per-stage timing in one place."""
-
-    def __init__(self, budget, progress, cancel):
-        self.t0 = time.perf_counter()
-        self.deadline = self.t0 + float(budget)
-        self.budget = float(budget)
-        self.progress, self.user_cancel = progress, cancel
-        self.stages: list[StageTime] = []
-        self.cancelled = False
-
-    def left(self) -> float:
-        return self.deadline - time.perf_counter()
-
-    def user_cancelled(self) -> bool:
-        if self.user_cancel is None:
-            return False
-        c = self.user_cancel
-        flag = c.is_set() if hasattr(c, "is_set") else bool(c())
-        self.cancelled = self.cancelled or flag
-        return flag
-
-    def stop_training(self) -> bool:
-        """Cancel flag for training loops: user cancel or budget spent."""
-        return self.user_cancelled() or self.left() <= 0
-
-    def check(self):
-        if self.user_cancelled():
-            raise _Cancelled
-
-    def stage(self, name: str):
-        clock = self
-
-        class _S:
-            def __enter__(self):
-                clock.check()
-                if clock.progress is not None:
-                    clock.progress(name, min(1.0, (time.perf_counter() - clock.t0) / max(clock.budget, 1e-9)))
-                self.t = time.perf_counter()
-                return self
-
-            def __exit__(self, *exc):
-                clock.stages.append(StageTime(name, time.perf_counter() - self.t))
-                return False
-        return _S()
+                "cancelled": self.cancelled,
+                "status": self.status, "status_reason": self.status_reason,
+                "derivation": as_json(self.derivation),
+                "closest_formula": self.closest.sympy_str if self.closest is not None else None,
+                "error_kind": self.error_kind, "notes": list(self.notes), "unit": self.unit}
 
 
 def discover(dataset, config: Optional[DiscoverConfig] = None,
@@ -190,16 +125,18 @@ def discover(dataset, config: Optional[DiscoverConfig] = None,
     names = list(dataset.input_names)
     target = list(getattr(dataset, "target_names", ["y"]))[0]
     return discover_arrays(X[tr], y[tr], X[te], y[te], names, target, config, progress, cancel,
-                           small_table=small)
+                           small_table=small, units=dict(getattr(dataset, "units", {}) or {}))
 
 
 def discover_arrays(X_train, y_train, X_test, y_test, input_names: Sequence[str], target_name: str = "y",
                     config: Optional[DiscoverConfig] = None,
                     progress: Optional[Callable[[str, float], None]] = None, cancel=None,
-                    small_table: bool = False) -> DiscoverResult:
-    """The pipeline on plain arrays (original units); see the module doc."""
-    from . import discover_variants as V
-    from .formula import input_symbols
+                    small_table: bool = False, units: Optional[dict] = None) -> DiscoverResult:
+    """The pipeline on plain arrays (original units); see the module doc.  ``units``
+    maps column names (inputs and target) to pint unit strings, where known."""
+    from . import hypotheses as V
+    from .context import Context
+    from ..engine.formula import input_symbols
 
     cfg = config or DiscoverConfig()
     X_train = np.asarray(X_train, dtype=np.float64).reshape(len(X_train), -1)
@@ -215,45 +152,146 @@ def discover_arrays(X_train, y_train, X_test, y_test, input_names: Sequence[str]
     if cfg.device == "cpu":
         # the compiled kernels' first build (once per install) is not search
         # time: inside the budget it would make a first run find less than later ones
-        from . import fused
+        from ..engine import fused
         if progress is not None:
             progress("preparing the training kernels", 0.0)
         fused.warm_up(("float64",))
-    clock = _Clock(cfg.budget_seconds, progress, cancel)
+    # the final judgement needs a few seconds of the budget
+    clock = Clock(max(0.5 * cfg.budget_seconds, cfg.budget_seconds - _judge_reserve(len(X_train) + len(X_test))),
+                  progress, cancel)
     positive = list((X_train > 0).all(0) & (X_test > 0).all(0))
     syms = input_symbols(input_names, positive)
-    ctx = V.Context(cfg, clock, X_train, y_train, X_test, y_test, syms, list(input_names))
+    engine, why = _engine(cfg)
+    ctx = Context(cfg, clock, X_train, y_train, X_test, y_test, syms, list(input_names), V.run_all, engine)
+    if why:
+        ctx.notes.append(why)
+    units = {k: v for k, v in (units or {}).items() if v}
+    if units:
+        _use_units(ctx, units, list(input_names), target_name)
     cancelled = False
     try:
         V.run_all(ctx)
-    except _Cancelled:
+    except Cancelled:
         cancelled = True
     cancelled = cancelled or clock.cancelled
     return _result(ctx, cfg, clock, small_table, cancelled, list(input_names), target_name)
 
 
+def _use_units(ctx, units: dict, names: list, target: str):
+    """Candidates must be dimensionally consistent; with every unit known, the
+    problem is also tried in its dimensionless groups."""
+    from .units import Dimensions, pi_reduction
+    by_name = dict(zip(names, ctx.symbols))
+    ctx.dims = Dimensions(units, by_name, units.get(target))
+    ctx.pi = pi_reduction(units, names, ctx.symbols, target, units.get(target))
+    ctx.target_unit = units.get(target)
+
+
+def _judge_reserve(rows: int) -> float:
+    return JUDGE_SECONDS + 0.5 if rows < KFOLD_ROWS else 1.0
+
+
+def _engine(cfg):
+    """The symbolic-search engine, or None: with none installed, discovery says so
+    once and searches with the KAN library alone."""
+    if cfg.engine == "none":
+        return None, None
+    from .engines import OperonEngine
+    if cfg.engine != "operon":
+        raise ValueError(f"unknown symbolic-search engine {cfg.engine!r} (known: operon, none)")
+    engine = OperonEngine()
+    why = engine.unavailable()
+    return (None, why) if why is not None else (engine, None)
+
+
+def _rows(ctx):
+    """All distinct rows the search saw (training and test), for the final judgement."""
+    if ctx.X_test is ctx.X_train or (len(ctx.X_test) == len(ctx.X_train)
+                                     and np.array_equal(ctx.X_test, ctx.X_train)):
+        return ctx.X_train, ctx.y_train
+    return np.vstack([ctx.X_train, ctx.X_test]), np.concatenate([ctx.y_train, ctx.y_test])
+
+
+def _judge(ctx, front, small, y_std, kfold: bool = True):
+    """status.judge on the front; tables under KFOLD_ROWS rows are judged on k-fold
+    errors (constants refitted without each fold) instead of a few test rows."""
+    X_all, y_all = _rows(ctx)
+    kfold = kfold and len(X_all) < KFOLD_ROWS
+    if kfold:
+        deadline = time.perf_counter() + JUDGE_SECONDS
+        scored = []
+        for c in front:
+            if time.perf_counter() > deadline:
+                break
+            scored.append(dataclasses.replace(c, test_rmse=ctx.leave_out_rmse(c.formula, X=X_all, y=y_all)))
+        front = pareto_front(scored)
+    if kfold or small:
+        network = math.inf          # no honest held-out error of the network here
+    else:
+        network = ctx.best_net_rmse
+    X_te, y_te = (X_all, y_all) if kfold else (ctx.X_test, ctx.y_test)
+
+    def structure(c):
+        return residual_structure(X_te, ctx.residuals(c.formula, X_te, y_te))
+    verdict = judge(front, EXACT_REL * y_std, network, structure, small_table=kfold or small, baseline=y_std)
+    return verdict, ("k-fold" if kfold else "test rows")
+
+
 def _result(ctx, cfg, clock, small, cancelled, names, target) -> DiscoverResult:
-    from .formula import complexity as cx
+    from ..engine.formula import complexity as cx
     y_std = float(np.std(ctx.y_train)) or 1.0
-    chosen = pick_candidate(ctx.candidates, cfg.tolerance, scale=y_std)
     front = pareto_front(ctx.candidates)
+    if cancelled:       # answer at once: no k-fold refits
+        verdict, error_kind = _judge(ctx, front, small, y_std, kfold=False)
+    else:
+        with clock.stage("judge the formulas"):
+            verdict, error_kind = _judge(ctx, front, small, y_std)
+    chosen = verdict.chosen
+    if chosen is not None:
+        # the candidate as found (its error on the test rows), not the k-fold copy
+        chosen = next((c for c in front if c.formula == chosen.formula), chosen)
+    common = dict(stages=clock.stages, candidates=list(ctx.candidates), input_names=names, target_name=target,
+                  cancelled=cancelled, y_std=y_std, status=verdict.status, status_reason=verdict.reason,
+                  closest=verdict.closest, error_kind=error_kind, notes=_notes(ctx),
+                  unit=getattr(ctx, "target_unit", None))
     if chosen is None:
-        res = DiscoverResult(None, "", "", ctx.best_net_rmse, math.inf, 0, front, clock.stages,
-                             ctx.best_net, list(ctx.candidates), None, names, target, cancelled,
-                             False, y_std)
+        res = DiscoverResult(None, "", "", ctx.best_net_rmse, math.inf, 0, front, model=ctx.best_net, **common)
         res.model_view = ctx.best_view.describe() if ctx.best_view is not None else None
         return res
     leave = None
     if small:
         with clock.stage("leave-out error"):
             leave = ctx.leave_out_rmse(chosen.formula)
-    exact = min(chosen.test_rmse, chosen.unrounded_rmse) <= EXACT_REL * y_std
+    exact = verdict.status == EXACT
     res = DiscoverResult(chosen.formula, chosen.latex, chosen.sympy_str, ctx.best_net_rmse,
-                         chosen.test_rmse, cx(chosen.formula), front, clock.stages,
-                         chosen.model if chosen.model is not None else ctx.best_net,
-                         list(ctx.candidates), leave, names, target, cancelled, exact, y_std)
+                         chosen.test_rmse, cx(chosen.formula), front,
+                         model=chosen.model if chosen.model is not None else ctx.best_net,
+                         leave_out_rmse=leave, exact=exact, derivation=tuple(chosen.derivation), **common)
     if chosen.model is not None:
         res.model_view = chosen.view
-    elif ctx.best_view is not None:
-        res.model_view = ctx.best_view.describe()
+    else:
+        # a formula found by the symbolic engine: kanpiled, so it is a network one can edit
+        res.model, res.model_view = _compiled(chosen.formula, names)
+        if res.model is None:
+            res.model = ctx.best_net
+            res.model_view = ctx.best_view.describe() if ctx.best_view is not None else None
     return res
+
+
+def _notes(ctx) -> list:
+    notes = list(ctx.notes)
+    if ctx.rejected_units:
+        notes.append(f"{ctx.rejected_units} candidate formula(s) rejected: their units do not add up")
+    return notes
+
+
+def _compiled(expr, names):
+    """(KAN computing expr on the raw columns, its View-style description) or (None, None)."""
+    from ..engine.compiler import compile_formula
+    try:
+        model = compile_formula(expr, names)
+    except (ValueError, TypeError, NotImplementedError):
+        return None, None
+    n = len(names)
+    return model, {"name": "formula", "log_inputs": [False] * n, "log_target": False, "inv_target": False,
+                   "sign": 1, "x_mean": [0.0] * n, "x_scale": [1.0] * n, "y_mean": 0.0, "y_scale": 1.0}

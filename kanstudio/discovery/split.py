@@ -17,17 +17,21 @@ two-layer KAN does not represent in any of the views.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import sympy
 import torch
 
-from .discover_views import reciprocal_ok, sign_definite
-from .expr_eval import evaluate_numpy
+from .views import reciprocal_ok, sign_definite
+from ..engine.expr_eval import evaluate_numpy
+from .derivation import Step
 from .pareto import pareto_front
-from .polish import polish
-from .symbolic_fit import fit_functions
-from .symbolic_lib import to_sympy
+from ..engine.polish import polish
+from ..engine.symbolic_fit import fit_functions
+from ..engine.formula import complexity
+from ..engine.symbolic_lib import to_sympy
+from .symbolic_search import one_variable, reading_error as _reading_error
 
 __all__ = ["factorised", "separable_split", "factor_options", "choose_factors"]
 
@@ -35,6 +39,7 @@ PAIRS = 256          # row pairs of the separability test
 MAX_SUB_CANDIDATES = 3
 ALTERNATIVES = 3     # library fits kept per factor read off a network
 REFERENCES = 6       # reference rows a factor reading is averaged over
+READING_TOLERANCE = 1e-2   # relative accuracy of a function read off a network
 
 
 def _value(ctx, Z, kind: str) -> np.ndarray:
@@ -73,10 +78,13 @@ def _tolerance(ctx) -> float:
     return float(min(0.12, max(3e-3, 10.0 * rel)))
 
 
-def factor_options(ctx, x: np.ndarray, g: np.ndarray, symbol, top_k: int = ALTERNATIVES) -> list:
+def factor_options(ctx, x: np.ndarray, g: np.ndarray, symbol, top_k: int = ALTERNATIVES,
+                   seconds: float = 2.0) -> list:
     """Fits of one factor (term) g(x) read off a network, best first: the library's,
-    with a pure power C*x^p as the runner-up where it makes sense (physical laws are
-    mostly monomials; a reading a percent off easily prefers 1/(x + b)^2 to 1/x)."""
+    a pure power C*x^p where it makes sense (physical laws are mostly monomials; a
+    reading a percent off easily prefers 1/(x + b)^2 to 1/x), and the symbolic
+    engine's (shapes no library holds, such as 1/sin(x/2)^4).  Those within twice
+    the best error come first, simplest first."""
     res = fit_functions(torch.as_tensor(x[None]), torch.as_tensor(g[None]), ctx.lib)
     out = [to_sympy(c.name, c.params, symbol) for c in res.candidates(0, ctx.cfg.weight_simple, top_k)]
     if (x > 0).all() and (np.abs(g) > 0).all() and abs(sign_definite(g)) == 1:
@@ -85,7 +93,24 @@ def factor_options(ctx, x: np.ndarray, g: np.ndarray, symbol, top_k: int = ALTER
         if np.isfinite(p) and np.isfinite(c) and abs(p) > 1e-3:
             power = sympy.Float(float(np.sign(g[0]) * np.exp(c))) * symbol ** sympy.Float(float(p))
             out.insert(min(1, len(out)), power)
-    return out
+    errs = [_reading_error(e, symbol, x, g) for e in out]
+    size = float(np.sqrt(np.mean(g * g)))
+    if not min(errs, default=math.inf) <= READING_TOLERANCE * size:
+        # the library does not explain the reading: that is what the engine is for
+        found = [e for e in one_variable(ctx, x, g, symbol, seconds) if e not in out]
+        out += found
+        errs += [_reading_error(e, symbol, x, g) for e in found]
+    best = min(errs, default=math.inf)
+    if not math.isfinite(best):
+        return out[:top_k + 1]
+    # a reading off a network is rarely better than a percent: among the fits that
+    # close to the best the simplest comes first, and choose_factors keeps a more
+    # complex one only where it fits the real rows clearly better
+    limit = max(2.0 * best, READING_TOLERANCE * size)
+    near = sorted((i for i in range(len(out)) if errs[i] <= limit),
+                  key=lambda i: complexity(out[i]))
+    rest = sorted((i for i in range(len(out)) if i not in near), key=lambda i: errs[i])
+    return [out[i] for i in near + rest][:top_k + 1]
 
 
 def _factor(ctx, X, refs, i: int, kind: str):
@@ -115,8 +140,10 @@ def _factor(ctx, X, refs, i: int, kind: str):
 def choose_factors(ctx, options: list, combine, rows: int = 400) -> list:
     """One expression per factor: the network's reading is only approximate, so a
     factor's runner-up fits (1/x against 1/(x + b)^2, ...) are tried in turn,
-    each product refitted on real rows; the best set wins."""
+    each product refitted on real rows; the best set wins (within a share of the
+    time left)."""
     pick = [0] * len(options)
+    deadline = time.perf_counter() + min(10.0, 0.25 * max(0.0, ctx.clock.left()))
     idx = ctx.pol_rows[:rows]
     data = {s: ctx.X_train[idx, k] for k, s in enumerate(ctx.symbols)}
     y = ctx.y_train[idx]
@@ -125,12 +152,12 @@ def choose_factors(ctx, options: list, combine, rows: int = 400) -> list:
         expr = combine([opts[c] for opts, c in zip(options, choice)])
         if expr is None:
             return math.inf
-        return polish(expr, data, y, steps=25).rmse
+        return polish(expr, data, y, steps=25, deadline=deadline).rmse
 
     best = err(pick)
     for f, opts in enumerate(options):
         for alt in range(1, len(opts)):
-            if ctx.clock.left() <= 0:
+            if ctx.clock.left() <= 0 or time.perf_counter() >= deadline:
                 break
             trial = pick[:f] + [alt] + pick[f + 1:]
             e = err(trial)
@@ -139,11 +166,9 @@ def choose_factors(ctx, options: list, combine, rows: int = 400) -> list:
     return [opts[c] for opts, c in zip(options, pick)]
 
 
-def _sub_problem(ctx, X, ref, rest, budget: float, kind: str) -> list:
-    """Formulas for the network (1/network for "inv") restricted to the inputs
+def _sub_problem(ctx, X, ref, rest, budget: float, kind: str, step) -> list:
+    """Candidates for the network (1/network for "inv") restricted to the inputs
     ``rest`` (others at ref)."""
-    from .discover_variants import Context, run_all
-
     def slice_(Xs):
         Z = np.tile(ref, (len(Xs), 1))
         Z[:, rest] = Xs[:, rest]
@@ -153,20 +178,14 @@ def _sub_problem(ctx, X, ref, rest, budget: float, kind: str) -> list:
     ytr, yte = slice_(X), slice_(Xte)
     if not (np.isfinite(ytr).all() and np.isfinite(yte).all()):
         return []
-    clock = type(ctx.clock)(budget, None, ctx.clock.user_cancel)
-    sub = Context(ctx.cfg, clock, X[:, rest], ytr, Xte[:, rest], yte,
-                  [ctx.symbols[k] for k in rest], [ctx.names[k] for k in rest])
-    sub.depth = getattr(ctx, "depth", 0) + 1
-    try:
-        run_all(sub)
-    finally:
-        ctx.clock.stages += [type(s)(f"split: {s.name}", s.seconds) for s in clock.stages]
+    sub = ctx.child(X[:, rest], ytr, Xte[:, rest], yte, rest, budget, step)
+    ctx.solve(sub, "split")
     front = [c for c in pareto_front(sub.candidates) if math.isfinite(c.test_rmse)]
     if not front:
         return []
     best = min(c.test_rmse for c in front)
     good = [c for c in front if c.test_rmse <= 10 * best + 1e-12 * sub.y_std]
-    return [c.formula for c in good[:MAX_SUB_CANDIDATES]]
+    return good[:MAX_SUB_CANDIDATES]
 
 
 def _reference(ctx, n_refs: int = REFERENCES):
@@ -197,7 +216,9 @@ def factorised(ctx):
         parts = choose_factors(ctx, options, lambda ps: _assemble(ctx, X, ps, one, "mul"))
         expr = _assemble(ctx, X, parts, one, "mul")
     if expr is not None:
-        ctx.add_structure(expr, "factorised", net_rmse=ctx.best_net_rmse)
+        ctx.add_structure(expr, "factorised", net_rmse=ctx.best_net_rmse,
+                          steps=(Step("factors", "read y off the best network as K * a product of one-variable "
+                                                 "factors", tuple(ctx.names), piece=str(expr)),))
 
 
 def separable_split(ctx):
@@ -213,29 +234,54 @@ def separable_split(ctx):
         with ctx.clock.stage(f"split ({kind}): test separability"):
             errs = [_split_error(ctx, X, rng, i, kind) for i in range(ctx.n_in)]
             sep = [i for i, e in enumerate(errs) if e <= tol]
+            # confirmed on rows the network was not fitted to
+            held = {i: _split_error(ctx, ctx.X_test, rng, i, kind) for i in sep}
+            sep = [i for i in sep if held[i] <= tol]
             rest = [i for i in range(ctx.n_in) if i not in sep]
             if not sep or not rest:
                 continue        # nothing splits, or everything does (the [n, 1] stages' case)
             options = [_factor(ctx, X, refs, i, kind) for i in sep]
         if any(o is None for o in options):
             continue
+        step = _split_step(ctx, kind, sep, rest, max(held.values()), tol)
         if len(rest) == 1:
             with ctx.clock.stage(f"split ({kind}): last factor"):
                 last = _factor(ctx, X, refs, rest[0], kind)
-            subs = last[:1] if last is not None else []
+            subs = [(g, ctx.trail + (step,)) for g in (last[:1] if last is not None else [])]
         else:
             budget = min(0.5 * ctx.clock.left(), 25.0)
             if budget < 3.0:
                 return
-            subs = _sub_problem(ctx, X, refs[0], rest, budget, kind)
-        for g in subs:
+            subs = [(c.formula, c.derivation) for c in _sub_problem(ctx, X, refs[0], rest, budget, kind, step)]
+        for g, trail in subs:
             with ctx.clock.stage(f"split ({kind}): choose factors"):
                 parts = choose_factors(ctx, options, lambda ps: _assemble(ctx, X, ps, g, kind))
                 expr = _assemble(ctx, X, parts, g, kind)
             if expr is not None:
-                ctx.add_structure(expr, f"split ({kind})", net_rmse=ctx.best_net_rmse)
+                pieces = ", ".join(f"{ctx.names[i]}: {p}" for i, p in zip(sep, parts))
+                done = Step("pieces", f"read the split-off pieces off the network ({pieces}) and the rest as "
+                                      f"{g}; constants refitted on the rows", tuple(ctx.names),
+                            piece=str(expr))
+                ctx.add_structure(expr, f"split ({kind})", net_rmse=ctx.best_net_rmse,
+                                  derivation=tuple(trail) + (done,))
         if ctx.exact_found() or ctx.clock.left() <= 0:
             return
+
+
+_SPLIT_WORDS = {"mul": ("multiplicative", "y = f({a}) * g({b})"),
+                "add": ("additive", "y = f({a}) + g({b})"),
+                "inv": ("additive in 1/y", "1/y = f({a}) + g({b})")}
+
+
+def _split_step(ctx, kind: str, sep, rest, held_error: float, tol: float) -> Step:
+    name, form = _SPLIT_WORDS[kind]
+    a = ", ".join(ctx.names[i] for i in sep)
+    b = ", ".join(ctx.names[i] for i in rest)
+    return Step("separability", f"{name} separability: {form.format(a=a, b=b)} (mismatch {held_error:.2g} "
+                                f"on held-out rows, limit {tol:.2g})",
+                tuple(ctx.names[i] for i in sep + rest), error=held_error,
+                details={"test": name, "split_off": [ctx.names[i] for i in sep],
+                         "rest": [ctx.names[i] for i in rest]})
 
 
 def _assemble(ctx, X, parts, g, kind):

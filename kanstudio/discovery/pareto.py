@@ -19,7 +19,8 @@ class FormulaCandidate:
     stage: str = ""                  # which step of the pipeline produced it
     model: object = field(default=None, repr=False)   # the KAN behind it, when there is one
     unrounded_rmse: float = math.nan  # test error before constants were rounded for display
-    view: Optional[dict] = None       # coordinates of ``model`` (see discover_views.View.describe)
+    view: Optional[dict] = None       # coordinates of ``model`` (see views.View.describe)
+    derivation: tuple = ()            # derivation.Step, in order: how the formula was found
 
     @property
     def sympy_str(self) -> str:
@@ -27,12 +28,13 @@ class FormulaCandidate:
 
     @property
     def latex(self) -> str:
-        from .formula import to_latex     # the one LaTeX form (multi-letter names upright)
+        from ..engine.formula import to_latex     # the one LaTeX form (multi-letter names upright)
         return to_latex(self.formula)
 
     def as_dict(self) -> dict:
         return {"formula": self.sympy_str, "latex": self.latex, "complexity": int(self.complexity),
-                "test_rmse": _finite_or_none(self.test_rmse), "stage": self.stage}
+                "test_rmse": _finite_or_none(self.test_rmse), "stage": self.stage,
+                "derivation": [s.as_dict() for s in self.derivation]}
 
 
 def _finite_or_none(v):

@@ -115,6 +115,12 @@ class View:
                 "x_scale": [float(v) for v in self.x_scale], "y_mean": float(self.y_mean),
                 "y_scale": float(self.y_scale)}
 
+    def coordinates(self) -> str:
+        """What the view's networks model, in words: 'log|y| over log(x), v'."""
+        target = "1/y" if self.inv_target else ("log|y|" if self.log_target else "y")
+        xs = [f"log({s})" if lg else str(s) for s, lg in zip(self.symbols, self.log_inputs)]
+        return f"{target} over {', '.join(xs)}"
+
     # ------------------------------------------------------------ formulas
     @staticmethod
     def _num(v: float) -> sympy.Expr:

@@ -1,0 +1,33 @@
+"""The settings of a discovery, in one place."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+__all__ = ["DiscoverConfig", "EXACT_REL"]
+
+EXACT_REL = 1e-8     # a formula this close (relative to std(y)) is taken as exact
+
+
+@dataclass
+class DiscoverConfig:
+    width: Optional[Sequence] = None     # fixed shape for the general stage (else tried automatically)
+    lib: Optional[Sequence[str]] = None  # symbolic library (default: the whole built-in one)
+    digits: int = 4                      # significant digits of printed constants
+    budget_seconds: float = 60.0
+    seed: int = 0
+    grid: int = 5
+    k: int = 3
+    lamb: float = 1e-2                   # sparsity regularisation of the general stage
+    steps: int = 30                      # LBFGS steps per training stage
+    max_train_rows: int = 500            # rows used to train the networks
+    max_polish_rows: int = 2000          # rows used to refit formula constants
+    tolerance: float = 0.05              # pick: relative slack on the best error
+    log_space: bool = True               # try log-space (power law / product) hypotheses
+    weight_simple: float = 0.8
+    edge_th: float = 1e-2                # edges scoring at or below this are pruned
+    node_th: float = 1e-2
+    snap: bool = True
+    device: str = "cpu"
+    engine: str = "operon"               # symbolic-search engine ("none": the KAN library only)
+    search_share: float = 0.4            # share of the time left that one symbolic search may take

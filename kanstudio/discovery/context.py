@@ -1,0 +1,248 @@
+"""What every stage of a discovery shares: the rows (training, polishing, test),
+the best network so far, the candidate formulas and how they are scored."""
+from __future__ import annotations
+
+import math
+import time
+from typing import Optional
+
+import numpy as np
+import sympy
+import torch
+
+from ..engine.expr_eval import evaluate_numpy
+from ..engine.formula import FormulaIncomplete, complexity, finish, network_expressions
+from ..engine.network import KAN
+from ..engine.polish import parametrize, polish, refit_constants, snap_verified
+from ..engine.symbolic_lib import library_names
+from ..engine.train import FitConfig, fit
+from .checks import probe_points, readable
+from .pareto import FormulaCandidate
+from .views import View
+
+__all__ = ["Context"]
+
+
+class Context:
+    """``solver`` runs the whole search on a Context; sub-problems (``child``) are
+    solved by the same one, so a split never needs to know what the search is."""
+
+    def __init__(self, cfg, clock, X_train, y_train, X_test, y_test, symbols, names, solver=None,
+                 engine=None):
+        self.solver = solver
+        self.trail: tuple = ()        # derivation steps that led to this (sub-)problem
+        self.notes: list = []         # one-line notes for the user
+        self.dims = None              # units.Dimensions: candidates must be consistent with them
+        self.pi = None                # units.PiReduction of this problem, if the units give one
+        self.target_unit = None       # the target's unit text, where known
+        self.rejected_units = 0       # candidates dropped as dimensionally inconsistent
+        self.engine = engine          # a SearchEngine, or None (KAN library only)
+        self.cfg, self.clock = cfg, clock
+        self.X_train, self.y_train, self.X_test, self.y_test = X_train, y_train, X_test, y_test
+        self.symbols, self.names = symbols, names
+        self.n_in = X_train.shape[1]
+        self.y_std = float(np.std(y_train)) or float(np.mean(np.abs(y_train))) or 1.0
+        rng = np.random.default_rng(cfg.seed)
+        n = len(X_train)
+        self.kan_rows = np.sort(rng.permutation(n)[:cfg.max_train_rows])
+        self.pol_rows = np.sort(rng.permutation(n)[:cfg.max_polish_rows])
+        self.pol_data = {s: X_train[self.pol_rows, k] for k, s in enumerate(symbols)}
+        self.pol_y = y_train[self.pol_rows]
+        self.candidates: list[FormulaCandidate] = []
+        self.best_net, self.best_net_rmse, self.best_view = None, math.inf, None
+        self.general_done = False     # a flexible network has been trained (noise-floor estimate)
+        self.flex_rmse = math.inf     # its test error
+        self.deferred: list = []      # candidates to snap once flex_rmse is known
+        self.depth = 0                # recursion depth of separability splits
+        self.lib = list(cfg.lib) if cfg.lib else list(library_names())
+        self.probe = probe_points(X_train, rng)
+        med = float(np.median(y_train))
+        self.probe_limit = (med, 10.0 * float(np.max(np.abs(y_train - med)) or 1.0))
+        # tiny tables: fewer spline intervals, so a network cannot memorise the rows
+        self.grid = int(min(cfg.grid, max(1, len(self.kan_rows) // 10)))
+
+    # ------------------------------------------------------------ sub-problems
+    def child(self, X_train, y_train, X_test, y_test, columns, budget: float, step=None,
+              symbols=None, names=None) -> "Context":
+        """A smaller problem on the inputs ``columns`` (or on new variables ``symbols``
+        called ``names``), with a budget of its own; ``step`` (a derivation.Step)
+        says how it was split off."""
+        clock = type(self.clock)(budget, None, self.clock.user_cancel)
+        if symbols is None:
+            symbols, names = [self.symbols[k] for k in columns], [self.names[k] for k in columns]
+        sub = Context(self.cfg, clock, X_train, y_train, X_test, y_test, list(symbols), list(names),
+                      self.solver, self.engine)
+        sub.depth = self.depth + 1
+        sub.trail = self.trail + ((step,) if step is not None else ())
+        return sub
+
+    def solve(self, sub: "Context", label: str):
+        """Run the search on a sub-problem; its stage times count under ``label``."""
+        try:
+            self.solver(sub)
+        finally:
+            self.clock.stages += [type(s)(f"{label}: {s.name}", s.seconds) for s in sub.clock.stages]
+
+    # ------------------------------------------------------------ evaluation
+    def rmse(self, expr, X, y) -> float:
+        vals = {s: X[:, k] for k, s in enumerate(self.symbols)}
+        try:
+            pred = evaluate_numpy(expr, vals)
+        except Exception:  # noqa: BLE001 - an expression we cannot evaluate scores as useless
+            return math.inf
+        err = np.broadcast_to(pred, y.shape) - y
+        if not np.isfinite(err).all():
+            return math.inf
+        return float(np.sqrt(np.mean(err * err)))
+
+    def exact_found(self) -> bool:
+        return any(min(c.test_rmse, c.unrounded_rmse) <= 1e-8 * self.y_std for c in self.candidates)
+
+    def accurate_found(self) -> bool:
+        """Some readable formula is at least as good as a flexible unregularised
+        network (the noise floor, as far as the data can tell).  A sprawling one
+        that merely matches the network's own approximation error (noiseless data,
+        wrong structure) is no reason to stop searching."""
+        limit = 1.1 * self.flex_rmse
+        return self.exact_found() or any(c.test_rmse <= limit and readable(c.formula, c.complexity)
+                                         for c in self.candidates)
+
+    # ------------------------------------------------------------ networks
+    def rows_for(self, view: View) -> np.ndarray:
+        """Training rows for networks on this view (a log target skips y of the wrong sign)."""
+        return self.kan_rows[view.valid(self.y_train[self.kan_rows])]
+
+    def train(self, model: KAN, view: View, lamb: float = 0.0, steps: Optional[int] = None,
+              seed: int = 0, update_grid: bool = True):
+        rows = self.rows_for(view)
+        xs = view.x_tensor(self.X_train[rows], device=model.device)
+        ys = view.y_tensor(self.y_train[rows], device=model.device)
+        cfg = FitConfig(steps=steps or self.cfg.steps, lamb=lamb, seed=seed, update_grid=update_grid)
+        fit(model, xs, ys, config=cfg, cancel=self.clock.stop_training)
+        self.clock.check()
+        return xs
+
+    def note_network(self, model: KAN, view: View) -> float:
+        with torch.no_grad():
+            out = model(view.x_tensor(self.X_test, device=model.device)).cpu().numpy()
+        pred = view.untransform(out)
+        err = pred - self.y_test
+        r = float(np.sqrt(np.mean(err * err))) if np.isfinite(err).all() else math.inf
+        if r < self.best_net_rmse:
+            self.best_net, self.best_net_rmse, self.best_view = model, r, view
+        return r
+
+    def predict(self, X) -> np.ndarray:
+        """The best network so far as a function of the original inputs."""
+        model, view = self.best_net, self.best_view
+        with torch.no_grad():
+            out = model(view.x_tensor(X, device=model.device)).cpu().numpy()
+        return view.untransform(out)
+
+    # ------------------------------------------------------------ formulas
+    def add_structure(self, expr, stage: str, model=None, view=None, net_rmse: float = math.inf,
+                      steps=(), derivation=None):
+        """Refit constants, snap, score; adds up to two candidates.  Their derivation
+        is ``derivation`` when given, else this problem's trail and then ``steps``."""
+        steps = tuple(derivation) if derivation is not None else self.trail + tuple(steps)
+        if expr is None or expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            return
+        digits = self.cfg.digits
+        if self.clock.left() <= 0:
+            return
+        with self.clock.stage(f"{stage}: refit constants"):
+            pol = polish(expr, self.pol_data, self.pol_y,
+                         deadline=time.perf_counter() + max(1.0, min(8.0, self.clock.left())))
+        if not math.isfinite(pol.rmse):
+            return
+        self._add(finish(pol.expr, digits, self.pol_data), stage + " (fitted)", (model, view), pol.expr, steps)
+        # snapping pays only for formulas that are near exact, or (noisy data) as good
+        # as a flexible network; the latter is known only after the first general
+        # stage, so until then such candidates wait in self.deferred
+        if not self.cfg.snap:
+            return
+        floor = self.flex_rmse if self.general_done else 0.0
+        if pol.rmse <= max(1e-3 * self.y_std, 1.2 * floor):
+            self._snap(pol, stage, model, view, steps)
+        elif not self.general_done and pol.rmse <= 1.2 * net_rmse:
+            self.deferred.append((pol, stage, model, view, steps))
+
+    def _snap(self, pol, stage, model, view, steps=()):
+        if self.clock.left() <= 0:
+            return
+        with self.clock.stage(f"{stage}: snap constants"):
+            deadline = time.perf_counter() + max(0.5, min(3.0, self.clock.left()))
+            sn = snap_verified(pol.expr, self.pol_data, self.pol_y, deadline=deadline)
+        if math.isfinite(sn.rmse):
+            self._add(finish(sn.expr, self.cfg.digits, self.pol_data), stage + " (snapped)",
+                      (model, view), sn.expr, steps)
+
+    def flush_deferred(self):
+        """Snap the waiting candidates that reach the noise floor (best first)."""
+        todo = sorted(self.deferred, key=lambda t: t[0].rmse)
+        self.deferred = []
+        for pol, stage, model, view, steps in todo:
+            if pol.rmse <= 1.2 * self.flex_rmse and not self.exact_found():
+                self._snap(pol, stage, model, view, steps)
+
+    def explodes(self, expr) -> bool:
+        """Non-finite or far out of the data's range between the rows (a pole or a
+        log of a negative number that the rows happen to miss)."""
+        try:
+            with np.errstate(all="ignore"):
+                pred = evaluate_numpy(expr, {s: self.probe[:, k] for k, s in enumerate(self.symbols)})
+        except Exception:  # noqa: BLE001
+            return True
+        pred = np.broadcast_to(np.asarray(pred, dtype=np.float64), (len(self.probe),))
+        med, lim = self.probe_limit
+        return not (np.isfinite(pred).all() and float(np.max(np.abs(pred - med))) <= lim)
+
+    def _add(self, expr, stage, model_view, unrounded=None, steps=()):
+        if self.dims is not None and not self.dims.consistent(expr):
+            self.rejected_units += 1
+            return
+        te = self.rmse(expr, self.X_test, self.y_test)
+        if not math.isfinite(te) or self.explodes(expr):
+            return
+        tr = self.rmse(expr, self.X_train[self.pol_rows], self.pol_y)
+        raw = self.rmse(unrounded, self.X_test, self.y_test) if unrounded is not None else te
+        model, view = model_view
+        self.candidates.append(FormulaCandidate(expr, complexity(expr), te, tr, stage, model, raw,
+                                                view.describe() if view is not None else None,
+                                                tuple(steps)))
+
+    def model_formula(self, model: KAN, view: View):
+        try:
+            out = network_expressions(model, view.input_exprs())[0]
+        except FormulaIncomplete:
+            return None
+        return view.output_expr(out)
+
+    def leave_out_rmse(self, expr, folds: int = 5, X=None, y=None) -> float:
+        """k-fold error of the formula's structure: constants refitted without each
+        fold (on the training rows, or on X, y)."""
+        X = self.X_train if X is None else X
+        y = self.y_train if y is None else y
+        n = len(X)
+        folds = max(2, min(folds, n))
+        order = np.random.default_rng(self.cfg.seed).permutation(n)
+        template, params, p0 = parametrize(expr)
+        sq = []
+        for f in range(folds):
+            hold = order[f::folds]
+            keep = np.setdiff1d(order, hold)
+            data = {s: X[keep, k] for k, s in enumerate(self.symbols)}
+            p, _ = refit_constants(template, params, p0, data, y[keep], steps=40)
+            fe = template.xreplace({s: sympy.Float(float(v)) for s, v in zip(params, p)})
+            r = self.rmse(fe, X[hold], y[hold])
+            sq.append(r * r * len(hold))
+        return float(math.sqrt(sum(sq) / n))
+
+    def residuals(self, expr, X, y) -> np.ndarray:
+        """y - expr(X); NaN where the formula cannot be evaluated."""
+        try:
+            with np.errstate(all="ignore"):
+                pred = evaluate_numpy(expr, {s: X[:, k] for k, s in enumerate(self.symbols)})
+        except Exception:  # noqa: BLE001 - an expression we cannot evaluate has no residuals
+            return np.full(len(y), np.nan)
+        return y - np.broadcast_to(pred, y.shape)

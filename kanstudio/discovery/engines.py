@@ -1,0 +1,136 @@
+"""Symbolic-regression engines behind one small interface.
+
+A ``SearchEngine`` takes rows (X, y) and returns candidate expressions in the
+symbols ``x0 .. x{n-1}``, simplest first; what it searches with is its own
+business.  Operon (pyoperon: C++, genetic programming with Levenberg-Marquardt
+constant fitting and an NSGA-II front of error against length) is the one
+used; another engine only needs ``name``, ``unavailable()`` and ``search()``.
+
+The search runs in short slices of a few generations, each continuing the
+last one's population (Operon's warm start), so a cancel or the budget is
+noticed within a slice (well under a second on 500 rows).  After
+``restart_generations`` a fresh population starts (another seed); the fronts
+of all runs are pooled.  Slices have a fixed size and seed, so a given seed
+and number of slices give the same candidates.
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from typing import Callable, Optional, Protocol
+
+import numpy as np
+import sympy
+
+__all__ = ["SearchEngine", "OperonEngine", "default_engine", "engine_symbols"]
+
+# Operators a physical law is made of.  pow and the inverse trigonometric
+# functions are left out: they enlarge the search far more than they help
+# (x^a of a fitted a is written x*x, sqrt(x) or 1/x; asin is rare).
+OPERATORS = "add,sub,mul,div,constant,variable,sin,cos,exp,log,sqrt,square"
+
+
+def engine_symbols(n: int) -> list:
+    """The symbols an engine's expressions are written in."""
+    return [sympy.Symbol(f"x{i}", real=True) for i in range(n)]
+
+
+class SearchEngine(Protocol):
+    name: str
+
+    def unavailable(self) -> Optional[str]:
+        """None when the engine can run here, else one line saying why not."""
+
+    def search(self, X: np.ndarray, y: np.ndarray, seconds: float, seed: int,
+               stop: Callable[[], bool]) -> list:
+        """Candidate expressions in ``engine_symbols(X.shape[1])``, simplest first."""
+
+
+class OperonEngine:
+    name = "operon"
+
+    def __init__(self, operators: str = OPERATORS, max_length: int = 40, population: int = 500,
+                 generations_per_slice: int = 2, restart_generations: int = 40, threads: int = 1):
+        self.operators = operators
+        self.max_length = max_length
+        self.population = population
+        self.generations_per_slice = generations_per_slice
+        # a run that has not found the law in this many generations rarely does:
+        # a fresh population (another seed) is the better use of the time
+        self.restart_generations = restart_generations
+        self.threads = threads
+
+    def unavailable(self) -> Optional[str]:
+        try:
+            import pyoperon.sklearn  # noqa: F401  (optional: a platform may have no wheel)
+        except ImportError as exc:     # pragma: no cover - depends on the platform
+            return f"pyoperon is not installed here ({exc}); searching with the KAN library only"
+        return None
+
+    def _regressor(self, seed: int):
+        from pyoperon.sklearn import SymbolicRegressor
+        return SymbolicRegressor(
+            allowed_symbols=self.operators, max_length=self.max_length, max_depth=12,
+            population_size=self.population, pool_size=self.population,
+            generations=self.generations_per_slice, max_evaluations=10 ** 12,
+            optimizer_iterations=10, objectives=["r2", "length"], n_threads=self.threads,
+            random_state=seed, warm_start=True)
+
+    def search(self, X, y, seconds, seed, stop) -> list:
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        y = np.ascontiguousarray(y, dtype=np.float32)   # Operon evaluates in float32
+        if not (np.isfinite(X).all() and np.isfinite(y).all()) or float(np.std(y)) == 0:
+            return []
+        deadline = time.perf_counter() + float(seconds)
+        var = float(np.var(y.astype(np.float64)))
+        per_run = max(1, self.restart_generations // self.generations_per_slice)
+        out, seen = [], set()
+        for run in range(1_000_000):
+            reg = self._regressor(seed)
+            front, done = [], False
+            for k in range(per_run):
+                if (run or k) and (stop() or time.perf_counter() >= deadline):
+                    done = True
+                    break
+                reg.set_params(random_state=(seed * 1_000_003 + run) * 10_007 + k)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    reg.fit(X, y)
+                front = reg.pareto_front_
+                # float32 round-off: nothing better is left to find on these rows
+                if min(d["mean_squared_error"] for d in front) <= 1e-11 * var:
+                    done = True
+                    break
+            for e in (self._expressions(reg, front, X.shape[1]) if front else []):
+                if e not in seen:
+                    seen.add(e)
+                    out.append(e)
+            if done:
+                break
+        return sorted(out, key=lambda e: sympy.count_ops(e))
+
+    @staticmethod
+    def _expressions(reg, front, n: int) -> list:
+        import pyoperon as op
+        from ..data.expressions import parse_expression
+
+        names = {h: f"x{i}" for i, h in enumerate(reg.variables_)}
+        allowed = [f"x{i}" for i in range(n)]
+        syms = {s.name: s for s in engine_symbols(n)}
+        out = []
+        for d in sorted(front, key=lambda d: (d["length"], d["mean_squared_error"])):
+            if not math.isfinite(d["mean_squared_error"]):
+                continue
+            text = op.InfixFormatter.Format(d["tree"], names, 12)
+            try:
+                expr = parse_expression(text, allowed_names=allowed)
+            except ValueError:
+                continue       # an operator our parser does not take: leave the candidate out
+            out.append(expr.xreplace({s: syms[s.name] for s in expr.free_symbols}))
+        return out
+
+
+def default_engine() -> SearchEngine:
+    """The engine discovery uses (ask it ``unavailable()`` before searching)."""
+    return OperonEngine()

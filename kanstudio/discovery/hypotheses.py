@@ -1,0 +1,215 @@
+"""The hypotheses the discovery pipeline tries, and what they share (Context).
+
+Each hypothesis trains a KAN on a View of the data, makes it symbolic and
+hands the resulting formula (original units, unrounded constants) to
+``Context.add_structure``, which refits the constants, snaps them and scores
+the candidates on the test rows.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy
+
+from ..engine import attribution, prune, symbolic
+from ..engine.expr_eval import evaluate_numpy
+from ..engine.network import KAN
+from .context import Context
+from .derivation import Step
+from .dimensional import dimensionless_groups
+from .split import choose_factors, factor_options, factorised, separable_split
+from .symbolic_search import symbolic_search
+from .views import LOG_SHARE, View, reciprocal_ok, sign_definite
+
+__all__ = ["run_all"]
+
+# ---------------------------------------------------------------- hypotheses
+def _views(ctx: Context):
+    """(name, View) pairs worth trying, cheapest/most specific first."""
+    pos_x = [bool((ctx.X_train[:, k] > 0).all() and (ctx.X_test[:, k] > 0).all())
+             for k in range(ctx.n_in)]
+    y_sign = sign_definite(ctx.y_train, LOG_SHARE)
+    raw = View("raw", ctx.X_train, ctx.y_train, ctx.symbols, [False] * ctx.n_in, False)
+    out = {"raw": raw}
+    if ctx.cfg.log_space and y_sign != 0:
+        if any(pos_x):
+            out["power"] = View("power law", ctx.X_train, ctx.y_train, ctx.symbols, pos_x, True)
+        out["product"] = View("product", ctx.X_train, ctx.y_train, ctx.symbols, [False] * ctx.n_in, True)
+    if ctx.cfg.log_space and any(pos_x) and reciprocal_ok(ctx.y_train):
+        # 1/y as functions of log(x): sums of reciprocals and of monomials there
+        # (1/(1/a + 1/b), 1/(1/d1 + n/d2), Y/(2(1+s)) = 1/(2/Y + 2s/Y), ...)
+        out["inverse"] = View("inverse", ctx.X_train, ctx.y_train, ctx.symbols, pos_x, False, inv_target=True)
+    return out
+
+
+def shallow(ctx: Context, view: View, label: str, factors: bool = False, seed: int = 0):
+    """[n, 1]: a sum of one-variable functions (in the view's coordinates)."""
+    with ctx.clock.stage(f"{label}: fit [{ctx.n_in}, 1]"):
+        model = KAN([ctx.n_in, 1], grid=ctx.grid, k=ctx.cfg.k, seed=ctx.cfg.seed + seed,
+                    device=ctx.cfg.device)
+        model.set_names(ctx.names)
+        # [n, 1] networks converge quickly: two thirds of the usual steps
+        xs = ctx.train(model, view, steps=max(10, 2 * ctx.cfg.steps // 3), seed=ctx.cfg.seed + seed)
+        net = ctx.note_network(model, view)
+        prune.prune_edges_below(model, xs, ctx.cfg.edge_th)
+    names = tuple(ctx.names)
+    fitted = Step("additive model", f"fitted {view.coordinates()} as a sum of one-variable functions "
+                                    f"(a [{ctx.n_in}, 1] KAN; test RMSE {net:.3g} in y)", names, error=net)
+    if factors:
+        with ctx.clock.stage(f"{label}: factor functions"):
+            expr = _factor_formula(ctx, model, view, xs)
+        ctx.add_structure(expr, label + " factors", model, view, net,
+                          steps=(fitted, Step("factors", "read y as K * a product of one-variable factors, "
+                                                         "each fitted by the library or the symbolic engine",
+                                              names)))
+    with ctx.clock.stage(f"{label}: auto-symbolic"):
+        sym = model.copy()
+        symbolic.auto_symbolic(sym, xs, lib=ctx.lib, weight_simple=ctx.cfg.weight_simple)
+    ctx.add_structure(ctx.model_formula(sym, view), label, sym, view, net,
+                      steps=(fitted, Step("auto-symbolic", "fixed each edge to its best library function",
+                                          names)))
+    return net
+
+
+def _factor_formula(ctx: Context, model: KAN, view: View, xs):
+    """log|y| = sum_i phi_i(x_i)  ->  y = K * prod_i g_i(x_i), g_i = exp(phi_i) read
+    as a function of the original variable (library, power or symbolic engine)."""
+    per = symbolic.edge_values(model, xs)[0][1]          # [B, n, 1]
+    phi = per[:, :, 0].cpu().numpy() * view.y_scale
+    X = ctx.X_train[ctx.rows_for(view)]
+    options = []
+    live = [i for i in range(ctx.n_in) if float(model.layers[0].mask[i, 0]) != 0]
+    seconds = min(3.0, 0.3 * ctx.clock.left() / max(1, len(live)))     # engine time per factor
+    for i in live:
+        g = np.exp(np.clip(phi[:, i] - phi[:, i].mean(), -50, 50))
+        options.append(factor_options(ctx, X[:, i], g, ctx.symbols[i], seconds=seconds))
+    if not options:
+        return None
+    yk = ctx.y_train[ctx.rows_for(view)]
+
+    def combine(parts):
+        prod = sympy.Mul(*parts)
+        vals = np.broadcast_to(evaluate_numpy(prod, {s: X[:, k] for k, s in enumerate(ctx.symbols)}), yk.shape)
+        denom = float(np.dot(vals, vals))
+        if not np.isfinite(denom) or denom == 0:
+            return None
+        return sympy.Float(float(np.dot(vals, yk) / denom)) * prod      # least-squares overall scale
+    return combine(choose_factors(ctx, options, combine))
+
+
+def _width_general(ctx: Context, attempt: int):
+    n = ctx.n_in
+    if ctx.cfg.width is not None:
+        return ctx.cfg.width
+    shapes = [[n, 2 * n + 1, 1], [n, n + 2, 1], [n, [n + 1, 1], 1], [n, 2 * n + 1, 1]]
+    if n == 1:
+        shapes = [[1, 3, 1], [1, 2, 1], [1, 4, 1], [1, 3, 1]]
+    return shapes[attempt % len(shapes)]
+
+
+def general(ctx: Context, view: View, label: str, attempt: int = 0, after_first=None):
+    """Sparse [n, 2n+1, 1] fit, pruned three ways, refitted, made symbolic."""
+    width = _width_general(ctx, attempt)
+    seed = ctx.cfg.seed + attempt
+    with ctx.clock.stage(f"{label}: fit {width} with lambda={ctx.cfg.lamb:g}"):
+        model = KAN(width, grid=ctx.grid, k=ctx.cfg.k, seed=seed, device=ctx.cfg.device)
+        model.set_names(ctx.names)
+        xs = ctx.train(model, view, lamb=ctx.cfg.lamb, seed=seed)
+        ctx.note_network(model, view)
+    if not ctx.general_done:
+        with ctx.clock.stage(f"{label}: fit {width} without lambda (noise floor)"):
+            ref = model.copy()
+            ctx.train(ref, view, steps=max(8, ctx.cfg.steps // 3), seed=seed)
+            ctx.flex_rmse = min(ctx.flex_rmse, ctx.note_network(ref, view))
+        ctx.general_done = True
+        ctx.flush_deferred()
+    if ctx.accurate_found():
+        return      # a formula already matches the flexible network: nothing left to gain
+    with ctx.clock.stage(f"{label}: prune"):
+        subs = _pruned_variants(ctx, model, xs)
+    pending = after_first
+    for k, (name, sub) in enumerate(subs):
+        if ctx.clock.left() <= 0 or ctx.exact_found():
+            return
+        if k == 1 and pending is not None:
+            pending, run = None, pending
+            run()
+            if ctx.clock.left() <= 0 or ctx.exact_found():
+                return
+        tag = f"{label} {name}"
+        with ctx.clock.stage(f"{tag}: refit {sub.width}"):
+            ctx.train(sub, view, seed=seed)
+            net = ctx.note_network(sub, view)
+            prune.prune_edges_below(sub, xs, ctx.cfg.edge_th)
+        with ctx.clock.stage(f"{tag}: auto-symbolic"):
+            symbolic.auto_symbolic(sub, xs, lib=ctx.lib, weight_simple=ctx.cfg.weight_simple)
+        steps = (Step("KAN", f"fitted {view.coordinates()} with a {width} KAN (lambda {ctx.cfg.lamb:g}), "
+                             f"pruned ({name}) to {sub.width}; test RMSE {net:.3g} in y", tuple(ctx.names),
+                      error=net),
+                 Step("auto-symbolic", "fixed each edge to its best library function", tuple(ctx.names)))
+        ctx.add_structure(ctx.model_formula(sub, view), tag, sub, view, net, steps=steps)
+    if pending is not None and ctx.clock.left() > 0 and not ctx.exact_found():
+        pending()
+
+
+def _pruned_variants(ctx: Context, model: KAN, xs):
+    """auto_prune by attribution, plus the networks cut to the 1 and 2 strongest hidden nodes."""
+    out, seen = [], set()
+    _, nodes = attribution.attribution(model, xs)
+    if model.depth != 2:
+        return [("pruned", prune.auto_prune(model, xs, ctx.cfg.node_th, ctx.cfg.edge_th))]
+    hidden = nodes[1]
+    order = [int(i) for i in np.argsort(-hidden)]
+    auto = sorted(int(i) for i in np.nonzero(hidden > ctx.cfg.node_th)[0]) or order[:1]
+    keep_sets = [("top-1", order[:1]), ("top-2", sorted(order[:2])), ("pruned", auto)]
+    for name, keep in keep_sets:
+        key = tuple(sorted(keep))
+        if key in seen or len(keep) > min(len(hidden), 3):
+            continue
+        seen.add(key)
+        levels = [list(range(model.n_nodes(0))), list(key), list(range(model.n_nodes(2)))]
+        out.append((name, prune.prune_nodes(model, levels, xs)))
+    return out
+
+
+def run_all(ctx: Context):
+    views = _views(ctx)
+    labels = {"raw": "general", "power": "general log-log", "product": "general log(y)",
+              "inverse": "general 1/y"}
+    shallow_rmse = {}
+
+    def stop() -> bool:
+        return ctx.clock.left() <= 0 or ctx.exact_found() or (ctx.general_done and ctx.accurate_found())
+
+    # units first: a problem in fewer dimensionless groups is a smaller problem
+    dimensionless_groups(ctx)
+    if stop():
+        return
+    # the general search next: a symbolic-regression engine on the whole problem,
+    # in a share of the time (it stops early on a formula exact to round-off); the
+    # KAN's structured hypotheses and decompositions then have the rest
+    symbolic_search(ctx, ctx.cfg.search_share * ctx.clock.left())
+    if ctx.cfg.width is None:
+        plan = [("power", "power law", True), ("product", "product", True), ("raw", "additive", False),
+                ("inverse", "reciprocal", False)]
+        for key, label, factors in plan:
+            if key in views and not stop():
+                shallow_rmse[key] = shallow(ctx, views[key], label, factors=factors)
+    # general networks, most promising coordinates first: those in which the
+    # additive [n, 1] model came closest (log(y) over log(x) for Boltzmann-like
+    # factors C*prod(x^a)*exp(-prod(x^b)), raw for compositions of sums, ...)
+    order = sorted(views, key=lambda k: (shallow_rmse.get(k, math.inf), k != "raw"))
+    if ctx.cfg.width is not None:
+        order = ["raw"]
+    first = True
+    for key in order:
+        if stop():
+            return
+        after = (lambda: (factorised(ctx), ctx.accurate_found() or separable_split(ctx))) if first else None
+        general(ctx, views[key], labels[key], 0, after_first=after)
+        first = False
+    attempt = 1
+    while ctx.clock.left() > 0.15 * ctx.cfg.budget_seconds and not ctx.accurate_found():
+        general(ctx, views["raw"], f"general (retry {attempt})", attempt)
+        attempt += 1

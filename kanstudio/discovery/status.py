@@ -1,0 +1,129 @@
+"""Which formula a discovery reports, and how far it can be trusted.
+
+One criterion for every table:
+
+* **Choice** (PySR's rule): among the Pareto front's formulas whose error is
+  within ``WINDOW`` times the best error (errors at round-off count as equal),
+  the one with the highest score -Δlog(error)/Δsize against the next smaller
+  formula on the front.  A formula that buys a large drop in error with a few
+  more nodes wins; one that adds nodes for a sliver does not.
+* **Status**:
+  - ``exact``: the error is at round-off, or the formula's residuals are
+    unstructured (nearby rows do not predict each other's residual: noise, not
+    a missing term) and it is at least as accurate as the fitted network;
+  - ``approximate``: a readable formula (at most ``HEADLINE_SIZE`` nodes) that
+    the network does not beat clearly (by ``CLEARLY`` in error);
+  - ``no law found``: the network beats every readable formula clearly; the
+    closest readable formula is still given, as such, never as the headline.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["EXACT", "APPROXIMATE", "NO_LAW", "Verdict", "judge", "residual_structure", "choose",
+           "HEADLINE_SIZE"]
+
+EXACT, APPROXIMATE, NO_LAW = "exact", "approximate", "no law found"
+
+WINDOW = 1.5            # PySR: candidates within this factor of the best error compete on score
+HEADLINE_SIZE = 25      # a larger formula is not what a scientist calls a law
+CLEARLY = 2.0           # the network "clearly" beats a formula: by this factor in RMSE
+STRUCTURE_MAX = 0.25    # share of residual variance nearby rows may explain for noise
+NEIGHBOURS = 8
+
+
+@dataclass
+class Verdict:
+    status: str
+    reason: str
+    chosen: object = None        # the headline candidate (None for "no law found")
+    closest: object = None       # the best readable candidate (for "no law found")
+
+
+def _err(c, floor: float) -> float:
+    e = c.test_rmse
+    return max(e, floor) if math.isfinite(e) else math.inf
+
+
+def choose(front: Sequence, floor: float):
+    """PySR's choice on a simplest-first Pareto front (see the module doc)."""
+    front = [c for c in front if math.isfinite(c.test_rmse)]
+    if not front:
+        return None
+    best = min(_err(c, floor) for c in front)
+    chosen, top = None, -math.inf
+    prev = None
+    for c in front:
+        e = _err(c, floor)
+        if prev is None:
+            score = 0.0
+        else:
+            pe = _err(prev, floor)
+            score = -(math.log(e) - math.log(pe)) / max(1, c.complexity - prev.complexity)
+        prev = c
+        if e <= WINDOW * best and score > top:
+            chosen, top = c, score
+    return chosen
+
+
+def residual_structure(X: np.ndarray, r: np.ndarray, k: int = NEIGHBOURS) -> float:
+    """Share of the residuals' variance that the mean residual of each row's k
+    nearest neighbours (inputs standardised) explains: about -1/k for noise,
+    near 1 for a smooth missing term."""
+    X = np.asarray(X, dtype=np.float64)
+    r = np.asarray(r, dtype=np.float64).reshape(-1)
+    n = len(r)
+    if n <= 2 * k or not np.isfinite(r).all():
+        return math.nan
+    sd = X.std(0)
+    Z = (X - X.mean(0)) / np.where(sd > 0, sd, 1.0)
+    pred = np.empty(n)
+    for a in range(0, n, 512):                   # blocks: n x n distances never in memory at once
+        D = ((Z[a:a + 512, None, :] - Z[None, :, :]) ** 2).sum(-1)
+        D[np.arange(len(D)), np.arange(a, a + len(D))] = np.inf
+        nn = np.argpartition(D, k, axis=1)[:, :k]
+        pred[a:a + 512] = r[nn].mean(1)
+    var = float(np.mean(r * r))
+    if var == 0:
+        return 0.0
+    return 1.0 - float(np.mean((r - pred) ** 2)) / var
+
+
+def judge(front: Sequence, roundoff: float, network_error: float,
+          structure: Callable[[object], float], small_table: bool = False,
+          baseline: float = math.inf) -> Verdict:
+    """The headline formula and its status (see the module doc).  ``structure(c)``
+    gives residual_structure for candidate c; ``network_error`` is the fitted
+    network's error on the same rows as the candidates' (inf when unknown);
+    ``baseline`` the error of predicting the mean (std of y): a formula that is
+    not clearly better than that explains nothing."""
+    front = [c for c in front if math.isfinite(c.test_rmse)]
+    if not front:
+        return Verdict(NO_LAW, "no formula could be evaluated on the data")
+    chosen = choose(front, roundoff)
+    readable = [c for c in front if c.complexity <= HEADLINE_SIZE]
+    closest = min(readable, key=lambda c: c.test_rmse) if readable else None
+    net = network_error if math.isfinite(network_error) and network_error > 0 else math.inf
+    if chosen.test_rmse <= roundoff:
+        return Verdict(EXACT, "error at round-off", chosen)
+    if chosen.complexity > HEADLINE_SIZE:
+        chosen = closest          # a sprawling formula is never the headline
+        if chosen is None:
+            return Verdict(NO_LAW, f"no formula of at most {HEADLINE_SIZE} nodes fits the data")
+    if chosen.test_rmse * CLEARLY > baseline:
+        return Verdict(NO_LAW, "no readable formula predicts clearly better than the mean of y", None, closest)
+    ratio = chosen.test_rmse / net if math.isfinite(net) else 0.0
+    if not small_table and chosen.test_rmse <= 1.1 * net:
+        s = structure(chosen)
+        if math.isfinite(s) and s <= STRUCTURE_MAX:
+            return Verdict(EXACT, f"residuals are noise (neighbours explain {max(s, 0):.0%} of them) "
+                                  f"and the error is {ratio:.2g}x the network's", chosen)
+    if ratio <= CLEARLY:
+        how = f"{ratio:.2g}x the network's error" if math.isfinite(net) else "no network error to compare"
+        return Verdict(APPROXIMATE, f"best readable formula; {how}", chosen)
+    return Verdict(NO_LAW, f"the network's error is {1 / ratio:.2g}x that of the closest readable formula",
+                   None, closest)

@@ -1,0 +1,107 @@
+"""The symbolic-search stage: a real symbolic-regression engine on a (sub-)problem.
+
+The engine's front (error against length) is scored on the problem's test
+rows with the engine's own constants; the few that are worth it -- the most
+accurate ones and the smallest ones -- go to ``Context.add_structure``, which
+refits their constants in float64, snaps them and puts them on the same
+Pareto front as the KAN's formulas.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy
+
+from .derivation import Step
+from .engines import engine_symbols
+
+__all__ = ["symbolic_search", "one_variable", "reading_error", "worth_polishing"]
+
+MAX_ROWS = 500        # rows the engine evaluates (its cost is linear in them)
+KEEP_ACCURATE = 6     # front members kept by error ...
+KEEP_SMALL = 3        # ... and by size
+
+
+def worth_polishing(errors, limit_ratio: float = 10.0) -> list[int]:
+    """Indices (into a simplest-first front) to refit: the smallest few, and those
+    within ``limit_ratio`` of the best error (smallest first)."""
+    errs = np.asarray(errors, dtype=np.float64)
+    ok = [i for i in range(len(errs)) if math.isfinite(errs[i])]
+    if not ok:
+        return []
+    best = min(errs[i] for i in ok)
+    accurate = [i for i in ok if errs[i] <= limit_ratio * best + 1e-300][:KEEP_ACCURATE]
+    keep = set(ok[:KEEP_SMALL]) | set(accurate)
+    return sorted(keep)
+
+
+def symbolic_search(ctx, seconds: float, label: str = "symbolic search") -> int:
+    """Run the context's engine for up to ``seconds``; returns how many candidates it added."""
+    engine = ctx.engine
+    if engine is None or seconds <= 0.5 or ctx.clock.left() <= 0.5:
+        return 0
+    rows = ctx.kan_rows[:MAX_ROWS]
+    seconds = min(seconds, ctx.clock.left())
+    with ctx.clock.stage(f"{label} ({engine.name}, {seconds:.0f} s)"):
+        exprs = engine.search(ctx.X_train[rows], ctx.y_train[rows], seconds, ctx.cfg.seed,
+                              ctx.clock.stop_training)
+    if not exprs:
+        return 0
+    to_ours = dict(zip(engine_symbols(ctx.n_in), ctx.symbols))
+    exprs = [e.xreplace(to_ours) for e in exprs]
+    errors = [ctx.rmse(e, ctx.X_test, ctx.y_test) for e in exprs]
+    step = Step("symbolic search", f"{engine.name} searched the target as a formula in {', '.join(ctx.names)} "
+                                   f"({len(exprs)} formulas on its front)", tuple(ctx.names))
+    before = len(ctx.candidates)
+    for i in worth_polishing(errors):
+        if ctx.clock.left() <= 0 or ctx.exact_found():
+            break
+        ctx.add_structure(exprs[i], f"{label} ({engine.name})", steps=(step,))
+    return len(ctx.candidates) - before
+
+
+def one_variable(ctx, x: np.ndarray, g: np.ndarray, symbol, seconds: float = 2.0, keep: int = 2) -> list:
+    """The engine's best readings of a one-variable function g(x) (a factor or term
+    read off a network), in ``symbol``: the most accurate, and the smallest one
+    nearly as accurate.  A g of one sign is also searched as log|g| (half the
+    time): powers of functions, such as 1/sin(x/2)^4, are sums there."""
+    engine = ctx.engine
+    if engine is None or ctx.clock.left() <= 1.0:
+        return []
+    seconds = min(seconds, 0.25 * ctx.clock.left())
+    x = np.asarray(x, dtype=np.float64)
+    g = np.asarray(g, dtype=np.float64)
+    x0 = engine_symbols(1)[0]
+    sign = float(np.sign(g[0])) if len(g) and (g * np.sign(g[0]) > 0).all() else 0.0
+    targets = [(g, None)]
+    if sign != 0:
+        targets.append((np.log(sign * g), sign))
+    exprs = []
+    for t, sgn in targets:
+        found = engine.search(x[:, None], t, seconds / len(targets), ctx.cfg.seed, ctx.clock.stop_training)
+        exprs += found if sgn is None else [sgn * sympy.exp(e) for e in found]
+    errs = [reading_error(e, x0, x, g) for e in exprs]
+    order = sorted(range(len(exprs)), key=lambda i: errs[i])
+    if not order or not math.isfinite(errs[order[0]]):
+        return []
+    best = errs[order[0]]
+    near = sorted((i for i in range(len(exprs)) if errs[i] <= 2.0 * best + 1e-12),
+                  key=lambda i: sympy.count_ops(exprs[i]))
+    picked = []
+    for i in [near[0], order[0]]:
+        if i not in picked:
+            picked.append(i)
+    return [exprs[i].xreplace({x0: symbol}) for i in picked[:keep]]
+
+
+def reading_error(expr, sym, x, g) -> float:
+    """RMSE of expr(sym) against the reading g(x); inf where it cannot be evaluated."""
+    from ..engine.expr_eval import evaluate_numpy
+    try:
+        with np.errstate(all="ignore"):
+            v = np.broadcast_to(evaluate_numpy(expr, {sym: x}), g.shape)
+    except Exception:  # noqa: BLE001 - an expression we cannot evaluate is useless here
+        return math.inf
+    err = v - g
+    return float(np.sqrt(np.mean(err * err))) if np.isfinite(err).all() else math.inf

@@ -1,0 +1,149 @@
+"""Trustworthy discovery: the status of a result, the choice from the Pareto
+front, the symbolic engine behind one interface, the derivation and the CLI's
+JSON (kanstudio/discovery/)."""
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import sympy
+
+from kanstudio.discovery import DiscoverConfig, discover_arrays
+from kanstudio.discovery.engines import OperonEngine, engine_symbols
+from kanstudio.discovery.pareto import FormulaCandidate
+from kanstudio.discovery.split import _split_error, _tolerance
+from kanstudio.discovery.status import APPROXIMATE, EXACT, NO_LAW, choose, judge, residual_structure
+from kanstudio.engine.expr_eval import evaluate_numpy
+
+RNG = np.random.default_rng(7)
+
+
+def _cand(expr, size, err):
+    return FormulaCandidate(sympy.sympify(expr), size, err)
+
+
+def test_residual_structure_tells_noise_from_a_missing_term():
+    X = RNG.uniform(-1, 1, size=(800, 2))
+    noise = RNG.normal(0, 1, 800)
+    missing = 0.3 * np.sin(3 * X[:, 0]) * X[:, 1]
+    assert residual_structure(X, noise) < 0.1
+    assert residual_structure(X, missing) > 0.8
+    assert residual_structure(X, missing + 0.1 * noise) > 0.5
+
+
+def test_the_choice_takes_the_big_drop_in_error_not_the_smallest_error():
+    front = [_cand("x", 1, 1.0), _cand("x**2", 3, 1e-12), _cand("x**2 + 1e-9*x", 7, 0.9e-12)]
+    assert choose(front, floor=1e-10).formula == sympy.sympify("x**2")
+    # noisy data: the law and an over-fitted extension are within the window; the law
+    # bought its drop with two nodes, the extension a sliver with four
+    front = [_cand("x", 1, 1.0), _cand("x**2", 3, 0.0101), _cand("x**2 + 0.01*sin(9*x)", 9, 0.0100)]
+    assert choose(front, floor=1e-12).formula == sympy.sympify("x**2")
+
+
+def test_status_exact_noisy_approximate_and_no_law():
+    never = lambda c: math.nan  # noqa: E731 - no residual test needed
+    exact = judge([_cand("x", 1, 0.5), _cand("x**2", 3, 1e-15)], 1e-9, 1e-3, never)
+    assert exact.status == EXACT and exact.chosen.formula == sympy.sympify("x**2")
+
+    # noise: unstructured residuals at the network's error level
+    noisy = judge([_cand("x", 1, 0.5), _cand("x**2", 3, 0.0101)], 1e-9, 0.0102, lambda c: -0.1)
+    assert noisy.status == EXACT and "noise" in noisy.reason
+    # same error, but the residuals have structure: a missing term, not noise
+    off = judge([_cand("x", 1, 0.5), _cand("x**2", 3, 0.0101)], 1e-9, 0.0102, lambda c: 0.9)
+    assert off.status == APPROXIMATE
+
+    # the network beats every readable formula clearly; a sprawling formula as good as
+    # the network is never the headline
+    big = _cand("+".join(f"sin({k}*x)" for k in range(1, 9)), 40, 1e-3)
+    none = judge([_cand("x", 1, 0.5), _cand("x**2", 3, 0.2), big], 1e-9, 1e-3, lambda c: 0.9,
+                 baseline=1.0)
+    assert none.status == NO_LAW and none.chosen is None
+    assert none.closest.formula == sympy.sympify("x**2")
+    # nothing clearly better than the mean of y
+    flat = judge([_cand("x", 1, 0.9)], 1e-9, math.inf, never, small_table=True, baseline=1.0)
+    assert flat.status == NO_LAW
+
+
+def test_a_near_miss_of_separability_is_rejected():
+    X = RNG.uniform(1, 3, size=(400, 2))
+    exact = lambda Z: Z[:, 0] ** 2 * np.sin(Z[:, 1])  # noqa: E731
+    near = lambda Z: Z[:, 0] ** 2 * np.sin(Z[:, 1]) * (1 + 0.3 * np.sin(Z[:, 0] * Z[:, 1]))  # noqa: E731
+    for fn, separable in ((exact, True), (near, False)):
+        ctx = SimpleNamespace(predict=fn, best_net_rmse=1e-4, y_train=fn(X))
+        e = _split_error(ctx, X, np.random.default_rng(0), 0, "mul")
+        assert (e <= _tolerance(ctx)) is separable, e
+
+
+def test_the_operon_adapter_finds_a_law_within_its_budget():
+    engine = OperonEngine()
+    assert engine.unavailable() is None
+    X = RNG.uniform(1, 3, size=(300, 2))
+    y = X[:, 0] * X[:, 1] + 2.0
+    exprs = engine.search(X, y, 8.0, 0, lambda: False)
+    assert exprs and all(e.free_symbols <= set(engine_symbols(2)) for e in exprs)
+    x0, x1 = engine_symbols(2)
+    errs = [float(np.max(np.abs(evaluate_numpy(e, {x0: X[:, 0], x1: X[:, 1]}) - y))) for e in exprs]
+    assert min(errs) < 1e-3 * np.std(y)
+    # a cancel is noticed within a slice
+    import time
+    t0 = time.perf_counter()
+    engine.search(X, y, 30.0, 0, lambda: True)
+    assert time.perf_counter() - t0 < 3.0
+
+
+def _law(n=600, seed=3):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(1, 3, size=(n, 2))
+    return X, X[:, 0] * np.sin(X[:, 1])
+
+
+def test_exact_law_has_status_derivation_and_the_same_formula_for_the_same_seed():
+    X, y = _law()
+    runs = [discover_arrays(X[:480], y[:480], X[480:], y[480:], ["m", "theta"], "F",
+                            DiscoverConfig(budget_seconds=20, seed=4)) for _ in range(2)]
+    a, b = runs
+    m, theta = sympy.symbols("m theta", positive=True)
+    assert sympy.simplify(a.formula - m * sympy.sin(theta)) == 0
+    assert a.status == EXACT and a.exact
+    assert a.derivation and all(s.text for s in a.derivation)
+    assert a.sympy_str == b.sympy_str
+    d = a.to_dict()
+    assert d["status"] == "exact" and d["derivation"][0]["kind"]
+    assert a.model is not None          # a network one can open and edit, even for an engine's formula
+
+
+def test_a_target_without_a_law_is_reported_as_such():
+    rng = np.random.default_rng(11)
+    X = rng.uniform(0, 1, size=(300, 2))
+    y = rng.normal(0, 1, 300)           # nothing in X explains y
+    res = discover_arrays(X[:240], y[:240], X[240:], y[240:], ["a", "b"], "y", DiscoverConfig(budget_seconds=10))
+    assert res.status == NO_LAW and res.formula is None and not res.exact
+
+
+def test_cli_json_carries_status_and_derivation(tmp_path, capsys):
+    from kanstudio.cli import main
+    X, y = _law(200)
+    csv = tmp_path / "law.csv"
+    csv.write_text("m,theta,F\n" + "\n".join(f"{a:.17g},{b:.17g},{c:.17g}" for (a, b), c in zip(X, y)))
+    out = tmp_path / "out.json"
+    rc = main(["discover", str(csv), "--target", "F", "--budget-seconds", "20", "--json", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "status: exact" in text.splitlines()[-1]
+    d = json.loads(out.read_text())
+    for key in ("formula", "latex", "test_rmse", "formula_test_rmse", "complexity", "pareto", "stages",
+                "status", "status_reason", "derivation", "closest_formula", "error_kind", "notes"):
+        assert key in d, key
+    assert d["status"] == "exact" and isinstance(d["derivation"], list) and d["derivation"]
+    assert {"kind", "text", "variables"} <= set(d["derivation"][0])
+
+
+@pytest.mark.parametrize("engine", ["none"])
+def test_without_an_engine_discovery_still_runs_on_the_kan_library(engine):
+    X, y = _law(300)
+    res = discover_arrays(X[:240], y[:240], X[240:], y[240:], ["m", "theta"], "F",
+                          DiscoverConfig(budget_seconds=15, engine=engine))
+    assert res.formula is not None and res.status in (EXACT, APPROXIMATE)
