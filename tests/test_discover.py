@@ -164,7 +164,7 @@ def test_cli_discover_prints_formula_and_writes_json(tmp_path, capsys, monkeypat
     rng = np.random.default_rng(3)
     a, b = rng.uniform(1, 4, 300), rng.uniform(1, 4, 300)
     rows = "".join(f"{float(u)!r},{float(v)!r},{float(3 * u * v ** 2)!r}\n" for u, v in zip(a, b))
-    data = _write(tmp_path / "p.csv", "speed (m/s),b,P\n" + rows)
+    data = _write(tmp_path / "p.csv", "speed (m/s),b (old),P\n" + rows)     # a unit, and a name with brackets
     out = tmp_path / "out.json"
     code = _cli(["discover", str(data), "--target", "P", "--json", str(out), "--latex",
                  "--budget-seconds", "30"])
@@ -175,7 +175,8 @@ def test_cli_discover_prints_formula_and_writes_json(tmp_path, capsys, monkeypat
     assert {"formula", "latex", "test_rmse", "formula_test_rmse", "complexity", "pareto", "stages"} <= set(d)
     assert all({"formula", "complexity", "test_rmse"} <= set(p) for p in d["pareto"])
     assert all({"name", "seconds"} <= set(s) for s in d["stages"])
-    assert "speed_m_s" in d["formula"] and d["formula_test_rmse"] < 1e-6
+    assert "speed" in d["formula"] and "speed_m_s" not in d["formula"] and "b_old" in d["formula"]
+    assert d["formula_test_rmse"] < 1e-6
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "p.csv"]   # nothing else written
 
 

@@ -51,6 +51,9 @@ def test_status_exact_noisy_approximate_and_no_law():
     # noise: unstructured residuals at the network's error level
     noisy = judge([_cand("x", 1, 0.5), _cand("x**2", 3, 0.0101)], 1e-9, 0.0102, lambda c: -0.1)
     assert noisy.status == EXACT and "noise" in noisy.reason
+    # far better than the network: the network is poor, it shows no noise floor
+    poor = judge([_cand("x", 1, 0.5), _cand("x**2", 3, 0.0101)], 1e-9, 0.08, lambda c: -0.1)
+    assert poor.status == APPROXIMATE
     # same error, but the residuals have structure: a missing term, not noise
     off = judge([_cand("x", 1, 0.5), _cand("x**2", 3, 0.0101)], 1e-9, 0.0102, lambda c: 0.9)
     assert off.status == APPROXIMATE
@@ -63,7 +66,7 @@ def test_status_exact_noisy_approximate_and_no_law():
     assert none.status == NO_LAW and none.chosen is None
     assert none.closest.formula == sympy.sympify("x**2")
     # nothing clearly better than the mean of y
-    flat = judge([_cand("x", 1, 0.9)], 1e-9, math.inf, never, small_table=True, baseline=1.0)
+    flat = judge([_cand("x", 1, 0.95)], 1e-9, math.inf, never, small_table=True, baseline=1.0)
     assert flat.status == NO_LAW
 
 
@@ -147,3 +150,32 @@ def test_without_an_engine_discovery_still_runs_on_the_kan_library(engine):
     res = discover_arrays(X[:240], y[:240], X[240:], y[240:], ["m", "theta"], "F",
                           DiscoverConfig(budget_seconds=15, engine=engine))
     assert res.formula is not None and res.status in (EXACT, APPROXIMATE)
+
+
+def test_a_near_miss_is_split_into_pieces_on_separate_variables():
+    from kanstudio.discovery.peel import pieces
+    z1, z2, e, th = sympy.symbols("Z1 Z2 E theta", positive=True)
+    near = sympy.Float(2.1) * z1 ** 2 * z2 ** 2 * sympy.exp(sympy.Float(0.18) * th ** 2) / (e ** 2 * th ** 4)
+    kind, parts = pieces(near, [z1, z2, e, th])
+    assert kind == "mul"
+    by_vars = {tuple(sorted(map(str, v))): p for v, p in parts}
+    assert set(by_vars) == {("Z1",), ("Z2",), ("E",), ("theta",)}
+    assert by_vars[("theta",)] == sympy.exp(sympy.Float(0.18) * th ** 2) / th ** 4   # both theta factors, one piece
+    kind, parts = pieces(z1 * z2 + sympy.sin(th) + 3, [z1, z2, th])
+    assert kind == "add" and {frozenset(v) for v, _ in parts} == {frozenset({z1, z2}), frozenset({th})}
+    assert pieces(z1 / (z1 + th), [z1, th]) == ("", [])          # no separate pieces: nothing to peel
+
+
+def test_symmetry_tests_find_the_difference_and_reject_the_rest():
+    from kanstudio.discovery.symmetry import TOLERANCE, symmetry_error
+    X = RNG.uniform(1, 3, size=(400, 3))
+    f = lambda Z: np.cos(Z[:, 0] - Z[:, 1]) * Z[:, 2] ** 2  # noqa: E731
+    assert symmetry_error(f, X, 0, 1, "difference") < 1e-9
+    for kind in ("sum", "ratio", "product"):
+        assert symmetry_error(f, X, 0, 1, kind) > TOLERANCE, kind
+    assert symmetry_error(f, X, 0, 2, "difference") > TOLERANCE
+    g = lambda Z: Z[:, 0] / Z[:, 1] + Z[:, 2]  # noqa: E731
+    assert symmetry_error(g, X, 0, 1, "ratio") < 1e-9
+    # a near miss: almost a function of x0 - x1, but not quite
+    h = lambda Z: np.cos(Z[:, 0] - Z[:, 1]) + 0.5 * Z[:, 0]  # noqa: E731
+    assert symmetry_error(h, X, 0, 1, "difference") > TOLERANCE

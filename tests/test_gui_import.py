@@ -74,6 +74,23 @@ def test_changing_roles_updates_the_dataset(dialog_for, hello_csv):
     assert dlg.dataset.normalization == "minmax" and len(dlg.dataset.test_idx) == 150
 
 
+def test_units_come_from_the_header_and_can_be_typed(qtbot, dialog_for, tmp_path):
+    csv = tmp_path / "units.csv"
+    csv.write_text("v [m/s],m (kg),E\n" + "\n".join(f"{i / 2 + 0.3},{i % 7 + 1},{(i / 2 + 0.3) ** 2 * (i % 7 + 1) / 2}"
+                                                  for i in range(1, 30)))
+    dlg = dialog_for(csv)
+    assert dlg.unit_edits["v"].text() == "m/s" and dlg.unit_edits["m"].text() == "kg"
+    assert dlg.dataset.units == {"v": "m/s", "m": "kg"}
+    edit = dlg.unit_edits["E"]
+    edit.setText("furlongs_per_blorp")
+    edit.editingFinished.emit()
+    assert not ok_button(dlg).isEnabled() and "not a unit" in dlg.error_text()
+    edit.setText("J")
+    edit.editingFinished.emit()
+    assert ok_button(dlg).isEnabled() and dlg.dataset.units == {"v": "m/s", "m": "kg", "E": "J"}
+    assert "E [J]" in dlg.summary.text()
+
+
 def test_semicolon_decimal_comma_and_latin1_read_as_a_person_would(dialog_for, tmp_path):
     p = tmp_path / "european.csv"
     p.write_bytes("température;pression;débit\n1,5;2,25;3,0\n2,5;3,5;4,75\n3,0;1,0;2,0\n".encode("latin-1"))

@@ -252,7 +252,8 @@ def test_discover_candidates_read_in_original_columns(qtbot, win, monkeypatch):
 
     def fake(dataset, config, progress=None, cancel=None):
         return DiscoverResult(cands[1].formula, cands[1].latex, cands[1].sympy_str, 0.0, 1e-9, 9, list(cands), [],
-                              candidates=list(cands), input_names=list(dataset.input_names), target_name="w")
+                              candidates=list(cands), input_names=list(dataset.input_names), target_name="w",
+                              chosen=cands[1], status="exact", status_reason="error at round-off")
     monkeypatch.setattr(engine_discover, "discover", fake)
     settle(qtbot, win)
     win.jobs.discover()
@@ -264,6 +265,9 @@ def test_discover_candidates_read_in_original_columns(qtbot, win, monkeypatch):
     assert "uv" not in panel.pareto_rows()[1].latex.replace("u v", "")
     assert "uv" not in panel.info().sympy_str[0] and "u*v" in panel.info().sympy_str[0]
     assert "uv" not in panel.latex().replace("u v", "")
+    assert panel.verdict.isVisible() and "exact" in panel.verdict_text()      # the status beside the formula
+    win.jobs.choose_pareto(0)                     # another candidate: the verdict was not about it
+    assert not panel.verdict.isVisible()
 
 
 def test_attribution_panel_ranks_inputs_and_prunes_the_weakest(qtbot, win):

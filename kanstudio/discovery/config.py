@@ -4,9 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-__all__ = ["DiscoverConfig", "EXACT_REL"]
+__all__ = ["DiscoverConfig", "EXACT_REL", "EXACT_MAX_REL"]
 
-EXACT_REL = 1e-8     # a formula this close (relative to std(y)) is taken as exact
+EXACT_REL = 1e-8     # a formula this close (relative to std(y)) is taken as exact ...
+EXACT_MAX_REL = 1e-6  # ... if no row is off by more than this (relative to |y|): a target spanning many
+                      # decades has rows that the RMSE does not see
 
 
 @dataclass

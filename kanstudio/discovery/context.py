@@ -17,10 +17,14 @@ from ..engine.polish import parametrize, polish, refit_constants, snap_verified
 from ..engine.symbolic_lib import library_names
 from ..engine.train import FitConfig, fit
 from .checks import probe_points, readable
+from .config import EXACT_REL
+from .status import HEADLINE_SIZE
 from .pareto import FormulaCandidate
 from .views import View
 
-__all__ = ["Context"]
+__all__ = ["Context", "ORACLE_REL"]
+
+ORACLE_REL = 1e-2     # a formula stands in for f (symmetry and separability tests) within this of std(y)
 
 
 class Context:
@@ -36,6 +40,7 @@ class Context:
         self.pi = None                # units.PiReduction of this problem, if the units give one
         self.target_unit = None       # the target's unit text, where known
         self.rejected_units = 0       # candidates dropped as dimensionally inconsistent
+        self.peeled: set = set()      # candidates already peeled (peel.py)
         self.engine = engine          # a SearchEngine, or None (KAN library only)
         self.cfg, self.clock = cfg, clock
         self.X_train, self.y_train, self.X_test, self.y_test = X_train, y_train, X_test, y_test
@@ -96,7 +101,10 @@ class Context:
         return float(np.sqrt(np.mean(err * err)))
 
     def exact_found(self) -> bool:
-        return any(min(c.test_rmse, c.unrounded_rmse) <= 1e-8 * self.y_std for c in self.candidates)
+        """A readable formula exact to round-off: nothing left to search for (an exact
+        but sprawling one leaves the search going for a smaller form)."""
+        return any(c.complexity <= HEADLINE_SIZE and c.at_roundoff(EXACT_REL * self.y_std)
+                   for c in self.candidates)
 
     def accurate_found(self) -> bool:
         """Some readable formula is at least as good as a flexible unregularised
@@ -132,8 +140,33 @@ class Context:
             self.best_net, self.best_net_rmse, self.best_view = model, r, view
         return r
 
+    def _oracle_formula(self):
+        """The best candidate formula, when it stands in for f better than the best
+        network: more accurate, and within ORACLE_REL of the target's spread."""
+        good = [c for c in self.candidates if math.isfinite(c.test_rmse)]
+        if not good:
+            return None
+        best = min(good, key=lambda c: c.test_rmse)
+        if best.test_rmse < self.best_net_rmse and best.test_rmse <= ORACLE_REL * self.y_std:
+            return best
+        return None
+
+    def oracle_rmse(self) -> float:
+        """Test error of what ``predict`` evaluates."""
+        f = self._oracle_formula()
+        return f.test_rmse if f is not None else self.best_net_rmse
+
+    def has_oracle(self) -> bool:
+        return self.best_net is not None or self._oracle_formula() is not None
+
     def predict(self, X) -> np.ndarray:
-        """The best network so far as a function of the original inputs."""
+        """The best model of the target so far (a network, or a formula that beats
+        every network) as a function of the original inputs."""
+        f = self._oracle_formula()
+        if f is not None:
+            with np.errstate(all="ignore"):
+                v = evaluate_numpy(f.formula, {s: X[:, k] for k, s in enumerate(self.symbols)})
+            return np.broadcast_to(np.asarray(v, dtype=np.float64), (len(X),)).copy()
         model, view = self.best_net, self.best_view
         with torch.no_grad():
             out = model(view.x_tensor(X, device=model.device)).cpu().numpy()
@@ -148,11 +181,11 @@ class Context:
         if expr is None or expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             return
         digits = self.cfg.digits
-        if self.clock.left() <= 0:
+        if self.clock.left() <= 0.2:
             return
         with self.clock.stage(f"{stage}: refit constants"):
             pol = polish(expr, self.pol_data, self.pol_y,
-                         deadline=time.perf_counter() + max(1.0, min(8.0, self.clock.left())))
+                         deadline=time.perf_counter() + max(0.2, min(8.0, self.clock.left())))
         if not math.isfinite(pol.rmse):
             return
         self._add(finish(pol.expr, digits, self.pol_data), stage + " (fitted)", (model, view), pol.expr, steps)
@@ -168,10 +201,10 @@ class Context:
             self.deferred.append((pol, stage, model, view, steps))
 
     def _snap(self, pol, stage, model, view, steps=()):
-        if self.clock.left() <= 0:
+        if self.clock.left() <= 0.3:
             return
         with self.clock.stage(f"{stage}: snap constants"):
-            deadline = time.perf_counter() + max(0.5, min(3.0, self.clock.left()))
+            deadline = time.perf_counter() + min(3.0, self.clock.left())
             sn = snap_verified(pol.expr, self.pol_data, self.pol_y, deadline=deadline)
         if math.isfinite(sn.rmse):
             self._add(finish(sn.expr, self.cfg.digits, self.pol_data), stage + " (snapped)",
@@ -209,7 +242,18 @@ class Context:
         model, view = model_view
         self.candidates.append(FormulaCandidate(expr, complexity(expr), te, tr, stage, model, raw,
                                                 view.describe() if view is not None else None,
-                                                tuple(steps)))
+                                                tuple(steps), self._max_rel(unrounded if unrounded is not None
+                                                                            else expr)))
+
+    def _max_rel(self, expr) -> float:
+        """Largest |error| / |y| over the test rows with y != 0."""
+        r = self.residuals(expr, self.X_test, self.y_test)
+        nz = self.y_test != 0
+        if not nz.any():
+            return math.nan
+        with np.errstate(all="ignore"):
+            v = np.abs(r[nz] / self.y_test[nz])
+        return float(v.max()) if np.isfinite(v).all() else math.inf
 
     def model_formula(self, model: KAN, view: View):
         try:

@@ -18,6 +18,8 @@ from ..engine.network import KAN
 from .context import Context
 from .derivation import Step
 from .dimensional import dimensionless_groups
+from .peel import peel
+from .symmetry import reduce_by_symmetry
 from .split import choose_factors, factor_options, factorised, separable_split
 from .symbolic_search import symbolic_search
 from .views import LOG_SHARE, View, reciprocal_ok, sign_definite
@@ -56,13 +58,15 @@ def shallow(ctx: Context, view: View, label: str, factors: bool = False, seed: i
     names = tuple(ctx.names)
     fitted = Step("additive model", f"fitted {view.coordinates()} as a sum of one-variable functions "
                                     f"(a [{ctx.n_in}, 1] KAN; test RMSE {net:.3g} in y)", names, error=net)
-    if factors:
+    if factors and ctx.clock.left() > 2.0:
         with ctx.clock.stage(f"{label}: factor functions"):
             expr = _factor_formula(ctx, model, view, xs)
         ctx.add_structure(expr, label + " factors", model, view, net,
                           steps=(fitted, Step("factors", "read y as K * a product of one-variable factors, "
                                                          "each fitted by the library or the symbolic engine",
                                               names)))
+    if ctx.clock.left() <= 1.0:      # auto-symbolic takes ~0.1-0.3 s an edge: not started late
+        return net
     with ctx.clock.stage(f"{label}: auto-symbolic"):
         sym = model.copy()
         symbolic.auto_symbolic(sym, xs, lib=ctx.lib, weight_simple=ctx.cfg.weight_simple)
@@ -142,6 +146,8 @@ def general(ctx: Context, view: View, label: str, attempt: int = 0, after_first=
             ctx.train(sub, view, seed=seed)
             net = ctx.note_network(sub, view)
             prune.prune_edges_below(sub, xs, ctx.cfg.edge_th)
+        if ctx.clock.left() <= 1.0:
+            return
         with ctx.clock.stage(f"{tag}: auto-symbolic"):
             symbolic.auto_symbolic(sub, xs, lib=ctx.lib, weight_simple=ctx.cfg.weight_simple)
         steps = (Step("KAN", f"fitted {view.coordinates()} with a {width} KAN (lambda {ctx.cfg.lamb:g}), "
@@ -190,12 +196,19 @@ def run_all(ctx: Context):
     # in a share of the time (it stops early on a formula exact to round-off); the
     # KAN's structured hypotheses and decompositions then have the rest
     symbolic_search(ctx, ctx.cfg.search_share * ctx.clock.left())
+    peel(ctx)
+    if not stop():                  # only with a formula good enough to stand in for f:
+        reduce_by_symmetry(ctx)
+    if not stop():
+        separable_split(ctx)
     if ctx.cfg.width is None:
         plan = [("power", "power law", True), ("product", "product", True), ("raw", "additive", False),
                 ("inverse", "reciprocal", False)]
         for key, label, factors in plan:
             if key in views and not stop():
                 shallow_rmse[key] = shallow(ctx, views[key], label, factors=factors)
+        if not stop():
+            peel(ctx)
     # general networks, most promising coordinates first: those in which the
     # additive [n, 1] model came closest (log(y) over log(x) for Boltzmann-like
     # factors C*prod(x^a)*exp(-prod(x^b)), raw for compositions of sums, ...)
@@ -206,7 +219,8 @@ def run_all(ctx: Context):
     for key in order:
         if stop():
             return
-        after = (lambda: (factorised(ctx), ctx.accurate_found() or separable_split(ctx))) if first else None
+        after = (lambda: (factorised(ctx), ctx.accurate_found() or separable_split(ctx),
+                          ctx.accurate_found() or reduce_by_symmetry(ctx))) if first else None
         general(ctx, views[key], labels[key], 0, after_first=after)
         first = False
     attempt = 1

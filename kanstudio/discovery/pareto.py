@@ -21,6 +21,13 @@ class FormulaCandidate:
     unrounded_rmse: float = math.nan  # test error before constants were rounded for display
     view: Optional[dict] = None       # coordinates of ``model`` (see views.View.describe)
     derivation: tuple = ()            # derivation.Step, in order: how the formula was found
+    max_rel_error: float = math.nan   # largest |error| / |y| over the test rows (unrounded constants)
+
+    def at_roundoff(self, roundoff: float) -> bool:
+        """Exact to round-off: RMSE at ``roundoff`` and no row off in relative terms."""
+        from .config import EXACT_MAX_REL
+        rel_ok = not (self.max_rel_error > EXACT_MAX_REL)          # nan: not measured
+        return min(self.test_rmse, self.unrounded_rmse) <= roundoff and rel_ok
 
     @property
     def sympy_str(self) -> str:

@@ -80,12 +80,18 @@ class DiscoverResult:
     status_reason: str = ""
     derivation: tuple = ()               # derivation.Step of the headline formula
     closest: Optional[FormulaCandidate] = None   # best readable formula when no law was found
+    chosen: Optional[FormulaCandidate] = None    # the headline candidate (one of ``pareto``)
     error_kind: str = "test rows"        # what the candidates' errors were judged on ("k-fold")
     notes: list = field(default_factory=list)   # things the user should know (one line each)
     unit: Optional[str] = None           # the target's unit (pint), when known
 
     def pick(self, tolerance: float = 0.05) -> Optional[FormulaCandidate]:
         return pick_candidate(self.candidates, tolerance, scale=self.y_std)
+
+    def shown(self) -> Optional[FormulaCandidate]:
+        """The candidate to show: the headline, or the closest readable formula when
+        no law was found."""
+        return self.chosen if self.chosen is not None else self.closest
 
     def to_dict(self) -> dict:
         def f(v):
@@ -233,7 +239,11 @@ def _judge(ctx, front, small, y_std, kfold: bool = True):
 
     def structure(c):
         return residual_structure(X_te, ctx.residuals(c.formula, X_te, y_te))
-    verdict = judge(front, EXACT_REL * y_std, network, structure, small_table=kfold or small, baseline=y_std)
+    # predicting the training mean, on the rows the candidates are judged on
+    baseline = float(np.sqrt(np.mean((y_te - np.mean(ctx.y_train)) ** 2)))
+    if kfold:
+        baseline *= math.sqrt(len(y_te) / max(1, len(y_te) - 1))
+    verdict = judge(front, EXACT_REL * y_std, network, structure, small_table=kfold or small, baseline=baseline)
     return verdict, ("k-fold" if kfold else "test rows")
 
 
@@ -246,13 +256,12 @@ def _result(ctx, cfg, clock, small, cancelled, names, target) -> DiscoverResult:
     else:
         with clock.stage("judge the formulas"):
             verdict, error_kind = _judge(ctx, front, small, y_std)
-    chosen = verdict.chosen
-    if chosen is not None:
-        # the candidate as found (its error on the test rows), not the k-fold copy
-        chosen = next((c for c in front if c.formula == chosen.formula), chosen)
+    # the candidates as found (errors on the test rows, objects of the front), not k-fold copies
+    chosen, closest = (next((c for c in front if c.formula == v.formula), v) if v is not None else None
+                       for v in (verdict.chosen, verdict.closest))
     common = dict(stages=clock.stages, candidates=list(ctx.candidates), input_names=names, target_name=target,
                   cancelled=cancelled, y_std=y_std, status=verdict.status, status_reason=verdict.reason,
-                  closest=verdict.closest, error_kind=error_kind, notes=_notes(ctx),
+                  closest=closest, chosen=chosen, error_kind=error_kind, notes=_notes(ctx),
                   unit=getattr(ctx, "target_unit", None))
     if chosen is None:
         res = DiscoverResult(None, "", "", ctx.best_net_rmse, math.inf, 0, front, model=ctx.best_net, **common)

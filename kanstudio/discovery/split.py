@@ -74,7 +74,8 @@ def _tolerance(ctx) -> float:
     """How well a split must hold: some times the best network's relative error (the
     test multiplies four predictions; where y is small their relative errors are
     larger).  Non-separable inputs typically score 0.3 and more."""
-    rel = ctx.best_net_rmse / (float(np.sqrt(np.mean(ctx.y_train ** 2))) or 1.0)
+    err = ctx.oracle_rmse() if hasattr(ctx, "oracle_rmse") else ctx.best_net_rmse
+    rel = err / (float(np.sqrt(np.mean(ctx.y_train ** 2))) or 1.0)
     return float(min(0.12, max(3e-3, 10.0 * rel)))
 
 
@@ -93,13 +94,13 @@ def factor_options(ctx, x: np.ndarray, g: np.ndarray, symbol, top_k: int = ALTER
         if np.isfinite(p) and np.isfinite(c) and abs(p) > 1e-3:
             power = sympy.Float(float(np.sign(g[0]) * np.exp(c))) * symbol ** sympy.Float(float(p))
             out.insert(min(1, len(out)), power)
-    errs = [_reading_error(e, symbol, x, g) for e in out]
+    errs = [_reading_error(e, {symbol: x}, g) for e in out]
     size = float(np.sqrt(np.mean(g * g)))
     if not min(errs, default=math.inf) <= READING_TOLERANCE * size:
         # the library does not explain the reading: that is what the engine is for
         found = [e for e in one_variable(ctx, x, g, symbol, seconds) if e not in out]
         out += found
-        errs += [_reading_error(e, symbol, x, g) for e in found]
+        errs += [_reading_error(e, {symbol: x}, g) for e in found]
     best = min(errs, default=math.inf)
     if not math.isfinite(best):
         return out[:top_k + 1]
@@ -224,7 +225,7 @@ def factorised(ctx):
 def separable_split(ctx):
     """Split the inputs that separate (multiplicatively, else additively) from the
     rest, solve the rest recursively, and hand the assembled formulas over."""
-    if ctx.best_net is None or ctx.n_in < 2 or getattr(ctx, "depth", 0) >= 2:
+    if not ctx.has_oracle() or ctx.n_in < 2 or getattr(ctx, "depth", 0) >= 2:
         return
     X, refs = _reference(ctx)
     rng = np.random.default_rng(ctx.cfg.seed)

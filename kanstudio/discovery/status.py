@@ -8,13 +8,19 @@ One criterion for every table:
   formula on the front.  A formula that buys a large drop in error with a few
   more nodes wins; one that adds nodes for a sliver does not.
 * **Status**:
-  - ``exact``: the error is at round-off, or the formula's residuals are
-    unstructured (nearby rows do not predict each other's residual: noise, not
-    a missing term) and it is at least as accurate as the fitted network;
+  - ``exact``: the error is at round-off, or it is at the noise floor: the
+    formula's residuals are unstructured (nearby rows do not predict each
+    other's residual: noise, not a missing term) and the fitted network, a
+    flexible model, gets no lower (the formula's error is within
+    [``FLOOR_AGREES``, 1.1] times the network's; a formula far better than the
+    network says the network is poor, not that the data are noisy);
   - ``approximate``: a readable formula (at most ``HEADLINE_SIZE`` nodes) that
     the network does not beat clearly (by ``CLEARLY`` in error);
-  - ``no law found``: the network beats every readable formula clearly; the
-    closest readable formula is still given, as such, never as the headline.
+  - ``no law found``: the network beats every readable formula clearly, or no
+    readable formula predicts better than the mean of y (error above
+    ``NO_BETTER`` times its spread: noisy real data may leave much unexplained,
+    so this only catches a formula that explains nothing); the closest readable
+    formula is still given, as such, never as the headline.
 """
 from __future__ import annotations
 
@@ -33,6 +39,8 @@ WINDOW = 1.5            # PySR: candidates within this factor of the best error 
 HEADLINE_SIZE = 25      # a larger formula is not what a scientist calls a law
 CLEARLY = 2.0           # the network "clearly" beats a formula: by this factor in RMSE
 STRUCTURE_MAX = 0.25    # share of residual variance nearby rows may explain for noise
+NO_BETTER = 0.9         # error above this share of std(y): no better than predicting the mean
+FLOOR_AGREES = 0.5      # formula / network error at least this for the network to show a noise floor
 NEIGHBOURS = 8
 
 
@@ -45,7 +53,10 @@ class Verdict:
 
 
 def _err(c, floor: float) -> float:
-    e = c.test_rmse
+    """A candidate's error for the choice: with its constants as fitted (the printed,
+    rounded ones can only be as good), floored at round-off."""
+    e = min(c.test_rmse, getattr(c, "unrounded_rmse", math.nan)) if math.isfinite(
+        getattr(c, "unrounded_rmse", math.nan)) else c.test_rmse
     return max(e, floor) if math.isfinite(e) else math.inf
 
 
@@ -68,6 +79,12 @@ def choose(front: Sequence, floor: float):
         if e <= WINDOW * best and score > top:
             chosen, top = c, score
     return chosen
+
+
+def _at_roundoff(c, roundoff: float) -> bool:
+    if hasattr(c, "at_roundoff"):
+        return c.at_roundoff(roundoff)
+    return c.test_rmse <= roundoff
 
 
 def residual_structure(X: np.ndarray, r: np.ndarray, k: int = NEIGHBOURS) -> float:
@@ -99,8 +116,8 @@ def judge(front: Sequence, roundoff: float, network_error: float,
     """The headline formula and its status (see the module doc).  ``structure(c)``
     gives residual_structure for candidate c; ``network_error`` is the fitted
     network's error on the same rows as the candidates' (inf when unknown);
-    ``baseline`` the error of predicting the mean (std of y): a formula that is
-    not clearly better than that explains nothing."""
+    ``baseline`` the error of predicting the training mean, on the same rows: a
+    formula that is not better than that explains nothing."""
     front = [c for c in front if math.isfinite(c.test_rmse)]
     if not front:
         return Verdict(NO_LAW, "no formula could be evaluated on the data")
@@ -108,16 +125,18 @@ def judge(front: Sequence, roundoff: float, network_error: float,
     readable = [c for c in front if c.complexity <= HEADLINE_SIZE]
     closest = min(readable, key=lambda c: c.test_rmse) if readable else None
     net = network_error if math.isfinite(network_error) and network_error > 0 else math.inf
-    if chosen.test_rmse <= roundoff:
-        return Verdict(EXACT, "error at round-off", chosen)
+    if _at_roundoff(chosen, roundoff):
+        return Verdict(EXACT, "error at round-off", chosen)     # however large: no network does better
     if chosen.complexity > HEADLINE_SIZE:
-        chosen = closest          # a sprawling formula is never the headline
+        chosen = closest          # a sprawling formula that is not exact is never the headline
         if chosen is None:
             return Verdict(NO_LAW, f"no formula of at most {HEADLINE_SIZE} nodes fits the data")
-    if chosen.test_rmse * CLEARLY > baseline:
-        return Verdict(NO_LAW, "no readable formula predicts clearly better than the mean of y", None, closest)
+    if chosen.test_rmse > NO_BETTER * baseline:
+        return Verdict(NO_LAW, "no readable formula predicts better than the mean of y", None, closest)
+    if not chosen.formula.free_symbols:
+        return Verdict(NO_LAW, "the best formula is a constant: y does not depend on the inputs", None, closest)
     ratio = chosen.test_rmse / net if math.isfinite(net) else 0.0
-    if not small_table and chosen.test_rmse <= 1.1 * net:
+    if not small_table and FLOOR_AGREES * net <= chosen.test_rmse <= 1.1 * net:
         s = structure(chosen)
         if math.isfinite(s) and s <= STRUCTURE_MAX:
             return Verdict(EXACT, f"residuals are noise (neighbours explain {max(s, 0):.0%} of them) "

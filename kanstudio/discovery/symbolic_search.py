@@ -16,7 +16,7 @@ import sympy
 from .derivation import Step
 from .engines import engine_symbols
 
-__all__ = ["symbolic_search", "one_variable", "reading_error", "worth_polishing"]
+__all__ = ["symbolic_search", "one_variable", "search_piece", "reading_error", "worth_polishing"]
 
 MAX_ROWS = 500        # rows the engine evaluates (its cost is linear in them)
 KEEP_ACCURATE = 6     # front members kept by error ...
@@ -63,25 +63,33 @@ def symbolic_search(ctx, seconds: float, label: str = "symbolic search") -> int:
 
 def one_variable(ctx, x: np.ndarray, g: np.ndarray, symbol, seconds: float = 2.0, keep: int = 2) -> list:
     """The engine's best readings of a one-variable function g(x) (a factor or term
-    read off a network), in ``symbol``: the most accurate, and the smallest one
-    nearly as accurate.  A g of one sign is also searched as log|g| (half the
-    time): powers of functions, such as 1/sin(x/2)^4, are sums there."""
+    read off a network), in ``symbol``."""
+    return search_piece(ctx, np.asarray(x, dtype=np.float64)[:, None], g, [symbol], seconds, keep)
+
+
+def search_piece(ctx, X: np.ndarray, g: np.ndarray, symbols, seconds: float = 2.0, keep: int = 2) -> list:
+    """The engine's best formulas for g(X) (a piece of a law: a factor or term read
+    off a network, or what is left of the data once the other pieces are divided
+    out), in ``symbols``: the most accurate, and the smallest one nearly as
+    accurate.  A g of one sign is also searched as log|g| (half the time): powers
+    and products of functions, such as 1/sin(x/2)^4, are sums there."""
     engine = ctx.engine
     if engine is None or ctx.clock.left() <= 1.0:
         return []
     seconds = min(seconds, 0.25 * ctx.clock.left())
-    x = np.asarray(x, dtype=np.float64)
+    X = np.asarray(X, dtype=np.float64)
     g = np.asarray(g, dtype=np.float64)
-    x0 = engine_symbols(1)[0]
+    xs = engine_symbols(X.shape[1])
     sign = float(np.sign(g[0])) if len(g) and (g * np.sign(g[0]) > 0).all() else 0.0
     targets = [(g, None)]
     if sign != 0:
         targets.append((np.log(sign * g), sign))
     exprs = []
     for t, sgn in targets:
-        found = engine.search(x[:, None], t, seconds / len(targets), ctx.cfg.seed, ctx.clock.stop_training)
+        found = engine.search(X, t, seconds / len(targets), ctx.cfg.seed, ctx.clock.stop_training)
         exprs += found if sgn is None else [sgn * sympy.exp(e) for e in found]
-    errs = [reading_error(e, x0, x, g) for e in exprs]
+    values = dict(zip(xs, X.T))
+    errs = [reading_error(e, values, g) for e in exprs]
     order = sorted(range(len(exprs)), key=lambda i: errs[i])
     if not order or not math.isfinite(errs[order[0]]):
         return []
@@ -92,15 +100,15 @@ def one_variable(ctx, x: np.ndarray, g: np.ndarray, symbol, seconds: float = 2.0
     for i in [near[0], order[0]]:
         if i not in picked:
             picked.append(i)
-    return [exprs[i].xreplace({x0: symbol}) for i in picked[:keep]]
+    return [exprs[i].xreplace(dict(zip(xs, symbols))) for i in picked[:keep]]
 
 
-def reading_error(expr, sym, x, g) -> float:
-    """RMSE of expr(sym) against the reading g(x); inf where it cannot be evaluated."""
+def reading_error(expr, values: dict, g) -> float:
+    """RMSE of expr (its symbols given ``values``) against g; inf where it cannot be evaluated."""
     from ..engine.expr_eval import evaluate_numpy
     try:
         with np.errstate(all="ignore"):
-            v = np.broadcast_to(evaluate_numpy(expr, {sym: x}), g.shape)
+            v = np.broadcast_to(evaluate_numpy(expr, values), g.shape)
     except Exception:  # noqa: BLE001 - an expression we cannot evaluate is useless here
         return math.inf
     err = v - g

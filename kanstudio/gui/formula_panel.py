@@ -9,6 +9,7 @@ or ``set_pareto(rows)``.  The widget that displays the formula has objectName
 """
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field
 from typing import Optional
@@ -127,6 +128,14 @@ class FormulaPanel(QWidget):
         self.note.setTextFormat(Qt.TextFormat.RichText)
         self.note.linkActivated.connect(self._on_link)
 
+        self.verdict = QLabel()          # Discover's status and derivation
+        self.verdict.setObjectName("formula_verdict")
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextFormat(Qt.TextFormat.RichText)
+        self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.verdict.setContentsMargins(4, 2, 4, 2)
+        self.verdict.setVisible(False)
+
         self.pareto = QTreeWidget()
         self.pareto.setObjectName("formula_pareto")
         self.pareto.setHeaderLabels(["Complexity", "Test RMSE", "Formula"])
@@ -144,6 +153,7 @@ class FormulaPanel(QWidget):
         tl.addLayout(top)
         tl.addWidget(self.note)
         tl.addWidget(self.scroll, 1)
+        tl.addWidget(self.verdict)
         self._filler = QWidget()          # keeps a message at the top when no formula is shown
         tl.addWidget(self._filler, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -181,8 +191,30 @@ class FormulaPanel(QWidget):
     def render_key(self, info: FormulaInfo) -> tuple:
         return MathRenderer.key(display_latex(info), FORMULA_PT, self.devicePixelRatioF(), self.text_colour())
 
+    def set_verdict(self, status: str, reason: str, steps=()):
+        """Discover's verdict on the formula shown: its status, why, and how it was derived."""
+        mark = {"exact": "\u2713", "approximate": "\u2248", "no law found": "\u2717"}.get(status, "")
+        text = f"<b>{mark} {html.escape(status)}</b> \u2014 {html.escape(reason)}"
+        if status == "no law found":
+            text += "<br>The formula shown is the closest readable one; it is not a law."
+        if steps:
+            text += "<br>Derivation:<ol style='margin-top:0'>" + "".join(
+                f"<li>{html.escape(s)}</li>" for s in steps) + "</ol>"
+        self.verdict.setText(text)
+        self.verdict.setAccessibleName(f"Status: {status}")
+        self.verdict.setVisible(True)
+
+    def clear_verdict(self):
+        self.verdict.setText("")
+        self.verdict.setVisible(False)
+
+    def verdict_text(self) -> str:
+        return self.verdict.text() if self.verdict.isVisible() else ""
+
     def show_formula(self, info: FormulaInfo):
         self._info = info
+        if info.source == "network":
+            self.clear_verdict()          # a formula of the network as it is now, not Discover's
         if info.png is not None and info.png_key is not None:
             self._renderer.insert_png(info.png_key, info.png)
         self._render()
@@ -213,6 +245,7 @@ class FormulaPanel(QWidget):
 
     def show_message(self, text: str):
         self._clear_formula()
+        self.clear_verdict()
         self.note.setText(text)
         self.note.setVisible(True)
         self.rmse_label.setText("")

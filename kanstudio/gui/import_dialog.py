@@ -20,7 +20,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
-                               QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox,
+                               QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSpinBox,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 
@@ -74,13 +74,14 @@ class ImportDialog(QDialog):
         self._fill_preview()
         self._size_preview()
 
-        self.roles = QTableWidget(len(self.columns), 5)
+        self.roles = QTableWidget(len(self.columns), 6)
         self.roles.setObjectName("import_roles")
-        self.roles.setHorizontalHeaderLabels(["Column", "Role", "Type", "Problems", "Range"])
+        self.roles.setHorizontalHeaderLabels(["Column", "Role", "Type", "Problems", "Range", "Unit"])
         self.roles.verticalHeader().setVisible(False)
         self.roles.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.roles.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.role_combos: dict[str, QComboBox] = {}
+        self.unit_edits: dict[str, QLineEdit] = {}
         self._fill_roles()
 
         self.test_spin = QDoubleSpinBox()
@@ -207,6 +208,14 @@ class ImportDialog(QDialog):
                                                     (c.n_inf, "infinite")) if n]
             self.roles.setItem(r, 3, QTableWidgetItem(", ".join(probs) or "none"))
             self.roles.setItem(r, 4, QTableWidgetItem(f"{_fmt(c.min)} … {_fmt(c.max)}" if c.numeric else "—"))
+            unit = QLineEdit(self.raw.units.get(c.name, ""))
+            unit.setObjectName(f"unit_{c.name}")
+            unit.setPlaceholderText("e.g. m/s")
+            unit.setToolTip("Unit of this column (pint syntax: m/s, kg, kJ/mol, degC...); optional. "
+                            "Discovery rejects formulas whose units do not add up.")
+            unit.editingFinished.connect(self._update)
+            self.roles.setCellWidget(r, 5, unit)
+            self.unit_edits[c.name] = unit
         h = self.roles.horizontalHeader()
         h.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         h.setStretchLastSection(True)
@@ -232,6 +241,10 @@ class ImportDialog(QDialog):
     def targets(self) -> list[str]:
         return [c.name for c in self.columns if self.role_of(c.name) == "target"]
 
+    def units(self) -> dict:
+        """Units typed or read from the header, by column (empty ones left out)."""
+        return {n: e.text().strip() for n, e in self.unit_edits.items() if e.text().strip()}
+
     def options(self) -> dict:
         return {"inputs": self.inputs(), "targets": self.targets(), "test_fraction": self.test_spin.value(),
                 "seed": self.seed_spin.value(), "normalization": self.norm_combo.currentData()}
@@ -246,7 +259,15 @@ class ImportDialog(QDialog):
             raise DataError("choose a target column (the quantity to predict)")
         if not o["inputs"]:
             raise DataError("choose at least one input column")
-        return build_dataset(self.raw, o["inputs"], o["targets"], o["test_fraction"], o["seed"], o["normalization"])
+        from ..data.units import parse_unit
+        units = self.units()
+        for n in o["inputs"] + o["targets"]:
+            if n in units and parse_unit(units[n]) is None:
+                raise DataError(f"'{units[n]}' (the unit of '{n}') is not a unit pint knows; "
+                                f"write it like m/s, kg or kJ/mol, or leave it empty")
+        ds = build_dataset(self.raw, o["inputs"], o["targets"], o["test_fraction"], o["seed"], o["normalization"])
+        ds.units = {n: units[n] for n in o["inputs"] + o["targets"] if n in units}
+        return ds
 
     def _update(self):
         from ..data import DataError
@@ -275,7 +296,10 @@ class ImportDialog(QDialog):
             lines.append("Small table (under 50 rows): every row is used for training and testing.")
         else:
             lines.append(f"{len(ds.train_idx)} training rows, {len(ds.test_idx)} test rows")
-        lines.append(f"Inputs: {', '.join(ds.input_names)}<br>Target: {', '.join(ds.target_names)}")
+        def named(n):
+            return f"{n} [{ds.units[n]}]" if n in ds.units else n
+        lines.append(f"Inputs: {', '.join(map(named, ds.input_names))}<br>"
+                     f"Target: {', '.join(map(named, ds.target_names))}")
         self.summary.setText("<p>" + "<br>".join(lines) + "</p>")
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(True)
 

@@ -153,16 +153,21 @@ class ModelJobsMixin:
         def done(result):
             self._pareto_exprs = [c.formula for c in result.pareto]
             self.doc.project.set_pareto(result.pareto)
-            chosen = result.pick(cfg.tolerance) if result.pareto else None
-            idx = next((k for k, c in enumerate(result.pareto) if chosen is not None and c is chosen), None)
-            if idx is None and result.pareto:
+            shown = result.shown()
+            idx = next((k for k, c in enumerate(result.pareto) if shown is not None and c is shown), None)
+            if idx is None and result.pareto and result.formula is not None:
                 idx = 0
+            panel = self.w.formula_panel
             if idx is not None:
                 self.choose_pareto(idx)
-                self.w.show_status(f"Discover: {len(result.pareto)} candidate formulas"
+                self.w.show_status(f"Discover: {result.status}; {len(result.pareto)} candidate formulas"
                                    + (" (stopped early)" if result.cancelled else ""), 10000)
             else:
-                self.w.show_status("Discover found no formula" + (" (stopped)" if result.cancelled else ""), 10000)
+                panel.show_message("Discover found no readable formula for this table.")
+                self.w.show_status("Discover: no law found" + (" (stopped)" if result.cancelled else ""), 10000)
+            derivation = shown.derivation if shown is not None else ()
+            self._verdict = (idx, result.status, result.status_reason, [s.text for s in derivation])
+            panel.set_verdict(*self._verdict[1:])
 
         self.runner.submit("Discover", discover_job(self.doc.dataset, cfg, self.aux()), keep_on_cancel=True,
                            on_done=done, on_error=self._fail("Discover failed"))
@@ -183,6 +188,11 @@ class ModelJobsMixin:
             return
         self.pareto_choice = index
         panel = self.w.formula_panel
+        verdict = getattr(self, "_verdict", None)
+        if verdict is not None and verdict[0] == index:
+            panel.set_verdict(*verdict[1:])
+        else:
+            panel.clear_verdict()         # the verdict was on Discover's headline, not on this one
         expr = self._pareto_exprs[index] if index < len(self._pareto_exprs) else None
         rev = self.rev
 

@@ -39,6 +39,8 @@ def warm_up_job(ctx: JobContext) -> bool:
     warm_kernels(("float64",))     # the compiled training kernels (once per install) of the app's dtype
     from .mathtext import warm_up
     warm_up()
+    from ..data.units import registry
+    registry()                     # pint's unit registry (~0.7 s), used by the import dialog's units
     return bool(torch.cuda.is_available())
 
 

@@ -1,0 +1,100 @@
+"""Peeling: search again for one piece of a near-miss, on the data itself.
+
+A good candidate that is a product (or a sum) of pieces on separate sets of
+variables, y ~ A(x_a) * B(x_b) * ..., often has most pieces right and one
+approximate (a search found Z1^2 and 1/E^2 but not 1/sin(theta/2)^4).  If the
+other pieces are right, y / (A * ...) (or y - (A + ...)) computed on the rows
+is a function of that piece's variables alone, with the data's own accuracy,
+not a network's: the symbolic engine searches it there, as AI Feynman does
+after each accepted step.  The reassembled formula is refitted and scored like
+any candidate, so a wrong guess about the other pieces only costs time.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import sympy
+
+from ..engine.expr_eval import evaluate_numpy
+from ..engine.formula import complexity
+from .derivation import Step
+from .pareto import pareto_front
+from .symbolic_search import search_piece
+
+__all__ = ["pieces", "peel"]
+
+CANDIDATES = 2        # near-misses peeled, best first
+PIECES = 2            # pieces of each re-searched, least trusted first
+SHARE = 0.15          # of the time left, for one round of peeling
+
+
+def pieces(expr: sympy.Expr, symbols) -> tuple[str, list]:
+    """("mul" | "add", [(variables, piece)]) grouping the factors (terms) of expr by
+    the variables they use, when there are at least two groups on separate
+    variables; numbers are left out (the search refits a scale and offset)."""
+    symbols = set(symbols)
+    for kind, args in (("mul", sympy.Mul.make_args(expr)), ("add", sympy.Add.make_args(expr))):
+        if len(args) < 2:
+            continue
+        groups: list[tuple[set, list]] = []
+        for a in args:
+            used = a.free_symbols & symbols
+            if not used:
+                continue
+            touching = [g for g in groups if g[0] & used]
+            merged = (set(used), [a])
+            for g in touching:
+                merged[0].update(g[0])
+                merged[1].extend(g[1])
+                groups.remove(g)
+            groups.append(merged)
+        if len(groups) >= 2:
+            op = sympy.Mul if kind == "mul" else sympy.Add
+            return kind, [(frozenset(v), op(*parts)) for v, parts in groups]
+    return "", []
+
+
+def _trust(piece) -> tuple:
+    """Least trusted first: unsnapped constants, then size."""
+    return (-len(piece.atoms(sympy.Float)), -complexity(piece))
+
+
+def peel(ctx, seconds: float = 4.0):
+    """Re-search the least trusted pieces of the best near-miss candidates on the data."""
+    if ctx.engine is None or ctx.exact_found() or ctx.clock.left() <= 2.0:
+        return
+    deadline = time.perf_counter() + SHARE * ctx.clock.left()
+    front = sorted((c for c in pareto_front(ctx.candidates) if math.isfinite(c.test_rmse)),
+                   key=lambda c: c.test_rmse)
+    X, y = ctx.X_train[ctx.kan_rows], ctx.y_train[ctx.kan_rows]
+    values = {s: X[:, k] for k, s in enumerate(ctx.symbols)}
+    done = ctx.peeled
+    for cand in [c for c in front if c.sympy_str not in done][:CANDIDATES]:
+        done.add(cand.sympy_str)
+        kind, parts = pieces(cand.formula, ctx.symbols)
+        for variables, piece in sorted(parts, key=lambda p: _trust(p[1]))[:PIECES]:
+            seconds_left = deadline - time.perf_counter()
+            if ctx.clock.left() <= 2.0 or ctx.exact_found() or seconds_left < 1.0:
+                return
+            others = [p for v, p in parts if v != variables]
+            rest = sympy.Mul(*others) if kind == "mul" else sympy.Add(*others)
+            with np.errstate(all="ignore"):
+                r = np.broadcast_to(evaluate_numpy(rest, values), y.shape).astype(np.float64)
+                left = y / r if kind == "mul" else y - r
+            if not np.isfinite(left).all() or np.std(left) == 0:
+                continue
+            cols = [k for k, s in enumerate(ctx.symbols) if s in variables]
+            names = ", ".join(ctx.names[k] for k in cols)
+            with ctx.clock.stage(f"peel: search the piece in {names}"):
+                found = search_piece(ctx, X[:, cols], left, [ctx.symbols[k] for k in cols],
+                                     min(seconds, seconds_left))
+            how = "divided" if kind == "mul" else "subtracted"
+            for g in found:
+                new = rest * g if kind == "mul" else rest + g
+                step = Step("peel", f"with the other pieces ({rest}) {how} out of the data, searched the "
+                                    f"piece in {names} again: {g}", tuple(ctx.names[k] for k in cols),
+                            piece=str(new))
+                ctx.add_structure(new, "peel", net_rmse=ctx.best_net_rmse,
+                                  derivation=tuple(cand.derivation) + (step,))
