@@ -23,7 +23,7 @@ from typing import Callable, Optional, Protocol
 import numpy as np
 import sympy
 
-__all__ = ["SearchEngine", "OperonEngine", "default_engine", "engine_symbols"]
+__all__ = ["SearchEngine", "OperonEngine", "engine_symbols"]
 
 # Operators a physical law is made of.  pow and the inverse trigonometric
 # functions are left out: they enlarge the search far more than they help
@@ -129,8 +129,3 @@ class OperonEngine:
                 continue       # an operator our parser does not take: leave the candidate out
             out.append(expr.xreplace({s: syms[s.name] for s in expr.free_symbols}))
         return out
-
-
-def default_engine() -> SearchEngine:
-    """The engine discovery uses (ask it ``unavailable()`` before searching)."""
-    return OperonEngine()

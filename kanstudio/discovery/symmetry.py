@@ -38,8 +38,10 @@ def _moves(kind: str, a: np.ndarray, b: np.ndarray, d: float):
     return a * (1 + d), b / (1 + d)              # product
 
 
-KINDS = {"difference": lambda a, b: a - b, "sum": lambda a, b: a + b,
-         "ratio": lambda a, b: a / b, "product": lambda a, b: a * b}
+# the combination of (x_i, x_j) each symmetry keeps, as a function (numpy or sympy
+# arguments alike) and as a word for the new variable's name
+KINDS = {"difference": (lambda a, b: a - b, "minus"), "sum": (lambda a, b: a + b, "plus"),
+         "ratio": (lambda a, b: a / b, "over"), "product": (lambda a, b: a * b, "times")}
 
 
 def symmetry_error(predict, X: np.ndarray, i: int, j: int, kind: str) -> float:
@@ -91,12 +93,13 @@ def reduce_by_symmetry(ctx, tol: float = TOLERANCE, share: float = 0.5):
         pairs = symmetric_pairs(ctx, tol)
     for err, i, j, kind in pairs[:1]:
         si, sj = ctx.symbols[i], ctx.symbols[j]
-        combo = {"difference": si - sj, "sum": si + sj, "ratio": si / sj, "product": si * sj}[kind]
+        fn, word = KINDS[kind]
+        combo = fn(si, sj)
         rest = [k for k in range(ctx.n_in) if k not in (i, j)]
-        name = f"{ctx.names[i]}_{ {'difference': 'minus', 'sum': 'plus', 'ratio': 'over', 'product': 'times'}[kind]}_{ctx.names[j]}"
+        name = f"{ctx.names[i]}_{word}_{ctx.names[j]}"
         with np.errstate(all="ignore"):
-            u_tr = KINDS[kind](ctx.X_train[:, i], ctx.X_train[:, j])
-            u_te = KINDS[kind](ctx.X_test[:, i], ctx.X_test[:, j])
+            u_tr = fn(ctx.X_train[:, i], ctx.X_train[:, j])
+            u_te = fn(ctx.X_test[:, i], ctx.X_test[:, j])
         u = sympy.Symbol(name, positive=True) if (u_tr > 0).all() and (u_te > 0).all() else sympy.Symbol(name, real=True)
         step = Step("symmetry", f"{ctx.names[i]} and {ctx.names[j]} matter only through {combo} "
                                 f"(mismatch {err:.2g} on training and held-out rows, limit {tol:.2g})",
