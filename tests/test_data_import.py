@@ -1,4 +1,5 @@
 import json
+import math
 import random
 
 import numpy as np
@@ -319,3 +320,46 @@ def test_random_bytes_never_raise_anything_but_data_error():
         except DataError:
             continue
         assert np.isfinite(ds.normalize_x(ds.X)).all() and np.isfinite(ds.normalize_y(ds.Y)).all()
+
+
+def _long_table(path, label_values, times=(1.0, 2.0, 4.0, 8.0)):
+    """A table in long layout: every group measured at the same times."""
+    lines = ["subject,dose,t,c"]
+    for k, g in enumerate(label_values):
+        for t in times:
+            lines.append(f"{g},{1.5 + 0.37 * k},{t},{(1.5 + 0.37 * k) * math.exp(-0.3 * t):.6f}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_group_label_column_is_left_out_with_a_note(tmp_path):
+    from kanstudio.data import label_columns, load_csv, read_table
+    p = _long_table(tmp_path / "long.csv", [301, 303, 307, 311, 315])
+    raw = read_table(p)
+    labels = label_columns(raw, ["subject", "dose", "t"])
+    # whole numbers in blocks, t repeating in each block: a label; dose is a measured
+    # per-group quantity (not whole numbers) and stays
+    assert list(labels) == ["subject"] and "'t'" in labels["subject"]
+    ds = load_csv(p, target="c")
+    assert ds.input_names == ["dose", "t"]
+    assert any("ignored column 'subject'" in n for n in ds.notes)
+    # naming it keeps it
+    assert load_csv(p, target="c", inputs=["subject", "dose", "t"]).input_names == ["subject", "dose", "t"]
+
+
+def test_whole_numbers_that_are_not_laid_out_in_groups_stay_inputs(tmp_path):
+    from kanstudio.data import load_csv
+    rng = np.random.default_rng(0)
+    n = rng.integers(1, 6, 40)            # a count, rows in random order
+    x = rng.uniform(0, 1, 40)
+    p = tmp_path / "counts.csv"
+    p.write_text("n,x,y\n" + "".join(f"{a},{b:.6f},{a * b:.6f}\n" for a, b in zip(n, x)), encoding="utf-8")
+    assert load_csv(p, target="y").input_names == ["n", "x"]
+    # blocks of whole numbers whose other column does not repeat: still an input
+    p2 = _long_table(tmp_path / "l2.csv", [1, 2, 3])
+    lines = p2.read_text().splitlines()
+    lines = [lines[0]] + [ln.replace(",1.0,", f",{1.0 + i * 0.11:.2f},").replace(",2.0,", f",{2.0 + i * 0.13:.2f},")
+                          .replace(",4.0,", f",{4.0 + i * 0.07:.2f},").replace(",8.0,", f",{8.0 + i * 0.05:.2f},")
+                          for i, ln in enumerate(lines[1:])]
+    p2.write_text("\n".join(lines) + "\n")
+    assert "subject" in load_csv(p2, target="c").input_names

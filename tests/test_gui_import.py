@@ -141,3 +141,14 @@ def test_data_panel_describes_the_dataset(main_window, hello_csv):
     text = win.data_panel.summary.text()
     assert "hello_world.csv" in text and "300 rows" in text
     assert win.data_panel.table.rowCount() == 3
+
+
+def test_a_group_label_starts_ignored_with_the_reason(dialog_for, tmp_path):
+    p = tmp_path / "long.csv"
+    rows = [f"{g},{t},{g * 0.1 + t}" for g in (4, 5, 6) for t in (1, 2, 3)]
+    p.write_text("plot,t,h\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    dlg = dialog_for(p)
+    assert dlg.role_of("plot") == "ignore" and dlg.inputs() == ["t"]
+    assert "groups of rows" in dlg.role_combos["plot"].toolTip()
+    dlg.set_role("plot", "input")       # the user knows better: it is used
+    assert dlg.inputs() == ["plot", "t"]

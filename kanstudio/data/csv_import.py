@@ -212,6 +212,47 @@ def analyze_columns(raw: RawTable) -> list:
     return out
 
 
+def label_columns(raw: RawTable, names: Sequence[str], counters: bool = True) -> dict:
+    """{column: why} for the numeric columns among ``names`` that label rows rather
+    than measure something, so they start out of the inputs:
+
+    * a row counter (1, 2, 3, ... or 0, 1, 2, ...);
+    * a group label: whole numbers, each value one contiguous block of rows, and
+      another column laying out the same values again in every block (a table in
+      "long" layout: the measurements of subject 1, then of subject 2, ...).
+
+    A whole-number factor of a designed experiment laid out the same way looks
+    alike; the reason says so, and naming the column as an input keeps it.
+    ``counters=False`` leaves row counters out of the answer (a column 0, 1, 2, ...
+    may be a time step: only the import dialog, where one sees it, sets it aside)."""
+    out = {}
+    cols = {n: raw.values(n) for n in names}
+    for name, (v, missing, bad) in cols.items():
+        if len(v) < 3 or missing.any() or bad.any() or not np.isfinite(v).all():
+            continue
+        if np.array_equal(v, np.arange(len(v))) or np.array_equal(v, np.arange(1, len(v) + 1)):
+            if counters:
+                out[name] = "it only numbers the rows"
+            continue
+        if not np.array_equal(v, np.round(v)):
+            continue
+        cut = np.flatnonzero(np.diff(v) != 0) + 1
+        starts, ends = np.r_[0, cut], np.r_[cut, len(v)]
+        groups = len(starts)
+        if groups < 3 or groups != len(np.unique(v)) or len(v) < 2 * groups:
+            continue                    # not one block per value, or blocks of one row
+        for other, (w, miss_w, _bad_w) in cols.items():
+            if other == name or miss_w.any():
+                continue
+            sets = [set(np.round(w[a:b], 9).tolist()) for a, b in zip(starts, ends)]
+            common = set.intersection(*sets)
+            if len(common) >= 2 and all(len(common) >= 0.5 * len(x) for x in sets):
+                out[name] = (f"its whole numbers label {groups} groups of rows and '{other}' takes "
+                             f"the same values in each group")
+                break
+    return out
+
+
 def guess_target(columns: Sequence[ColumnInfo]) -> str:
     """The last numeric column: tables usually put the measured quantity last."""
     numeric = [c.name for c in columns if c.numeric]
@@ -228,8 +269,13 @@ def build_dataset(raw: RawTable, inputs: Optional[Sequence[str]] = None, targets
     targets = [targets] if isinstance(targets, str) else (list(targets) if targets else [guess_target(info.values())])
     inputs = [inputs] if isinstance(inputs, str) else inputs
     _check_known(raw, targets + list(inputs or []))
+    labels = {}
     if inputs is None:
         inputs = [n for n, c in info.items() if c.numeric and n not in targets]
+        labels = label_columns(raw, inputs, counters=False)
+        if len(labels) == len(inputs):
+            labels = {}             # nothing else to use: a label is better than no input
+        inputs = [n for n in inputs if n not in labels]
     inputs = list(inputs)
     for n, count in Counter(inputs + targets).items():
         if count > 1:
@@ -251,6 +297,7 @@ def build_dataset(raw: RawTable, inputs: Optional[Sequence[str]] = None, targets
                             f"and targets")
     notes = list(raw.notes)
     notes += [f"ignored non-numeric column '{n}'" for n, c in info.items() if not c.numeric and n not in chosen]
+    notes += [f"ignored column '{n}': {why} (name it as an input to use it)" for n, why in labels.items()]
     keep, report = drop_bad_rows({n: raw.values(n) for n in chosen}, raw.frame.shape[0])
     if report.kept_rows == 0:
         raise DataError(f"no rows left after dropping rows with missing or non-numeric values ({report.summary()})")

@@ -185,11 +185,12 @@ class ImportDialog(QDialog):
             self.preview.resizeColumnsToContents()
 
     def _fill_roles(self):
-        from ..data import DataError, guess_target
+        from ..data import DataError, guess_target, label_columns
         try:
             target = guess_target(self.columns)
         except DataError:
             target = None
+        labels = label_columns(self.raw, [c.name for c in self.columns if c.numeric and c.name != target])
         for r, c in enumerate(self.columns):
             name = QTableWidgetItem(c.name)
             self.roles.setItem(r, 0, name)
@@ -198,8 +199,10 @@ class ImportDialog(QDialog):
             for role in ROLES:
                 combo.addItem(ROLE_TEXT[role], role)
             role = "target" if c.name == target else (
-                "input" if c.numeric and not self._numbers_rows(c.name) else "ignore")
+                "input" if c.numeric and c.name not in labels else "ignore")
             combo.setCurrentIndex(ROLES.index(role))
+            if c.name in labels:        # a row counter or group label: no measurement
+                combo.setToolTip(f"Starts as Ignore: {labels[c.name]}. Make it an input to use it.")
             combo.currentIndexChanged.connect(self._update)
             self.roles.setCellWidget(r, 1, combo)
             self.role_combos[c.name] = combo
@@ -219,14 +222,6 @@ class ImportDialog(QDialog):
         h = self.roles.horizontalHeader()
         h.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         h.setStretchLastSection(True)
-
-    def _numbers_rows(self, column: str) -> bool:
-        """A column that only counts the rows (1, 2, 3, ... or 0, 1, 2, ...) is
-        no measurement: it starts as Ignore (the user can make it an input)."""
-        v, is_missing, is_bad = self.raw.values(column)
-        if len(v) < 3 or is_missing.any() or is_bad.any():
-            return False
-        return bool(np.array_equal(v, np.arange(len(v))) or np.array_equal(v, np.arange(1, len(v) + 1)))
 
     # ---------------------------------------------------------- choices
     def role_of(self, column: str) -> str:
