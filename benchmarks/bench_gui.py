@@ -13,6 +13,9 @@ redraw    in the real main window (1400x900), a KAN [4,20,20,1] (500 edges):
           detail off, the worst case); updated in place from a picture of the
           same topology and painted (what training does at <= 10 Hz).  Median
           of single calls, wall and UI-thread CPU milliseconds.
+loop      the same sample with the app's defaults: Fit, Prune (auto),
+          Auto-symbolic, Retrain and Discover formula pressed one after the
+          other; the longest UI gap of each, and the History entry it added.
 stall     the hello-world sample (1000 rows) imported with the dialog's
           defaults, a [2,5,1] network fitted for ``--steps`` LBFGS steps in the
           worker; a 10 ms QTimer in the UI thread records the gaps between its
@@ -150,14 +153,11 @@ def redraw_500(app, win, repeats: int = 9) -> tuple[int, list]:
     return pic.n_edges(), rows
 
 
-def stall_during_fit(app, win, steps: int) -> dict:
+def measure_stall(app, win, press, done) -> dict:
+    """Gaps between the ticks of a 10 ms QTimer in the UI thread from ``press()``
+    until ``done()``: the longest (and the UI thread's own CPU time inside it),
+    the 99th percentile, the median, ticks per second."""
     from PySide6.QtCore import QElapsedTimer, QTimer
-    win.open_csv(str(HELLO), accept_defaults=True)
-    panel = win.training_panel
-    panel.width_edit.setText("2,5,1")
-    panel.steps_spin.setValue(steps)
-    panel.lamb_spin.setValue(0.0)
-    wait(app, lambda: idle(win))
     gaps, clock = [], QElapsedTimer()
     clock.start()
     last = [clock.elapsed(), time.thread_time()]
@@ -173,15 +173,70 @@ def stall_during_fit(app, win, steps: int) -> dict:
     timer.start()
     last[0], last[1] = clock.elapsed(), time.thread_time()
     t0[0] = time.perf_counter()
-    win.action_fit.trigger()
-    wait(app, lambda: idle(win) and win.doc.has_model)
+    press()
+    wait(app, done)
     seconds = time.perf_counter() - t0[0]
     timer.stop()
+    if not gaps:
+        return {"longest": 0, "longest_cpu": 0.0, "longest_at": 0.0, "p99": 0, "median": 0, "ticks_per_s": 0.0,
+                "seconds": seconds, "over_50": 0}
     walls = sorted(g for g, _, _ in gaps)
     worst = max(gaps)
     return {"longest": worst[0], "longest_cpu": worst[1], "longest_at": worst[2],
-            "p99": walls[int(0.99 * (len(walls) - 1))], "median": statistics.median(walls), "ticks_per_s": len(gaps) / seconds, "fit_seconds": seconds,
-            "steps": steps, "over_50": sum(1 for g in walls if g > 50)}
+            "p99": walls[int(0.99 * (len(walls) - 1))], "median": statistics.median(walls),
+            "ticks_per_s": len(gaps) / seconds, "seconds": seconds, "over_50": sum(1 for g in walls if g > 50)}
+
+
+def stall_during_fit(app, win, steps: int) -> dict:
+    win.open_csv(str(HELLO), accept_defaults=True)
+    panel = win.training_panel
+    panel.width_edit.setText("2,5,1")
+    panel.steps_spin.setValue(steps)
+    panel.lamb_spin.setValue(0.0)
+    wait(app, lambda: idle(win))
+    r = measure_stall(app, win, win.action_fit.trigger, lambda: idle(win) and win.doc.has_model)
+    return {**r, "fit_seconds": r["seconds"], "steps": steps}
+
+
+def stall_loop(app, win) -> list:
+    """The point-and-click loop with the app's defaults, each action pressed as
+    soon as the last one is done: Fit, Prune (auto), Auto-symbolic, Retrain,
+    Discover formula (its default budget).  [(action, measure_stall dict, the
+    History entry it added)]."""
+    from kanstudio.gui.training_panel import DEFAULTS
+    win.open_csv(str(HELLO), accept_defaults=True)
+    win.training_panel.set_settings(DEFAULTS)
+    win.training_panel.set_io(2, 1, reset_width=True)
+    wait(app, lambda: idle(win))
+    out = []
+    for action in (win.action_fit, win.action_prune, win.action_auto_symbolic, win.action_retrain,
+                   win.action_discover):
+        before = len(win.history_panel.labels())
+        started = [False]
+
+        def press(action=action):
+            action.trigger()
+            started[0] = True
+
+        def done(before=before):
+            # finished: the worker is idle and the action added its History entry
+            # (or, failing that, nothing has run for a second)
+            return started[0] and idle(win) and (len(win.history_panel.labels()) > before
+                                                 or _idle_for(app, win, 1.0))
+        r = measure_stall(app, win, press, done)
+        labels = win.history_panel.labels()
+        out.append((action.text().replace("&", ""), r, labels[-1] if len(labels) > before else "(nothing added)"))
+    return out
+
+
+def _idle_for(app, win, seconds: float) -> bool:
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        app.processEvents()
+        if not idle(win):
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def _messy_csv(path: Path) -> Path:
@@ -266,6 +321,13 @@ def screenshots(app, win, out: Path, tmp: Path):
     win.set_theme("dark")
     shot("formula_dark.png")
     win.set_theme("system")
+    # Discover: its formula opens as the network, the verdict beside it, the Pareto dock filled
+    n_entries = len(win.history_panel.labels())
+    win.jobs.discover(budget_seconds=20)
+    wait(app, lambda: idle(win) and len(win.history_panel.labels()) > n_entries
+         and win.formula_panel.verdict.isVisible(), timeout=120)
+    print(f"  discover: {win.history_panel.labels()[-1]}")
+    shot("discover.png")
 
 
 def main(argv=None) -> int:
@@ -299,6 +361,11 @@ def main(argv=None) -> int:
               f"UI-thread CPU; "
               f"p99 {r['p99']} ms, median {r['median']} ms, {r['over_50']} gap(s) over 50 ms, "
               f"{r['ticks_per_s']:.0f} ticks/s of 100; target < 50 ms)")
+        print("loop     the hello-world sample with the app's defaults, each action pressed when the last is done:")
+        for name, r, entry in stall_loop(app, win):
+            print(f"           {name:<18} {r['seconds']:6.2f} s: longest UI gap {r['longest']:4d} ms "
+                  f"({r['longest_cpu']:.0f} ms UI-thread CPU), p99 {r['p99']} ms, "
+                  f"{r['over_50']} gap(s) over 50 ms -> {entry}")
         # With data open the network view is on screen (the start page hides it).
         n_edges, rows = redraw_500(app, win)
         print(f"redraw   network of {n_edges} edges in the {win.network_view.width()}x"

@@ -12,6 +12,8 @@ import sys
 import time
 from typing import Optional, Sequence
 
+from .engine import defaults
+
 EXIT_USAGE = 2
 KERNEL_NOTE_AFTER_S = 1.5      # a longer wait for the kernels is a first build: say so
 
@@ -51,12 +53,13 @@ def _add_fit_parser(sub):
     p = sub.add_parser("fit", help="fit a KAN to a CSV and report its accuracy")
     add_data_arguments(p)
     p.add_argument("--width", type=_width_arg, help="layer widths, e.g. 2,5,1 or 2,[3,2],1 (default: inputs,2*inputs+1,outputs)")
-    p.add_argument("--grid", type=int, default=5)
-    p.add_argument("--k", type=int, default=3)
-    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--grid", type=int, default=defaults.GRID)
+    p.add_argument("--k", type=int, default=defaults.K)
+    p.add_argument("--steps", type=int, default=defaults.STEPS)
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs")
     p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--lamb", type=float, default=0.0, help="sparsity regularisation strength")
+    p.add_argument("--lamb", type=float, default=defaults.LAMB,
+                   help=f"sparsity regularisation strength (default {defaults.LAMB:g}, as in the KAN paper's loop)")
     p.add_argument("--batch-size", type=int, default=-1)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")

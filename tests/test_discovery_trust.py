@@ -182,3 +182,53 @@ def test_symmetry_tests_find_the_difference_and_reject_the_rest():
     # a near miss: almost a function of x0 - x1, but not quite
     h = lambda Z: np.cos(Z[:, 0] - Z[:, 1]) + 0.5 * Z[:, 0]  # noqa: E731
     assert symmetry_error(h, X, 0, 1, "difference") > TOLERANCE
+
+
+def _context(X, y, names, budget=20.0, engine=None):
+    from kanstudio.discovery import hypotheses
+    from kanstudio.discovery.clock import Clock
+    from kanstudio.discovery.context import Context
+    from kanstudio.engine.formula import input_symbols
+    n = int(0.8 * len(X))
+    syms = input_symbols(names, list((X > 0).all(0)))
+    return Context(DiscoverConfig(budget_seconds=budget), Clock(budget, None, None), X[:n], y[:n], X[n:], y[n:],
+                   syms, list(names), hypotheses.run_all, engine)
+
+
+def test_compositionality_is_found_through_a_one_node_bottleneck():
+    """sqrt(1 + p^2 + q^2): no view makes it a sum; g(h) with h = p^2 + q^2 does.
+    The bottleneck is tested on held-out rows, h solved as its own problem, g read
+    on the real rows."""
+    from kanstudio.discovery import hypotheses
+    from kanstudio.discovery.compose import compose
+    from kanstudio.discovery.views import View
+    rng = np.random.default_rng(5)
+    X = rng.uniform(-2, 2, size=(600, 2))
+    y = np.sqrt(1 + X[:, 0] ** 2 + X[:, 1] ** 2)
+    ctx = _context(X, y, ["p", "q"], budget=30)
+    hypotheses.shallow(ctx, View("raw", ctx.X_train, ctx.y_train, ctx.symbols, [False, False], False), "additive")
+    assert not ctx.exact_found()                   # an additive model does not do it
+    compose(ctx)
+    p, q = ctx.symbols
+    found = [c for c in ctx.candidates if c.stage.startswith("composition")
+             and sympy.simplify(c.formula - sympy.sqrt(1 + p ** 2 + q ** 2)) == 0]
+    assert found and found[0].test_rmse < 1e-9
+    kinds = [s.kind for s in found[0].derivation]
+    assert kinds[0] == "compositionality" and kinds[-1] == "outer function"
+    assert found[0].derivation[0].error < 1e-2 * ctx.y_std     # the bottleneck's held-out error
+
+
+def test_compositionality_is_rejected_when_no_single_sum_carries_the_inputs():
+    from kanstudio.discovery import hypotheses
+    from kanstudio.discovery.compose import compose
+    from kanstudio.discovery.views import View
+    rng = np.random.default_rng(6)
+    X = rng.uniform(-2, 2, size=(600, 2))
+    y = np.sin(X[:, 0] * X[:, 1]) + X[:, 0] ** 2       # needs two hidden nodes
+    ctx = _context(X, y, ["a", "b"])
+    hypotheses.shallow(ctx, View("raw", ctx.X_train, ctx.y_train, ctx.symbols, [False, False], False), "additive")
+    compose(ctx)
+    names = [s.name for s in ctx.clock.stages]
+    assert any(n.startswith("composition: fit") for n in names)       # the test ran ...
+    assert not any(n.startswith("composition: h") for n in names)     # ... and said no
+    assert not any(c.stage.startswith("composition") for c in ctx.candidates)

@@ -215,8 +215,8 @@ def test_formula_panel_shows_aux_inputs_as_expressions(qtbot, win, tmp_path):
     # the Pareto list: rows from a Discover run in the auxiliary column
     win.doc.project.set_pareto([{"complexity": 5, "test_rmse": 0.01, "formula": "2*uv + u", "latex": "2 uv + u",
                                  "stage": "test"}])
-    qtbot.waitUntil(lambda: bool(panel.pareto_rows()) and "u*v" in panel.pareto_rows()[0].text, timeout=WAIT)
-    assert "uv" not in panel.pareto_rows()[0].latex.replace("u v", "")
+    qtbot.waitUntil(lambda: bool(win.pareto_panel.rows()) and "u*v" in win.pareto_panel.rows()[0].text, timeout=WAIT)
+    assert "uv" not in win.pareto_panel.rows()[0].latex.replace("u v", "")
     # undo the auxiliary input: it is no longer substituted; redo brings it back
     settle(qtbot, win)
     win.stack.undo()
@@ -261,13 +261,62 @@ def test_discover_candidates_read_in_original_columns(qtbot, win, monkeypatch):
     qtbot.waitUntil(lambda: panel.info() is not None and win.doc.project.pareto is not None, timeout=WAIT)
     settle(qtbot, win)
     assert [r["formula"] for r in win.doc.project.pareto] == ["u + v", "(u + v)/(u*v + 1)"]
-    assert [r.text for r in panel.pareto_rows()] == ["u + v", "(u + v)/(u*v + 1)"]
-    assert "uv" not in panel.pareto_rows()[1].latex.replace("u v", "")
+    assert [r.text for r in win.pareto_panel.rows()] == ["u + v", "(u + v)/(u*v + 1)"]
+    assert "uv" not in win.pareto_panel.rows()[1].latex.replace("u v", "")
     assert "uv" not in panel.info().sympy_str[0] and "u*v" in panel.info().sympy_str[0]
     assert "uv" not in panel.latex().replace("u v", "")
     assert panel.verdict.isVisible() and "exact" in panel.verdict_text()      # the status beside the formula
     win.jobs.choose_pareto(0)                     # another candidate: the verdict was not about it
     assert not panel.verdict.isVisible()
+
+
+def test_discover_opens_its_formula_as_an_editable_network_with_one_undo_entry(qtbot, win, monkeypatch):
+    import sympy
+    from kanstudio.discovery import pipeline as engine_discover
+    from kanstudio.discovery.pipeline import DiscoverResult
+    from kanstudio.discovery.pareto import FormulaCandidate
+    u, v = sympy.symbols("u v", real=True)
+    best = FormulaCandidate(u * v / (u + v), 7, 1e-12, stage="stub")
+    cands = [FormulaCandidate(u + v, 3, 0.3, stage="stub"), best]
+
+    def fake(dataset, config, progress=None, cancel=None):
+        return DiscoverResult(best.formula, best.latex, best.sympy_str, 0.0, 1e-12, 7, list(cands), [],
+                              candidates=list(cands), input_names=list(dataset.input_names), target_name="w",
+                              chosen=best, status="exact", status_reason="error at round-off")
+    monkeypatch.setattr(engine_discover, "discover", fake)
+    settle(qtbot, win)
+    assert not win.doc.has_model
+    before = list(win.history_panel.labels())
+    win.jobs.discover()
+    qtbot.waitUntil(lambda: win.doc.has_model, timeout=WAIT)
+    settle(qtbot, win)
+    added = win.history_panel.labels()[len(before):]
+    assert len(added) == 1 and added[0].startswith("Discover (exact)")        # one undoable entry
+    X = win.doc.dataset.X
+    want = X[:, 0] * X[:, 1] / (X[:, 0] + X[:, 1])
+    got = win.doc.dataset.denormalize_y(outputs(win)).reshape(-1)
+    assert np.allclose(got, want, rtol=1e-8, atol=1e-10)                        # the network computes the law
+    qtbot.waitUntil(lambda: win.network_view.edge_item(0, 0, 0) is not None, timeout=WAIT)
+    panel = win.formula_panel
+    assert panel.verdict.isVisible() and "exact" in panel.verdict_text()
+    assert panel.info() is not None and "u v" in panel.latex()
+    m = win.doc.model
+    assert any(bool(m.layers[0].sym_mask[i, j]) for i in range(m.n_nodes(0)) for j in range(m.n_nodes(1)))
+    win.stack.undo()                              # and it undoes like any edit
+    assert not win.doc.has_model
+    # the Pareto dock: another candidate, "Use this formula", one more undoable entry
+    dock = win.pareto_panel
+    assert [r.text for r in dock.rows()] == ["u + v", "u*v/(u + v)"]
+    dock.table.selectRow(0)
+    qtbot.waitUntil(lambda: panel.info() is not None and panel.info().sympy_str[0] == "u + v", timeout=WAIT)
+    assert not panel.verdict.isVisible()          # Discover's verdict was on the other candidate
+    dock.use_button.click()
+    qtbot.waitUntil(lambda: win.doc.has_model, timeout=WAIT)
+    settle(qtbot, win)
+    assert win.history_panel.labels()[-1] == "Use formula: u + v"
+    got = win.doc.dataset.denormalize_y(outputs(win)).reshape(-1)
+    assert np.allclose(got, X[:, 0] + X[:, 1], rtol=1e-8, atol=1e-10)
+    assert dock.selected() == 0
 
 
 def test_attribution_panel_ranks_inputs_and_prunes_the_weakest(qtbot, win):

@@ -59,17 +59,40 @@ def test_formula_panel_says_which_edges_are_missing(qtbot):
     assert "1 edge is still numeric: fix it" in panel.note.text()
 
 
-def test_formula_panel_pareto_list(qtbot):
-    from kanstudio.gui.formula_panel import FormulaPanel, ParetoRow
-    panel = FormulaPanel()
+def test_pareto_panel_plots_error_against_size_and_selects_in_step(qtbot):
+    from kanstudio.gui.formula_panel import ParetoRow
+    from kanstudio.gui.pareto_panel import ParetoPanel
+    panel = ParetoPanel()
     qtbot.addWidget(panel)
+    panel.resize(700, 260)
     panel.show()
-    assert not panel.pareto.isVisible()
-    panel.set_pareto([ParetoRow(3, 0.5, "x", "x"), ParetoRow(7, 0.01, "x^{2}", "x**2")])
-    assert panel.pareto.isVisible() and panel.pareto.topLevelItemCount() == 2
-    with qtbot.waitSignal(panel.paretoChosen) as blocker:
-        panel.pareto.itemActivated.emit(panel.pareto.topLevelItem(1), 0)
-    assert blocker.args == [1]
+    assert panel.empty.isVisible() and panel.table.rowCount() == 0 and not panel.use_button.isEnabled()
+    rows = [ParetoRow(3, 0.5, "x", "x"), ParetoRow(7, 0.01, "x^{2}", "x**2"),
+            ParetoRow(11, float("inf"), "?", "bad")]
+    panel.set_rows(rows)
+    assert not panel.empty.isVisible() and panel.table.rowCount() == 3
+    assert panel.table.item(1, 2).text() == "x**2" and panel.table.item(2, 1).text() == "\u2014"
+    assert panel.point_positions() == [(3, 0.5), (7, 0.01)]          # an unusable error is not drawn
+    xs, ys = panel.points.getData()
+    assert list(xs) == [3, 7] and np.allclose(ys, np.log10([0.5, 0.01]))    # log axis
+    # clicking a table row chooses it; the plot marks it
+    with qtbot.waitSignal(panel.chosen) as blocker:
+        panel.table.selectRow(1)
+    assert blocker.args == [1] and panel.selected() == 1 and panel.use_button.isEnabled()
+    mx, my = panel.mark.getData()
+    assert list(mx) == [7] and np.allclose(my, [-2])
+    # clicking a point chooses it too
+    pts = panel.points.points()
+    with qtbot.waitSignal(panel.chosen) as blocker:
+        panel._on_point(panel.points, [pts[0]])
+    assert blocker.args == [0] and panel.table.selectedItems()[0].row() == 0
+    with qtbot.waitSignal(panel.useRequested) as blocker:
+        panel.use_button.click()
+    assert blocker.args == [0]
+    # select() from the window: no signal back
+    with qtbot.assertNotEmitted(panel.chosen):
+        panel.select(1)
+    assert panel.selected() == 1
 
 
 def test_training_panel_settings_round_trip_and_validation(qtbot):

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from ..engine.defaults import EDGE_TH, GRID, K, LAMB, NODE_TH, WEIGHT_SIMPLE
+
 __all__ = ["DiscoverConfig", "EXACT_REL", "EXACT_MAX_REL"]
 
 EXACT_REL = 1e-8     # a formula this close (relative to std(y)) is taken as exact ...
@@ -18,17 +20,17 @@ class DiscoverConfig:
     digits: int = 4                      # significant digits of printed constants
     budget_seconds: float = 60.0
     seed: int = 0
-    grid: int = 5
-    k: int = 3
-    lamb: float = 1e-2                   # sparsity regularisation of the general stage
+    grid: int = GRID
+    k: int = K
+    lamb: float = LAMB                   # sparsity regularisation of the general stage
     steps: int = 30                      # LBFGS steps per training stage
     max_train_rows: int = 500            # rows used to train the networks
     max_polish_rows: int = 2000          # rows used to refit formula constants
     tolerance: float = 0.05              # pick: relative slack on the best error
     log_space: bool = True               # try log-space (power law / product) hypotheses
-    weight_simple: float = 0.8
-    edge_th: float = 1e-2                # edges scoring at or below this are pruned
-    node_th: float = 1e-2
+    weight_simple: float = WEIGHT_SIMPLE
+    edge_th: float = EDGE_TH             # edges scoring at or below this are pruned
+    node_th: float = NODE_TH
     snap: bool = True
     device: str = "cpu"
     engine: str = "operon"               # symbolic-search engine ("none": the KAN library only)

@@ -17,6 +17,7 @@ from ..engine.expr_eval import evaluate_numpy
 from ..engine.network import KAN
 from .context import Context
 from .derivation import Step
+from .compose import compose
 from .dimensional import dimensionless_groups
 from .peel import peel
 from .symmetry import reduce_by_symmetry
@@ -209,6 +210,8 @@ def run_all(ctx: Context):
                 shallow_rmse[key] = shallow(ctx, views[key], label, factors=factors)
         if not stop():
             peel(ctx)
+        if not stop():
+            compose(ctx)
     # general networks, most promising coordinates first: those in which the
     # additive [n, 1] model came closest (log(y) over log(x) for Boltzmann-like
     # factors C*prod(x^a)*exp(-prod(x^b)), raw for compositions of sums, ...)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .attribution import attribution
+from .defaults import EDGE_TH, NODE_TH
 from .network import KAN
 
 __all__ = ["prune_edge", "prune_node", "prune_input", "prune_nodes", "prune_edges_below",
@@ -131,7 +132,7 @@ def prune_input(model: KAN, i: int, x=None) -> KAN:
 
 
 @torch.no_grad()
-def prune_edges_below(model: KAN, x, edge_th: float = 3e-2,
+def prune_edges_below(model: KAN, x, edge_th: float = EDGE_TH,
                       scores: Optional[list] = None) -> int:
     """Mask (in place) every alive edge whose attribution score is <= edge_th,
     folding its mean value into the subnode bias.  Returns how many were masked."""
@@ -152,7 +153,7 @@ def prune_edges_below(model: KAN, x, edge_th: float = 3e-2,
     return count
 
 
-def auto_prune(model: KAN, x, node_th: float = 1e-2, edge_th: float = 3e-2) -> KAN:
+def auto_prune(model: KAN, x, node_th: float = NODE_TH, edge_th: float = EDGE_TH) -> KAN:
     """Keep hidden nodes scoring above node_th, then mask edges scoring at or
     below edge_th (scores recomputed on the smaller network).  Inputs and outputs
     are always kept; a kept multiplication node keeps its operands.  Returns a

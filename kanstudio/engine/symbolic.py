@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from .defaults import WEIGHT_SIMPLE
 from .network import KAN
 from .symbolic_fit import Candidate, fit_functions, rank_candidates
 from .symbolic_lib import get_function, library_names
@@ -96,7 +97,7 @@ class AutoSymbolicResult(list):
         self.skipped = list(skipped)
 
 
-def auto_symbolic(model: KAN, x, lib: Optional[Sequence[str]] = None, weight_simple: float = 0.8,
+def auto_symbolic(model: KAN, x, lib: Optional[Sequence[str]] = None, weight_simple: float = WEIGHT_SIMPLE,
                   r2_threshold: float = 0.0, edges: Optional[Sequence[tuple[int, int, int]]] = None,
                   fit_kw: Optional[dict] = None) -> AutoSymbolicResult:
     """Fix every alive numeric edge to its best library function.

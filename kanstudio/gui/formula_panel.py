@@ -1,9 +1,9 @@
 """The Formula dock: the network's formula as mathematics, its test error,
-rounding, Copy LaTeX / Export, and the Pareto list of candidate formulas.
+rounding, Copy LaTeX / Export, and Discover's verdict on the formula shown
+(the candidates themselves are in the Pareto dock, pareto_panel).
 
 The main window computes everything in the worker and calls
-``show_formula(info)``, ``show_incomplete(n, detail)``, ``show_message(text)``
-or ``set_pareto(rows)``.  The widget that displays the formula has objectName
+``show_formula(info)``, ``show_incomplete(n, detail)`` or ``show_message(text)``.  The widget that displays the formula has objectName
 "formula_view" and ``accessibleDescription()`` equal to the formula's LaTeX
 (one output: the expression's LaTeX; several: "name = latex" joined by "; ").
 """
@@ -16,9 +16,8 @@ from typing import Optional
 
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu,
-                               QPushButton, QScrollArea, QSpinBox, QSplitter, QToolButton,
-                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMenu, QPushButton, QScrollArea, QSpinBox, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from .mathtext import MathRenderer
 
@@ -73,14 +72,12 @@ def display_latex(info: FormulaInfo) -> str:
 class FormulaPanel(QWidget):
     digitsChanged = Signal(int)
     autoSymbolicRequested = Signal()
-    paretoChosen = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("formula_panel")
         self._info: Optional[FormulaInfo] = None
         self._renderer = MathRenderer()
-        self._pareto: list[ParetoRow] = []
 
         self.rmse_label = QLabel("")
         self.rmse_label.setObjectName("formula_rmse")
@@ -136,17 +133,6 @@ class FormulaPanel(QWidget):
         self.verdict.setContentsMargins(4, 2, 4, 2)
         self.verdict.setVisible(False)
 
-        self.pareto = QTreeWidget()
-        self.pareto.setObjectName("formula_pareto")
-        self.pareto.setHeaderLabels(["Complexity", "Test RMSE", "Formula"])
-        self.pareto.setRootIsDecorated(False)
-        self.pareto.setAlternatingRowColors(True)
-        self.pareto.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.pareto.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.pareto.itemActivated.connect(self._on_pareto)
-        self.pareto.setToolTip("Candidate formulas from Discover, simplest first; double-click to use one")
-        self.pareto.setVisible(False)
-
         top_w = QWidget()
         tl = QVBoxLayout(top_w)
         tl.setContentsMargins(0, 0, 0, 0)
@@ -156,14 +142,9 @@ class FormulaPanel(QWidget):
         tl.addWidget(self.verdict)
         self._filler = QWidget()          # keeps a message at the top when no formula is shown
         tl.addWidget(self._filler, 1)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(top_w)
-        self.splitter.addWidget(self.pareto)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 4, 6, 4)
-        lay.addWidget(self.splitter)
+        lay.addWidget(top_w)
         self.show_message("No model yet. Open a CSV and press Fit; the formula appears here once "
                           "every edge is symbolic.")
 
@@ -250,23 +231,6 @@ class FormulaPanel(QWidget):
         self.note.setVisible(True)
         self.rmse_label.setText("")
 
-    def set_pareto(self, rows: list):
-        self._pareto = list(rows)
-        self.pareto.clear()
-        for r in self._pareto:
-            rm = f"{r.test_rmse:.4g}" if math.isfinite(r.test_rmse) else "\u2014"
-            item = QTreeWidgetItem([str(r.complexity), rm, r.text])
-            item.setToolTip(2, r.text)
-            item.setTextAlignment(0, Qt.AlignmentFlag.AlignRight)
-            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight)
-            self.pareto.addTopLevelItem(item)
-        for c in (0, 1):
-            self.pareto.resizeColumnToContents(c)
-        self.pareto.setVisible(bool(self._pareto))
-
-    def pareto_rows(self) -> list:
-        return list(self._pareto)
-
     def copy_latex(self):
         if self._info is not None:
             QGuiApplication.clipboard().setText(self.latex())
@@ -297,9 +261,6 @@ class FormulaPanel(QWidget):
     def _on_link(self, link: str):
         if link == "auto":
             self.autoSymbolicRequested.emit()
-
-    def _on_pareto(self, item: QTreeWidgetItem, _col: int = 0):
-        self.paretoChosen.emit(self.pareto.indexOfTopLevelItem(item))
 
     def changeEvent(self, event):
         if event.type() == QEvent.Type.PaletteChange and self._info is not None:

@@ -113,6 +113,7 @@ class Jobs(ModelJobsMixin, QObject):
         if reason == "model":
             self.rev += 1
             self.pareto_choice = None
+            w.pareto_panel.select(None)
             self.refresh_all()
         if reason in ("history", "project"):
             w.history_panel.set_past(self.doc.past_labels())

@@ -28,6 +28,7 @@ from .edge_inspector import EdgeInspector
 from .errors import ErrorDialog
 from .exports import ExportMixin
 from .formula_panel import FormulaPanel
+from .pareto_panel import ParetoPanel
 from .history_panel import HistoryPanel
 from .import_dialog import DataPanel
 from .jobs import Jobs
@@ -99,6 +100,7 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         self.edge_inspector = EdgeInspector()
         self.training_panel = TrainingPanel()
         self.formula_panel = FormulaPanel()
+        self.pareto_panel = ParetoPanel()
         self.history_panel = HistoryPanel(self.stack)
         self.data_panel = DataPanel()
 
@@ -149,7 +151,8 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         self.edge_inspector.pruneRequested.connect(self.jobs.prune_edge)
         self.formula_panel.digitsChanged.connect(self._on_digits)
         self.formula_panel.autoSymbolicRequested.connect(self.jobs.auto_symbolic)
-        self.formula_panel.paretoChosen.connect(self.jobs.choose_pareto)
+        self.pareto_panel.chosen.connect(self.jobs.choose_pareto)
+        self.pareto_panel.useRequested.connect(self.jobs.use_pareto)
 
     def _on_clean_changed(self, _clean: bool):
         self._update_title()

@@ -168,11 +168,49 @@ class ModelJobsMixin:
             derivation = shown.derivation if shown is not None else ()
             self._verdict = (idx, result.status, result.status_reason, [s.text for s in derivation])
             panel.set_verdict(*self._verdict[1:])
+            # a law (or a first model) opens as a network one can edit, one History entry;
+            # "no law found" does not replace a network the user already has
+            if idx is not None and shown is not None and not result.cancelled and (
+                    result.status != "no law found" or not self.doc.has_model):
+                self.open_formula(shown.sympy_str, f"Discover ({result.status}): {shown.sympy_str}", idx)
 
         self.runner.submit("Discover", discover_job(self.doc.dataset, cfg, self.aux()), keep_on_cancel=True,
                            on_done=done, on_error=self._fail("Discover failed"))
 
+    def open_formula(self, text: str, label: str, pareto_index: Optional[int] = None):
+        """Replace the network by one computing ``text`` exactly (its edges fixed to
+        the formula's functions), as one undoable command; the formula panel keeps
+        showing Pareto candidate ``pareto_index`` (with Discover's verdict)."""
+        from ..project.commands_science import CompileFormula
+        cmd = CompileFormula(text, label=label)
+        if not self.doc.has_data or not self._begin(cmd, "Cannot open the formula as a network"):
+            return
+
+        def done(c):
+            if self.doc.project is None or c.is_stale(self.doc.project):
+                self.w.show_status("The model changed while the formula's network was built; "
+                                   "nothing was applied.", 8000)
+                return
+            if self._push(c, "Cannot open the formula as a network") is not None:
+                if pareto_index is not None:
+                    self.choose_pareto(pareto_index)
+                self.w.show_status(c.label, 10000)
+
+        def failed(message, _details):
+            self.w.show_status(f"The formula could not be opened as a network: {message}", 10000)
+        self.runner.submit("Open formula", command_job(cmd, "Building the formula's network\u2026"),
+                           on_done=done, on_error=failed)
+
     # ------------------------------------------------------------ Pareto
+    def use_pareto(self, index: int):
+        """'Use this formula': candidate ``index`` becomes the network (undoable)."""
+        rows = (self.doc.project.pareto if self.doc.project is not None else None) or []
+        if not (0 <= index < len(rows)) or self.runner.busy:
+            return
+        text = str(rows[index].get("formula", ""))
+        if text:
+            self.open_formula(text, f"Use formula: {text}", index)
+
     def _pareto_rows(self) -> list:
         """project.pareto as shown: already in the original columns (Project.set_pareto)."""
         rows = (self.doc.project.pareto if self.doc.project is not None else None) or []
@@ -180,13 +218,14 @@ class ModelJobsMixin:
                           else float("nan"), str(r.get("latex", "")), str(r.get("formula", ""))) for r in rows]
 
     def _show_pareto(self):
-        self.w.formula_panel.set_pareto(self._pareto_rows())
+        self.w.pareto_panel.set_rows(self._pareto_rows())
 
     def choose_pareto(self, index: int):
         rows = (self.doc.project.pareto if self.doc.project is not None else None) or []
         if not (0 <= index < len(rows)):
             return
         self.pareto_choice = index
+        self.w.pareto_panel.select(index)
         panel = self.w.formula_panel
         verdict = getattr(self, "_verdict", None)
         if verdict is not None and verdict[0] == index:

@@ -14,12 +14,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
+from ..engine.defaults import FIT_SETTINGS
 from .loss_plot import LossPlot
 
 __all__ = ["TrainingPanel", "DEFAULTS", "default_width"]
 
-DEFAULTS = {"width": "", "grid": 5, "k": 3, "optimizer": "lbfgs", "steps": 50, "lamb": 0.001,
-            "lr": 0.0, "seed": 0, "device": "cpu", "update_grid": True, "batch_size": -1}
+# the panel edits every fit setting but the dtype
+DEFAULTS = {k: v for k, v in FIT_SETTINGS.items() if k != "dtype"}
 
 
 def default_width(n_in: int, n_out: int) -> str:
@@ -52,7 +53,8 @@ class TrainingPanel(QWidget):
         self.lamb_spin.setDecimals(5)
         self.lamb_spin.setRange(0.0, 10.0)
         self.lamb_spin.setSingleStep(0.001)
-        self.lamb_spin.setToolTip("Sparsity regularisation λ: larger values leave fewer, clearer edges")
+        self.lamb_spin.setToolTip("Sparsity regularisation λ of Fit: larger values leave fewer, clearer edges "
+                                  "for Prune to cut. Retrain trains without it, as in the KAN paper's loop.")
         self.lr_spin = QDoubleSpinBox()
         self.lr_spin.setObjectName("spin_lr")
         self.lr_spin.setDecimals(5)

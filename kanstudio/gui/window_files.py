@@ -81,7 +81,7 @@ class FilesMixin:
         self.doc.new_project(dataset, source=str(path), settings={**self.training_panel.settings(), "width": ""})
         self.training_panel.set_io(len(dataset.input_names), len(dataset.target_names), reset_width=True)
         self.training_panel.loss.set_curves(None)
-        self.formula_panel.set_pareto([])
+        self.pareto_panel.set_rows([])
         self.edge_inspector.clear()
         self.network_view.clear()
         self.add_recent(path)
@@ -160,7 +160,7 @@ class FilesMixin:
         self.network_view.clear()
         self.edge_inspector.clear()
         self.training_panel.loss.set_curves(None)
-        self.formula_panel.set_pareto([])
+        self.pareto_panel.set_rows([])
         self.formula_panel.show_message("No model yet. Open a CSV and press Fit; the formula appears here once "
                                         "every edge is symbolic.")
         self._update_title()

@@ -1,6 +1,6 @@
 """The main window's panels and what it remembers (a mixin of ``MainWindow``).
 
-Dock panels (Data, Training, Edge inspector, History, Formula) and their
+Dock panels (Data, Training, Edge inspector, History, Formula, Pareto front) and their
 remembered layout; the start page, which has the window to itself until data
 is opened (the panels' layout is kept aside meanwhile); QSettings: geometry,
 dock state, theme, recent files.
@@ -42,11 +42,13 @@ class LayoutMixin:
         self.dock_inspector = self._dock("Edge inspector", "dock_inspector", self.edge_inspector, R)
         self.dock_history = self._dock("History", "dock_history", self.history_panel, R)
         self.dock_formula = self._dock("Formula", "dock_formula", self.formula_panel, B)
+        self.dock_pareto = self._dock("Pareto front", "dock_pareto", self.pareto_panel, B)
+        self.splitDockWidget(self.dock_formula, self.dock_pareto, Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.dock_data, self.dock_training)
         self.dock_training.raise_()
         self.splitDockWidget(self.dock_inspector, self.dock_history, Qt.Orientation.Vertical)
         self._default_state = self.saveState()     # the arrangement; sizes come with the window
-        for d in (self.dock_data, self.dock_training, self.dock_inspector, self.dock_history, self.dock_formula):
+        for d in self._docks():
             self.view_menu.addAction(d.toggleViewAction())
         self.view_menu.addAction(self.action_reset_layout)
         self.view_menu.addSeparator()
@@ -58,7 +60,8 @@ class LayoutMixin:
         theme.addActions(list(self.theme_actions.values()))
 
     def _docks(self) -> list:
-        return [self.dock_data, self.dock_training, self.dock_inspector, self.dock_history, self.dock_formula]
+        return [self.dock_data, self.dock_training, self.dock_inspector, self.dock_history, self.dock_formula,
+                self.dock_pareto]
 
     def on_start_page(self) -> bool:
         return self.central.currentWidget() is self.start_scroll
@@ -138,7 +141,9 @@ class LayoutMixin:
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.dock_inspector, self.dock_history], [int(0.62 * h), int(0.2 * h)],
                          Qt.Orientation.Vertical)
-        self.resizeDocks([self.dock_formula], [int(0.2 * h)], Qt.Orientation.Vertical)
+        self.resizeDocks([self.dock_formula], [int(0.26 * h)], Qt.Orientation.Vertical)
+        self.resizeDocks([self.dock_formula, self.dock_pareto], [int(0.55 * w), int(0.45 * w)],
+                         Qt.Orientation.Horizontal)
 
     def set_theme(self, choice: str):
         if self._theme is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence
 
+from ..engine.defaults import EDGE_TH, NODE_TH, WEIGHT_SIMPLE
 from .commands import (CommandError, ComputedCommand, ModelCommand, _train_x, edge_name,
                        node_name, register_command)
 
@@ -207,7 +208,7 @@ class AutoPrune(ComputedCommand):
     """Drop hidden nodes scoring <= node_th, then mask edges scoring <= edge_th."""
     type = "auto_prune"
 
-    def __init__(self, node_th: float = 1e-2, edge_th: float = 3e-2, label: Optional[str] = None):
+    def __init__(self, node_th: float = NODE_TH, edge_th: float = EDGE_TH, label: Optional[str] = None):
         super().__init__(label)
         self.node_th, self.edge_th = float(node_th), float(edge_th)
         self.summary: Optional[dict] = None
@@ -233,7 +234,7 @@ class AutoPrune(ComputedCommand):
 
     @classmethod
     def from_json(cls, d):
-        cmd = cls(float(d.get("node_th", 1e-2)), float(d.get("edge_th", 3e-2)))
+        cmd = cls(float(d.get("node_th", NODE_TH)), float(d.get("edge_th", EDGE_TH)))
         cmd.summary = d.get("summary") if isinstance(d.get("summary"), dict) else None
         return cmd
 
@@ -243,7 +244,7 @@ class AutoSymbolic(ComputedCommand):
     """Fix every alive numeric edge to its best library function."""
     type = "auto_symbolic"
 
-    def __init__(self, lib: Optional[Sequence[str]] = None, weight_simple: float = 0.8,
+    def __init__(self, lib: Optional[Sequence[str]] = None, weight_simple: float = WEIGHT_SIMPLE,
                  r2_threshold: float = 0.0, label: Optional[str] = None):
         super().__init__(label)
         self.lib = None if lib is None else [str(n) for n in lib]
@@ -280,7 +281,7 @@ class AutoSymbolic(ComputedCommand):
     @classmethod
     def from_json(cls, d):
         lib = d.get("lib")
-        cmd = cls(None if lib is None else list(lib), float(d.get("weight_simple", 0.8)),
+        cmd = cls(None if lib is None else list(lib), float(d.get("weight_simple", WEIGHT_SIMPLE)),
                   float(d.get("r2_threshold", 0.0)))
         cmd.fixed = d.get("fixed") if isinstance(d.get("fixed"), list) else None
         cmd.skipped = d.get("skipped") if isinstance(d.get("skipped"), list) else None

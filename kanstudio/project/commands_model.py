@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from ..engine.defaults import FIT_SETTINGS, RETRAIN_LAMB
 from .commands import (CommandError, ComputedCommand, ModelState, register_command)
 
 __all__ = ["FitModel", "Retrain", "SetModel", "FIT_DEFAULTS", "resolve_width", "fit_config"]
 
 # Keys of the fit settings (the GUI's training panel uses the same names).
-FIT_DEFAULTS = {"width": "", "grid": 5, "k": 3, "optimizer": "lbfgs", "steps": 50, "lamb": 0.0,
-                "lr": 0.0, "seed": 0, "device": "cpu", "dtype": "float64", "update_grid": True,
-                "batch_size": -1}
+FIT_DEFAULTS = dict(FIT_SETTINGS)
 _CONFIG_KEYS = ("steps", "optimizer", "lr", "lamb", "update_grid", "batch_size", "seed")
 
 
@@ -164,12 +163,14 @@ class Retrain(ComputedCommand):
     """Continue training the current model on the training rows.  Symbolic
     edges only train their (a, b, c, d): the engine masks the spline part of a
     fixed edge, so its spline parameters receive no gradient.  Unset options
-    come from the project's fit settings, except ``update_grid`` which is off
-    by default (the grid was already adapted by the first fit)."""
+    come from the project's fit settings, except ``update_grid``, off by
+    default (the grid was already adapted by the first fit), and ``lamb``,
+    ``defaults.RETRAIN_LAMB`` (the KAN loop retrains its chosen structure
+    without the sparsity penalty)."""
     type = "retrain"
 
     def __init__(self, steps: Optional[int] = None, optimizer: Optional[str] = None,
-                 lr: Optional[float] = None, lamb: Optional[float] = None, update_grid: bool = False,
+                 lr: Optional[float] = None, lamb: Optional[float] = RETRAIN_LAMB, update_grid: bool = False,
                  batch_size: Optional[int] = None, seed: Optional[int] = None, label: Optional[str] = None):
         super().__init__(label)
         self.options = {"steps": steps, "optimizer": optimizer, "lr": lr, "lamb": lamb,

@@ -1,0 +1,26 @@
+"""The defaults of the KAN loop -- fit with a sparsity penalty, prune by
+attribution, make the edges symbolic, retrain -- in one place.  The training
+panel, projects, the CLI and discovery read them here; nothing else spells
+these numbers.  Torch-free, so the GUI can read them before the engine loads.
+
+They follow the KAN paper's loop (Liu et al. 2024; pykan's README):
+fit(lamb=0.01) -> prune(node_th=1e-2, edge_th=3e-2) -> auto_symbolic() -> fit().
+"""
+from __future__ import annotations
+
+__all__ = ["GRID", "K", "STEPS", "LAMB", "RETRAIN_LAMB", "NODE_TH", "EDGE_TH", "WEIGHT_SIMPLE",
+           "FIT_SETTINGS"]
+
+GRID = 5                # B-spline grid intervals
+K = 3                   # spline order (cubic)
+STEPS = 50              # LBFGS steps of a fit
+LAMB = 1e-2             # fit: strength of the L1 + entropy penalty, so that pruning has something to cut
+RETRAIN_LAMB = 0.0      # retrain after pruning and fixing edges: the structure is chosen, no penalty
+NODE_TH = 1e-2          # prune: hidden nodes whose attribution score is at most this go ...
+EDGE_TH = 3e-2          # ... then the edges scoring at most this
+WEIGHT_SIMPLE = 0.8     # auto-symbolic: weight of a function's simplicity against its fit
+
+# a project's fit settings (JSON-able; the training panel edits them)
+FIT_SETTINGS = {"width": "", "grid": GRID, "k": K, "optimizer": "lbfgs", "steps": STEPS, "lamb": LAMB,
+                "lr": 0.0, "seed": 0, "device": "cpu", "dtype": "float64", "update_grid": True,
+                "batch_size": -1}
