@@ -186,8 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    started = time.perf_counter()
     parser = build_parser()
     args = parser.parse_args(argv)
+    # when the command started: a time budget counts from here (importing torch,
+    # numba and sympy takes seconds of it)
+    args.started = started
     try:
         import torch
         torch.set_num_threads(max(1, os.cpu_count() or 1))

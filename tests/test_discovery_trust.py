@@ -232,3 +232,24 @@ def test_compositionality_is_rejected_when_no_single_sum_carries_the_inputs():
     assert any(n.startswith("composition: fit") for n in names)       # the test ran ...
     assert not any(n.startswith("composition: h") for n in names)     # ... and said no
     assert not any(c.stage.startswith("composition") for c in ctx.candidates)
+
+
+def test_the_cli_budget_counts_from_the_start_of_the_command(tmp_path, monkeypatch, capsys):
+    """Start-up (imports, reading the table) comes out of --budget-seconds: the
+    command, not only the search, ends within it."""
+    import time
+    from kanstudio import cli, discovery
+    X, y = _law(60)
+    csv = tmp_path / "law.csv"
+    csv.write_text("m,theta,F\n" + "\n".join(f"{a:.17g},{b:.17g},{c:.17g}" for (a, b), c in zip(X, y)))
+    seen = {}
+
+    def fake(ds, cfg, *a, **k):
+        seen["budget"] = cfg.budget_seconds
+        raise ValueError("stop here")
+    monkeypatch.setattr(discovery, "discover", fake)
+    args = cli.build_parser().parse_args(["discover", str(csv), "--target", "F", "--budget-seconds", "40"])
+    args.started = time.perf_counter() - 12.0          # as if start-up had taken 12 s
+    assert args.func(args) == 2
+    assert "stop here" in capsys.readouterr().err
+    assert 40 - 12 - 2.5 < seen["budget"] < 40 - 12

@@ -17,7 +17,7 @@ def test_project_cli_and_discovery_start_from_the_same_defaults():
     assert (args.lamb, args.grid, args.k, args.steps) == (defaults.LAMB, defaults.GRID, defaults.K, defaults.STEPS)
     cfg = DiscoverConfig()
     assert (cfg.lamb, cfg.edge_th, cfg.node_th, cfg.weight_simple) == (
-        defaults.LAMB, defaults.EDGE_TH, defaults.NODE_TH, defaults.WEIGHT_SIMPLE)
+        defaults.LAMB, defaults.DISCOVERY_EDGE_TH, defaults.NODE_TH, defaults.WEIGHT_SIMPLE)
     prune = AutoPrune()
     assert (prune.node_th, prune.edge_th) == (defaults.NODE_TH, defaults.EDGE_TH)
     assert AutoSymbolic().weight_simple == defaults.WEIGHT_SIMPLE

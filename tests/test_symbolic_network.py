@@ -79,3 +79,37 @@ def test_auto_symbolic_threshold_leaves_edges_numeric():
     res = symbolic.auto_symbolic(model, x, lib=["x", "sin"], r2_threshold=1.5)
     assert list(res) == [] and len(res.skipped) == 2
     assert len(symbolic.numeric_edges(model)) == 2
+
+
+def _two_edge_model(f0, f1, lo=-1.0, hi=1.0, n=400, grid=30):
+    """A [2,1] KAN whose edges are splines fitted to f0(x0) and f1(x1); y = their sum."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(n, 2, dtype=torch.float64, generator=g) * (hi - lo) + lo
+    model = KAN([2, 1], grid=grid, seed=0)
+    model.update_grid_from_samples(x)
+    layer = model.layers[0]
+    with torch.no_grad():
+        layer.scale_base.zero_()
+        layer.scale_sp.fill_(1.0)
+        vals = torch.stack([f0(x[:, 0]), f1(x[:, 1])], 1)[:, :, None]
+        layer.coef.data = curve_to_coef(x, vals, layer.grid, layer.k)
+    model.invalidate()
+    with torch.no_grad():
+        y = model(x)[:, 0].clone()
+    return model, x, y
+
+
+def test_auto_symbolic_by_the_network_fixes_what_fits_and_leaves_the_rest_numeric():
+    # x0's edge is a parabola; x1's edge is a wiggle no library function follows
+    wiggle = lambda t: torch.sin(9 * t) + 0.8 * torch.sin(23 * t + 1) + 0.6 * torch.cos(37 * t)  # noqa: E731
+    model, x, y = _two_edge_model(lambda t: 0.7 * t ** 2 - 0.2, wiggle)
+    res = symbolic.auto_symbolic(model, x, y=y)
+    assert [(l, i, j, c.name) for l, i, j, c in res] == [(0, 0, 0, "x^2")]
+    assert [(l, i, j) for l, i, j, _ in res.skipped] == [(0, 1, 0)]      # said so, and left numeric
+    assert symbolic.numeric_edges(model) == [(0, 1, 0)]
+    with torch.no_grad():
+        err = float(torch.sqrt(torch.mean((model(x)[:, 0] - y) ** 2)))
+    assert err < 1e-3 * float(torch.std(y))                             # the network still computes y
+    # judged edge by edge (the R^2 rule) the wiggle gets a function all the same
+    model2, x2, _ = _two_edge_model(lambda t: 0.7 * t ** 2 - 0.2, wiggle)
+    assert len(symbolic.auto_symbolic(model2, x2)) == 2

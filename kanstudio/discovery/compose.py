@@ -86,8 +86,11 @@ def _line_error(h: np.ndarray, y: np.ndarray) -> float:
     return float(np.sqrt(np.mean(r * r)))
 
 
-def compose(ctx) -> None:
-    """Test y = g(h(x)) on a [n, 1, 1] network; on success solve h and read g."""
+def compose(ctx, additive_error: float = math.inf) -> None:
+    """Test y = g(h(x)) on a [n, 1, 1] network; on success solve h and read g.
+    ``additive_error``: the best held-out error of the additive [n, 1] models (in
+    any view: y, log y, 1/y); where one is as good as the bottleneck, g is what
+    that view undoes (exp, 1/y) and the composition adds nothing."""
     from .split import factor_options
     if ctx.n_in < 2 or ctx.depth >= 2 or ctx.clock.left() <= 4.0 or not ctx.has_oracle():
         return
@@ -105,6 +108,8 @@ def compose(ctx) -> None:
     err, wide, model, view = best
     if not err <= min(EXPLAINED * ctx.y_std, NEAR_WIDE * max(wide, 1e-6 * ctx.y_std)):
         return                      # held-out rows say: not one function of one sum
+    if additive_error <= NEAR_WIDE * err:
+        return                      # an additive model in some view does as well
     h_tr, h_te = (bottleneck_values(model, view, X) for X in (ctx.X_train, ctx.X_test))
     if not (np.isfinite(h_tr).all() and np.isfinite(h_te).all()) or float(np.std(h_tr)) == 0:
         return

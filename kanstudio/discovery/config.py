@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from ..engine.defaults import EDGE_TH, GRID, K, LAMB, NODE_TH, WEIGHT_SIMPLE
+from ..engine.defaults import DISCOVERY_EDGE_TH, GRID, K, LAMB, NODE_TH, WEIGHT_SIMPLE
 
 __all__ = ["DiscoverConfig", "EXACT_REL", "EXACT_MAX_REL"]
 
@@ -29,7 +29,7 @@ class DiscoverConfig:
     tolerance: float = 0.05              # pick: relative slack on the best error
     log_space: bool = True               # try log-space (power law / product) hypotheses
     weight_simple: float = WEIGHT_SIMPLE
-    edge_th: float = EDGE_TH             # edges scoring at or below this are pruned
+    edge_th: float = DISCOVERY_EDGE_TH   # edges scoring at or below this are pruned
     node_th: float = NODE_TH
     snap: bool = True
     device: str = "cpu"

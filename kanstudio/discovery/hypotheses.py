@@ -211,7 +211,7 @@ def run_all(ctx: Context):
         if not stop():
             peel(ctx)
         if not stop():
-            compose(ctx)
+            compose(ctx, min(shallow_rmse.values(), default=math.inf))
     # general networks, most promising coordinates first: those in which the
     # additive [n, 1] model came closest (log(y) over log(x) for Boltzmann-like
     # factors C*prod(x^a)*exp(-prod(x^b)), raw for compositions of sums, ...)

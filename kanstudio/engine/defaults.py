@@ -9,7 +9,7 @@ fit(lamb=0.01) -> prune(node_th=1e-2, edge_th=3e-2) -> auto_symbolic() -> fit().
 from __future__ import annotations
 
 __all__ = ["GRID", "K", "STEPS", "LAMB", "RETRAIN_LAMB", "NODE_TH", "EDGE_TH", "WEIGHT_SIMPLE",
-           "FIT_SETTINGS"]
+           "DISCOVERY_EDGE_TH", "FIT_SETTINGS"]
 
 GRID = 5                # B-spline grid intervals
 K = 3                   # spline order (cubic)
@@ -19,6 +19,10 @@ RETRAIN_LAMB = 0.0      # retrain after pruning and fixing edges: the structure 
 NODE_TH = 1e-2          # prune: hidden nodes whose attribution score is at most this go ...
 EDGE_TH = 3e-2          # ... then the edges scoring at most this
 WEIGHT_SIMPLE = 0.8     # auto-symbolic: weight of a function's simplicity against its fit
+# discovery cuts edges more lightly: it prunes [n, 1] models and sparse networks
+# whose weak edges may still carry a real term, and refits every candidate (at
+# 3e-2 it lost laws on devbench it had found at 1e-2)
+DISCOVERY_EDGE_TH = 1e-2
 
 # a project's fit settings (JSON-able; the training panel edits them)
 FIT_SETTINGS = {"width": "", "grid": GRID, "k": K, "optimizer": "lbfgs", "steps": STEPS, "lamb": LAMB,

@@ -97,15 +97,54 @@ class AutoSymbolicResult(list):
         self.skipped = list(skipped)
 
 
+NETWORK_CANDIDATES = 5   # library fits of an edge compared by the whole network's loss
+NETWORK_SLACK = 0.1       # a simpler function may cost the network this much more (relative) ...
+NUMERIC_LOSS = 1e-2       # ... and an edge stays numeric when its best function costs this share of var(y)
+
+
+@torch.no_grad()
+def _by_network(model: KAN, x: torch.Tensor, y: torch.Tensor, edge, candidates) -> Optional[Candidate]:
+    """The candidate for ``edge`` judged by the network: each is fixed in turn and
+    the network's mean squared error on (x, y) measured.  The simplest one whose
+    cost is within NETWORK_SLACK of the cheapest wins; None (leave the edge
+    numeric) when even the cheapest costs more than NUMERIC_LOSS of var(y).  An
+    edge's own R^2 can prefer cos to x^2 when the two differ only where the next
+    layer does not look; the network's loss does not."""
+    l, i, j = edge
+    y = y.reshape(len(y), -1)[:, :1]
+
+    def mse():
+        d = model(x)[:, :1] - y
+        v = float(torch.mean(d * d))
+        return v if np.isfinite(v) else np.inf
+    base = mse()
+    var = float(torch.var(y)) or 1.0
+    costs = []
+    for c in candidates:
+        model.fix_symbolic(l, i, j, c.name, c.params)
+        costs.append(mse() - base)
+        model.unfix_symbolic(l, i, j)
+    if not costs or not np.isfinite(min(costs)):
+        return None
+    best = max(min(costs), 0.0)
+    if best > NUMERIC_LOSS * var:
+        return None
+    ok = [k for k, cost in enumerate(costs) if cost <= best + max(NETWORK_SLACK * best, 1e-9 * var)]
+    return min((candidates[k] for k in ok), key=lambda c: (c.complexity, candidates.index(c)))
+
+
 def auto_symbolic(model: KAN, x, lib: Optional[Sequence[str]] = None, weight_simple: float = WEIGHT_SIMPLE,
                   r2_threshold: float = 0.0, edges: Optional[Sequence[tuple[int, int, int]]] = None,
-                  fit_kw: Optional[dict] = None) -> AutoSymbolicResult:
+                  fit_kw: Optional[dict] = None, y=None) -> AutoSymbolicResult:
     """Fix every alive numeric edge to its best library function.
 
     One batched fit per layer over all of that layer's candidate edges; edges
     already fixed or pruned are skipped.  An edge whose best r2 is below
     ``r2_threshold`` stays numeric and is reported in ``result.skipped``.
-    ``edges`` restricts the work to some (layer, i, j)."""
+    ``edges`` restricts the work to some (layer, i, j).
+
+    With the targets ``y`` (rows of ``x``), each edge's function is chosen by
+    its effect on the whole network instead (``_by_network``)."""
     names = _names(lib)
     todo = numeric_edges(model) if edges is None else [tuple(e) for e in edges]
     if not todo:
@@ -121,6 +160,15 @@ def auto_symbolic(model: KAN, x, lib: Optional[Sequence[str]] = None, weight_sim
         ys = vals[:, ii, jj].T.contiguous()
         res = fit_functions(xs, ys, names, **(fit_kw or {}))
         for e, (i, j) in enumerate(idx):
+            if y is not None:
+                chosen = _by_network(model, _as_tensor(model, x), _as_tensor(model, y),
+                                     (l, i, j), res.candidates(e, weight_simple, NETWORK_CANDIDATES))
+                if chosen is not None:
+                    model.fix_symbolic(l, i, j, chosen.name, chosen.params)
+                    fixed.append((l, i, j, chosen))
+                else:
+                    skipped.append((l, i, j, res.candidates(e, weight_simple, 1)[0]))
+                continue
             best = res.candidates(e, weight_simple, 1)[0]
             if best.r2 >= r2_threshold:
                 model.fix_symbolic(l, i, j, best.name, best.params)

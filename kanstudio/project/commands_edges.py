@@ -241,7 +241,10 @@ class AutoPrune(ComputedCommand):
 
 @register_command
 class AutoSymbolic(ComputedCommand):
-    """Fix every alive numeric edge to its best library function."""
+    """Fix every alive numeric edge to the library function that serves the
+    whole network best (its loss on the training rows, simplest among near
+    ties); an edge that no function fits stays numeric and is listed in
+    ``skipped``."""
     type = "auto_symbolic"
 
     def __init__(self, lib: Optional[Sequence[str]] = None, weight_simple: float = WEIGHT_SIMPLE,
@@ -251,6 +254,9 @@ class AutoSymbolic(ComputedCommand):
         self.weight_simple, self.r2_threshold = float(weight_simple), float(r2_threshold)
         self.fixed: Optional[list[dict]] = None    # [{"edge": [l,i,j], "name", "r2", "params"}]
         self.skipped: Optional[list[dict]] = None
+
+    def _gather(self, project) -> dict:
+        return {**super()._gather(project), "y": project.dataset.tensors("train")[1]}
 
     def default_label(self) -> str:
         if self.fixed is None:
@@ -263,8 +269,9 @@ class AutoSymbolic(ComputedCommand):
         model = inputs["model"]
         if progress:
             progress(-1.0, "Fitting symbolic functions…")
+        # each edge's function chosen by the whole network's loss on the training rows
         res = auto_symbolic(model, inputs["x"], lib=self.lib, weight_simple=self.weight_simple,
-                            r2_threshold=self.r2_threshold)
+                            r2_threshold=self.r2_threshold, y=inputs.get("y"))
 
         def rec(entry):
             l, i, j, c = entry
