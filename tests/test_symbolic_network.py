@@ -9,18 +9,23 @@ from kanstudio.engine.network import KAN
 from kanstudio.engine.spline import curve_to_coef
 
 
-def _edge_model(fn, lo, hi, n=200, grid=20):
-    """A [1,1] KAN whose single edge is a spline fitted to fn on [lo, hi] (no training)."""
-    x = torch.linspace(lo, hi, n, dtype=torch.float64)[:, None]
-    model = KAN([1, 1], grid=grid, seed=0)
+def _spline_model(width, x, values, grid):
+    """A one-layer KAN whose edges are splines fitted to values(x) [N, in, out] (no training)."""
+    model = KAN(width, grid=grid, seed=0)
     model.update_grid_from_samples(x)
     layer = model.layers[0]
     with torch.no_grad():
         layer.scale_base.zero_()
         layer.scale_sp.fill_(1.0)
-        layer.coef.data = curve_to_coef(x, fn(x)[:, :, None], layer.grid, layer.k)
+        layer.coef.data = curve_to_coef(x, values(x), layer.grid, layer.k)
     model.invalidate()
-    return model, x
+    return model
+
+
+def _edge_model(fn, lo, hi, n=200, grid=20):
+    """A [1,1] KAN whose single edge is a spline fitted to fn on [lo, hi] (no training)."""
+    x = torch.linspace(lo, hi, n, dtype=torch.float64)[:, None]
+    return _spline_model([1, 1], x, lambda z: fn(z)[:, :, None], grid), x
 
 
 @pytest.mark.parametrize("name,fn,lo,hi", [
@@ -85,15 +90,7 @@ def _two_edge_model(f0, f1, lo=-1.0, hi=1.0, n=400, grid=30):
     """A [2,1] KAN whose edges are splines fitted to f0(x0) and f1(x1); y = their sum."""
     g = torch.Generator().manual_seed(2)
     x = torch.rand(n, 2, dtype=torch.float64, generator=g) * (hi - lo) + lo
-    model = KAN([2, 1], grid=grid, seed=0)
-    model.update_grid_from_samples(x)
-    layer = model.layers[0]
-    with torch.no_grad():
-        layer.scale_base.zero_()
-        layer.scale_sp.fill_(1.0)
-        vals = torch.stack([f0(x[:, 0]), f1(x[:, 1])], 1)[:, :, None]
-        layer.coef.data = curve_to_coef(x, vals, layer.grid, layer.k)
-    model.invalidate()
+    model = _spline_model([2, 1], x, lambda z: torch.stack([f0(z[:, 0]), f1(z[:, 1])], 1)[:, :, None], grid)
     with torch.no_grad():
         y = model(x)[:, 0].clone()
     return model, x, y

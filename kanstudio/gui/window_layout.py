@@ -142,7 +142,7 @@ class LayoutMixin:
         self.resizeDocks([self.dock_inspector, self.dock_history], [int(0.62 * h), int(0.2 * h)],
                          Qt.Orientation.Vertical)
         self.resizeDocks([self.dock_formula], [int(0.26 * h)], Qt.Orientation.Vertical)
-        self.resizeDocks([self.dock_formula, self.dock_pareto], [int(0.55 * w), int(0.45 * w)],
+        self.resizeDocks([self.dock_formula, self.dock_pareto], [int(0.45 * w), int(0.55 * w)],
                          Qt.Orientation.Horizontal)
 
     def set_theme(self, choice: str):
