@@ -253,3 +253,64 @@ def test_the_cli_budget_counts_from_the_start_of_the_command(tmp_path, monkeypat
     assert args.func(args) == 2
     assert "stop here" in capsys.readouterr().err
     assert 40 - 12 - 2.5 < seen["budget"] < 40 - 12
+
+
+def test_target_transforms_are_offered_only_where_defined_and_read_back_exactly():
+    from kanstudio.discovery.target_transforms import usable_transforms
+    pos = np.linspace(1.0, 3.0, 50)
+    mixed = np.linspace(-1.0, 1.0, 50)
+    assert [t.name for t in usable_transforms(mixed)] == ["y"]          # no log or 1/y of a sign change
+    names = [t.name for t in usable_transforms(pos)]
+    assert names[0] == "y" and {"y^2", "1/y", "1/y^2", "log|y|"} <= set(names)
+    near_zero = np.concatenate([pos, [1e-6]])
+    assert "1/y" not in [t.name for t in usable_transforms(near_zero)]
+    t = sympy.Symbol("t")
+    for sign, y in ((1, pos), (-1, -pos)):
+        for tr in usable_transforms(y):
+            back = tr.read_back(t, y)
+            # y -> T(y) -> back gives y again on every row
+            vals = evaluate_numpy(back, {t: tr.apply(y)})
+            assert np.allclose(np.broadcast_to(vals, y.shape), y, rtol=1e-12), (tr.name, sign)
+
+
+def test_the_symbolic_search_races_transforms_of_the_target():
+    """sqrt(a^2 + b^2 + 1) is a short polynomial in y^2: the race finds it there
+    and reads it back as y; without transforms only y itself is searched."""
+    from kanstudio.discovery.symbolic_search import symbolic_search
+    rng = np.random.default_rng(2)
+    X = rng.uniform(1, 5, size=(400, 2))
+    y = np.sqrt(X[:, 0] ** 2 + X[:, 1] ** 2 + 1)
+    ctx = _context(X, y, ["a", "b"], budget=20, engine=OperonEngine())
+    symbolic_search(ctx, 12.0)
+    assert ctx.exact_found()
+    best = min(ctx.candidates, key=lambda c: c.test_rmse)
+    assert "search" in best.stage and best.derivation[0].kind == "symbolic search"
+    assert best.test_rmse < 1e-6 * np.std(y)
+    # the race is in the stage log; with transforms off only y is searched
+    plain = _context(X, y, ["a", "b"], budget=5, engine=OperonEngine())
+    plain.cfg.target_transforms = False
+    symbolic_search(plain, 1.0)
+    assert all("(operon, y)" in c.stage for c in plain.candidates)
+
+
+def test_discovery_in_a_child_process_reports_progress_answers_and_fails_in_one_line():
+    from kanstudio.data import Dataset
+    from kanstudio.discovery.child_process import ChildFailed, discover_in_child
+    X = RNG.uniform(1, 2, size=(200, 2))
+    ds = Dataset.from_arrays(X, 3 * X[:, 0] + X[:, 1], ["a", "b"], ["y"], test_fraction=0.2, seed=0)
+    stages = []
+    res = discover_in_child(ds, DiscoverConfig(budget_seconds=8), progress=lambda s, f: stages.append(s))
+    assert res.status == EXACT and stages
+    a, b = sympy.symbols("a b", positive=True)
+    assert float(res.formula.subs({a: 1.5, b: 1.25})) == pytest.approx(5.75, rel=1e-9)
+    # a cancel answers at once with what the child has
+    import threading
+    import time
+    flag = threading.Event()
+    flag.set()
+    t0 = time.perf_counter()
+    res = discover_in_child(ds, DiscoverConfig(budget_seconds=60), cancel=flag)
+    assert res.cancelled and time.perf_counter() - t0 < 15
+    empty = SimpleNamespace(X=X[:0], Y=X[:0, 0], input_names=["a", "b"], target_names=["y"])
+    with pytest.raises(ChildFailed, match="no rows"):
+        discover_in_child(empty, DiscoverConfig(budget_seconds=5))

@@ -35,3 +35,5 @@ class DiscoverConfig:
     device: str = "cpu"
     engine: str = "operon"               # symbolic-search engine ("none": the KAN library only)
     search_share: float = 0.4            # share of the time left that one symbolic search may take
+    target_transforms: bool = True       # the symbolic search also races y^2, 1/y, log|y|, ... (see
+                                         # target_transforms.py)

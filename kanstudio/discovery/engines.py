@@ -91,40 +91,17 @@ class OperonEngine:
             random_state=seed, warm_start=True)
 
     def search(self, X, y, seconds, seed, stop) -> list:
-        X = np.ascontiguousarray(X, dtype=np.float32)
-        y = np.ascontiguousarray(y, dtype=np.float32)   # Operon evaluates in float32
-        if not (np.isfinite(X).all() and np.isfinite(y).all()) or float(np.std(y)) == 0:
-            return []
-        deadline = time.perf_counter() + float(seconds)
-        var = float(np.var(y.astype(np.float64)))
-        per_run = max(1, self.restart_generations // self.generations_per_slice)
-        out, seen = [], set()
-        for run in range(1_000_000):
-            reg = self._regressor(seed)
-            front, done = [], False
-            for k in range(per_run):
-                if (run or k) and (stop() or time.perf_counter() >= deadline):
-                    done = True
-                    break
-                reg.set_params(random_state=(seed * 1_000_003 + run) * 10_007 + k)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    reg.fit(X, y)
-                front = reg.pareto_front_
-                # float32 round-off: nothing better is left to find on these rows
-                if min(d["mean_squared_error"] for d in front) <= 1e-11 * var:
-                    done = True
-                    break
-            for e in (self._expressions(reg, front, X.shape[1]) if front else []):
-                if e not in seen:
-                    seen.add(e)
-                    out.append(e)
-            if done:
-                break
-        return sorted(out, key=lambda e: sympy.count_ops(e))
+        run = self.start(X, y, seed)
+        run.advance(seconds, stop)
+        return run.expressions()
+
+    def start(self, X, y, seed) -> "OperonRun":
+        """A search that can be advanced a few seconds at a time, keeping its
+        population between calls (several targets can share the time)."""
+        return OperonRun(self, X, y, seed)
 
     @staticmethod
-    def _expressions(reg, front, n: int) -> list:
+    def expressions_of(reg, front, n: int) -> list:
         import pyoperon as op
         from ..data.expressions import parse_expression
 
@@ -142,3 +119,67 @@ class OperonEngine:
                 continue       # an operator our parser does not take: leave the candidate out
             out.append(expr.xreplace({s: syms[s.name] for s in expr.free_symbols}))
         return out
+
+
+class OperonRun:
+    """One Operon search on one target, advanced in slices; its fronts (one per
+    restart) are pooled.  ``advance`` returns True once the search is over (a
+    formula at float32 round-off, or rows it cannot use)."""
+
+    def __init__(self, engine: OperonEngine, X, y, seed: int):
+        self.engine, self.seed = engine, int(seed)
+        self.X = np.ascontiguousarray(X, dtype=np.float32)
+        self.y = np.ascontiguousarray(y, dtype=np.float32)   # Operon evaluates in float32
+        self.done = not (np.isfinite(self.X).all() and np.isfinite(self.y).all()) or float(np.std(self.y)) == 0
+        self.var = float(np.var(self.y.astype(np.float64)))
+        self.per_run = max(1, engine.restart_generations // engine.generations_per_slice)
+        self.run, self.k = 0, 0          # restart number, slice within it
+        self.reg, self.front = None, []
+        self.pooled: list = []           # expressions of finished restarts
+        self.slices = 0                  # slices run so far (over all restarts)
+        self.exact = False               # a formula at float32 round-off was found
+
+    def _finish_restart(self):
+        if self.front:
+            self.pooled += self.engine.expressions_of(self.reg, self.front, self.X.shape[1])
+        self.reg, self.front = None, []
+        self.run, self.k = self.run + 1, 0
+
+    def advance(self, seconds: float, stop: Callable[[], bool]) -> bool:
+        if self.done:
+            return True
+        deadline = time.perf_counter() + float(seconds)
+        ran = False
+        while True:
+            # the run's first slice always runs; later ones only within the time
+            # given, and one slice per call at least, so short calls still progress
+            if self.slices and stop():
+                return False
+            if ran and time.perf_counter() >= deadline:
+                return False
+            ran = True
+            if self.reg is None:
+                self.reg = self.engine._regressor(self.seed)
+            self.reg.set_params(random_state=(self.seed * 1_000_003 + self.run) * 10_007 + self.k)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.reg.fit(self.X, self.y)
+            self.front = self.reg.pareto_front_
+            self.k += 1
+            self.slices += 1
+            # float32 round-off: nothing better is left to find on these rows
+            if self.front and min(d["mean_squared_error"] for d in self.front) <= 1e-11 * self.var:
+                self.done = self.exact = True
+                return True
+            if self.k >= self.per_run:
+                self._finish_restart()
+
+    def expressions(self) -> list:
+        """Every distinct expression on the fronts so far, simplest first."""
+        current = self.engine.expressions_of(self.reg, self.front, self.X.shape[1]) if self.front else []
+        out, seen = [], set()
+        for e in self.pooled + current:
+            if e not in seen:
+                seen.add(e)
+                out.append(e)
+        return sorted(out, key=lambda e: sympy.count_ops(e))

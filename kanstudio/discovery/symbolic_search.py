@@ -9,18 +9,22 @@ Pareto front as the KAN's formulas.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import sympy
 
 from .derivation import Step
 from .engines import engine_symbols
+from .target_transforms import TRANSFORMS, usable_transforms
 
 __all__ = ["symbolic_search", "one_variable", "search_piece", "reading_error", "worth_polishing"]
 
-MAX_ROWS = 500        # rows the engine evaluates (its cost is linear in them)
+MAX_ROWS = 250        # rows the engine evaluates (at 500 it runs half the generations)
 KEEP_ACCURATE = 6     # front members kept by error ...
 KEEP_SMALL = 3        # ... and by size
+FIRST_ROUND = 0.4     # share of a search's time spread evenly over the target's transforms
+IDENTITY = TRANSFORMS[0]
 
 
 def worth_polishing(errors, limit_ratio: float = 10.0) -> list[int]:
@@ -37,28 +41,88 @@ def worth_polishing(errors, limit_ratio: float = 10.0) -> list[int]:
 
 
 def symbolic_search(ctx, seconds: float, label: str = "symbolic search") -> int:
-    """Run the context's engine for up to ``seconds``; returns how many candidates it added."""
+    """Run the context's engine for up to ``seconds`` on the target and on the
+    transforms of it that are defined here (target_transforms: y^2, 1/y, log|y|,
+    ...), as a race: each transform gets an equal share of the first
+    FIRST_ROUND of the time, then the two whose formulas, read back as y, come
+    closest share the rest (two thirds and one third).  Returns how many
+    candidates it added."""
     engine = ctx.engine
     if engine is None or seconds <= 0.5 or ctx.clock.left() <= 0.5:
         return 0
     rows = ctx.kan_rows[:MAX_ROWS]
+    X, y = ctx.X_train[rows], ctx.y_train[rows]
     seconds = min(seconds, ctx.clock.left())
-    with ctx.clock.stage(f"{label} ({engine.name}, {seconds:.0f} s)"):
-        exprs = engine.search(ctx.X_train[rows], ctx.y_train[rows], seconds, ctx.cfg.seed,
-                              ctx.clock.stop_training)
-    if not exprs:
-        return 0
+    transforms = usable_transforms(y) if ctx.cfg.target_transforms and hasattr(engine, "start") else [IDENTITY]
     to_ours = dict(zip(engine_symbols(ctx.n_in), ctx.symbols))
-    exprs = [e.xreplace(to_ours) for e in exprs]
-    errors = [ctx.rmse(e, ctx.X_test, ctx.y_test) for e in exprs]
-    step = Step("symbolic search", f"{engine.name} searched the target as a formula in {', '.join(ctx.names)} "
-                                   f"({len(exprs)} formulas on its front)", tuple(ctx.names))
+    found: dict = {}              # y-space expression -> (transform, test RMSE)
+
+    def collect(transform, run) -> float:
+        best = math.inf
+        for e in run.expressions():
+            expr = transform.read_back(e.xreplace(to_ours), y)
+            if expr not in found:
+                found[expr] = (transform, ctx.rmse(expr, ctx.X_test, ctx.y_test))
+            best = min(best, found[expr][1])
+        return best
+
+    names = ", ".join(t.name for t in transforms)
+    with ctx.clock.stage(f"{label} ({engine.name}, {seconds:.0f} s; targets {names})"):
+        deadline = time.perf_counter() + seconds
+        runs = [(t, _start(engine, X, t.apply(y), ctx.cfg.seed)) for t in transforms]
+        share = FIRST_ROUND * seconds / len(runs)
+        best = {}
+        for t, run in runs:
+            run.advance(min(share, deadline - time.perf_counter()), ctx.clock.stop_training)
+            best[t.name] = collect(t, run)
+            if run.exact or ctx.clock.stop_training():
+                break       # a formula at the engine's round-off: nothing left to race for
+        ranked = sorted((r for r in runs if r[0].name in best and not r[1].done),
+                        key=lambda r: best[r[0].name])[:2]
+        if not any(run.exact for _, run in runs):
+            for (t, run), part in zip(ranked, (2 / 3, 1.0) if len(ranked) == 2 else (1.0,)):
+                left = deadline - time.perf_counter()
+                if left <= 0.2 or ctx.clock.stop_training():
+                    break
+                run.advance(part * left, ctx.clock.stop_training)
+                best[t.name] = collect(t, run)
+    if not found:
+        return 0
+    exprs = sorted(found, key=sympy.count_ops)
+    errors = [found[e][1] for e in exprs]
     before = len(ctx.candidates)
     for i in worth_polishing(errors):
         if ctx.clock.left() <= 0 or ctx.exact_found():
             break
-        ctx.add_structure(exprs[i], f"{label} ({engine.name})", steps=(step,))
+        t = found[exprs[i]][0]
+        what = "the target" if t is IDENTITY else f"{t.name}"
+        step = Step("symbolic search", f"{engine.name} searched {what} as a formula in {', '.join(ctx.names)}"
+                                       + ("" if t is IDENTITY else f", read back as y")
+                                       + f" ({len(exprs)} formulas on its fronts)", tuple(ctx.names))
+        ctx.add_structure(exprs[i], f"{label} ({engine.name}, {t.name})", steps=(step,))
     return len(ctx.candidates) - before
+
+
+def _start(engine, X, t, seed):
+    if hasattr(engine, "start"):
+        return engine.start(X, t, seed)
+    return _OneShot(engine, X, t, seed)
+
+
+class _OneShot:
+    """An engine without ``start``: one search in the first call."""
+
+    def __init__(self, engine, X, t, seed):
+        self.engine, self.X, self.t, self.seed = engine, X, t, seed
+        self.found, self.done, self.exact = [], False, False
+
+    def advance(self, seconds, stop):
+        if not self.done:
+            self.found, self.done = self.engine.search(self.X, self.t, seconds, self.seed, stop), True
+        return True
+
+    def expressions(self):
+        return self.found
 
 
 def one_variable(ctx, x: np.ndarray, g: np.ndarray, symbol, seconds: float = 2.0, keep: int = 2) -> list:

@@ -234,9 +234,11 @@ def discover_job(dataset, config, aux=None):
     columns (``aux``), once, here: project.pareto, the Pareto list and a
     chosen candidate all read from the substituted result."""
     def run(ctx):
-        from ..discovery.pipeline import discover
+        # in a child process: the symbolic engine holds the interpreter lock for
+        # hundreds of ms at a time, which in this process would freeze the window
+        from ..discovery.child_process import discover_in_child
         from ..project.aux_formula import substitute_discovery
-        res = discover(dataset, config, progress=lambda stage, f: ctx.progress(f, f"Discover: {stage}"),
-                       cancel=ctx.cancel)
+        res = discover_in_child(dataset, config, progress=lambda stage, f: ctx.progress(f, f"Discover: {stage}"),
+                                cancel=ctx.cancel)
         return substitute_discovery(res, aux)
     return run

@@ -1,0 +1,85 @@
+"""Transforms of the target that make a law simpler to search for.
+
+Many laws are short in some function of y rather than in y itself:
+sqrt(a^2 + b^2) is a polynomial in y^2, q / sqrt(r^2 + d^2 - 2 d r cos a) in
+1/y^2, log(x + 1) + log(x^2 + 1) in exp(y), a ratio of sums in 1/y.  AI
+Feynman tries such transforms of y before anything else; here each one is
+a target the symbolic engine may search, and a formula t(x) found for T(y)
+is read back as y = T^-1(t(x)).
+
+A transform is only offered where it is defined and well conditioned on the
+rows: a log or a reciprocal needs y of one sign away from 0, exp(y) a target
+spanning a few units at most.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import sympy
+
+__all__ = ["TargetTransform", "TRANSFORMS", "usable_transforms"]
+
+EXP_SPAN = 10.0       # exp(y) only for targets spanning at most this (e^10 ~ 2e4 between rows)
+NEAR_ZERO = 1e-3      # 1/y needs min|y| >= this * median|y|
+
+
+@dataclass(frozen=True)
+class TargetTransform:
+    name: str                                    # how the derivation names the target: "1/y"
+    forward: Callable[[np.ndarray, int], np.ndarray]   # (y, sign) -> T(y)
+    back: Callable[[sympy.Expr, int], sympy.Expr]      # (t, sign) -> y
+    needs: str                                   # "any" | "one sign" | "away from 0" | "small span"
+
+    def usable(self, y: np.ndarray) -> bool:
+        y = np.asarray(y, dtype=np.float64)
+        if not len(y) or not np.isfinite(y).all():
+            return False
+        if self.needs == "any":
+            return True
+        if self.needs == "small span":
+            return float(np.ptp(y)) <= EXP_SPAN
+        sign = _sign(y)
+        if sign == 0:
+            return False
+        if self.needs == "away from 0":
+            a = np.abs(y)
+            return float(a.min()) >= NEAR_ZERO * float(np.median(a))
+        return True
+
+    def apply(self, y: np.ndarray) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            return self.forward(y, _sign(y))
+
+    def read_back(self, t: sympy.Expr, y: np.ndarray) -> sympy.Expr:
+        return self.back(t, _sign(np.asarray(y, dtype=np.float64)))
+
+
+def _sign(y: np.ndarray) -> int:
+    if (y > 0).all():
+        return 1
+    if (y < 0).all():
+        return -1
+    return 0
+
+
+TRANSFORMS = (
+    TargetTransform("y", lambda y, s: y, lambda t, s: t, "any"),
+    TargetTransform("y^2", lambda y, s: y * y, lambda t, s: s * sympy.sqrt(t), "one sign"),
+    TargetTransform("1/y", lambda y, s: 1.0 / y, lambda t, s: 1 / t, "away from 0"),
+    TargetTransform("1/y^2", lambda y, s: 1.0 / (y * y), lambda t, s: s / sympy.sqrt(t), "away from 0"),
+    TargetTransform("log|y|", lambda y, s: np.log(s * y), lambda t, s: s * sympy.exp(t), "one sign"),
+)
+
+
+def usable_transforms(y: np.ndarray) -> list[TargetTransform]:
+    """The transforms defined and well conditioned on these target values, y first."""
+    out = []
+    for t in TRANSFORMS:
+        if t.usable(y):
+            v = t.apply(y)
+            if np.isfinite(v).all() and float(np.std(v)) > 0:
+                out.append(t)
+    return out
