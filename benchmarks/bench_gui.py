@@ -327,6 +327,10 @@ def screenshots(app, win, out: Path, tmp: Path):
     wait(app, lambda: idle(win) and len(win.history_panel.labels()) > n_entries
          and win.formula_panel.verdict.isVisible(), timeout=120)
     print(f"  discover: {win.history_panel.labels()[-1]}")
+    # a desktop-sized window: the Formula dock is wide enough for the formula's plot against the data
+    win.resize(1800, 1000)
+    win._apply_default_layout()
+    pump(app, 0.8)
     shot("discover.png")
 
 

@@ -199,3 +199,24 @@ def test_worker_runs_jobs_in_order_and_reports_errors(qtbot):
     assert out[-1] == ("error", "ZeroDivisionError: division by zero", True)
     assert busy[0] is True and busy[-1] is False
     assert runner.shutdown()
+
+
+def test_the_formula_panel_draws_the_formula_against_the_data_where_there_is_room(qtbot):
+    import numpy as np
+    from kanstudio.gui.formula_panel import FormulaInfo, FormulaPanel
+    panel = FormulaPanel()
+    qtbot.addWidget(panel)
+    panel.resize(700, 260)
+    panel.show()
+    x = np.linspace(0, 1, 30)
+    curve = {"kind": "curve", "x": x, "measured": 2 * x + 0.01, "line_x": x, "line_y": 2 * x,
+             "x_label": "t", "y_label": "h"}
+    panel.show_formula(FormulaInfo(latex=["2 t"], output_names=["h"], sympy_str=["2*t"], curve=curve))
+    assert panel.against_data() is curve and panel.fit_plot.isVisible()
+    assert panel.fit_plot.getAxis("bottom").labelText == "t"
+    panel.resize(260, 260)                    # a narrow dock: the formula keeps the room
+    qtbot.waitUntil(lambda: not panel.fit_plot.isVisible(), timeout=2000)
+    panel.resize(700, 260)
+    qtbot.waitUntil(lambda: panel.fit_plot.isVisible(), timeout=2000)
+    panel.show_message("No model yet.")
+    assert panel.against_data() is None and not panel.fit_plot.isVisible()

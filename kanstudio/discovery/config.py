@@ -23,6 +23,9 @@ class DiscoverConfig:
     grid: int = GRID
     k: int = K
     lamb: float = LAMB                   # sparsity regularisation of the general stage
+    # what that penalty measures (FitConfig.reg_metric): discovery keeps the compiled
+    # "spline" penalty it was measured with on devbench; the app's loop uses "activation"
+    reg_metric: str = "spline"
     steps: int = 30                      # LBFGS steps per training stage
     max_train_rows: int = 500            # rows used to train the networks
     max_polish_rows: int = 2000          # rows used to refit formula constants
@@ -35,5 +38,6 @@ class DiscoverConfig:
     device: str = "cpu"
     engine: str = "operon"               # symbolic-search engine ("none": the KAN library only)
     search_share: float = 0.4            # share of the time left that one symbolic search may take
-    target_transforms: bool = True       # the symbolic search also races y^2, 1/y, log|y|, ... (see
-                                         # target_transforms.py)
+    target_transforms: bool = True       # a second symbolic search races y^2, 1/y, 1/y^2, log|y| (see
+                                         # target_transforms.py) ...
+    transform_share: float = 0.3         # ... in this share of the time left after the first

@@ -125,7 +125,8 @@ class Context:
         rows = self.rows_for(view)
         xs = view.x_tensor(self.X_train[rows], device=model.device)
         ys = view.y_tensor(self.y_train[rows], device=model.device)
-        cfg = FitConfig(steps=steps or self.cfg.steps, lamb=lamb, seed=seed, update_grid=update_grid)
+        cfg = FitConfig(steps=steps or self.cfg.steps, lamb=lamb, seed=seed, update_grid=update_grid,
+                        reg_metric=self.cfg.reg_metric)
         fit(model, xs, ys, config=cfg, cancel=self.clock.stop_training)
         self.clock.check()
         return xs

@@ -198,6 +198,12 @@ def run_all(ctx: Context):
     # KAN's structured hypotheses and decompositions then have the rest
     symbolic_search(ctx, ctx.cfg.search_share * ctx.clock.left())
     peel(ctx)
+    # a law short in y^2, 1/y, 1/y^2 or log|y| rather than in y: the engine
+    # again, racing those targets
+    if not stop():
+        if symbolic_search(ctx, ctx.cfg.transform_share * ctx.clock.left(), "symbolic search on transforms of y",
+                           transforms=True) and not stop():
+            peel(ctx)
     if not stop():                  # only with a formula good enough to stand in for f:
         reduce_by_symmetry(ctx)
     if not stop():

@@ -23,7 +23,8 @@ __all__ = ["symbolic_search", "one_variable", "search_piece", "reading_error", "
 MAX_ROWS = 250        # rows the engine evaluates (at 500 it runs half the generations)
 KEEP_ACCURATE = 6     # front members kept by error ...
 KEEP_SMALL = 3        # ... and by size
-FIRST_ROUND = 0.4     # share of a search's time spread evenly over the target's transforms
+FIRST_ROUND = 0.4     # share of a race's time spread evenly over the target's transforms
+MIN_RACE_SECONDS = 2.0  # a race needs at least this per transform
 IDENTITY = TRANSFORMS[0]
 
 
@@ -40,20 +41,26 @@ def worth_polishing(errors, limit_ratio: float = 10.0) -> list[int]:
     return sorted(keep)
 
 
-def symbolic_search(ctx, seconds: float, label: str = "symbolic search") -> int:
-    """Run the context's engine for up to ``seconds`` on the target and on the
-    transforms of it that are defined here (target_transforms: y^2, 1/y, log|y|,
-    ...), as a race: each transform gets an equal share of the first
-    FIRST_ROUND of the time, then the two whose formulas, read back as y, come
-    closest share the rest (two thirds and one third).  Returns how many
-    candidates it added."""
+def symbolic_search(ctx, seconds: float, label: str = "symbolic search", transforms: bool = False) -> int:
+    """Run the context's engine for up to ``seconds`` on the target y, or, with
+    ``transforms``, on the transforms of it that are defined here
+    (target_transforms: y^2, 1/y, 1/y^2, log|y|) as a race: each gets an equal
+    share of the first FIRST_ROUND of the time, then the two whose formulas,
+    read back as y, come closest share the rest (two thirds and one third).
+    Returns how many candidates it added."""
     engine = ctx.engine
     if engine is None or seconds <= 0.5 or ctx.clock.left() <= 0.5:
         return 0
     rows = ctx.kan_rows[:MAX_ROWS]
     X, y = ctx.X_train[rows], ctx.y_train[rows]
     seconds = min(seconds, ctx.clock.left())
-    transforms = usable_transforms(y) if ctx.cfg.target_transforms and hasattr(engine, "start") else [IDENTITY]
+    if transforms:
+        transforms = [t for t in usable_transforms(y) if t is not IDENTITY] if hasattr(engine, "start") else []
+        # a race in a few seconds gives each target too few generations to tell them apart
+        if not ctx.cfg.target_transforms or not transforms or seconds < MIN_RACE_SECONDS * len(transforms):
+            return 0
+    else:
+        transforms = [IDENTITY]
     to_ours = dict(zip(engine_symbols(ctx.n_in), ctx.symbols))
     found: dict = {}              # y-space expression -> (transform, test RMSE)
 

@@ -17,6 +17,12 @@ class FitConfig:
     lamb: float = 0.0                   # overall regularisation strength
     lamb_l1: float = 1.0
     lamb_entropy: float = 2.0
+    # what the penalty measures on each edge: "activation", the spread of its
+    # whole numeric activation (scale_base*silu + scale_sp*spline), as the KAN
+    # reference's default does; "spline", the spread of the unscaled spline
+    # alone (kanstudio's earlier penalty: compiled, but the scales and the SiLU
+    # branch escape it, so a fit with lambda stays dense)
+    reg_metric: str = "activation"
     update_grid: bool = True
     grid_update_num: int = 10           # grid updates during the first part of training
     stop_grid_update_step: int = 50
@@ -31,6 +37,8 @@ class FitConfig:
     def __post_init__(self):
         if self.optimizer not in ("lbfgs", "adam"):
             raise ValueError(f"unknown optimizer {self.optimizer!r}: use 'lbfgs' or 'adam'")
+        if self.reg_metric not in ("activation", "spline"):
+            raise ValueError(f"unknown reg_metric {self.reg_metric!r}: use 'activation' or 'spline'")
         if self.engine not in ("auto", "torch"):
             raise ValueError(f"unknown engine {self.engine!r}: use 'auto' or 'torch'")
         if self.steps < 0:

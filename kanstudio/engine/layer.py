@@ -112,6 +112,22 @@ class KANLayer(nn.Module):
             y = y + self._symbolic_edges(x).sum(1)
         return y, spread
 
+    def forward_with_activation_spread(self, x: torch.Tensor):
+        """(y [B, out], spread [in, out]): spread = std over the batch of each
+        numeric edge's whole activation, scale_base * silu(x) + scale_sp *
+        spline(x) (what the KAN reference's default penalty measures; the
+        scales and the SiLU branch cannot escape it)."""
+        w = self.numeric_weight()
+        spl = torch.einsum("imb,iom->bio", self.basis_t(x), self.coef)        # [B, in, out]
+        num = w * (self.scale_base * F.silu(x).unsqueeze(-1) + self.scale_sp * spl)
+        y = num.sum(1)
+        if self._weight_cache[2]:
+            y = y + self._symbolic_edges(x).sum(1)
+        B = num.shape[0]
+        # sqrt(var + tiny): a masked edge (all zeros) has a finite gradient
+        var = num.var(0, correction=1) if B > 1 else torch.zeros_like(num[0])
+        return y, torch.sqrt(var + 1e-30)
+
     def tables(self) -> spline.KnotTables:
         # identity, not id(): the tables hold their grid, so it cannot be a reused address
         t = self._tables

@@ -197,13 +197,18 @@ class KAN(nn.Module):
             self.cache = c
         return (x, edge_list) if with_edges else x
 
-    def forward_with_spread(self, x: torch.Tensor):
+    def forward_with_spread(self, x: torch.Tensor, metric: str = "spline"):
         """(y, [layer inputs], [edge spreads [in, out] per layer]) for the
-        regulariser, without materialising any [B, in, out] tensor."""
+        regulariser: the spread of each edge's unscaled spline part ("spline",
+        without materialising any [B, in, out] tensor) or of its whole numeric
+        activation ("activation", FitConfig.reg_metric)."""
         inputs, spreads = [], []
         for l, layer in enumerate(self.layers):
             inputs.append(x)
-            s, spread = layer.forward_with_spread(x)
+            if metric == "activation":
+                s, spread = layer.forward_with_activation_spread(x)
+            else:
+                s, spread = layer.forward_with_spread(x)
             spreads.append(spread)
             x = self._after_layer(l, s)
         return x, inputs, spreads

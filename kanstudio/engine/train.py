@@ -3,7 +3,9 @@ drive the same loop.  ``fit`` is a thin loop over ``fit_steps``.
 
 Objective = MSE + lamb * R, R = sum over layers of
     mu1 * sum(A) + mu2 * (H_rows + H_cols),
-A[i, j] = std_B(spline part of edge i->j) / (std_B(x_i) + 0.1).
+A[i, j] = std_B(edge i->j's numeric activation) / (std_B(x_i) + 0.1)
+(FitConfig.reg_metric "activation", the reference's default; "spline"
+measures the unscaled spline part alone, with the compiled kernels).
 """
 from __future__ import annotations
 
@@ -133,7 +135,9 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
     # The compiled loss-and-gradient where it applies (CPU, no symbolic edges):
     # same objective, without autograd's per-operation cost; with it, Adam
     # runs over one flat vector too (adam.py).
-    use_fast = cfg.engine != "torch" and fused.supports(model)
+    # (they compute the "spline" penalty only: the "activation" one trains with autograd)
+    use_fast = (cfg.engine != "torch" and fused.supports(model)
+                and not (use_reg and cfg.reg_metric == "activation"))
 
     def make_optimizer():
         ps = trainable_parameters(model)
@@ -159,7 +163,7 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
 
     def objective(xb, yb):
         if use_reg:
-            pred, inputs, spreads = model.forward_with_spread(xb)
+            pred, inputs, spreads = model.forward_with_spread(xb, cfg.reg_metric)
             reg = regularization(spreads, inputs, cfg.lamb_l1, cfg.lamb_entropy)
             mse = torch.mean((pred - yb) ** 2)
             return mse + cfg.lamb * reg, reg, mse

@@ -1,6 +1,8 @@
 """The Formula dock: the network's formula as mathematics, its test error,
-rounding, Copy LaTeX / Export, and Discover's verdict on the formula shown
-(the candidates themselves are in the Pareto dock, pareto_panel).
+rounding, Copy LaTeX / Export, the formula against the data (its curve over
+the one input, or its values against the measured ones), and Discover's
+verdict on the formula shown (the candidates themselves are in the Pareto
+dock, pareto_panel).
 
 The main window computes everything in the worker and calls
 ``show_formula(info)``, ``show_incomplete(n, detail)`` or ``show_message(text)``.  The widget that displays the formula has objectName
@@ -14,16 +16,20 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional
 
+import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QPalette
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMenu, QPushButton, QScrollArea, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
 from .mathtext import MathRenderer
+from .theme import plot_colors
 
 __all__ = ["FormulaInfo", "ParetoRow", "FormulaPanel", "display_latex", "latex_name", "FORMULA_PT"]
 
 FORMULA_PT = 22.0
+PLOT_MIN_PANEL_WIDTH = 340   # px: narrower, the formula keeps the whole width and the plot hides
 
 
 @dataclass
@@ -41,6 +47,7 @@ class FormulaInfo:
     digits: int = 4
     python: str = ""                     # NumPy function source (export)
     source: str = "network"              # "network" or the Pareto stage it came from
+    curve: Optional[dict] = None         # tasks.against_data: the formula against the data
 
     @property
     def description(self) -> str:
@@ -81,6 +88,7 @@ class FormulaPanel(QWidget):
 
         self.rmse_label = QLabel("")
         self.rmse_label.setObjectName("formula_rmse")
+        self.rmse_label.setWordWrap(True)      # wraps rather than holding the dock wide
         self.digits_spin = QSpinBox()
         self.digits_spin.setObjectName("formula_digits")
         self.digits_spin.setRange(1, 12)
@@ -96,7 +104,7 @@ class FormulaPanel(QWidget):
         self.export_button.setText("Export")
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         top = QHBoxLayout()
-        top.addWidget(self.rmse_label, 1)
+        top.addStretch(1)
         top.addWidget(QLabel("Digits"))
         top.addWidget(self.digits_spin)
         top.addWidget(self.copy_button)
@@ -133,12 +141,30 @@ class FormulaPanel(QWidget):
         self.verdict.setContentsMargins(4, 2, 4, 2)
         self.verdict.setVisible(False)
 
+        self.fit_plot = pg.PlotWidget()
+        self.fit_plot.setObjectName("formula_fit_plot")
+        self.fit_plot.setAccessibleName("The formula against the data")
+        self.fit_plot.setMenuEnabled(False)
+        self.fit_plot.showGrid(x=True, y=True, alpha=0.25)
+        self.fit_plot.setMinimumSize(150, 100)
+        self.fit_data = pg.ScatterPlotItem(size=4)
+        self.fit_line = pg.PlotDataItem()
+        self.fit_plot.addItem(self.fit_data)
+        self.fit_plot.addItem(self.fit_line)
+        self.fit_plot.setVisible(False)
+        self._curve: Optional[dict] = None
+        middle = QHBoxLayout()
+        middle.setContentsMargins(0, 0, 0, 0)
+        middle.addWidget(self.scroll, 3)
+        middle.addWidget(self.fit_plot, 2)
+
         top_w = QWidget()
         tl = QVBoxLayout(top_w)
         tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.rmse_label)
         tl.addLayout(top)
         tl.addWidget(self.note)
-        tl.addWidget(self.scroll, 1)
+        tl.addLayout(middle, 1)
         tl.addWidget(self.verdict)
         self._filler = QWidget()          # keeps a message at the top when no formula is shown
         tl.addWidget(self._filler, 1)
@@ -214,6 +240,11 @@ class FormulaPanel(QWidget):
         self.scroll.setVisible(True)
         self._filler.setVisible(False)
         self.copy_button.setEnabled(True)
+        self._show_curve(info.curve)
+
+    def against_data(self) -> Optional[dict]:
+        """What the plot beside the formula shows (tasks.against_data), or None."""
+        return self._curve
 
     def show_incomplete(self, n_numeric: int, model_rmse: float = float("nan")):
         self._clear_formula()
@@ -236,8 +267,45 @@ class FormulaPanel(QWidget):
             QGuiApplication.clipboard().setText(self.latex())
 
     # ---------------------------------------------------------- internals
+    def _fits_plot(self) -> bool:
+        """The plot goes beside the formula only where both have room."""
+        return self.width() >= PLOT_MIN_PANEL_WIDTH
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self.fit_plot.setVisible(self._curve is not None and self._fits_plot())
+
+    def _show_curve(self, curve: Optional[dict]):
+        self._curve = curve
+        self.fit_plot.setVisible(curve is not None and self._fits_plot())
+        if curve is None:
+            self.fit_data.setData([], [])
+            self.fit_line.setData([], [])
+            return
+        c = plot_colors(self.palette())
+        self.fit_data.setData(np.asarray(curve["x"]), np.asarray(curve["measured"]), pen=None,
+                              brush=pg.mkBrush(c["train"]))
+        if curve["kind"] == "curve":
+            lx, ly = np.asarray(curve["line_x"]), np.asarray(curve["line_y"])
+            tip = "the data (points) and the formula (line)"
+        else:        # values against measured: the diagonal is a perfect fit
+            lo = float(min(np.min(curve["x"]), np.min(curve["measured"])))
+            hi = float(max(np.max(curve["x"]), np.max(curve["measured"])))
+            lx, ly = np.array([lo, hi]), np.array([lo, hi])
+            tip = "the formula's value against the measured one on every row (on the line: a perfect fit)"
+        self.fit_line.setData(lx, ly, pen=pg.mkPen(c["test"], width=2))
+        self.fit_plot.setToolTip(tip)
+        self.fit_plot.setBackground(c["background"])
+        for ax, label in (("bottom", curve["x_label"]), ("left", curve["y_label"])):
+            axis = self.fit_plot.getAxis(ax)
+            axis.setPen(c["foreground"])
+            axis.setTextPen(c["foreground"])
+            self.fit_plot.setLabel(ax, label)
+        self.fit_plot.enableAutoRange()
+
     def _clear_formula(self):
         self._info = None
+        self._show_curve(None)
         self.scroll.setVisible(False)
         self._filler.setVisible(True)
         self.formula_view.clear()
@@ -265,4 +333,5 @@ class FormulaPanel(QWidget):
     def changeEvent(self, event):
         if event.type() == QEvent.Type.PaletteChange and self._info is not None:
             self._render()
+            self._show_curve(self._curve)
         super().changeEvent(event)

@@ -157,6 +157,39 @@ def candidate_job(row: dict, expr, dataset, digits: int, colour: str, dpr: float
     return run
 
 
+CURVE_ROWS = 2000      # rows drawn against a formula (a subsample of bigger tables)
+
+
+def against_data(expr, dataset):
+    """What the formula panel draws beside a formula: with one input, the data and
+    the formula's curve over that input; with several, the formula's value
+    against the measured one on every row (the diagonal is a perfect fit).
+    None where the formula cannot be evaluated on the rows."""
+    import numpy as np
+    from ..engine.formula import evaluate
+    X, Y = dataset.rows("all")
+    if len(X) > CURVE_ROWS:
+        idx = np.linspace(0, len(X) - 1, CURVE_ROWS).astype(int)
+        X, Y = X[idx], Y[idx]
+    try:
+        with np.errstate(all="ignore"):
+            pred = np.asarray(evaluate(expr, dataset.input_names, X), dtype=np.float64)
+    except (ValueError, TypeError, ZeroDivisionError):
+        return None
+    measured = np.asarray(Y[:, 0], dtype=np.float64)
+    target = str(dataset.target_names[0])
+    ok = np.isfinite(pred) & np.isfinite(measured)
+    if not ok.any():
+        return None
+    if X.shape[1] == 1:
+        x = np.asarray(X[:, 0], dtype=np.float64)
+        order = np.argsort(x[ok])
+        return {"kind": "curve", "x": x[ok], "measured": measured[ok], "line_x": x[ok][order],
+                "line_y": pred[ok][order], "x_label": str(dataset.input_names[0]), "y_label": target}
+    return {"kind": "parity", "x": measured[ok], "measured": pred[ok], "line_x": None, "line_y": None,
+            "x_label": f"measured {target}", "y_label": f"formula's {target}"}
+
+
 def _model_test_rmse(model, dataset) -> float:
     import numpy as np
     import torch
@@ -196,6 +229,7 @@ def _formula_info(exprs, latex, sympy_str, complexity, dataset, digits, colour, 
     info = FormulaInfo(latex=list(latex), output_names=names, pretty=pretty, sympy_str=list(sympy_str),
                        test_rmse=rmse, model_rmse=model_rmse, complexity=int(complexity), digits=digits,
                        python=python)
+    info.curve = against_data(exprs[0], dataset) if exprs else None
     shown = display_latex(info)
     info.png = render_png(shown, FORMULA_PT, 100.0 * dpr, colour)
     info.png_key = MathRenderer.key(shown, FORMULA_PT, dpr, colour)
