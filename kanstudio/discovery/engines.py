@@ -54,6 +54,11 @@ class SearchEngine(Protocol):
                stop: Callable[[], bool]) -> list:
         """Candidate expressions in ``engine_symbols(X.shape[1])``, simplest first."""
 
+    def start(self, X: np.ndarray, y: np.ndarray, seed: int):
+        """A search to advance in slices: ``advance(seconds, stop)`` (True once
+        over), ``expressions()`` (as ``search`` returns them) and ``exact`` (a
+        formula at the engine's round-off was found)."""
+
 
 class OperonEngine:
     name = "operon"

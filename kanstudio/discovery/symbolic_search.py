@@ -55,7 +55,7 @@ def symbolic_search(ctx, seconds: float, label: str = "symbolic search", transfo
     X, y = ctx.X_train[rows], ctx.y_train[rows]
     seconds = min(seconds, ctx.clock.left())
     if transforms:
-        transforms = [t for t in usable_transforms(y) if t is not IDENTITY] if hasattr(engine, "start") else []
+        transforms = [t for t in usable_transforms(y) if t is not IDENTITY]
         # a race in a few seconds gives each target too few generations to tell them apart
         if not ctx.cfg.target_transforms or not transforms or seconds < MIN_RACE_SECONDS * len(transforms):
             return 0
@@ -76,7 +76,7 @@ def symbolic_search(ctx, seconds: float, label: str = "symbolic search", transfo
     names = ", ".join(t.name for t in transforms)
     with ctx.clock.stage(f"{label} ({engine.name}, {seconds:.0f} s; targets {names})"):
         deadline = time.perf_counter() + seconds
-        runs = [(t, _start(engine, X, t.apply(y), ctx.cfg.seed)) for t in transforms]
+        runs = [(t, engine.start(X, t.apply(y), ctx.cfg.seed)) for t in transforms]
         share = FIRST_ROUND * seconds / len(runs)
         best = {}
         for t, run in runs:
@@ -102,34 +102,12 @@ def symbolic_search(ctx, seconds: float, label: str = "symbolic search", transfo
         if ctx.clock.left() <= 0 or ctx.exact_found():
             break
         t = found[exprs[i]][0]
-        what = "the target" if t is IDENTITY else f"{t.name}"
+        what = "the target" if t is IDENTITY else t.name
         step = Step("symbolic search", f"{engine.name} searched {what} as a formula in {', '.join(ctx.names)}"
-                                       + ("" if t is IDENTITY else f", read back as y")
+                                       + ("" if t is IDENTITY else ", read back as y")
                                        + f" ({len(exprs)} formulas on its fronts)", tuple(ctx.names))
         ctx.add_structure(exprs[i], f"{label} ({engine.name}, {t.name})", steps=(step,))
     return len(ctx.candidates) - before
-
-
-def _start(engine, X, t, seed):
-    if hasattr(engine, "start"):
-        return engine.start(X, t, seed)
-    return _OneShot(engine, X, t, seed)
-
-
-class _OneShot:
-    """An engine without ``start``: one search in the first call."""
-
-    def __init__(self, engine, X, t, seed):
-        self.engine, self.X, self.t, self.seed = engine, X, t, seed
-        self.found, self.done, self.exact = [], False, False
-
-    def advance(self, seconds, stop):
-        if not self.done:
-            self.found, self.done = self.engine.search(self.X, self.t, seconds, self.seed, stop), True
-        return True
-
-    def expressions(self):
-        return self.found
 
 
 def one_variable(ctx, x: np.ndarray, g: np.ndarray, symbol, seconds: float = 2.0, keep: int = 2) -> list:
