@@ -6,6 +6,7 @@ exits with status 2 and one readable line on stderr; no tracebacks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -13,13 +14,47 @@ import time
 from typing import Optional, Sequence
 
 from .engine import defaults
+from .errors import KanstudioError
 
 EXIT_USAGE = 2
+EXIT_DIVERGED = 3
+DIVERGED_RMSE = 10.0           # a fit this many times worse than predicting the mean has diverged
 KERNEL_NOTE_AFTER_S = 1.5      # a longer wait for the kernels is a first build: say so
 
 
-class CliError(Exception):
-    """A problem the user can fix; printed as one line, exit status 2."""
+class CliError(KanstudioError):
+    """A problem with the command line itself; printed as one line, exit status 2."""
+
+
+class FitDiverged(KanstudioError):
+    """Training blew up; printed as one line, exit status 3."""
+
+
+EXIT_INTERRUPTED = 130
+
+
+@contextlib.contextmanager
+def interruptible(what: str):
+    """A threading.Event set by the first Ctrl-C, so that long work ends at its next
+    check and keeps what it has (a second Ctrl-C stops at once)."""
+    import signal
+    import threading
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+
+    def handler(signum, frame):
+        if event.is_set():
+            raise KeyboardInterrupt
+        event.set()
+        print(f"kanstudio-cli: interrupted: ending the {what} with the best result so far "
+              f"(Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield event
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _width_arg(text: str):
@@ -69,6 +104,7 @@ def _add_fit_parser(sub):
 
 
 def run_fit(args) -> int:
+    from .data import SMALL_TABLE_ROWS
     from .engine.network import KAN
     from .engine.train import FitConfig, fit
     from .engine import io
@@ -90,16 +126,19 @@ def run_fit(args) -> int:
     if device == "cpu":
         prepare_kernels(args.dtype)     # (fit_seconds is the training loop's time alone)
     t0 = time.perf_counter()
-    result = fit(model, x_tr, y_tr, x_te, y_te, config=cfg)
+    with interruptible("fit") as stop:
+        result = fit(model, x_tr, y_tr, x_te, y_te, config=cfg, cancel=stop.is_set)
     seconds = time.perf_counter() - t0
     final = result.final
     # RMSE in the target's own units (the network trains on normalised data).
     scale = float(abs(ds.y_scale[0])) if n_out == 1 else 1.0
+    held = ds.held_out            # test rows disjoint from the training rows
     summary = {
         "train_rmse": final.train_rmse * scale,
-        "test_rmse": final.test_rmse * scale,
+        "test_rmse": final.test_rmse * scale if held else None,
         "train_rmse_normalized": final.train_rmse,
-        "test_rmse_normalized": final.test_rmse,
+        "test_rmse_normalized": final.test_rmse if held else None,
+        "held_out_rows": len(ds.test_idx) if held else 0,
         "fit_seconds": seconds,
         "steps": final.step,
         "n_params": model.n_params,
@@ -108,16 +147,48 @@ def run_fit(args) -> int:
     }
     print(f"fitted {_width_text(model.width)} on {len(ds.train_idx)} rows in {seconds:.2f} s "
           f"({final.step} {args.optimizer} steps, {model.n_params} parameters)")
-    print(f"train RMSE {summary['train_rmse']:.4g}, test RMSE {summary['test_rmse']:.4g} "
-          f"(in units of {ds.target_names[0]})")
-    if result.reason != "completed":
+    if held:
+        print(f"train RMSE {summary['train_rmse']:.4g}, test RMSE {summary['test_rmse']:.4g} "
+              f"(in units of {ds.target_names[0]})")
+    else:
+        print(f"train RMSE {summary['train_rmse']:.4g} (in units of {ds.target_names[0]}); no test RMSE: all "
+              f"{ds.n_rows} rows train the network (tables under {SMALL_TABLE_ROWS} rows are not split)")
+    if model.n_params >= len(ds.train_idx):
+        print(f"warning: {len(ds.train_idx)} rows for {model.n_params} parameters: the network can pass through "
+              f"every row, so its error says nothing about new data", file=sys.stderr)
+    if _diverged(final, ds):
+        summary["reason"] = "diverged"
+        if args.json:
+            _write_json(args.json, summary)
+        raise FitDiverged(f"training diverged (train RMSE {summary['train_rmse']:.3g}, worse than predicting the "
+                          f"mean of {ds.target_names[0]}); nothing saved; try a smaller --lr or fewer --steps")
+    if stop.is_set():
+        summary["reason"] = "interrupted"
+        print(f"interrupted after {final.step} steps: the figures above are the model's at that point"
+              + ("; it is saved" if args.save or args.json else ""))
+    elif result.reason != "completed":
         print(f"note: training ended early: {result.reason}")
     if args.save:
         io.save(model, args.save)
         print(f"model saved to {args.save}")
     if args.json:
         _write_json(args.json, summary)
-    return 0
+    return EXIT_INTERRUPTED if stop.is_set() else 0
+
+
+def _diverged(final, ds) -> bool:
+    """A fit that ended non-finite, or far worse than the mean of the target (about
+    1 in the normalised units it trains in)."""
+    import math
+    err = final.train_rmse
+    return not math.isfinite(err) or err > DIVERGED_RMSE * max(1e-300, _mean_rmse(ds))
+
+
+def _mean_rmse(ds) -> float:
+    """RMSE of predicting the training mean, in normalised target units."""
+    import numpy as np
+    y = ds.normalize_y(ds.Y[ds.train_idx])
+    return float(np.sqrt(np.mean((y - y.mean(0)) ** 2))) or 1.0
 
 
 def prepare_kernels(dtype: str = "float64"):
@@ -199,10 +270,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if func is None:  # subcommands from other modules register run_* through set_defaults
             parser.error("unknown command")
         return int(func(args) or 0)
-    except CliError as exc:
+    except KanstudioError as exc:       # every failure a user can cause: one readable line
         print(f"kanstudio-cli: error: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED if isinstance(exc, FitDiverged) else EXIT_USAGE
+    except MemoryError:
+        print("kanstudio-cli: error: out of memory; try fewer rows or columns, a smaller --width or --grid",
+              file=sys.stderr)
         return EXIT_USAGE
-    except (ValueError, OSError) as exc:  # DataError is a ValueError: one readable line
+    except (ValueError, OSError) as exc:  # argument and file-system problems: one readable line
         print(f"kanstudio-cli: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

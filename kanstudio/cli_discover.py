@@ -124,8 +124,10 @@ def _run(args) -> int:
     budget = max(0.25 * args.budget_seconds, args.budget_seconds - spent - REPORT_SECONDS)
     cfg = DiscoverConfig(width=width, lib=parse_library(args.lib), digits=args.digits,
                          budget_seconds=budget, seed=args.seed, device=args.device)
+    from .cli import EXIT_INTERRUPTED, interruptible
     t0 = time.perf_counter()
-    res = discover(ds, cfg)
+    with interruptible("search") as stop:
+        res = discover(ds, cfg, cancel=stop)
     seconds = time.perf_counter() - t0
     target = ds.target_names[0]
     status = 0
@@ -150,6 +152,10 @@ def _run(args) -> int:
         if res.leave_out_rmse is not None:
             print(f"leave-out RMSE {res.leave_out_rmse:.4g} (constants refitted without each fold)")
     print(f"status: {res.status} ({res.status_reason})")
+    if res.cancelled:
+        print("interrupted: this is the best result found before the interruption"
+              + (f"; written to {args.json}" if args.json else ""))
+        status = EXIT_INTERRUPTED
     if args.verbose:
         for k, step in enumerate(res.derivation):
             print(f"  derivation {k + 1}. {step.text}", file=sys.stderr)

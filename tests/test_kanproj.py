@@ -203,6 +203,10 @@ def test_zip_bomb_is_refused(project, tmp_path, monkeypatch):
                 padding = b" " * 20_000_000 if n == "project.json" else b""   # valid JSON, 20 MB unpacked
                 zf.writestr(n, src.read(n) + padding)
     assert bomb.stat().st_size < 200_000
+    # refused on its packing ratio, before anything is unpacked ...
+    refused(bomb, "would unpack to", "times its packed size")
+    # ... and on its total size
+    monkeypatch.setattr(kanproj, "MAX_RATIO", 10 ** 9)
     monkeypatch.setattr(kanproj, "MAX_TOTAL_BYTES", 10_000_000)
     refused(bomb, "would unpack to more than")
 

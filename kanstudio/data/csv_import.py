@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .cleaning import DropReport, column_values, drop_bad_rows  # noqa: F401  (DropReport re-exported)
-from .csv_sniff import MISSING_TOKENS, decode_text, sniff_layout, split_line
+from .csv_sniff import MISSING_TOKENS, decode_text, sniff_layout, split_line, split_lines
 from .dataset import Dataset
 from .errors import DataError
 from .units import split_header_unit
@@ -89,7 +89,7 @@ def read_table(path) -> RawTable:
 
 def read_table_bytes(data: bytes, name: str = "data", path: Optional[str] = None) -> RawTable:
     text, encoding, notes = decode_text(data, name)
-    lines = text.splitlines()
+    lines = split_lines(text)
     layout = sniff_layout(lines, name)
     notes += layout.notes
     n_cols = len(layout.names if layout.names is not None else split_line(lines[layout.data_start], layout.separator))

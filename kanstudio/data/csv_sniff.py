@@ -14,6 +14,11 @@ from typing import Optional, Sequence
 
 from .errors import DataError
 
+# a long text cell or a 20,000-column header is a line over the csv module's
+# 128 KiB default; the file's size is already bounded when it is read
+csv.field_size_limit(2**31 - 1)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
 # Cell texts that mean "no value" (compared after strip + lower-case).
 MISSING_TOKENS = frozenset({"", "nan", "-nan", "na", "n/a", "#n/a", "#na", "null", "none", "<na>", "-", "?",
                             ".", "missing"})
@@ -47,8 +52,12 @@ def decode_text(data: bytes, name: str) -> tuple:
     try:
         text, encoding = data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
-        text, encoding = data.decode("latin-1"), "latin-1"
-        notes.append("read as Latin-1 (the file is not valid UTF-8)")
+        try:        # what Excel writes on Windows: '€' and '–' live in 0x80-0x9F there
+            text, encoding = data.decode("cp1252"), "cp1252"
+            notes.append("read as Windows-1252 text (the file is not valid UTF-8)")
+        except UnicodeDecodeError:
+            text, encoding = data.decode("latin-1"), "latin-1"
+            notes.append("read as Latin-1 (the file is not valid UTF-8)")
     head = text[:65536]
     control = sum(1 for ch in head if (ord(ch) < 32 and ch not in "\t\n\r\f\v") or 0x7F <= ord(ch) < 0xA0)
     if control > 0.01 * len(head):                           # Latin-1 decodes anything: look at what came out
@@ -62,8 +71,15 @@ class Layout:
     separator: str                     # ",", ";", "\t", "|" or "whitespace"
     decimal: str                       # "." or ","
     names: Optional[list]              # header cells (stripped), None when the file has no header row
-    data_start: int                    # index (in text.splitlines()) of the first line after the header
+    data_start: int                    # index (in split_lines(text)) of the first line after the header
     notes: list = field(default_factory=list)
+
+
+def split_lines(text: str) -> list:
+    """The text's lines, broken at CR, LF and CRLF only: str.splitlines() also breaks
+    at form feeds, vertical tabs and U+2028 etc., which may sit inside a cell."""
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
 
 
 def split_line(line: str, sep: str) -> list:

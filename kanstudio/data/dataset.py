@@ -16,6 +16,7 @@ import numpy as np
 from .errors import DataError
 
 SMALL_TABLE_ROWS = 50
+MAX_MAGNITUDE = 1e150      # a value whose square still fits a float64 (errors and variances square them)
 NORMALIZATIONS = ("standard", "minmax", "none")
 
 
@@ -65,6 +66,11 @@ class Dataset:
         if len(input_names) != X.shape[1] or len(target_names) != Y.shape[1]:
             raise DataError(f"{len(input_names)} input and {len(target_names)} target names were given for "
                             f"{X.shape[1]} input and {Y.shape[1]} target columns")
+        for name, col in zip(input_names + target_names, np.column_stack([X, Y]).T):
+            big = float(np.max(np.abs(col)))
+            if big > MAX_MAGNITUDE:
+                raise DataError(f"column '{name}' holds values up to {big:.3g}: beyond {MAX_MAGNITUDE:.0e} their "
+                                f"squares (variances, errors) overflow; rescale it (express it in larger units)")
         dupes = sorted({n for n in input_names + target_names if (input_names + target_names).count(n) > 1})
         if dupes:
             raise DataError(f"column names must be unique: {', '.join(repr(d) for d in dupes)} appear(s) twice")

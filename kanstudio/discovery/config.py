@@ -37,7 +37,9 @@ class DiscoverConfig:
     snap: bool = True
     device: str = "cpu"
     engine: str = "operon"               # symbolic-search engine ("none": the KAN library only)
-    search_share: float = 0.4            # share of the time left that one symbolic search may take
+    search_share: float = 0.4            # share of the time left that one symbolic search may take ...
+    sub_search_share: float = 0.7        # ... in a sub-problem split off by a decomposition: fewer inputs,
+                                         # so a smaller space for the engine and little left to decompose
     target_transforms: bool = True       # a second symbolic search races y^2, 1/y, 1/y^2, log|y| (see
                                          # target_transforms.py) ...
     transform_share: float = 0.3         # ... in this share of the time left after the first

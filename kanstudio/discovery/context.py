@@ -24,6 +24,7 @@ from .views import View
 
 __all__ = ["Context", "ORACLE_REL"]
 
+DEFERRED_SNAPS = 2    # candidates waiting for the noise floor that are snapped once it is known
 ORACLE_REL = 1e-2     # a formula stands in for f (symmetry and separability tests) within this of std(y)
 
 
@@ -189,13 +190,16 @@ class Context:
                          deadline=time.perf_counter() + max(0.2, min(8.0, self.clock.left())))
         if not math.isfinite(pol.rmse):
             return
-        self._add(finish(pol.expr, digits, self.pol_data), stage + " (fitted)", (model, view), pol.expr, steps)
+        fitted = finish(pol.expr, digits, self.pol_data)
+        self._add(fitted, stage + " (fitted)", (model, view), pol.expr, steps)
         # snapping pays only for formulas that are near exact, or (noisy data) as good
         # as a flexible network; the latter is known only after the first general
         # stage, so until then such candidates wait in self.deferred
         if not self.cfg.snap:
             return
         floor = self.flex_rmse if self.general_done else 0.0
+        if complexity(fitted) > HEADLINE_SIZE:
+            return          # snapping costs seconds, and a sprawling formula is never the law anyway
         if pol.rmse <= max(1e-3 * self.y_std, 1.2 * floor):
             self._snap(pol, stage, model, view, steps)
         elif not self.general_done and pol.rmse <= 1.2 * net_rmse:
@@ -213,7 +217,8 @@ class Context:
 
     def flush_deferred(self):
         """Snap the waiting candidates that reach the noise floor (best first)."""
-        todo = sorted(self.deferred, key=lambda t: t[0].rmse)
+        # snapping costs up to seconds a formula: the few best only
+        todo = sorted(self.deferred, key=lambda t: t[0].rmse)[:DEFERRED_SNAPS]
         self.deferred = []
         for pol, stage, model, view, steps in todo:
             if pol.rmse <= 1.2 * self.flex_rmse and not self.exact_found():

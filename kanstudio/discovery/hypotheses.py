@@ -103,6 +103,30 @@ def _factor_formula(ctx: Context, model: KAN, view: View, xs):
     return combine(choose_factors(ctx, options, combine))
 
 
+ORACLE_STEPS = 3     # times the usual LBFGS steps for the stand-in networks (accuracy, not sparsity)
+
+
+def oracle(ctx: Context, views: dict):
+    """Networks accurate enough to stand in for the unknown f in the symmetry and
+    separability tests, fitted before those tests rather than after the sparse
+    searches: unregularised [n, 2n+1, 1] KANs on y and, where the data allow, on
+    log|y| against log(x) (products and powers are sums there).  The best one is
+    also the noise-floor estimate (a flexible network as accurate as the data let it be)."""
+    if ctx.general_done:
+        return
+    n = ctx.n_in
+    for key in ("raw", "power" if "power" in views else "product"):
+        if key not in views or ctx.clock.left() <= 1.0:
+            continue
+        with ctx.clock.stage(f"stand-in network: fit [{n}, {2 * n + 1}, 1] ({views[key].name})"):
+            model = KAN([n, 2 * n + 1, 1], grid=ctx.grid, k=ctx.cfg.k, seed=ctx.cfg.seed, device=ctx.cfg.device)
+            model.set_names(ctx.names)
+            ctx.train(model, views[key], steps=ORACLE_STEPS * ctx.cfg.steps, seed=ctx.cfg.seed)
+            ctx.flex_rmse = min(ctx.flex_rmse, ctx.note_network(model, views[key]))
+    ctx.general_done = True
+    ctx.flush_deferred()
+
+
 def _width_general(ctx: Context, attempt: int):
     n = ctx.n_in
     if ctx.cfg.width is not None:
@@ -193,21 +217,39 @@ def run_all(ctx: Context):
     dimensionless_groups(ctx)
     if stop():
         return
-    # the general search next: a symbolic-regression engine on the whole problem,
-    # in a share of the time (it stops early on a formula exact to round-off); the
-    # KAN's structured hypotheses and decompositions then have the rest
-    symbolic_search(ctx, ctx.cfg.search_share * ctx.clock.left())
-    peel(ctx)
+
+    def search():
+        # a symbolic-regression engine on the whole (sub-)problem, in a share of the
+        # time (it stops early on a formula exact to round-off)
+        share = ctx.cfg.search_share if ctx.depth == 0 else ctx.cfg.sub_search_share
+        symbolic_search(ctx, share * ctx.clock.left())
+        peel(ctx)
+
+    def decompose():
+        # as AI Feynman does: a problem split by a separability or a symmetry is
+        # smaller for every later search.  A split takes off several inputs at
+        # once, a symmetry one
+        if not stop() and ctx.n_in >= 2:
+            oracle(ctx, views)
+        if not stop():
+            separable_split(ctx)
+        if not stop():
+            reduce_by_symmetry(ctx)
+
+    # The whole problem is searched first, as it stands: many laws are found there
+    # in seconds, and the decomposition then has the rest.  A sub-problem came out
+    # of a decomposition; testing it for another one first costs a second or two
+    # and leaves its search a smaller problem.
+    for part in ((search, decompose) if ctx.depth == 0 else (decompose, search)):
+        if stop():
+            return
+        part()
     # a law short in y^2, 1/y, 1/y^2 or log|y| rather than in y: the engine
     # again, racing those targets
     if not stop():
         if symbolic_search(ctx, ctx.cfg.transform_share * ctx.clock.left(), "symbolic search on transforms of y",
                            transforms=True) and not stop():
             peel(ctx)
-    if not stop():                  # only with a formula good enough to stand in for f:
-        reduce_by_symmetry(ctx)
-    if not stop():
-        separable_split(ctx)
     if ctx.cfg.width is None:
         plan = [("power", "power law", True), ("product", "product", True), ("raw", "additive", False),
                 ("inverse", "reciprocal", False)]
@@ -228,8 +270,8 @@ def run_all(ctx: Context):
     for key in order:
         if stop():
             return
-        after = (lambda: (factorised(ctx), ctx.accurate_found() or separable_split(ctx),
-                          ctx.accurate_found() or reduce_by_symmetry(ctx))) if first else None
+        # (symmetry and separability were tested on the stand-in networks above)
+        after = (lambda: factorised(ctx)) if first else None
         general(ctx, views[key], labels[key], 0, after_first=after)
         first = False
     attempt = 1

@@ -50,6 +50,7 @@ from .config import EXACT_REL, DiscoverConfig
 from .derivation import as_json
 from .status import EXACT, NO_LAW, judge, residual_structure
 from .pareto import FormulaCandidate, pareto_front, pick as pick_candidate
+from .rescale import rescaling, unscale_result
 
 __all__ = ["DiscoverConfig", "DiscoverResult", "StageTime", "discover", "discover_arrays"]
 
@@ -142,7 +143,7 @@ def discover_arrays(X_train, y_train, X_test, y_test, input_names: Sequence[str]
     maps column names (inputs and target) to pint unit strings, where known."""
     from . import hypotheses as V
     from .context import Context
-    from ..engine.formula import input_symbols
+    from ..engine.formula import input_symbols, renamed_columns
 
     cfg = config or DiscoverConfig()
     X_train = np.asarray(X_train, dtype=np.float64).reshape(len(X_train), -1)
@@ -162,6 +163,11 @@ def discover_arrays(X_train, y_train, X_test, y_test, input_names: Sequence[str]
         if progress is not None:
             progress("preparing the training kernels", 0.0)
         fused.warm_up(("float64",))
+    # columns in extreme units are searched in units near 1 (rescale.py)
+    scaling = rescaling(np.vstack([X_train, X_test]), np.concatenate([y_train, y_test]))
+    if scaling.active:
+        X_train, y_train = scaling.apply(X_train, y_train)
+        X_test, y_test = scaling.apply(X_test, y_test)
     # the final judgement needs a few seconds of the budget
     clock = Clock(max(0.5 * cfg.budget_seconds, cfg.budget_seconds - _judge_reserve(len(X_train) + len(X_test))),
                   progress, cancel)
@@ -171,6 +177,9 @@ def discover_arrays(X_train, y_train, X_test, y_test, input_names: Sequence[str]
     ctx = Context(cfg, clock, X_train, y_train, X_test, y_test, syms, list(input_names), V.run_all, engine)
     if why:
         ctx.notes.append(why)
+    renamed = renamed_columns(input_names)
+    if renamed:
+        ctx.notes.append("in the formulas, " + ", ".join(f"'{c}' is {s}" for c, s in renamed.items()))
     units = {k: v for k, v in (units or {}).items() if v}
     if units:
         _use_units(ctx, units, list(input_names), target_name)
@@ -180,7 +189,12 @@ def discover_arrays(X_train, y_train, X_test, y_test, input_names: Sequence[str]
     except Cancelled:
         cancelled = True
     cancelled = cancelled or clock.cancelled
-    return _result(ctx, cfg, clock, small_table, cancelled, list(input_names), target_name)
+    res = _result(ctx, cfg, clock, small_table, cancelled, list(input_names), target_name)
+    if scaling.active:
+        res = unscale_result(res, scaling, syms, list(input_names), cfg.digits)
+        if res.formula is not None:
+            res.model, res.model_view = _compiled(res.formula, list(input_names))
+    return res
 
 
 def _use_units(ctx, units: dict, names: list, target: str):

@@ -60,6 +60,12 @@ def _split_error(ctx, X, rng, i: int, kind: str) -> float:
     ab, ba = a.copy(), b.copy()
     ab[:, i], ba[:, i] = b[:, i], a[:, i]
     fa, fb, fab, fba = (_value(ctx, Z, kind) for Z in (a, b, ab, ba))
+    if kind == "mul" and _one_sign(fa, fb, fab, fba):
+        # in logs, where a product is a sum: a weak coupling such as (x + y) in
+        # x^2 y^2 (x + y) is not drowned by the rows where |y| is largest
+        with np.errstate(all="ignore"):
+            d = np.log(np.abs(fab)) + np.log(np.abs(fba)) - np.log(np.abs(fa)) - np.log(np.abs(fb))
+        return float(np.sqrt(np.mean(d * d))) if np.isfinite(d).all() else math.inf
     if kind == "mul":
         lhs, rhs = fab * fba, fa * fb
     else:
@@ -70,12 +76,33 @@ def _split_error(ctx, X, rng, i: int, kind: str) -> float:
     return float(np.sqrt(np.mean((lhs - rhs) ** 2))) / scale
 
 
-def _tolerance(ctx) -> float:
-    """How well a split must hold: some times the best network's relative error (the
-    test multiplies four predictions; where y is small their relative errors are
-    larger).  Non-separable inputs typically score 0.3 and more."""
-    err = ctx.oracle_rmse() if hasattr(ctx, "oracle_rmse") else ctx.best_net_rmse
-    rel = err / (float(np.sqrt(np.mean(ctx.y_train ** 2))) or 1.0)
+def _one_sign(*values) -> bool:
+    v = np.concatenate(values)
+    return bool(len(v)) and bool((v > 0).all() or (v < 0).all())
+
+
+def _log_error(ctx):
+    """RMS error of the stand-in for f in log|y| on the held-out rows (None where y
+    changes sign): the scale of the multiplicative test's mismatch."""
+    X, y = getattr(ctx, "X_test", None), getattr(ctx, "y_test", None)
+    if X is None or y is None:
+        return None
+    p = ctx.predict(X)
+    if not (_one_sign(p, y) and np.sign(p[0]) == np.sign(y[0])):
+        return None
+    d = np.log(np.abs(p)) - np.log(np.abs(y))
+    return float(np.sqrt(np.mean(d * d))) if np.isfinite(d).all() else None
+
+
+def _tolerance(ctx, kind: str = "add") -> float:
+    """How well a split must hold: some times the stand-in's error, relative (the
+    test combines four predictions; where y is small their relative errors are
+    larger) or, for the multiplicative test on a target of one sign, in log|y|.
+    Non-separable inputs typically score 0.3 and more."""
+    rel = _log_error(ctx) if kind == "mul" else None
+    if rel is None:
+        err = ctx.oracle_rmse() if hasattr(ctx, "oracle_rmse") else ctx.best_net_rmse
+        rel = err / (float(np.sqrt(np.mean(ctx.y_train ** 2))) or 1.0)
     return float(min(0.12, max(3e-3, 10.0 * rel)))
 
 
@@ -229,10 +256,10 @@ def separable_split(ctx):
         return
     X, refs = _reference(ctx)
     rng = np.random.default_rng(ctx.cfg.seed)
-    tol = _tolerance(ctx)
     kinds = ("mul", "add", "inv") if reciprocal_ok(ctx.y_train) else ("mul", "add")
     for kind in kinds:
         with ctx.clock.stage(f"split ({kind}): test separability"):
+            tol = _tolerance(ctx, kind)
             errs = [_split_error(ctx, X, rng, i, kind) for i in range(ctx.n_in)]
             sep = [i for i, e in enumerate(errs) if e <= tol]
             # confirmed on rows the network was not fitted to

@@ -87,7 +87,7 @@ TOLERANCE = 0.1        # the joint move may change f by this share of what movin
 
 def reduce_by_symmetry(ctx, tol: float = TOLERANCE, share: float = 0.5):
     """Replace the most symmetric pair by its combination and solve the smaller problem."""
-    if not ctx.has_oracle() or ctx.n_in < 3 or ctx.depth >= 2 or ctx.clock.left() <= 3.0:
+    if not ctx.has_oracle() or ctx.n_in < 2 or ctx.depth >= 2 or ctx.clock.left() <= 3.0:
         return
     with ctx.clock.stage("symmetry: test pairs"):
         pairs = symmetric_pairs(ctx, tol)

@@ -27,7 +27,7 @@ __all__ = ["aux_values", "add_auxiliary_input", "substitute_aux"]
 
 def aux_values(dataset, expr: sympy.Expr) -> np.ndarray:
     """Values of ``expr`` on every row of the dataset (raw units)."""
-    from .formula import safe_name
+    from .formula import symbol_index
     columns = {}
     for k, n in enumerate(dataset.input_names):
         columns[str(n)] = dataset.X[:, k]
@@ -39,8 +39,8 @@ def aux_values(dataset, expr: sympy.Expr) -> np.ndarray:
         values = evaluate_expression(expr, columns)
     else:
         from .expr_eval import evaluate_numpy
-        by_name = dict(columns)
-        by_name.update({safe_name(n): v for n, v in columns.items()})
+        names = list(columns)
+        by_name = {s: columns[names[k]] for s, k in symbol_index(names).items()}
         missing = sorted(s.name for s in expr.free_symbols if s.name not in by_name)
         if missing:
             raise ValueError(f"the expression uses {', '.join(missing)}, which are not input columns")

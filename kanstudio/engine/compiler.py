@@ -103,11 +103,8 @@ class _Node:
 
 class _Compiler:
     def __init__(self, input_names: Sequence[str]):
-        from .formula import safe_name
-        self.index = {}
-        for k, n in enumerate(input_names):
-            self.index.setdefault(str(n), k)
-            self.index.setdefault(safe_name(n), k)
+        from .formula import symbol_index
+        self.index = symbol_index(input_names)
         self.nodes: dict = {}
 
     # ------------------------------------------------------------ tree

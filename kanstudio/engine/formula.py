@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Optional, Sequence
@@ -23,6 +24,7 @@ from typing import Optional, Sequence
 import numpy as np
 import sympy
 
+from .bounded import Overtime, run_bounded
 from .expr_eval import evaluate_numpy
 from .network import KAN
 from .symbolic_lib import to_sympy
@@ -32,6 +34,10 @@ __all__ = ["FormulaIncomplete", "FormulaResult", "model_formula", "network_expre
            "tidy", "finish", "complexity", "latex_symbol", "to_latex", "to_python_source", "evaluate", "formula_rmse"]
 
 SIMPLIFY_MAX_OPS = 10     # sympy.simplify only up to this many operations
+TIDY_SECONDS = 1.0        # all of tidy()'s rewrites of one formula together (exact arithmetic can run away)
+MAX_REWRITE_POWER = 12    # tidy() leaves alone powers above this (expanding them multiplies out) ...
+MAX_REWRITE_MAGNITUDE = 1e12   # ... and constants outside [1e-12, 1e12] (exact arithmetic on them explodes)
+MIN_REWRITE_MAGNITUDE = 1e-12
 
 
 class FormulaIncomplete(ValueError):
@@ -69,15 +75,41 @@ def safe_name(name: str) -> str:
     return s
 
 
-def input_symbols(names: Sequence[str], positive: Optional[Sequence[bool]] = None) -> list:
-    """sympy Symbols for column names (real; positive where the column is)."""
+def symbol_names(names: Sequence[str]) -> list[str]:
+    """The identifier each column goes by in formulas: safe_name, made unique in
+    column order ('temp 1', 'temp-1' -> 'temp_1', 'temp_1_2').  Every place that
+    maps formula symbols back to columns uses this, so two columns can never
+    be confused."""
     used, out = set(), []
-    for k, n in enumerate(names):
+    for n in names:
         s = safe_name(n)
         base, c = s, 2
         while s in used:
             s, c = f"{base}_{c}", c + 1
         used.add(s)
+        out.append(s)
+    return out
+
+
+def symbol_index(names: Sequence[str]) -> dict:
+    """identifier -> column index: each column by its formula identifier, and by
+    its own name where that is not another column's identifier."""
+    ids = symbol_names(names)
+    index = {s: k for k, s in enumerate(ids)}
+    for k, n in enumerate(names):
+        index.setdefault(str(n), k)
+    return index
+
+
+def renamed_columns(names: Sequence[str]) -> dict:
+    """{column: identifier} for the columns whose formula name differs from their own."""
+    return {str(n): s for n, s in zip(names, symbol_names(names)) if str(n) != s}
+
+
+def input_symbols(names: Sequence[str], positive: Optional[Sequence[bool]] = None) -> list:
+    """sympy Symbols for column names (real; positive where the column is)."""
+    out = []
+    for k, s in enumerate(symbol_names(names)):
         pos = bool(positive[k]) if positive is not None else False
         out.append(sympy.Symbol(s, positive=True) if pos else sympy.Symbol(s, real=True))
     return out
@@ -238,15 +270,20 @@ def tidy(expr: sympy.Expr, max_ops: int = SIMPLIFY_MAX_OPS) -> sympy.Expr:
     """A readable form: sympy.simplify when the expression is small, cheap
     rewrites otherwise; the smallest form wins (ties keep the input)."""
     best, best_c = expr, complexity(expr)
+    if not _rewritable(expr):
+        return expr
     # cheap rewrites always; sympy.simplify only on really small expressions (it
     # can take tens of seconds on 25 operations with nested exp/cos)
     tries = [lambda e: sympy.powsimp(sympy.expand_power_exp(e)), sympy.together, sympy.cancel,
              sympy.factor_terms, sympy.expand]
     if sympy.count_ops(expr) <= max_ops:
         tries.append(sympy.simplify)
+    deadline = time.perf_counter() + TIDY_SECONDS
     for f in tries:
         try:
-            cand = f(expr)
+            cand = run_bounded(f, expr, seconds=deadline - time.perf_counter())
+        except Overtime:
+            break               # the time for tidying is spent: keep the best so far
         except Exception:  # noqa: BLE001 - a failed rewrite just is not used
             continue
         if cand.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I):
@@ -255,6 +292,19 @@ def tidy(expr: sympy.Expr, max_ops: int = SIMPLIFY_MAX_OPS) -> sympy.Expr:
         if c < best_c:
             best, best_c = cand, c
     return best
+
+
+def _rewritable(expr: sympy.Expr) -> bool:
+    """Whether sympy's rewrites stay small on expr.  Expanding or cancelling a
+    power of a sum multiplies out its degree, and exact arithmetic on constants
+    such as 1e18 (data in small units) grows without bound: a 20 s discovery
+    once took 24 GB in one simplify.  Such expressions are left as they are."""
+    for node in sympy.preorder_traversal(expr):
+        if node.is_Pow and node.exp.is_Number and abs(float(node.exp)) > MAX_REWRITE_POWER:
+            return False
+        if node.is_Number and node != 0 and not MIN_REWRITE_MAGNITUDE <= abs(float(node)) <= MAX_REWRITE_MAGNITUDE:
+            return False
+    return True
 
 
 # ---------------------------------------------------------------- exports
@@ -302,7 +352,7 @@ def to_python_source(expr: sympy.Expr, input_names: Sequence[str], func_name: st
     from sympy.printing.numpy import NumPyPrinter
 
     syms = sorted(expr.free_symbols, key=lambda s: s.name)
-    args = [safe_name(n) for n in input_names]
+    args = symbol_names(input_names)
     rename = {}
     for s in syms:
         if s.name not in args:
@@ -321,7 +371,7 @@ def evaluate(expr: sympy.Expr, input_names: Sequence[str], X) -> np.ndarray:
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 1:
         X = X[:, None]
-    by_name = {safe_name(n): X[:, k] for k, n in enumerate(input_names)}
+    by_name = {s: X[:, k] for s, k in symbol_index(input_names).items()}
     values = {}
     for s in expr.free_symbols:
         if s.name not in by_name:

@@ -1,24 +1,46 @@
 """Saving and loading models: a safetensors file whose metadata holds the
-model description as JSON.  No pickle anywhere: loading a file can never run
-code, and every problem becomes a ValueError naming what is wrong."""
+model description as JSON and a SHA-256 of the tensors.  No pickle anywhere:
+loading a file can never run code.  Every problem becomes a ModelFileError
+naming what is wrong, and the description is checked completely -- sizes
+against the limits and against the tensors the file really holds, function
+names against the library -- before anything is allocated."""
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load, save as st_save
 
+from ..errors import ModelFileError
+from . import limits
 from .network import KAN, SCHEMA_VERSION
+from .symbolic_lib import UnknownFunctionError, get_function
 
 _META_KEY = "kanstudio_model"
+MAX_NAME = 1000       # characters in one input/output/function name
+
+
+def _digest(meta: dict, tensors: dict) -> str:
+    """SHA-256 over the description (canonical JSON) and the tensors in name order
+    (name, dtype, shape, bytes): a flipped bit anywhere that matters is caught."""
+    h = hashlib.sha256()
+    h.update(json.dumps({k: meta.get(k) for k in ("description", "requires_grad")}, sort_keys=True).encode())
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous().reshape(-1)
+        h.update(f"|{name}|{t.dtype}|{tuple(tensors[name].shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
 
 
 def to_bytes(model: KAN) -> bytes:
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     trainable = {n: p.requires_grad for n, p in model.named_parameters()}
     meta = {"description": model.description(), "requires_grad": trainable}
+    meta["sha256"] = _digest(meta, tensors)
     return st_save(tensors, metadata={_META_KEY: json.dumps(meta)})
 
 
@@ -26,43 +48,119 @@ def from_bytes(data: bytes, device="cpu", source: str = "model data") -> KAN:
     try:
         tensors = st_load(data)
         meta_raw = _read_metadata(data)
-    except (SafetensorError, ValueError, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{source} is not a readable kanstudio model (corrupt or truncated): {exc}") from None
+    except (SafetensorError, ValueError, OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"{source} is not a readable kanstudio model (corrupt or truncated): {exc}") from None
     if meta_raw is None:
-        raise ValueError(f"{source} is a safetensors file but not a kanstudio model (no model description)")
+        raise ModelFileError(f"{source} is a safetensors file but not a kanstudio model (no model description)")
     try:
         meta = json.loads(meta_raw)
         desc = meta["description"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise ValueError(f"{source}: the model description is damaged") from None
+    except (json.JSONDecodeError, KeyError, TypeError, RecursionError):
+        raise ModelFileError(f"{source}: the model description is damaged") from None
+    if not isinstance(meta, dict) or not isinstance(desc, dict):
+        raise ModelFileError(f"{source}: the model description is damaged")
     schema = desc.get("schema")
-    if not isinstance(schema, int) or schema > SCHEMA_VERSION:
-        raise ValueError(f"{source} was written by a newer kanstudio (model schema {schema}, "
-                         f"this version reads up to {SCHEMA_VERSION}); please update kanstudio")
+    if not isinstance(schema, int) or isinstance(schema, bool) or schema > SCHEMA_VERSION:
+        raise ModelFileError(f"{source} was written by a newer kanstudio (model schema {schema}, "
+                             f"this version reads up to {SCHEMA_VERSION}); please update kanstudio")
+    digest = meta.get("sha256")
+    if digest is not None and digest != _digest(meta, tensors):
+        raise ModelFileError(f"{source} was modified or damaged after it was saved (its checksum does not match)")
+    _check_description(desc, tensors, source)
     try:
         model = KAN.from_description(desc, device=device)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{source}: invalid model description ({exc})") from None
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise ModelFileError(f"{source}: invalid model description ({exc})") from None
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
-        raise ValueError(f"{source}: tensors do not match the description (missing: {missing[:3]}, "
-                         f"unexpected: {extra[:3]})")
+        raise ModelFileError(f"{source}: tensors do not match the description (missing: {missing[:3]}, "
+                             f"unexpected: {extra[:3]})")
     for name, ref in expected.items():
         t = tensors[name]
         if tuple(t.shape) != tuple(ref.shape):
-            raise ValueError(f"{source}: tensor '{name}' has shape {tuple(t.shape)}, "
-                             f"expected {tuple(ref.shape)}")
+            raise ModelFileError(f"{source}: tensor '{name}' has shape {tuple(t.shape)}, "
+                                 f"expected {tuple(ref.shape)}")
         if t.dtype != ref.dtype:
-            raise ValueError(f"{source}: tensor '{name}' has dtype {t.dtype}, expected {ref.dtype}")
+            raise ModelFileError(f"{source}: tensor '{name}' has dtype {t.dtype}, expected {ref.dtype}")
         if t.is_floating_point() and not torch.isfinite(t).all():
-            raise ValueError(f"{source}: tensor '{name}' contains NaN or infinite values")
+            raise ModelFileError(f"{source}: tensor '{name}' contains NaN or infinite values")
+    _check_symbolic(desc, tensors, source)
     model.load_state_dict({k: v.to(device) for k, v in tensors.items()})
+    trainable = meta.get("requires_grad", {})
+    trainable = trainable if isinstance(trainable, dict) else {}
     for n, p in model.named_parameters():
-        p.requires_grad_(bool(meta.get("requires_grad", {}).get(n, p.requires_grad)))
+        p.requires_grad_(bool(trainable.get(n, p.requires_grad)))
     model.invalidate()
     return model
+
+
+def _check_description(desc: dict, tensors: dict, source: str) -> None:
+    """Every field a model is built from, checked before it is built: types, the
+    limits (engine/limits.py), and sizes against the tensors the file really holds
+    -- a description claiming more than that is refused before allocating it."""
+    def bad(what):
+        return ModelFileError(f"{source}: invalid model description ({what})")
+    for key in ("width", "grid", "k", "mult_arity"):
+        if key not in desc:
+            raise bad(f"no '{key}'")
+    try:
+        limits.network_bytes(desc["width"], desc["grid"], desc["k"])
+        width = limits.normalize_width(desc["width"])
+    except (limits.ResourceLimitError, TypeError, ValueError, OverflowError) as exc:
+        raise bad(exc) from None
+    depth = len(width) - 1
+    grids = desc.get("layer_grids", [desc["grid"]] * depth)
+    if not isinstance(grids, list) or len(grids) != depth:
+        raise bad("'layer_grids' does not match the width")
+    for g in grids:
+        if isinstance(g, bool) or not isinstance(g, int) or not 1 <= g <= limits.MAX_GRID:
+            raise bad(f"layer grid {g!r} out of range 1..{limits.MAX_GRID}")
+    k = desc["k"]
+    claimed = sum(sum(width[l]) * sum(width[l + 1]) * (g + k) for l, g in enumerate(grids))
+    held = sum(t.numel() for t in tensors.values())
+    if claimed > held:
+        raise bad(f"it describes {claimed} spline coefficients, the file holds {held} numbers")
+    gr = desc.get("grid_range", [-1, 1])
+    if (not isinstance(gr, (list, tuple)) or len(gr) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in gr)
+            or not gr[0] < gr[1]):
+        raise bad(f"grid range {gr!r}")
+    if desc.get("dtype", "float64") not in ("float32", "float64"):
+        raise bad(f"dtype {desc.get('dtype')!r}")
+    arity = desc["mult_arity"]
+    flat = [arity] if isinstance(arity, int) else [a for row in arity for a in row] \
+        if isinstance(arity, list) and all(isinstance(r, list) for r in arity) else None
+    if flat is None or not all(isinstance(a, int) and not isinstance(a, bool) and 2 <= a <= 64 for a in flat):
+        raise bad(f"multiplication arity {str(arity)[:60]}")
+    names = [desc.get("input_names", []), desc.get("output_names", [])]
+    if not all(isinstance(ns, list) and all(isinstance(n, str) and len(n) <= MAX_NAME for n in ns) for ns in names):
+        raise bad("input or output names")
+    if names[0] and len(names[0]) != width[0][0] or names[1] and len(names[1]) != sum(width[-1]):
+        raise bad("the number of input or output names does not match the width")
+    sym = desc.get("sym_names", [[] for _ in range(depth)])
+    if not isinstance(sym, list) or len(sym) != depth or not all(isinstance(s, list) for s in sym):
+        raise bad("'sym_names' does not match the width")
+    for layer in sym:
+        for name in layer:
+            if not isinstance(name, str) or len(name) > MAX_NAME:
+                raise bad("a symbolic function name")
+            try:
+                get_function(name)
+            except UnknownFunctionError:
+                raise ModelFileError(f"{source}: an edge is fixed to the function {name[:60]!r}, which this "
+                                     f"kanstudio does not know (register it first)") from None
+
+
+def _check_symbolic(desc: dict, tensors: dict, source: str) -> None:
+    """Each fixed edge's function index must name one of its layer's functions."""
+    for l, names in enumerate(desc.get("sym_names", [])):
+        idx = tensors.get(f"layers.{l}.sym_fn")
+        if idx is None:
+            continue
+        if idx.numel() and (int(idx.min()) < -1 or int(idx.max()) >= len(names)):
+            raise ModelFileError(f"{source}: layer {l} refers to a symbolic function that the file does not list")
 
 
 def save(model: KAN, path) -> None:
@@ -75,7 +173,10 @@ def save(model: KAN, path) -> None:
 def load(path, device="cpu") -> KAN:
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"model file not found: {path}")
+        raise ModelFileError(f"model file not found: {path}")
+    if path.stat().st_size > limits.memory_limit_bytes():
+        raise ModelFileError(f"{path} is larger than any model kanstudio writes "
+                             f"({path.stat().st_size / 2**30:.1f} GB)")
     return from_bytes(path.read_bytes(), device=device, source=str(path))
 
 
@@ -87,4 +188,10 @@ def _read_metadata(data: bytes):
     if n <= 0 or 8 + n > len(data):
         raise ValueError("header size out of range")
     header = json.loads(data[8:8 + n].decode("utf-8"))
-    return (header.get("__metadata__") or {}).get(_META_KEY)
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    if meta is not None and not isinstance(meta, dict):
+        raise ValueError("metadata is not a mapping")
+    value = (meta or {}).get(_META_KEY)
+    if value is not None and not isinstance(value, str):
+        raise ValueError("model description is not text")
+    return value

@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
+from . import limits
 from .layer import KANLayer, EdgeValues
 from .width import normalize_width, parse_width  # noqa: F401  (re-exported)
 
@@ -46,6 +47,7 @@ class KAN(nn.Module):
         self.width = normalize_width(width)
         if grid < 1 or k < 1:
             raise ValueError("grid and k must be at least 1")
+        limits.check_network(self.width, int(grid), int(k))     # before allocating anything
         self.grid_size, self.k = int(grid), int(k)
         self.dtype_name = dtype if isinstance(dtype, str) else {v: k_ for k_, v in _DTYPES.items()}[dtype]
         if self.dtype_name not in _DTYPES:

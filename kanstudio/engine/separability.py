@@ -31,11 +31,8 @@ __all__ = ["formula_function", "hessian_matrix", "SeparabilityResult", "test_sep
 def formula_function(expr: sympy.Expr, names: Sequence[str]) -> Callable:
     """A torch callable x[B, n] -> f[B] for a sympy formula over ``names`` (no eval)."""
     from .expr_eval import evaluate_torch
-    from .formula import safe_name
-    col = {}
-    for k, n in enumerate(names):
-        col.setdefault(str(n), k)
-        col.setdefault(safe_name(n), k)
+    from .formula import symbol_index
+    col = symbol_index(names)
     missing = [s.name for s in expr.free_symbols if s.name not in col]
     if missing:
         raise ValueError(f"the formula uses {', '.join(sorted(missing))}, which are not among the inputs")

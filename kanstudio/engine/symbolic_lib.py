@@ -32,6 +32,8 @@ import sympy
 import torch
 from torch import Tensor
 
+from ..errors import KanstudioError
+
 __all__ = [
     "SymbolicFunction", "CONSTANT", "DEFAULT_LIBRARY", "Y_TH",
     "get_function", "register_function", "unregister_function",
@@ -250,7 +252,7 @@ _ALIASES = {
 }
 
 
-class UnknownFunctionError(KeyError, ValueError):
+class UnknownFunctionError(KanstudioError, KeyError, ValueError):
     """Raised for a name that is neither a library function nor an alias."""
 
     def __str__(self) -> str:  # KeyError would repr() the message

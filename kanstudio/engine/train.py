@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Optional, Union
 import numpy as np
 import torch
 
-from . import fused
+from . import fused, limits
 from .adam import FlatAdam
 from .flat_params import FlatParams
 from .lbfgs import FlatLBFGS
@@ -126,9 +126,11 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
         if y_test.ndim == 1:
             y_test = y_test[:, None]
     _check_shapes(model, x_train, y_train)
-    gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
     n = x_train.shape[0]
     batch = n if cfg.batch_size is None or cfg.batch_size <= 0 else min(cfg.batch_size, n)
+    # one readable refusal instead of the OS killing the process mid-fit
+    limits.check_training(model.width, max(layer.num for layer in model.layers), model.k, batch)
+    gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     use_reg = cfg.lamb > 0
 

@@ -41,7 +41,9 @@ class Jobs(ModelJobsMixin, QObject):
         self._restore_edge: Optional[tuple] = None
         self._recovery_timer = QTimer(self)
         self._recovery_timer.setSingleShot(True)
-        self._recovery_timer.setInterval(300)
+        # the next event-loop turn: edits in one burst share a write, and an edit is
+        # on disk milliseconds after it is made (a 300 ms debounce lost the last ones)
+        self._recovery_timer.setInterval(0)
         self._recovery_timer.timeout.connect(self._write_recovery)
         self.last_auto_symbolic = None
 
@@ -284,8 +286,11 @@ class Jobs(ModelJobsMixin, QObject):
     # ----------------------------------------------------------- recovery
     def _write_recovery(self):
         """After each edit (debounced): the crash-recovery file, in the worker."""
-        if self.runner.is_shut or self.doc.project is None or (
-                self.doc.stack.isClean() and not self.doc.project.modified):
+        project = self.doc.project
+        # nothing to lose: no project, or one saved to its file and unchanged since
+        # (an imported table that was never saved is work too: its roles, split, notes)
+        if self.runner.is_shut or project is None or (
+                self.doc.stack.isClean() and not project.modified and project.path is not None):
             return
         job = self.doc.recovery_writer()
         if job is not None:

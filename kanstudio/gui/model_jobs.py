@@ -76,13 +76,17 @@ class ModelJobsMixin:
             if self._push(cmd, f"{title} failed") is not None:
                 msg = f"{title} finished" if reason == "completed" else f"{title}: {reason}"
                 rm = res.get("test_rmse")
-                self.w.show_status(msg + (f" \u2014 test RMSE {rm:.4g} (normalised)" if rm is not None else ""), 10000)
+                ds = self.doc.dataset
+                # a table too small to split has no test rows: its error is a training error
+                what = "test RMSE" if ds is not None and ds.held_out else "training RMSE (no held-out rows)"
+                self.w.show_status(msg + (f" \u2014 {what} {rm:.4g} (normalised)" if rm is not None else ""), 10000)
 
         def failed(message, details):
             loss.end_run(None, "failed")
             self.w.show_error(f"{title} failed", message, details)
 
-        self.runner.submit(title, training_job(cmd, self._x()), keep_on_cancel=True, on_partial=partial,
+        self.runner.submit(title, training_job(cmd, self._x(), checkpoint=self.doc.training_checkpoint()),
+                           keep_on_cancel=True, on_partial=partial,
                            on_done=done, on_error=failed)
 
     def _computed(self, cmd, title: str, text: str, after=None):

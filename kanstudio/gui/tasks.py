@@ -51,14 +51,21 @@ class TrainProgress:
     picture: Any = None
 
 
-def training_job(cmd, picture_x, picture_hz: float = 10.0, signal_hz: float = 10.0):
+CHECKPOINT_SECONDS = 10.0    # a running fit's state reaches the crash-recovery file at least this often
+
+
+def training_job(cmd, picture_x, picture_hz: float = 10.0, signal_hz: float = 10.0, checkpoint=None):
     """Run a project training command (FitModel / Retrain, ``begin`` already
     called) in the worker: snapshots are batched to ≤ ``signal_hz`` signals, a
     NetworkPicture of the live model is drawn at ≤ ``picture_hz``, and side
-    jobs (edge details) run between steps against the live model."""
+    jobs (edge details) run between steps against the live model.
+    ``checkpoint(model)`` (Document.training_checkpoint) is given a copy of the
+    live model every CHECKPOINT_SECONDS, so a crash mid-fit loses at most that."""
     def run(ctx: JobContext) -> list:
         from ..engine.curves import network_picture
         sig, pic, prog = Throttle(1.0 / signal_hz), Throttle(1.0 / picture_hz), Throttle(0.1)
+        ckpt = Throttle(CHECKPOINT_SECONDS)
+        ckpt.ready()                 # the first one after CHECKPOINT_SECONDS, not at once
         pending: list = []
 
         def on_snapshot(snap, live):
@@ -66,6 +73,11 @@ def training_job(cmd, picture_x, picture_hz: float = 10.0, signal_hz: float = 10
             pending.append(snap)
             if snap.done:
                 return
+            if checkpoint is not None and ckpt.ready():
+                try:
+                    checkpoint(live.copy())
+                except (OSError, ValueError):
+                    pass             # a recovery file that cannot be written must not stop the fit
             if sig.ready():
                 picture = network_picture(live, picture_x) if pic.ready() else None
                 ctx.emit(TrainProgress(list(pending), picture))

@@ -230,6 +230,27 @@ class Document(QObject):
                 p._csv_cache = s._csv_cache
         return run, keep_cache
 
+    def training_checkpoint(self):
+        """A function for the worker: write the crash-recovery file with a given
+        model (a running fit's live state) and the rest of the project as it is
+        now (the fit changes only the model); None when there is no data."""
+        p = self.project
+        if p is None or p.dataset is None:
+            return None
+        from ..project import write_recovery
+        base = Project(dataset=p.dataset, model=None, settings=dict(p.settings), ui=dict(p.ui), path=p.path,
+                       source_path=p.source_path)
+        base.uid, base.pareto = p.uid, copy.deepcopy(p.pareto)
+        base.history.clear(past=p.history.to_json())
+        if getattr(p, "_csv_cache", None) is not None:
+            base._csv_cache = p._csv_cache
+
+        def write(model):
+            if self.project is p:           # not closed or replaced meanwhile
+                base.model = model
+                write_recovery(base)
+        return write
+
     def clear_recovery(self):
         """Forget this session's recovery file (saved, or closed cleanly)."""
         from ..project import discard_project_recovery, discard_recovery

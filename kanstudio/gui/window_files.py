@@ -104,7 +104,8 @@ class FilesMixin:
         self._remember_dir(path)
         self._update_title()
         self._update_actions()
-        self.show_status(f"Opened {Path(path).name}")
+        notes = list(getattr(self.doc.project, "load_notes", []))
+        self.show_status(f"Opened {Path(path).name}" + (f" ({'; '.join(notes)})" if notes else ""))
         return True
 
     def _apply_ui_state(self, ui: dict):

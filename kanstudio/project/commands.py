@@ -43,6 +43,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Optional
 
+from ..errors import KanstudioError
+
 __all__ = ["Command", "ModelCommand", "ComputedCommand", "ModelState", "CommandError",
            "register_command", "command_from_json", "command_types", "node_name", "edge_name"]
 
@@ -52,7 +54,7 @@ _SUBMODULES = ("kanstudio.project.commands_edges", "kanstudio.project.commands_m
                "kanstudio.project.commands_science")
 
 
-class CommandError(ValueError):
+class CommandError(KanstudioError, ValueError):
     """A command cannot run here (no data, no model, bad JSON record...)."""
 
 

@@ -26,7 +26,9 @@ from typing import Optional
 
 import numpy as np
 
-from .document import Project
+from ..errors import KanstudioError
+from .document import DEFAULT_SETTINGS, DEFAULT_UI, Project
+from .settings_check import check_settings, check_ui
 
 __all__ = ["ProjectError", "save_project", "load_project", "write_project_file", "read_project_json",
            "project_to_json", "FORMAT", "SCHEMA_VERSION", "PROJECT_SUFFIX"]
@@ -38,9 +40,13 @@ JSON_NAME, MODEL_NAME, DATA_NAME = "project.json", "model.safetensors", "data.cs
 ALLOWED_MEMBERS = (JSON_NAME, MODEL_NAME, DATA_NAME)
 MAX_TOTAL_BYTES = 2 * 1024 ** 3            # refuse archives that unpack to more (zip bombs)
 MAX_JSON_BYTES = 512 * 1024 ** 2
+# what kanstudio writes packs CSV text about 2-3:1, JSON up to ~20:1 and model
+# tensors hardly at all; a member packed much tighter than this is a zip bomb
+MAX_RATIO = 200
+RATIO_FROM_BYTES = 1024 ** 2               # (tiny members can pack tightly: not worth a look)
 
 
-class ProjectError(ValueError):
+class ProjectError(KanstudioError, ValueError):
     """A project file that cannot be opened; the message is one sentence."""
 
 
@@ -165,6 +171,9 @@ def _check_members(zf: zipfile.ZipFile, name: str):
             raise ProjectError(f"{name} is damaged ('{member}' appears twice)")
         if info.flag_bits & 0x1:
             raise ProjectError(f"{name} is encrypted, kanstudio projects never are")
+        if info.file_size > RATIO_FROM_BYTES and info.file_size > MAX_RATIO * max(1, info.compress_size):
+            raise ProjectError(f"{name} is not a kanstudio project ('{member}' would unpack to "
+                               f"{info.file_size // max(1, info.compress_size)} times its packed size)")
         seen.add(member)
         total += info.file_size
     if total > MAX_TOTAL_BYTES:
@@ -180,10 +189,11 @@ def _size(n: int) -> str:
 
 def _read_member(zf: zipfile.ZipFile, member: str, limit: int, name: str) -> bytes:
     """Read at most ``limit`` bytes (the sizes in the zip headers can lie)."""
+    limit = min(limit, zf.getinfo(member).file_size)      # checked against the totals already
     try:
         with zf.open(member) as fh:
             data = fh.read(limit + 1)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
         raise ProjectError(f"{name} is damaged: {member} cannot be read ({exc})") from None
     if len(data) > limit:
         raise ProjectError(f"{name} is damaged: {member} unpacks to more than its declared size")
@@ -341,8 +351,10 @@ def load_project(path, *, data_path=None) -> Project:
         if model.n_inputs != len(dataset.input_names) or model.n_outputs != len(dataset.target_names):
             _fail(name, f"the model has {model.n_inputs} inputs and {model.n_outputs} outputs but the data has "
                         f"{len(dataset.input_names)} input and {len(dataset.target_names)} target columns")
-    project = Project(dataset=dataset, model=model, path=path, source_path=source,
-                      settings=doc.get("settings"), ui=doc.get("ui"))
+    settings, notes = check_settings(doc.get("settings"), DEFAULT_SETTINGS)
+    ui, more = check_ui(doc.get("ui"), DEFAULT_UI)
+    project = Project(dataset=dataset, model=model, path=path, source_path=source, settings=settings, ui=ui)
+    project.load_notes = notes + more
     project.embed_data = bool((doc.get("data") or {}).get("embedded", True))
     project.history.clear(past=doc.get("history", []))
     # after the history, which defines the auxiliary inputs: rows saved in their columns read in the originals
