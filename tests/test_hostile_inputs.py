@@ -188,3 +188,24 @@ def test_columns_whose_names_clean_alike_stay_apart():
     model = compile_formula(expr, names)
     out = model(torch.tensor(X)).detach().numpy()[:, 0]
     np.testing.assert_allclose(out, [21.0, 42.0], rtol=1e-9)
+
+
+def test_a_library_entry_with_a_huge_number_is_one_readable_line(tmp_path, capsys):
+    p = _csv(tmp_path, 60)
+    rc = main(["discover", str(p), "--lib", "x^2," + "9" * 320 + "*x", "--budget-seconds", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "too large" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_discover_refuses_a_table_too_small_to_test_any_constant(tmp_path, capsys):
+    rc = main(["discover", str(_csv(tmp_path, 4)), "--budget-seconds", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "at least 6 rows" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_fitted_constants_are_counted_as_the_fit_chose_them():
+    import sympy
+    from kanstudio.discovery.pipeline import fitted_constants
+    x = sympy.Symbol("x")
+    assert fitted_constants(sympy.Float(1.5) * x + sympy.Float(0.2)) == 2
+    assert fitted_constants(2 * x + sympy.pi) == 0         # snapped: nothing was fitted

@@ -33,6 +33,7 @@ _CONSTANTS = {"pi": sympy.pi, "e": sympy.E, "E": sympy.E}
 _BACKTICK = re.compile(r"`([^`]*)`")
 _PLACEHOLDER = "_col{}_"          # user names may not start with '_', so these cannot clash
 _MAX_EXPONENT = 100               # x**1000 is never a physics formula; also bounds sympy's work
+_MAX_INTEGER = 10 ** 300     # integers beyond this do not fit a float64 (max ~1.8e308)
 _MAX_DIGITS = 300                 # numbers beyond float range are refused before sympy computes them
 _NODE_NAMES = {"Attribute": "attribute access", "Subscript": "indexing", "Lambda": "a lambda",
                "ListComp": "a list comprehension", "SetComp": "a set comprehension", "DictComp": "a dict comprehension",
@@ -133,6 +134,9 @@ class _Builder:
             raise DataError(f"{what} are not allowed in a formula ({v!r}{_where(node.col_offset + 1)})")
         if isinstance(v, float) and not math.isfinite(v):
             raise DataError(f"the number {v!r} is too large{_where(node.col_offset + 1)}")
+        if isinstance(v, int) and abs(v) > _MAX_INTEGER:      # beyond what a float64 can hold
+            raise DataError(f"the number {str(v)[:12]}... ({len(str(abs(v)))} digits) is too large"
+                            f"{_where(node.col_offset + 1)}")
         return _bounded(sympy.Integer(v) if isinstance(v, int) else sympy.Float(repr(v)))
 
     def visit_Name(self, node):

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 import numpy as np
+import sympy
 
 from .clock import Cancelled, Clock, StageTime
 from .config import EXACT_REL, DiscoverConfig
@@ -55,6 +56,8 @@ from .rescale import rescaling, unscale_result
 __all__ = ["DiscoverConfig", "DiscoverResult", "StageTime", "discover", "discover_arrays"]
 
 KFOLD_ROWS = 200      # tables smaller than this are judged on k-fold errors
+MIN_ROWS = 6          # fewer rows cannot test any formula with constants
+ROWS_PER_CONSTANT = 3  # a formula needs this many rows per fitted constant to be judged at all
 JUDGE_SECONDS = 4.0   # the k-fold judgement's share, kept out of the search's budget
 
 @dataclass
@@ -121,6 +124,10 @@ def discover(dataset, config: Optional[DiscoverConfig] = None,
     n = len(X)
     if n == 0:
         raise ValueError("the table has no rows")
+    if n < MIN_ROWS:
+        from ..data import DataError
+        raise DataError(f"discovery needs at least {MIN_ROWS} rows, the table has {n}: a formula's constants "
+                        f"fitted to fewer rows say nothing about the law")
     small = bool(getattr(dataset, "small_table", False)) or n < 50
     if small:
         tr = te = np.arange(n)
@@ -265,6 +272,12 @@ def _result(ctx, cfg, clock, small, cancelled, names, target) -> DiscoverResult:
     from ..engine.formula import complexity as cx
     y_std = float(np.std(ctx.y_train)) or 1.0
     front = pareto_front(ctx.candidates)
+    n_rows = len(_rows(ctx)[1])
+    supported = [c for c in front if fitted_constants(c.formula) * ROWS_PER_CONSTANT <= n_rows]
+    if len(supported) < len(front):
+        ctx.notes.append(f"formulas with more than {n_rows // ROWS_PER_CONSTANT} fitted constants were left out: "
+                         f"{n_rows} rows cannot support them")
+        front = supported
     if cancelled:       # answer at once: no k-fold refits
         verdict, error_kind = _judge(ctx, front, small, y_std, kfold=False)
     else:
@@ -299,6 +312,12 @@ def _result(ctx, cfg, clock, small, cancelled, names, target) -> DiscoverResult:
             res.model = ctx.best_net
             res.model_view = ctx.best_view.describe() if ctx.best_view is not None else None
     return res
+
+
+def fitted_constants(expr) -> int:
+    """Constants a formula's fit chose (its floating-point numbers; exact integers,
+    fractions and pi were snapped to and are not counted)."""
+    return len(expr.atoms(sympy.Float)) if expr is not None else 0
 
 
 def _notes(ctx) -> list:

@@ -15,6 +15,7 @@ digits and simplified within a size guard.
 from __future__ import annotations
 
 import keyword
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -235,29 +236,31 @@ def round_constants(expr: sympy.Expr, digits: int = 4) -> sympy.Expr:
 
 
 def drop_negligible(expr: sympy.Expr, data, rel: float = 1e-5) -> sympy.Expr:
-    """Remove numeric addends whose size is below rel * the size of their sum on
-    the data (e.g. the 1e-7 in sin(3.14*x + 1e-7)), bottom-up."""
+    """Remove addends whose size on the data is below rel * the size of their sum
+    (the 1e-7 in sin(3.14*x + 1e-7), the 4e-12*c in 0.0028*k + 4e-12*c: what
+    a search's constant optimiser leaves of a term the law does not have),
+    bottom-up."""
     if expr.is_Atom:
         return expr
     args = [drop_negligible(a, data, rel) for a in expr.args]
-    if expr.is_Add:
-        num = [a for a in args if a.is_Number]
-        if num:
-            total = sympy.Add(*args)
-            scale = _rms(total, data)
-            keep = [a for a in args if not (a.is_Number and abs(float(a)) <= rel * scale)]
-            if len(keep) != len(args) and keep:
-                return sympy.Add(*keep)
+    if expr.is_Add and len(args) > 1:
+        scale = _rms(sympy.Add(*args), data)
+        keep = [a for a in args if not (a.free_symbols <= set(data) and _rms(a, data, none=math.inf) <= rel * scale)]
+        if len(keep) != len(args) and keep:
+            return sympy.Add(*keep)
     return expr.func(*args) if tuple(args) != expr.args else expr
 
 
-def _rms(expr, data) -> float:
+def _rms(expr, data, none: float = 0.0) -> float:
+    """RMS of expr over the data's finite values; ``none`` where it cannot tell."""
+    if expr.is_Number:
+        return abs(float(expr))
     try:
-        v = evaluate_numpy(expr, data)
+        v = np.asarray(evaluate_numpy(expr, data), dtype=np.float64)
     except Exception:  # noqa: BLE001 - anything odd: keep the term
-        return 0.0
+        return none
     v = v[np.isfinite(v)]
-    return float(np.sqrt(np.mean(v * v))) if v.size else 0.0
+    return float(np.sqrt(np.mean(v * v))) if v.size else none
 
 
 # ---------------------------------------------------------------- simplification
