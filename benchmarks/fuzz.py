@@ -44,6 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+STARTUP_SECONDS = 300    # a worker's imports and seed files, on a loaded machine
+
 HOSTILE_VALUES = [10**9, -1, 0, 2**63, -(2**63), 1e308, float("nan"), "x" * 5000, None, [], {}, [[[[[]]]]],
                   [10**7, 3, 1], "1e9", True, 3.5, [-5, 3, 1], {"a": 1}, "../../etc/passwd", "\u0000"]
 
@@ -396,6 +398,7 @@ def _worker(conn, memory_gb: float):
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     except (ValueError, OSError):
         pass
+    conn.send("ready")          # start-up (imports, the seed files) is not a case's time
     with tempfile.TemporaryDirectory() as d:
         while True:
             job = conn.recv()
@@ -427,6 +430,8 @@ def run(n_csv: int, n_files: int, seed: int, memory_gb: float, timeout: float, s
             parent, child = ctx.Pipe()
             worker = ctx.Process(target=_worker, args=(child, memory_gb), daemon=True)
             worker.start()
+            if not parent.poll(STARTUP_SECONDS) or parent.recv() != "ready":
+                raise RuntimeError("a fuzz worker did not start")
         parent.send(job)
         if parent.poll(timeout):
             try:

@@ -78,6 +78,14 @@ def test_snapping_rounding_and_negligible_terms():
     data = {x: np.linspace(-1, 1, 50)}
     d = F.drop_negligible(sympy.sin(sympy.Float(3.0) * x + sympy.Float(1e-9)), data, 1e-5)
     assert d == sympy.sin(sympy.Float(3.0) * x)
+    # what a constant optimiser leaves of terms and factors the law does not have
+    t, c = sympy.symbols("t c", positive=True)
+    data2 = {x: np.linspace(1, 2, 50), t: np.linspace(250, 350, 50), c: np.linspace(1, 2, 50)}
+    leftovers = (sympy.Float(0.0028) * x + sympy.Float(4e-12) * c) * t ** sympy.Float(1.6e-9) \
+        * sympy.exp(sympy.Float(-2e-11) * c)
+    assert F.drop_negligible(leftovers, data2, 1e-5) == sympy.Float(0.0028) * x
+    real = sympy.Float(0.5) * x * t ** sympy.Float(0.3)          # factors that vary are kept
+    assert F.drop_negligible(real, data2, 1e-5) == real
     big = F.snap_constants(sympy.Float(8987742438.0) * x, 4)   # a measured constant, not an integer
     assert big.atoms(sympy.Float)
 

@@ -300,3 +300,32 @@ def test_window_comes_up_without_the_heavy_libraries(gui_env, tmp_path):
     assert out["heavy"] == "", f"imported while building the window: {out['heavy']}"
     assert out["spec"] == repr([[2, 0], [3, 2], [1, 0]])
     assert out["warm"] == "kanstudio.engine.formula,matplotlib,sympy,torch", f"not warmed up after the show: {out}"
+
+
+def test_an_imported_table_and_a_running_fit_reach_the_recovery_file(qtbot, gui_env, hello_csv, monkeypatch):
+    from kanstudio.gui import tasks
+    from kanstudio.gui.main_window import MainWindow
+    from kanstudio.project import find_recovery, load_recovery
+    monkeypatch.setattr(tasks, "CHECKPOINT_SECONDS", 0.0)        # every snapshot checkpoints
+    win = MainWindow(confirm_close=False)
+    qtbot.addWidget(win)
+    win.open_csv(str(hello_csv), accept_defaults=True)
+    # nothing but an imported table is work too
+    qtbot.waitUntil(lambda: len(find_recovery()) == 1, timeout=10_000)
+    assert load_recovery(find_recovery()[0]).model is None
+    import kanstudio.project as proj
+    written = []
+    original = proj.write_recovery
+
+    def spy(project, *a, **k):
+        if project.model is not None and win.runner.busy:      # written while the fit still runs
+            written.append(project.model.n_params)
+        return original(project, *a, **k)
+    monkeypatch.setattr(proj, "write_recovery", spy)
+    win.training_panel.steps_spin.setValue(200)
+    win.action_fit.trigger()
+    qtbot.waitUntil(lambda: len(written) >= 1, timeout=60_000)
+    assert load_recovery(find_recovery()[0]).model is not None
+    win.action_stop.trigger()
+    qtbot.waitUntil(lambda: win.runner.idle(), timeout=60_000)
+    win.shutdown()

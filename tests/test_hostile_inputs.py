@@ -209,3 +209,25 @@ def test_fitted_constants_are_counted_as_the_fit_chose_them():
     x = sympy.Symbol("x")
     assert fitted_constants(sympy.Float(1.5) * x + sympy.Float(0.2)) == 2
     assert fitted_constants(2 * x + sympy.pi) == 0         # snapped: nothing was fitted
+
+
+def test_ctrl_c_ends_a_fit_with_its_model_saved(tmp_path, capsys):
+    import os
+    import signal
+    import threading
+    model = tmp_path / "m.kan"
+    def interrupt():          # only while the fit's own handler is installed
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            os.kill(os.getpid(), signal.SIGINT)
+    timer = threading.Timer(2.0, interrupt)
+    timer.start()
+    try:                      # Adam takes every step it is given: still running after 2 s
+        rc = main(["fit", str(_csv(tmp_path, 400)), "--optimizer", "adam", "--steps", "1000000",
+                   "--save", str(model)])
+    finally:
+        timer.cancel()
+    out = capsys.readouterr()
+    assert rc == 130, out
+    assert "interrupted after" in out.out and model.exists()
+    from kanstudio.engine import io
+    assert io.load(model).input_names == ["a", "b"]

@@ -243,12 +243,35 @@ def drop_negligible(expr: sympy.Expr, data, rel: float = 1e-5) -> sympy.Expr:
     if expr.is_Atom:
         return expr
     args = [drop_negligible(a, data, rel) for a in expr.args]
+    if expr.is_Mul and len(args) > 1:
+        # factors that are constant on the data to within rel (x**1e-9, exp(2e-11*c)):
+        # the same leftovers, multiplied in; such a factor becomes its value there
+        out = [_as_constant(a, data, rel) for a in args]
+        if any(o is not a for o, a in zip(out, args)):
+            return sympy.Mul(*out)
     if expr.is_Add and len(args) > 1:
         scale = _rms(sympy.Add(*args), data)
         keep = [a for a in args if not (a.free_symbols <= set(data) and _rms(a, data, none=math.inf) <= rel * scale)]
         if len(keep) != len(args) and keep:
             return sympy.Add(*keep)
     return expr.func(*args) if tuple(args) != expr.args else expr
+
+
+def _as_constant(factor, data, rel: float):
+    """``factor`` itself, or its value where it is constant on the data to within
+    rel (1 when that value is 1 to within rel)."""
+    if factor.is_Number or not factor.free_symbols or not factor.free_symbols <= set(data):
+        return factor
+    try:
+        v = np.asarray(evaluate_numpy(factor, data), dtype=np.float64)
+    except Exception:  # noqa: BLE001 - anything odd: keep the factor
+        return factor
+    if v.ndim == 0 or not v.size or not np.isfinite(v).all():
+        return factor
+    c = float(np.mean(v))
+    if c == 0 or float(np.max(np.abs(v - c))) > rel * abs(c):
+        return factor
+    return sympy.Integer(1) if abs(c - 1.0) <= rel else sympy.Float(c)
 
 
 def _rms(expr, data, none: float = 0.0) -> float:
