@@ -8,7 +8,7 @@ fit(lamb=0.01) -> prune(node_th=1e-2, edge_th=3e-2) -> auto_symbolic() -> fit().
 """
 from __future__ import annotations
 
-__all__ = ["GRID", "K", "STEPS", "LAMB", "RETRAIN_LAMB", "NODE_TH", "EDGE_TH", "WEIGHT_SIMPLE",
+__all__ = ["GRID", "K", "STEPS", "LAMB", "RETRAIN_LAMB", "NODE_TH", "EDGE_TH", "WEIGHT_SIMPLE", "SYMBOLIC_REFIT_STEPS",
            "DISCOVERY_EDGE_TH", "FIT_SETTINGS"]
 
 GRID = 5                # B-spline grid intervals
@@ -19,6 +19,11 @@ RETRAIN_LAMB = 0.0      # retrain after pruning and fixing edges: the structure 
 NODE_TH = 1e-2          # prune: hidden nodes whose attribution score is at most this go ...
 EDGE_TH = 3e-2          # ... then the edges scoring at most this
 WEIGHT_SIMPLE = 0.8     # auto-symbolic: weight of a function's simplicity against its fit
+# auto-symbolic first refits the numeric network this many steps without the
+# penalty: the penalty shrinks every edge, and a shrunken, still-wrong edge reads
+# as the wrong function (x*y/(x+y) after prune: 1/x^2 at relative error 5e-2,
+# 1/x once refitted to 3e-3).  The KAN paper's loop refits after pruning too.
+SYMBOLIC_REFIT_STEPS = STEPS
 # discovery cuts edges more lightly: it prunes [n, 1] models and sparse networks
 # whose weak edges may still carry a real term, and refits every candidate (at
 # 3e-2 it lost laws on devbench it had found at 1e-2)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence
 
-from ..engine.defaults import EDGE_TH, NODE_TH, WEIGHT_SIMPLE
+from ..engine.defaults import EDGE_TH, NODE_TH, RETRAIN_LAMB, SYMBOLIC_REFIT_STEPS, WEIGHT_SIMPLE
 from .commands import (CommandError, ComputedCommand, ModelCommand, _train_x, edge_name,
                        node_name, register_command)
 
@@ -244,19 +244,31 @@ class AutoSymbolic(ComputedCommand):
     """Fix every alive numeric edge to the library function that serves the
     whole network best (its loss on the training rows, simplest among near
     ties); an edge that no function fits stays numeric and is listed in
-    ``skipped``."""
+    ``skipped``.  First the network is refitted ``refit_steps`` steps without
+    the sparsity penalty (``defaults.SYMBOLIC_REFIT_STEPS``; 0: read the edges
+    as they are), so each edge is read at its true shape, not the shrunken one
+    the penalty left."""
     type = "auto_symbolic"
 
     def __init__(self, lib: Optional[Sequence[str]] = None, weight_simple: float = WEIGHT_SIMPLE,
-                 r2_threshold: float = 0.0, label: Optional[str] = None):
+                 r2_threshold: float = 0.0, label: Optional[str] = None,
+                 refit_steps: int = SYMBOLIC_REFIT_STEPS):
         super().__init__(label)
         self.lib = None if lib is None else [str(n) for n in lib]
         self.weight_simple, self.r2_threshold = float(weight_simple), float(r2_threshold)
+        self.refit_steps = max(0, int(refit_steps))
         self.fixed: Optional[list[dict]] = None    # [{"edge": [l,i,j], "name", "r2", "params"}]
         self.skipped: Optional[list[dict]] = None
+        self.refit: Optional[dict] = None          # the refit's outcome (steps, RMSE)
 
     def _gather(self, project) -> dict:
-        return {**super()._gather(project), "y": project.dataset.tensors("train")[1]}
+        inputs = {**super()._gather(project), "y": project.dataset.tensors("train")[1]}
+        if self.refit_steps:
+            from .commands_model import fit_config
+            inputs["dataset"] = project.dataset
+            inputs["config"] = fit_config(project.settings, steps=self.refit_steps, lamb=RETRAIN_LAMB,
+                                          update_grid=False)
+        return inputs
 
     def default_label(self) -> str:
         if self.fixed is None:
@@ -265,8 +277,13 @@ class AutoSymbolic(ComputedCommand):
         return f"Auto-symbolic ({n} edge{'s' if n != 1 else ''} fixed)"
 
     def _compute(self, inputs, progress, cancel):
-        from ..engine.symbolic import auto_symbolic
+        from ..engine.symbolic import auto_symbolic, numeric_edges
         model = inputs["model"]
+        if inputs.get("config") is not None and numeric_edges(model):
+            from .commands_model import train_rows
+            self.refit = train_rows(model, inputs, inputs["config"], progress, cancel, None)
+            if self.refit["reason"] == "cancelled":
+                return model            # the worker drops a cancelled command's result
         if progress:
             progress(-1.0, "Fitting symbolic functions…")
         # each edge's function chosen by the whole network's loss on the training rows
@@ -283,15 +300,18 @@ class AutoSymbolic(ComputedCommand):
 
     def params(self) -> dict:
         return {"lib": self.lib, "weight_simple": self.weight_simple, "r2_threshold": self.r2_threshold,
-                "fixed": self.fixed, "skipped": self.skipped}
+                "refit_steps": self.refit_steps, "refit": self.refit, "fixed": self.fixed,
+                "skipped": self.skipped}
 
     @classmethod
     def from_json(cls, d):
         lib = d.get("lib")
+        # projects from before the refit replay as they were made: without it
         cmd = cls(None if lib is None else list(lib), float(d.get("weight_simple", WEIGHT_SIMPLE)),
-                  float(d.get("r2_threshold", 0.0)))
+                  float(d.get("r2_threshold", 0.0)), refit_steps=int(d.get("refit_steps", 0)))
         cmd.fixed = d.get("fixed") if isinstance(d.get("fixed"), list) else None
         cmd.skipped = d.get("skipped") if isinstance(d.get("skipped"), list) else None
+        cmd.refit = d.get("refit") if isinstance(d.get("refit"), dict) else None
         return cmd
 
 

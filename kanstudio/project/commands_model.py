@@ -67,7 +67,9 @@ def _data_tensors(project) -> dict:
     return {"dataset": ds}
 
 
-def _train(model, data: dict, cfg, progress, cancel, on_snapshot) -> dict:
+def train_rows(model, data: dict, cfg, progress, cancel, on_snapshot) -> dict:
+    """Train ``model`` on the dataset's training rows (test rows for the test
+    RMSE); the outcome as JSON: reason, steps, RMSEs, seconds."""
     from ..engine.train import fit_steps
     ds = data["dataset"]
     (x, y), (xt, yt) = ds.tensors("train"), ds.tensors("test")
@@ -142,7 +144,7 @@ class FitModel(ComputedCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         model.set_names(*inputs["names"])
-        self.result = _train(model, inputs, inputs["config"], progress, cancel, on_snapshot)
+        self.result = train_rows(model, inputs, inputs["config"], progress, cancel, on_snapshot)
         return model
 
     def params(self) -> dict:
@@ -192,7 +194,7 @@ class Retrain(ComputedCommand):
 
     def _compute(self, inputs, progress, cancel, on_snapshot: Optional[Callable] = None):
         model = inputs["model"]
-        self.result = _train(model, inputs, inputs["config"], progress, cancel, on_snapshot)
+        self.result = train_rows(model, inputs, inputs["config"], progress, cancel, on_snapshot)
         return model
 
     def params(self) -> dict:
