@@ -294,6 +294,34 @@ def test_the_symbolic_search_races_transforms_of_the_target():
     assert symbolic_search(off, 12.0, transforms=True) == 0 and not off.candidates
 
 
+def test_a_paused_search_goes_on_where_it_stopped():
+    """The whole problem's search pauses while the sub-problems run and then
+    resumes: the same engine run (no new start, its slices counted on), only
+    formulas new on its front refitted; a search never started is not resumed."""
+    from kanstudio.discovery.symbolic_search import symbolic_search
+    rng = np.random.default_rng(3)
+    X = rng.uniform(1, 3, size=(400, 3))
+    y = X[:, 0] * np.exp(-X[:, 1] / X[:, 2]) + np.sin(X[:, 2])
+    starts = []
+
+    class Counting(OperonEngine):
+        def start(self, *a, **k):
+            starts.append(1)
+            return super().start(*a, **k)
+    ctx = _context(X, y, ["a", "b", "c"], budget=30, engine=Counting())
+    assert symbolic_search(ctx, 0.6, resume=True) == 0 and not starts
+    symbolic_search(ctx, 1.0)
+    run = ctx.searches["symbolic search"]["runs"][0][1]
+    slices, polished = run.slices, set(ctx.searches["symbolic search"]["polished"])
+    added = len(ctx.candidates)
+    symbolic_search(ctx, 2.0, resume=True)
+    assert len(starts) == 1 and run.slices > slices
+    assert polished <= ctx.searches["symbolic search"]["polished"]
+    stages = [s.name for s in ctx.clock.stages]
+    assert any("resumed" in n for n in stages)
+    assert len(ctx.candidates) >= added
+
+
 def test_discovery_in_a_child_process_reports_progress_answers_and_fails_in_one_line():
     from kanstudio.data import Dataset
     from kanstudio.discovery.child_process import ChildFailed, discover_in_child

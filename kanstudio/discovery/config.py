@@ -37,7 +37,10 @@ class DiscoverConfig:
     snap: bool = True
     device: str = "cpu"
     engine: str = "operon"               # symbolic-search engine ("none": the KAN library only)
-    search_share: float = 0.4            # share of the time left that one symbolic search may take ...
+    search_share: float = 0.25           # share of the time left that the first symbolic search may take ...
+    resume_share: float = 0.4            # ... and that it goes on for after the decomposition (whole
+                                         # problem only: the engine keeps its population, so the pause
+                                         # costs nothing and the sub-problems get their time first) ...
     sub_search_share: float = 0.7        # ... in a sub-problem split off by a decomposition: fewer inputs,
                                          # so a smaller space for the engine and little left to decompose
     target_transforms: bool = True       # a second symbolic search races y^2, 1/y, 1/y^2, log|y| (see

@@ -42,6 +42,7 @@ class Context:
         self.target_unit = None       # the target's unit text, where known
         self.rejected_units = 0       # candidates dropped as dimensionally inconsistent
         self.peeled: set = set()      # candidates already peeled (peel.py)
+        self.searches: dict = {}      # symbolic searches on y that can be resumed, by label
         self.engine = engine          # a SearchEngine, or None (KAN library only)
         self.cfg, self.clock = cfg, clock
         self.X_train, self.y_train, self.X_test, self.y_test = X_train, y_train, X_test, y_test

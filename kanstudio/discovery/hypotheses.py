@@ -244,6 +244,11 @@ def run_all(ctx: Context):
         if stop():
             return
         part()
+    # the whole problem's search goes on where it paused, now that the
+    # sub-problems have had their time
+    if ctx.depth == 0 and not stop():
+        if symbolic_search(ctx, ctx.cfg.resume_share * ctx.clock.left(), resume=True) and not stop():
+            peel(ctx)
     # a law short in y^2, 1/y, 1/y^2 or log|y| rather than in y: the engine
     # again, racing those targets
     if not stop():

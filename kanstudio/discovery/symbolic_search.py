@@ -41,12 +41,16 @@ def worth_polishing(errors, limit_ratio: float = 10.0) -> list[int]:
     return sorted(keep)
 
 
-def symbolic_search(ctx, seconds: float, label: str = "symbolic search", transforms: bool = False) -> int:
+def symbolic_search(ctx, seconds: float, label: str = "symbolic search", transforms: bool = False,
+                    resume: bool = False) -> int:
     """Run the context's engine for up to ``seconds`` on the target y, or, with
     ``transforms``, on the transforms of it that are defined here
     (target_transforms: y^2, 1/y, 1/y^2, log|y|) as a race: each gets an equal
     share of the first FIRST_ROUND of the time, then the two whose formulas,
     read back as y, come closest share the rest (two thirds and one third).
+    With ``resume``, the search of the same ``label`` on y run before on this
+    problem goes on where it stopped (the engine's population is kept: pausing
+    a search loses nothing), and only formulas new on its front are refitted.
     Returns how many candidates it added."""
     engine = ctx.engine
     if engine is None or seconds <= 0.5 or ctx.clock.left() <= 0.5:
@@ -54,24 +58,29 @@ def symbolic_search(ctx, seconds: float, label: str = "symbolic search", transfo
     rows = ctx.kan_rows[:MAX_ROWS]
     X, y = ctx.X_train[rows], ctx.y_train[rows]
     seconds = min(seconds, ctx.clock.left())
-    if transforms:
+    to_ours = dict(zip(engine_symbols(ctx.n_in), ctx.symbols))
+    if resume:
+        state = ctx.searches.get(label)
+        if state is None or all(run.done or run.exact for _, run in state["runs"]):
+            return 0
+        found = state["found"]
+        with ctx.clock.stage(f"{label}, resumed ({engine.name}, {seconds:.0f} s)"):
+            for t, run in state["runs"]:
+                run.advance(seconds, ctx.clock.stop_training)
+                _collect(ctx, t, run, y, found, to_ours)
+        return _polish(ctx, found, state["polished"], label, engine)
+    race = bool(transforms)
+    if race:
         transforms = [t for t in usable_transforms(y) if t is not IDENTITY]
         # a race in a few seconds gives each target too few generations to tell them apart
         if not ctx.cfg.target_transforms or not transforms or seconds < MIN_RACE_SECONDS * len(transforms):
             return 0
     else:
         transforms = [IDENTITY]
-    to_ours = dict(zip(engine_symbols(ctx.n_in), ctx.symbols))
     found: dict = {}              # y-space expression -> (transform, test RMSE)
 
     def collect(transform, run) -> float:
-        best = math.inf
-        for e in run.expressions():
-            expr = transform.read_back(e.xreplace(to_ours), y)
-            if expr not in found:
-                found[expr] = (transform, ctx.rmse(expr, ctx.X_test, ctx.y_test))
-            best = min(best, found[expr][1])
-        return best
+        return _collect(ctx, transform, run, y, found, to_ours)
 
     names = ", ".join(t.name for t in transforms)
     with ctx.clock.stage(f"{label} ({engine.name}, {seconds:.0f} s; targets {names})"):
@@ -93,6 +102,27 @@ def symbolic_search(ctx, seconds: float, label: str = "symbolic search", transfo
                     break
                 run.advance(part * left, ctx.clock.stop_training)
                 best[t.name] = collect(t, run)
+    polished: set = set()
+    if not race:
+        ctx.searches[label] = {"runs": runs, "found": found, "polished": polished}
+    return _polish(ctx, found, polished, label, engine)
+
+
+def _collect(ctx, transform, run, y, found: dict, to_ours: dict) -> float:
+    """Add the run's front, read back as y and scored on the test rows, to
+    ``found``; the best test RMSE on it."""
+    best = math.inf
+    for e in run.expressions():
+        expr = transform.read_back(e.xreplace(to_ours), y)
+        if expr not in found:
+            found[expr] = (transform, ctx.rmse(expr, ctx.X_test, ctx.y_test))
+        best = min(best, found[expr][1])
+    return best
+
+
+def _polish(ctx, found: dict, polished: set, label: str, engine) -> int:
+    """Refit the constants of the formulas worth it (``worth_polishing``) not
+    refitted before, as candidates of the context."""
     if not found:
         return 0
     exprs = sorted(found, key=sympy.count_ops)
@@ -101,6 +131,9 @@ def symbolic_search(ctx, seconds: float, label: str = "symbolic search", transfo
     for i in worth_polishing(errors):
         if ctx.clock.left() <= 0 or ctx.exact_found():
             break
+        if exprs[i] in polished:
+            continue
+        polished.add(exprs[i])
         t = found[exprs[i]][0]
         what = "the target" if t is IDENTITY else t.name
         step = Step("symbolic search", f"{engine.name} searched {what} as a formula in {', '.join(ctx.names)}"
