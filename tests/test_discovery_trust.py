@@ -259,13 +259,16 @@ def test_target_transforms_are_offered_only_where_defined_and_read_back_exactly(
     from kanstudio.discovery.target_transforms import usable_transforms
     pos = np.linspace(1.0, 3.0, 50)
     mixed = np.linspace(-1.0, 1.0, 50)
-    assert [t.name for t in usable_transforms(mixed)] == ["y"]          # no log or 1/y of a sign change
+    # no log or 1/y of a sign change; an angle in [-1, 1] is read back by asin, not by acos
+    assert [t.name for t in usable_transforms(mixed)] == ["y", "sin y"]
+    assert "cos y" in [t.name for t in usable_transforms(pos)]              # inside [0, pi]
+    assert not {"sin y", "cos y"} & {t.name for t in usable_transforms(3 * pos)}   # no branch holds it
     names = [t.name for t in usable_transforms(pos)]
     assert names[0] == "y" and {"y^2", "1/y", "1/y^2", "log|y|"} <= set(names)
     near_zero = np.concatenate([pos, [1e-6]])
     assert "1/y" not in [t.name for t in usable_transforms(near_zero)]
     t = sympy.Symbol("t")
-    for sign, y in ((1, pos), (-1, -pos)):
+    for sign, y in ((1, pos), (-1, -pos), (0, mixed)):
         for tr in usable_transforms(y):
             back = tr.read_back(t, y)
             # y -> T(y) -> back gives y again on every row

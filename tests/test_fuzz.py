@@ -28,3 +28,14 @@ def test_fuzzed_inputs_are_read_right_or_refused_in_one_line(kind, tmp_path):
             bad.append((seed, outcome, detail))
     assert not bad, (counts, bad[:5])
     assert counts["refused"] > 0 and (kind != "csv" or counts["accepted"] > 0), counts
+
+
+def test_the_oracle_for_damaged_tables_catches_changed_invented_and_doubled_rows():
+    import numpy as np
+    rows = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    oracle = fuzz.RowsFrom(rows)
+    assert oracle.problem(rows[[2, 0]]) is None                 # rows lost: honest (the damage may cost rows)
+    assert "does not hold" in oracle.problem(np.array([[1.0, 2.0], [3.0, 4.5]]))
+    assert "does not hold" in oracle.problem(rows[[0, 0]])     # one row read twice
+    assert "non-finite" in oracle.problem(np.array([[1.0, np.nan]]))
+    assert "columns" in oracle.problem(rows[:, :1])

@@ -231,3 +231,26 @@ def test_ctrl_c_ends_a_fit_with_its_model_saved(tmp_path, capsys):
     assert "interrupted after" in out.out and model.exists()
     from kanstudio.engine import io
     assert io.load(model).input_names == ["a", "b"]
+
+
+@pytest.mark.gui
+def test_the_window_calls_a_tiny_tables_error_a_training_error(qtbot, main_window, tmp_path):
+    """A 20-row table is not split: the loss plot draws no test curve, and the
+    status line and the formula panel name the error a training error."""
+    pytest.importorskip("pytestqt")
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1, 2, 20)
+    path = tmp_path / "tiny.csv"
+    path.write_text("x,y\n" + "".join(f"{a:.17g},{a * a + 1:.17g}\n" for a in x), encoding="utf-8")
+    win = main_window
+    win.open_csv(str(path), accept_defaults=True)
+    qtbot.waitUntil(lambda: win.doc.has_data and win.runner.idle(), timeout=30_000)
+    loss = win.training_panel.loss
+    assert "test RMSE" not in loss.legend.text() and "no held-out rows" in loss.legend.text()
+    assert not loss.curve_test.isVisible()
+    win.training_panel.steps_spin.setValue(5)
+    win.action_fit.trigger()
+    qtbot.waitUntil(lambda: win.doc.has_model and win.runner.idle() and not win.runner.busy, timeout=60_000)
+    assert "test RMSE" not in loss.status.text() and "train RMSE" in loss.status.text()
+    qtbot.waitUntil(lambda: "Network training RMSE (no held-out rows)" in win.formula_panel.rmse_label.text(),
+                    timeout=30_000)

@@ -26,6 +26,7 @@ KEEP_SMALL = 3        # ... and by size
 FIRST_ROUND = 0.4     # share of a race's time spread evenly over the target's transforms
 MIN_RACE_SECONDS = 2.0  # a race needs at least this per transform
 IDENTITY = TRANSFORMS[0]
+ANGLE_TRANSFORMS = ("sin y", "cos y")    # last in TRANSFORMS
 
 
 def worth_polishing(errors, limit_ratio: float = 10.0) -> list[int]:
@@ -72,9 +73,13 @@ def symbolic_search(ctx, seconds: float, label: str = "symbolic search", transfo
     race = bool(transforms)
     if race:
         transforms = [t for t in usable_transforms(y) if t is not IDENTITY]
-        # a race in a few seconds gives each target too few generations to tell them apart
-        if not ctx.cfg.target_transforms or not transforms or seconds < MIN_RACE_SECONDS * len(transforms):
+        # a race in a few seconds gives each target too few generations to tell
+        # them apart.  The angle transforms (sin y, cos y) join only when the
+        # time allows: a target that merely lies in [0, pi] need not be an angle
+        core = [t for t in transforms if t.name not in ANGLE_TRANSFORMS]
+        if not ctx.cfg.target_transforms or not transforms or seconds < MIN_RACE_SECONDS * len(core):
             return 0
+        transforms = transforms[:max(len(core), int(seconds // MIN_RACE_SECONDS))]
     else:
         transforms = [IDENTITY]
     found: dict = {}              # y-space expression -> (transform, test RMSE)

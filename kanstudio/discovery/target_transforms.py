@@ -2,14 +2,16 @@
 
 Many laws are short in some function of y rather than in y itself:
 sqrt(a^2 + b^2) is a polynomial in y^2, q / sqrt(r^2 + d^2 - 2 d r cos a) in
-1/y^2, log(x + 1) + log(x^2 + 1) in exp(y), a ratio of sums in 1/y.  AI
+1/y^2, log(x + 1) + log(x^2 + 1) in exp(y), a ratio of sums in 1/y, an angle
+asin(lambda/(n d)) or acos((cos t - u)/(1 - u cos t)) in sin y or cos y.  AI
 Feynman tries such transforms of y before anything else; here each one is
 a target the symbolic engine may search, and a formula t(x) found for T(y)
 is read back as y = T^-1(t(x)).
 
 A transform is only offered where it is defined and well conditioned on the
 rows: a log or a reciprocal needs y of one sign away from 0, exp(y) a target
-spanning a few units at most.
+spanning a few units at most, sin y and cos y a target inside the branch
+their inverse reads back (asin: [-pi/2, pi/2], acos: [0, pi]).
 """
 from __future__ import annotations
 
@@ -31,10 +33,12 @@ class TargetTransform:
     forward: Callable[[np.ndarray, int], np.ndarray]   # (y, sign) -> T(y)
     back: Callable[[sympy.Expr, int], sympy.Expr]      # (t, sign) -> y
     needs: str                                   # "any" | "one sign" | "away from 0" | "small span"
-
+    branch: tuple = (-np.inf, np.inf)            # y must lie inside this to be read back
     def usable(self, y: np.ndarray) -> bool:
         y = np.asarray(y, dtype=np.float64)
         if not len(y) or not np.isfinite(y).all():
+            return False
+        if float(y.min()) < self.branch[0] or float(y.max()) > self.branch[1]:
             return False
         if self.needs == "any":
             return True
@@ -71,6 +75,8 @@ TRANSFORMS = (
     TargetTransform("1/y", lambda y, s: 1.0 / y, lambda t, s: 1 / t, "away from 0"),
     TargetTransform("1/y^2", lambda y, s: 1.0 / (y * y), lambda t, s: s / sympy.sqrt(t), "away from 0"),
     TargetTransform("log|y|", lambda y, s: np.log(s * y), lambda t, s: s * sympy.exp(t), "one sign"),
+    TargetTransform("sin y", lambda y, s: np.sin(y), lambda t, s: sympy.asin(t), "any", (-np.pi / 2, np.pi / 2)),
+    TargetTransform("cos y", lambda y, s: np.cos(y), lambda t, s: sympy.acos(t), "any", (0.0, np.pi)),
 )
 
 

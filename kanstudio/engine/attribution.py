@@ -3,7 +3,7 @@
 All statistics come from the samples ``x`` the caller passes: the *training*
 rows, already normalised like the model's inputs.
 
-Attribution, from the outputs down (DESIGN §3):
+Attribution, from the outputs down (KAN 2.0, Liu et al. 2024b):
     every output node starts with score 1/n_out;
     a subnode inherits its node's score (a multiplication node's score is
     copied to each of its operands);

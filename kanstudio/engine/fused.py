@@ -3,7 +3,7 @@
 ``FusedObjective.evaluate()`` returns (loss, gradient over the optimiser's
 flat parameter vector) for a CPU network of cubic splines without symbolic
 edges: every fit before symbolification.  It computes the same objective as
-the autograd path in train.py (MSE + lamb * regulariser, DESIGN.md section 3)
+the autograd path in train.py (MSE + lamb * regulariser; see docs/architecture.md)
 with one or two kernel calls per layer and direction plus a few numpy
 operations, instead of ~100 torch operations and the autograd engine.
 train.py picks it where ``supports(model)`` holds and falls back to autograd

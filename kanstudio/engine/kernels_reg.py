@@ -1,5 +1,5 @@
 """Compiled (numba) kernels of the loss: the squared error's residual, and
-the regulariser (L1 + entropy on the edges' spreads, DESIGN.md section 3):
+the regulariser (L1 + entropy on the edges' spreads, as in the KAN paper; see docs/architecture.md):
 per-edge variances and the penalty with its gradients.  Part of kernels.py,
 which imports (and re-exports) them where numba is available."""
 from __future__ import annotations

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QHBoxLayout, QLabel,
 
 __all__ = ["BarChart", "AttributionPanel", "install_attribution_panel", "DEFAULT_THRESHOLD"]
 
-DEFAULT_THRESHOLD = 0.01       # DESIGN §3: inputs with a score at most 1e-2 are pruned
+DEFAULT_THRESHOLD = 0.01       # inputs with a score at most 1e-2 are pruned (KAN 2.0)
 
 
 def _mix(a: QColor, b: QColor, t: float) -> QColor:

@@ -85,6 +85,8 @@ class FormulaPanel(QWidget):
         self.setObjectName("formula_panel")
         self._info: Optional[FormulaInfo] = None
         self._renderer = MathRenderer()
+        # what the errors shown are measured on: a table too small to split has no held-out rows
+        self.error_name = "test RMSE"
 
         self.rmse_label = QLabel("")
         self.rmse_label.setObjectName("formula_rmse")
@@ -229,7 +231,7 @@ class FormulaPanel(QWidget):
         self.formula_view.setToolTip("LaTeX: " + info.description)
         bits = []
         if math.isfinite(info.test_rmse):
-            bits.append(f"Formula test RMSE <b>{info.test_rmse:.4g}</b>")
+            bits.append(f"Formula {self.error_name} <b>{info.test_rmse:.4g}</b>")
         if math.isfinite(info.model_rmse):
             bits.append(f"network {info.model_rmse:.4g}")
         if info.complexity:
@@ -253,7 +255,8 @@ class FormulaPanel(QWidget):
                           f"or run <a href='auto'>Auto-symbolic</a>.")
         self.note.setVisible(True)
         self.formula_view.setText("")
-        self.rmse_label.setText(f"Network test RMSE <b>{model_rmse:.4g}</b>" if math.isfinite(model_rmse) else "")
+        self.rmse_label.setText(f"Network {self.error_name} <b>{model_rmse:.4g}</b>" if math.isfinite(model_rmse)
+                                else "")
 
     def show_message(self, text: str):
         self._clear_formula()

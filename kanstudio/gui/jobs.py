@@ -99,6 +99,9 @@ class Jobs(ModelJobsMixin, QObject):
         if reason in ("project", "data"):
             ds = self.doc.dataset
             w.data_panel.set_dataset(ds, (self.doc.project.source_path or "") if self.doc.project else "")
+            held_out = ds is None or ds.held_out
+            w.training_panel.loss.set_held_out(held_out)
+            w.formula_panel.error_name = "test RMSE" if held_out else "training RMSE (no held-out rows)"
             if reason == "project":
                 self.rev += 1
                 self.selected = None

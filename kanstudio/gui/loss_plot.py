@@ -72,6 +72,9 @@ class LossPlot(QWidget):
         self.legend.setObjectName("training_legend")
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self._run_lines: list = []
+        # a table too small to split trains on every row: its "test" error is
+        # the training error again, so there is no second curve to draw
+        self._held_out = True
         self._apply_theme()
 
         lay = QVBoxLayout(self)
@@ -79,6 +82,13 @@ class LossPlot(QWidget):
         lay.addWidget(self.status)
         lay.addWidget(self.legend)
         lay.addWidget(self.plot, 1)
+
+    def set_held_out(self, held_out: bool):
+        """Whether the data has held-out rows (a test curve to draw)."""
+        if bool(held_out) != self._held_out:
+            self._held_out = bool(held_out)
+            self.curve_test.setVisible(self._held_out)
+            self._apply_theme()
 
     def begin_run(self, label: str, total_steps: int):
         run = {"label": label, "start": self._offset, "steps": [], "train": [], "test": [], "reg": []}
@@ -107,7 +117,7 @@ class LossPlot(QWidget):
             run["reg"].append(float(s.reg))
         last = snaps[-1]
         self._last_snap = last
-        self.status.setText(self._describe(last, run["label"]))
+        self.status.setText(self._describe(last, run["label"], self._held_out))
         if not self._redraw_timer.isActive():
             self._redraw_timer.start()
 
@@ -123,14 +133,14 @@ class LossPlot(QWidget):
             elif run["steps"]:
                 self._offset = run["steps"][-1]
             if snap is not None:
-                self.status.setText(self._describe(snap, run["label"]) + (f" \u2014 {reason_text}" if reason_text else ""))
+                self.status.setText(self._describe(snap, run["label"], self._held_out) + (f" \u2014 {reason_text}" if reason_text else ""))
         self._x_end = 0                   # back to the data's own extent
         self._redraw_timer.stop()
         self._redraw()
 
     @staticmethod
-    def _describe(s, label: str) -> str:
-        test = f" \u00b7 test RMSE {s.test_rmse:.3g}" if math.isfinite(s.test_rmse) else ""
+    def _describe(s, label: str, held_out: bool = True) -> str:
+        test = f" \u00b7 test RMSE {s.test_rmse:.3g}" if held_out and math.isfinite(s.test_rmse) else ""
         return (f"{label}: step {s.step}/{s.total_steps} \u00b7 train RMSE {s.train_rmse:.3g}{test}"
                 f" \u00b7 {s.seconds:.1f} s")
 
@@ -151,7 +161,8 @@ class LossPlot(QWidget):
             return np.where(np.isfinite(a) & (a > 0), a, np.nan)   # log scale: no zeros
 
         ys = []
-        for curve, values in ((self.curve_train, tr), (self.curve_test, te), (self.curve_reg, rg)):
+        for curve, values in ((self.curve_train, tr), (self.curve_test, te if self._held_out else []),
+                              (self.curve_reg, rg)):
             y = positive(values)
             if np.isfinite(y).any():
                 curve.setData(x, y, connect="finite")
@@ -214,9 +225,11 @@ class LossPlot(QWidget):
         self.curve_train.setPen(pg.mkPen(c["train"], width=2))
         self.curve_test.setPen(pg.mkPen(c["test"], width=2))
         self.curve_reg.setPen(pg.mkPen(c["reg"], width=1.5, style=Qt.PenStyle.DashLine))
+        test = (f"<span style='color:{c['test'].name()}'>\u2501\u2501</span> test RMSE &nbsp; "
+                if self._held_out else "")
+        train = "train RMSE" if self._held_out else "train RMSE (every row: no held-out rows)"
         self.legend.setText(
-            f"<span style='color:{c['train'].name()}'>\u2501\u2501</span> train RMSE &nbsp; "
-            f"<span style='color:{c['test'].name()}'>\u2501\u2501</span> test RMSE &nbsp; "
+            f"<span style='color:{c['train'].name()}'>\u2501\u2501</span> {train} &nbsp; {test}"
             f"<span style='color:{c['reg'].name()}'>\u2505\u2505</span> regularisation")
 
     def changeEvent(self, event):

@@ -30,7 +30,7 @@ if TYPE_CHECKING:   # annotations only: importing the engine here would load tor
     from ..engine.curves import NetworkPicture
 
 
-BETA = 3.0            # strength = tanh(BETA * score), DESIGN §1
+BETA = 3.0            # strength = tanh(BETA * score), the KAN paper's beta
 MIN_STRENGTH = 0.07   # dead edges stay faintly visible, hence clickable
 LOD_LINES = 0.3       # below this zoom an edge is drawn as plain lines
 LOD_BOLD = 0.9        # from this zoom on glyph curves are drawn 1.7 px wide
