@@ -14,7 +14,9 @@ opened and its model evaluated on its data.  Outcomes:
   (content-preserving mutations -- another encoding, line ending, separator,
   quoting, odd characters inside text cells -- must give the original numbers;
   a model file with a flipped bit that still loads must compute what the
-  original computed);
+  original computed; a damaged table whose numbers the damage left alone, or
+  changed in known rows, may lose rows but every row read must be one the
+  file holds, finite, read at most as often as it is there: ``RowsFrom``);
 * ``hang``      over --timeout seconds;
 * ``memory``    over --memory-gb of resident memory, or a MemoryError under
   the address-space cap.

@@ -283,7 +283,10 @@ def _rms(expr, data, none: float = 0.0) -> float:
     except Exception:  # noqa: BLE001 - anything odd: keep the term
         return none
     v = v[np.isfinite(v)]
-    return float(np.sqrt(np.mean(v * v))) if v.size else none
+    if not v.size:
+        return none
+    with np.errstate(over="ignore"):     # values past 1e154 square to inf: an RMS of inf, said quietly
+        return float(np.sqrt(np.mean(v * v)))
 
 
 # ---------------------------------------------------------------- simplification
