@@ -1,4 +1,4 @@
-"""Headless entry point: ``kanstudio-cli fit|discover|export ...``.
+"""Headless entry point: ``kanstudio-cli fit|discover|compile|structure ...``.
 
 Every user error (missing file or column, non-numeric data, bad option)
 exits with status 2 and one readable line on stderr; no tracebacks.
@@ -6,56 +6,18 @@ exits with status 2 and one readable line on stderr; no tracebacks.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
 import time
 from typing import Optional, Sequence
 
+# (re-exported: kanstudio.cli.CliError and the exit codes are what callers know)
+from .cli_common import (DIVERGED_RMSE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_USAGE,  # noqa: F401
+                         CliError, FitDiverged, add_data_arguments, interruptible,
+                         load_dataset, prepare_kernels)
 from .engine import defaults
 from .errors import KanstudioError
-
-EXIT_USAGE = 2
-EXIT_DIVERGED = 3
-DIVERGED_RMSE = 10.0           # a fit this many times worse than predicting the mean has diverged
-KERNEL_NOTE_AFTER_S = 1.5      # a longer wait for the kernels is a first build: say so
-
-
-class CliError(KanstudioError):
-    """A problem with the command line itself; printed as one line, exit status 2."""
-
-
-class FitDiverged(KanstudioError):
-    """Training blew up; printed as one line, exit status 3."""
-
-
-EXIT_INTERRUPTED = 130
-
-
-@contextlib.contextmanager
-def interruptible(what: str):
-    """A threading.Event set by the first Ctrl-C, so that long work ends at its next
-    check and keeps what it has (a second Ctrl-C stops at once)."""
-    import signal
-    import threading
-    event = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield event
-        return
-
-    def handler(signum, frame):
-        if event.is_set():
-            raise KeyboardInterrupt
-        event.set()
-        print(f"kanstudio-cli: interrupted: ending the {what} with the best result so far "
-              f"(Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield event
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
 
 def _width_arg(text: str):
     from .engine.width import parse_width
@@ -63,25 +25,6 @@ def _width_arg(text: str):
         return parse_width(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _columns_arg(text: str) -> list[str]:
-    return [c.strip() for c in text.split(",") if c.strip()]
-
-
-def add_data_arguments(p: argparse.ArgumentParser):
-    p.add_argument("data", help="CSV file")
-    p.add_argument("--target", help="target column (default: the last numeric column)")
-    p.add_argument("--inputs", type=_columns_arg, help="comma-separated input columns (default: all other numeric columns)")
-    p.add_argument("--test-fraction", type=float, default=0.2, help="fraction of rows held out for testing (default 0.2)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the split and the initialisation")
-    p.add_argument("--normalization", choices=["standard", "minmax", "none"], default="standard")
-
-
-def load_dataset(args):
-    from .data import load_csv
-    return load_csv(args.data, target=args.target, inputs=args.inputs, test_fraction=args.test_fraction,
-                    seed=args.seed, normalization=args.normalization)
 
 
 def _add_fit_parser(sub):
@@ -191,22 +134,6 @@ def _mean_rmse(ds) -> float:
     return float(np.sqrt(np.mean((y - y.mean(0)) ** 2))) or 1.0
 
 
-def prepare_kernels(dtype: str = "float64"):
-    """Load the compiled training kernels, saying why we wait when that
-    takes a while: the first run after an install compiles them."""
-    import threading
-    from .engine import fused
-    note = threading.Timer(KERNEL_NOTE_AFTER_S, print,
-                           ("compiling the training kernels (once per install; up to a minute)...",),
-                           {"file": sys.stderr, "flush": True})
-    note.daemon = True
-    note.start()
-    try:
-        fused.warm_up((dtype,))
-    finally:
-        note.cancel()
-
-
 def _check_device(device: str) -> str:
     import torch
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -246,13 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kanstudio {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_fit_parser(sub)
-    for mod_name, adder in (("cli_discover", "add_discover_parser"), ("cli_structure", "add_structure_parsers"),
-                            ("cli_export", "add_export_parser")):
-        try:
-            mod = __import__(f"kanstudio.{mod_name}", fromlist=[adder])
-        except ImportError:
-            continue
-        getattr(mod, adder)(sub)
+    from .cli_discover import add_discover_parser
+    from .cli_structure import add_structure_parsers
+    add_discover_parser(sub)
+    add_structure_parsers(sub)
     return parser
 
 

@@ -111,7 +111,7 @@ def _run(args) -> int:
         n_in = len(ds.input_names)
         if width[0][0] != n_in or width[-1][0] != 1:
             raise ValueError(f"--width must start with {n_in} (the number of inputs) and end with 1")
-    from .cli import KERNEL_NOTE_AFTER_S, prepare_kernels
+    from .cli_common import KERNEL_NOTE_AFTER_S, prepare_kernels
     compiling = 0.0
     if args.device == "cpu":
         k0 = time.perf_counter()
@@ -124,7 +124,7 @@ def _run(args) -> int:
     budget = max(0.25 * args.budget_seconds, args.budget_seconds - spent - REPORT_SECONDS)
     cfg = DiscoverConfig(width=width, lib=parse_library(args.lib), digits=args.digits,
                          budget_seconds=budget, seed=args.seed, device=args.device)
-    from .cli import EXIT_INTERRUPTED, interruptible
+    from .cli_common import EXIT_INTERRUPTED, interruptible
     t0 = time.perf_counter()
     with interruptible("search") as stop:
         res = discover(ds, cfg, cancel=stop)

@@ -15,7 +15,7 @@ __all__ = ["add_structure_parsers", "run_compile", "run_structure"]
 
 
 def add_structure_parsers(subparsers) -> None:
-    from .cli import add_data_arguments
+    from .cli_common import add_data_arguments
 
     p = subparsers.add_parser("compile", help="compile a formula into a KAN and check it against a CSV")
     p.add_argument("formula", help='formula over the CSV\'s input columns, e.g. "(u+v)/(1+u*v)"')
@@ -90,7 +90,7 @@ def run_compile(args) -> int:
 def run_structure(args) -> int:
     import numpy as np
     import torch
-    from .cli import load_dataset
+    from .cli_common import load_dataset
     from .engine.network import KAN
     from .engine.train import fit
     from .engine import structure as st

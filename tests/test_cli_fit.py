@@ -62,10 +62,18 @@ def test_a_slow_kernel_build_is_announced_and_kept_out_of_fit_seconds(csv_file, 
     """The first run after an install compiles the training kernels: the
     CLI says why it waits, and fit_seconds times the training loop alone."""
     import time
-    from kanstudio import cli
+    from kanstudio import cli_common
     from kanstudio.engine import fused
-    monkeypatch.setattr(cli, "KERNEL_NOTE_AFTER_S", 0.05)
-    monkeypatch.setattr(fused, "warm_up", lambda dtypes=fused.DTYPES: time.sleep(1.0) or True)
+    monkeypatch.setattr(cli_common, "KERNEL_NOTE_AFTER_S", 0.05)
+    monkeypatch.setattr(fused, "_KERNELS_OK", dict(fused._KERNELS_OK))     # restored after the test
+
+    def slow_build(dtypes=fused.DTYPES):
+        # a build that takes a second, once: later probes find the dtypes settled
+        # (as unavailable: the fit then needs no real build either)
+        time.sleep(1.0)
+        fused._KERNELS_OK.update((d, False) for d in dtypes)
+        return True
+    monkeypatch.setattr(fused, "warm_up", slow_build)
     out = tmp_path / "o.json"
     assert main(["fit", str(csv_file), "--target", "out", "--width", "2,3,1", "--steps", "2", "--json", str(out)]) == 0
     assert "compiling the training kernels" in capsys.readouterr().err

@@ -49,7 +49,9 @@ class Rescaling:
             return None
         rep = {s: s / sympy.Float(k) for s, k in zip(symbols, self.x) if k != 1.0}
         out = expr.xreplace(rep) if rep else expr
-        return sympy.Float(self.y) * out if self.y != 1.0 else out
+        out = sympy.Float(self.y) * out if self.y != 1.0 else out
+        # a common power of ten out of sums: 1e-12*a/(b + c), not a/(1e12*b + 1e12*c)
+        return sympy.factor_terms(out)
 
 
 def _power_of_ten(v: np.ndarray) -> float:

@@ -27,24 +27,9 @@ __all__ = ["aux_values", "add_auxiliary_input", "substitute_aux"]
 
 def aux_values(dataset, expr: sympy.Expr) -> np.ndarray:
     """Values of ``expr`` on every row of the dataset (raw units)."""
-    from .formula import symbol_index
-    columns = {}
-    for k, n in enumerate(dataset.input_names):
-        columns[str(n)] = dataset.X[:, k]
-    try:
-        from kanstudio.data.expressions import evaluate_expression
-    except ImportError:  # the data package's evaluator is the reference; fall back to ours
-        evaluate_expression = None
-    if evaluate_expression is not None:
-        values = evaluate_expression(expr, columns)
-    else:
-        from .expr_eval import evaluate_numpy
-        names = list(columns)
-        by_name = {s: columns[names[k]] for s, k in symbol_index(names).items()}
-        missing = sorted(s.name for s in expr.free_symbols if s.name not in by_name)
-        if missing:
-            raise ValueError(f"the expression uses {', '.join(missing)}, which are not input columns")
-        values = evaluate_numpy(expr, {s: by_name[s.name] for s in expr.free_symbols})
+    from ..data.expressions import evaluate_expression
+    columns = {str(n): dataset.X[:, k] for k, n in enumerate(dataset.input_names)}
+    values = evaluate_expression(expr, columns)
     values = np.broadcast_to(np.asarray(values, dtype=np.float64), (dataset.n_rows,)).copy()
     return values
 

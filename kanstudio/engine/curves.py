@@ -187,12 +187,8 @@ def _sym_r2(layer, x: torch.Tensor, edges: torch.Tensor, names) -> np.ndarray:
 
 
 def _attribution(model, x):
-    """(edge scores per layer, node scores per level) from engine.attribution, or
-    None when that module is unavailable (the caller falls back to activation)."""
-    try:
-        from .attribution import attribution
-    except ImportError:
-        return None
+    """(edge scores per layer, node scores per level) from engine.attribution."""
+    from .attribution import attribution
     edges, nodes = attribution(model, x)
     return ([np.array(e, dtype=np.float64) for e in edges],
             [np.array(n, dtype=np.float64) for n in nodes])

@@ -35,7 +35,7 @@ from .lbfgs import FlatLBFGS
 from .fused_chunks import ChunkPasses, Slot
 from .fused_layers import DENSE_MIN_OUT, LayerPasses, LayerView
 from .fused_uniform import FEATURE_MAJOR, UniformPasses
-from .network import KAN
+from .network import KAN, install_fast_predict
 
 DTYPES = ("float64", "float32")      # the dtypes the kernels are compiled for
 
@@ -320,6 +320,9 @@ def predict(model: KAN, x: torch.Tensor) -> Optional[torch.Tensor]:
         return None
     obj = FusedObjective(model, [])
     return torch.from_numpy(np.ascontiguousarray(obj.predict(np.ascontiguousarray(x.detach().numpy()))))
+
+
+install_fast_predict(predict)
 
 
 def _kernels_ok(dtype: str) -> bool:

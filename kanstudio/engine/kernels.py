@@ -73,16 +73,11 @@ if _HAVE_NUMBA:
     # the layer loops' sums over outputs vectorise only if they may be reassociated
     _jit_fast = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
 
-    @njit(cache=_CACHE, nogil=True, inline="never")
-    def _bisect(knots, i, x):
-        lo, hi = 0, knots.shape[1]
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if knots[i, mid] <= x:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+    # the knot tables and the basis kernels (kernels_basis) and the loss's (kernels_reg), re-exported here
+    from .kernels_basis import (_bisect, dense_basis, dense_grad_x, dense_param_grads,  # noqa: F401
+                                effective_coefs, piece_table, uniform_basis_t, uniform_grad_x, uniform_out1_backward,
+                                uniform_out1_forward)
+    from .kernels_reg import add_cov_grad, cov_spread, residual, spread_penalty, spread_variance  # noqa: F401
 
     @_jit
     def edge_polys(rows, coef, A):
@@ -131,24 +126,6 @@ if _HAVE_NUMBA:
             for i in range(n_in):
                 for b in range(b0, b1):
                     XT[row0 + i, b] = X[b, i]
-
-    @njit(cache=_CACHE, nogil=True, inline="always")
-    def _count_rows(X, knots, POS):
-        """POS[b, i] = number of knots <= X[b, i] (the table row), input by
-        input: this order runs ~2.5x faster than locating inside the edge loop."""
-        B, n_in = X.shape
-        nk = knots.shape[1]
-        for i in range(n_in):
-            if nk > 48:
-                for b in range(B):
-                    POS[b, i] = _bisect(knots, i, X[b, i])
-            else:      # a branch-free count vectorises; faster than bisection on small grids
-                for b in range(B):
-                    x = X[b, i]
-                    p = 0
-                    for j in range(nk):
-                        p += knots[i, j] <= x
-                    POS[b, i] = p
 
     @njit(cache=_CACHE, nogil=True, inline="always")
     def _locate(X, knots, rows, ustart, uinv_h, POS, U):
@@ -395,6 +372,3 @@ if _HAVE_NUMBA:
         t *= u
         GA[i, pos, 3, o] += t
 
-    from .kernels_basis import (dense_basis, dense_grad_x, dense_param_grads, effective_coefs, piece_table,  # noqa: E402,F401
-                                uniform_basis_t, uniform_grad_x, uniform_out1_backward, uniform_out1_forward)
-    from .kernels_reg import add_cov_grad, cov_spread, residual, spread_penalty, spread_variance  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """Compiled (numba) B-spline kernels: the dense basis for BLAS products,
 the closed-form basis of uniform grids (and a whole single-output layer in
-closed form), and the knot tables.  Part of kernels.py, which imports (and
-re-exports) them where numba is available."""
+closed form), and the knot tables (which row of a table each sample falls
+in).  kernels.py imports (and re-exports) them where numba is available."""
 from __future__ import annotations
 
 import math
@@ -10,12 +10,42 @@ import os
 import numpy as np
 from numba import njit
 
-from .kernels import _count_rows   # kernels.py imports this module after defining it
-
 _CACHE = os.path.isfile(__file__)   # no source file (a frozen app): no disk cache
 _jit = njit(cache=_CACHE, nogil=True, error_model="numpy")
 # fused multiply-adds in the closed-form kernels (~15% faster, rounding only)
 _jit_fma = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath={"contract"})
+
+
+# ------------------------------------------------------------------ knot tables
+@njit(cache=_CACHE, nogil=True, inline="never")
+def _bisect(knots, i, x):
+    lo, hi = 0, knots.shape[1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if knots[i, mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=_CACHE, nogil=True, inline="always")
+def _count_rows(X, knots, POS):
+    """POS[b, i] = number of knots <= X[b, i] (the table row), input by
+    input: this order runs ~2.5x faster than locating inside the edge loop."""
+    B, n_in = X.shape
+    nk = knots.shape[1]
+    for i in range(n_in):
+        if nk > 48:
+            for b in range(B):
+                POS[b, i] = _bisect(knots, i, X[b, i])
+        else:      # a branch-free count vectorises; faster than bisection on small grids
+            for b in range(B):
+                x = X[b, i]
+                p = 0
+                for j in range(nk):
+                    p += knots[i, j] <= x
+                POS[b, i] = p
 
 
 @_jit

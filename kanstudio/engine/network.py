@@ -27,6 +27,18 @@ from .width import normalize_width, parse_width  # noqa: F401  (re-exported)
 SCHEMA_VERSION = 1
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
+# The compiled inference path (fused.predict), installed by the fused module when
+# it loads (training and the app's warm-up load it): the model itself never
+# reaches up into the training code, and a process that never trains evaluates
+# with torch alone.
+_FAST_PREDICT: list = []
+
+
+def install_fast_predict(fn) -> None:
+    """``fn(model, x)`` -> the output, or None where it does not apply (then
+    torch's forward runs); used for inference without gradients on the CPU."""
+    _FAST_PREDICT[:] = [fn]
+
 
 @dataclass
 class ForwardCache:
@@ -173,9 +185,8 @@ class KAN(nn.Module):
         """Evaluate the network.  ``cache`` stores a ForwardCache in self.cache;
         ``with_edges`` returns (y, [EdgeValues per layer]) for the regulariser."""
         want_edges = cache or with_edges
-        if not want_edges and not torch.is_grad_enabled() and x.device.type == "cpu":
-            from . import fused        # inference (scores, drawing, RMSE): the compiled kernels
-            y = fused.predict(self, x)
+        if not want_edges and not torch.is_grad_enabled() and x.device.type == "cpu" and _FAST_PREDICT:
+            y = _FAST_PREDICT[0](self, x)   # inference (scores, drawing, RMSE): the compiled kernels
             if y is not None:
                 return y
         c = ForwardCache() if cache else None

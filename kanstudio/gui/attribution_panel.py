@@ -182,9 +182,10 @@ class AttributionPanel(QWidget):
         self.prune_button.setEnabled(bool(n) and not self._busy)
 
 
-def install_attribution_panel(window) -> QDockWidget:
+def install_attribution_panel(window, prune_inputs) -> QDockWidget:
     """The dock (objectName "dock_attribution"), tabbed with History; refreshed
-    on model and data changes.  Idempotent."""
+    on model and data changes; its Prune button calls ``prune_inputs(window,
+    threshold)`` (science_actions.prune_weakest_inputs).  Idempotent."""
     dock = getattr(window, "dock_attribution", None)
     if dock is not None:
         return dock
@@ -247,8 +248,7 @@ def install_attribution_panel(window) -> QDockWidget:
                 state["had_data"] = has
 
     def prune(threshold: float):
-        from .science_actions import prune_weakest_inputs
-        prune_weakest_inputs(window, threshold)
+        prune_inputs(window, threshold)
 
     panel.pruneRequested.connect(prune)
     window.doc.changed.connect(on_changed)

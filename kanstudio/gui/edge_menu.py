@@ -14,16 +14,13 @@ from .network_items import EdgeItem
 __all__ = ["EDGE_ACTIONS", "edge_menu"]
 
 EDGE_ACTIONS = ("inspect", "prune", "fix", "suggest", "unfix")
-_FALLBACK_LIBRARY = ("x", "x^2", "x^3", "1/x", "sqrt", "exp", "log", "sin", "cos", "tanh", "abs",
-                     "gaussian")
 
 
 def _library_names() -> tuple:
-    try:
-        from ..engine.symbolic_lib import library_names
-        return tuple(library_names())
-    except ImportError:
-        return _FALLBACK_LIBRARY
+    # here, not at the top: the library imports torch, which the window loads only
+    # after it is shown (an edge's menu opens once a model exists, torch with it)
+    from ..engine.symbolic_lib import library_names
+    return tuple(library_names())
 
 
 def edge_menu(parent: QWidget, item: EdgeItem, emit: Callable[[str, str], None]) -> QMenu:

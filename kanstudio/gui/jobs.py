@@ -8,15 +8,12 @@ Pareto list) are in ``model_jobs``.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from PySide6.QtCore import QObject, QTimer
 
 from .model_jobs import ModelJobsMixin
 from .tasks import command_job, edge_detail_job, formula_job, picture_job, suggest_job
-
-if TYPE_CHECKING:
-    from .main_window import MainWindow
 
 __all__ = ["Jobs"]
 
@@ -29,7 +26,9 @@ class Jobs(ModelJobsMixin, QObject):
     ones are computed in the worker (``cmd.begin`` here, ``cmd.run`` there) and
     pushed when they come back."""
 
-    def __init__(self, win: "MainWindow"):
+    def __init__(self, win):
+        """``win``: the MainWindow whose panels and actions this drives (not
+        imported here: the window imports this module)."""
         super().__init__(win)
         self.w, self.doc, self.runner = win, win.doc, win.runner
         self.score_mode = "attribution"
@@ -124,7 +123,7 @@ class Jobs(ModelJobsMixin, QObject):
             w.history_panel.set_past(self.doc.past_labels())
             self._recovery_timer.start()
         if reason == "results":
-            self._show_pareto()
+            self._show_pareto(raise_dock=True)
         if reason in ("modified", "path", "project"):
             w._update_title()
 
@@ -196,6 +195,8 @@ class Jobs(ModelJobsMixin, QObject):
             self.selected = None
             self.w.edge_inspector.clear()
         else:
+            if self.selected != (layer, i, j):
+                self.w.dock_inspector.raise_()      # the inspector shares its column with the Pareto front
             self.selected = (layer, i, j)
             self.request_detail(layer, i, j)
         self.w._update_actions()

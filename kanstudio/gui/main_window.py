@@ -168,11 +168,8 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         self.jobs.refresh_formula()
 
     def _install_extensions(self):
-        """Model ▸ Science (KAN 2.0 tools), when that module is part of the build."""
-        try:
-            from .science_actions import install_science_actions
-        except ImportError:
-            return
+        """Model ▸ Science (KAN 2.0 tools) and the Input attribution dock."""
+        from .science_actions import install_science_actions
         install_science_actions(self)
 
     # ================================================================ status

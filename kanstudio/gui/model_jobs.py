@@ -221,8 +221,11 @@ class ModelJobsMixin:
         return [ParetoRow(int(r.get("complexity", 0)), float(r["test_rmse"]) if r.get("test_rmse") is not None
                           else float("nan"), str(r.get("latex", "")), str(r.get("formula", ""))) for r in rows]
 
-    def _show_pareto(self):
-        self.w.pareto_panel.set_rows(self._pareto_rows())
+    def _show_pareto(self, raise_dock: bool = False):
+        rows = self._pareto_rows()
+        self.w.pareto_panel.set_rows(rows)
+        if raise_dock and rows:         # a new front: its tab comes to the front of the right column
+            self.w.dock_pareto.raise_()
 
     def choose_pareto(self, index: int):
         rows = (self.doc.project.pareto if self.doc.project is not None else None) or []

@@ -1,7 +1,7 @@
 """The Pareto dock: Discover's candidate formulas as error against size.
 
 A log-scale plot (one point per formula, the front drawn as a staircase) and
-a table beside it, both selecting the same candidate; "Use this formula"
+a table beside it (below it in a tall dock), both selecting the same candidate; "Use this formula"
 opens the selected one as a network (an undoable command, run by the window).
 
 ``set_rows(rows)`` (formula_panel.ParetoRow, simplest first), ``rows()``,
@@ -98,6 +98,14 @@ class ParetoPanel(QWidget):
         lay.addWidget(self.splitter)
         self._apply_colors()
         self.set_rows([])
+
+    def resizeEvent(self, event):
+        # plot above the table in a tall dock (the right column), beside it in a wide one
+        size = event.size()
+        want = Qt.Orientation.Vertical if size.height() > 0.8 * size.width() else Qt.Orientation.Horizontal
+        if self.splitter.orientation() != want:
+            self.splitter.setOrientation(want)
+        super().resizeEvent(event)
 
     # ---------------------------------------------------------- content
     def set_rows(self, rows: list):

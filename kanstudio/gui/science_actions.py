@@ -368,7 +368,7 @@ def install_science_actions(window) -> QMenu:
         if first is not None:
             help_menu.insertSeparator(first)
     from .attribution_panel import install_attribution_panel
-    install_attribution_panel(window)
+    install_attribution_panel(window, prune_weakest_inputs)
 
     def update(reason=None):
         busy, has_data, has_model = window.runner.busy, window.doc.has_data, window.doc.has_model

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable, Optional, Protocol
 
 from PySide6.QtGui import QGuiApplication
 
-if TYPE_CHECKING:                 # (tutorial.py imports this module)
-    from .tutorial import Tour
-
-__all__ = ["TourStep", "tour_steps", "tour_data_path", "TOUR_FILE"]
+__all__ = ["TourStep", "TourProgress", "tour_steps", "tour_data_path", "TOUR_FILE"]
 
 TOUR_FILE = "oscillator_energy.csv"
 
@@ -31,13 +28,21 @@ def tour_data_path() -> Optional[Path]:
     return p if p is not None and p.is_file() else None
 
 
+class TourProgress(Protocol):
+    """What a step's ``done`` test reads of the running tour (tutorial.Tour has it)."""
+
+    def since(self, kind: str) -> bool: ...
+
+    def after(self, kind: str, first: str) -> bool: ...
+
+
 @dataclass
 class TourStep:
     key: str
     title: str
     text: str                                            # rich text
     target: Callable[[object], Optional[tuple]]          # window -> (widget, rect in it) or None
-    done: Optional[Callable[["Tour"], bool]] = None       # None: only Next moves on
+    done: Optional[Callable[[TourProgress], bool]] = None  # None: only Next moves on
     action_text: str = ""                                # "do it for me" button
     action: Optional[Callable[[object], None]] = None
     on_enter: Optional[Callable[[object], None]] = None   # e.g. raise a tabbed dock

@@ -42,11 +42,14 @@ class LayoutMixin:
         self.dock_inspector = self._dock("Edge inspector", "dock_inspector", self.edge_inspector, R)
         self.dock_history = self._dock("History", "dock_history", self.history_panel, R)
         self.dock_formula = self._dock("Formula", "dock_formula", self.formula_panel, B)
-        self.dock_pareto = self._dock("Pareto front", "dock_pareto", self.pareto_panel, B)
-        self.splitDockWidget(self.dock_formula, self.dock_pareto, Qt.Orientation.Horizontal)
+        # the Pareto front shares the tall right column with the Edge inspector: beside the
+        # Formula dock it had a quarter of the bottom row, too narrow for its table
+        self.dock_pareto = self._dock("Pareto front", "dock_pareto", self.pareto_panel, R)
         self.tabifyDockWidget(self.dock_data, self.dock_training)
         self.dock_training.raise_()
         self.splitDockWidget(self.dock_inspector, self.dock_history, Qt.Orientation.Vertical)
+        self.tabifyDockWidget(self.dock_inspector, self.dock_pareto)
+        self.dock_inspector.raise_()
         self._default_state = self.saveState()     # the arrangement; sizes come with the window
         for d in self._docks():
             self.view_menu.addAction(d.toggleViewAction())
@@ -132,6 +135,7 @@ class LayoutMixin:
             d.setFloating(False)
             d.show()
         self.dock_training.raise_()
+        self.dock_inspector.raise_()
         self._size_docks()
         QTimer.singleShot(0, self._size_docks)     # again once the shown docks are laid out
 
@@ -142,8 +146,6 @@ class LayoutMixin:
         self.resizeDocks([self.dock_inspector, self.dock_history], [int(0.62 * h), int(0.2 * h)],
                          Qt.Orientation.Vertical)
         self.resizeDocks([self.dock_formula], [int(0.26 * h)], Qt.Orientation.Vertical)
-        self.resizeDocks([self.dock_formula, self.dock_pareto], [int(0.45 * w), int(0.55 * w)],
-                         Qt.Orientation.Horizontal)
 
     def set_theme(self, choice: str):
         if self._theme is not None:

@@ -1,0 +1,40 @@
+"""The layering in docs/architecture.md, enforced: import-linter's contracts
+in pyproject.toml (layers, Qt only in the app, the command line never importing
+the app, a torch-free data layer, no import cycles inside a package -- imports
+inside functions count too)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_contracts_are_kept(capsys, monkeypatch):
+    cli = pytest.importorskip("importlinter.cli")
+    monkeypatch.chdir(ROOT)
+    code = cli.lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
+    out = capsys.readouterr().out
+    assert code == 0, out[-4000:]
+    assert "0 broken" in out and out.count("KEPT") >= 5, out[-2000:]
+
+
+def test_the_contracts_would_catch_a_layer_broken_from_inside_a_function(tmp_path, capsys, monkeypatch):
+    """The check is real: a copy of the package in which the data layer imports
+    the project (inside a function) breaks the layers contract."""
+    cli = pytest.importorskip("importlinter.cli")
+    import shutil
+    copy = tmp_path / "kanstudio"
+    shutil.copytree(ROOT / "kanstudio", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(copy / "data" / "dataset.py", "a", encoding="utf-8") as f:
+        f.write("\n\ndef _layer_breaker():\n    from ..project import Project\n    return Project\n")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [m for m in list(sys.modules) if m == "kanstudio" or m.startswith("kanstudio.")]:
+        monkeypatch.delitem(sys.modules, name)
+    code = cli.lint_imports(config_filename=str(tmp_path / "pyproject.toml"), no_cache=True, no_logo=True)
+    out = capsys.readouterr().out
+    assert code != 0 and "kanstudio.data.dataset -> kanstudio.project" in out, out[-3000:]
