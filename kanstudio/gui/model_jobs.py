@@ -224,8 +224,9 @@ class ModelJobsMixin:
     def _show_pareto(self, raise_dock: bool = False):
         rows = self._pareto_rows()
         self.w.pareto_panel.set_rows(rows)
-        if raise_dock and rows:         # a new front: its tab comes to the front of the right column
-            self.w.dock_pareto.raise_()
+        if raise_dock and rows:         # a new front: its tab comes to the front of the right column,
+            # in its own event-loop turn (its plot's first paint would add to the result's)
+            QTimer.singleShot(0, self.w.dock_pareto.raise_)
 
     def choose_pareto(self, index: int):
         rows = (self.doc.project.pareto if self.doc.project is not None else None) or []

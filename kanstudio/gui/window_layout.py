@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QDockWidget, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QTabBar, QWidget
 
 from .theme import ThemeWatcher
 
@@ -138,6 +138,22 @@ class LayoutMixin:
         self.dock_inspector.raise_()
         self._size_docks()
         QTimer.singleShot(0, self._size_docks)     # again once the shown docks are laid out
+        QTimer.singleShot(0, self._hide_stale_tab_bars)
+
+    def _hide_stale_tab_bars(self):
+        """Qt leaves the tab bars of a replaced dock arrangement on screen after
+        restoreState (drawn over the panels, with the same tab names).  A live
+        tab bar sits right under the visible dock of its group; the others go."""
+        live = set()
+        for d in self._docks() + [w for w in (getattr(self, "dock_attribution", None),) if w]:
+            if d.isVisible() and not d.isFloating() and self.tabifiedDockWidgets(d):
+                g = d.geometry()
+                live.add((g.left(), g.bottom() + 1))
+        for bar in self.findChildren(QTabBar):
+            if bar.parent() is self and bar.count() and bar.isVisible():
+                g = bar.geometry()
+                if not any(abs(g.left() - x) <= 2 and abs(g.top() - y) <= 4 for x, y in live):
+                    bar.hide()
 
     def _size_docks(self):
         w, h = max(self.width(), 900), max(self.height(), 600)
