@@ -1,4 +1,4 @@
-"""Headless entry point: ``kanstudio-cli fit|discover|compile|structure ...``.
+"""Headless entry point: ``kanstudio-cli fit|discover|discover-batch|compile|structure|export ...``.
 
 Every user error (missing file or column, non-numeric data, bad option)
 exits with status 2 and one readable line on stderr; no tracebacks.
@@ -112,7 +112,7 @@ def run_fit(args) -> int:
     elif result.reason != "completed":
         print(f"note: training ended early: {result.reason}")
     if args.save:
-        io.save(model, args.save)
+        io.save(model, args.save, scaling=io.Scaling.of(ds))
         print(f"model saved to {args.save}")
     if args.json:
         _write_json(args.json, summary)
@@ -169,14 +169,18 @@ def _write_json(path: str, obj):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kanstudio-cli",
                                      description="Fit Kolmogorov-Arnold Networks to tables and extract formulas.")
-    from . import __version__
+    from .version import __version__
     parser.add_argument("--version", action="version", version=f"kanstudio {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_fit_parser(sub)
+    from .cli_batch import add_batch_parser
     from .cli_discover import add_discover_parser
+    from .cli_export import add_export_parser
     from .cli_structure import add_structure_parsers
     add_discover_parser(sub)
     add_structure_parsers(sub)
+    add_export_parser(sub)
+    add_batch_parser(sub)
     return parser
 
 

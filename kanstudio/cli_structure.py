@@ -21,8 +21,8 @@ def add_structure_parsers(subparsers) -> None:
     p.add_argument("formula", help='formula over the CSV\'s input columns, e.g. "(u+v)/(1+u*v)"')
     p.add_argument("--data", required=True, help="CSV file")
     p.add_argument("--target", help="target column (default: the last numeric column)")
-    p.add_argument("--save", help="write the compiled model here (.kan); it takes normalised "
-                                  "inputs, like the models `fit --save` writes")
+    p.add_argument("--save", help="write the compiled model here (.kan); with the data's scaling, "
+                                  "like the models `fit --save` writes")
     p.add_argument("--json", help="write a JSON summary here")
     p.set_defaults(func=run_compile)
 
@@ -80,8 +80,8 @@ def run_compile(args) -> int:
                "nonfinite_rows": int((~finite).sum())}
     if args.save:
         from .engine import io
-        io.save(compile_for_dataset(expr, ds), args.save)
-        print(f"model (normalised inputs) saved to {args.save}")
+        io.save(compile_for_dataset(expr, ds), args.save, scaling=io.Scaling.of(ds))
+        print(f"model saved to {args.save}")
     if args.json:
         _write_json(args.json, summary)
     return 0

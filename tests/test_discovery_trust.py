@@ -15,7 +15,8 @@ from kanstudio.discovery import DiscoverConfig, discover_arrays
 from kanstudio.discovery.engines import OperonEngine, engine_symbols
 from kanstudio.discovery.pareto import FormulaCandidate
 from kanstudio.discovery.split import _split_error, _tolerance
-from kanstudio.discovery.status import APPROXIMATE, EXACT, NO_LAW, choose, judge, residual_structure
+from kanstudio.discovery.status import (APPROXIMATE, EXACT, NO_LAW, STRUCTURE_MAX, choose, judge,
+                                       noise_structure, residual_structure)
 from kanstudio.engine.expr_eval import evaluate_numpy
 
 RNG = np.random.default_rng(7)
@@ -32,6 +33,21 @@ def test_residual_structure_tells_noise_from_a_missing_term():
     assert residual_structure(X, noise) < 0.1
     assert residual_structure(X, missing) > 0.8
     assert residual_structure(X, missing + 0.1 * noise) > 0.5
+
+
+def test_noise_structure_sees_a_formula_off_where_y_is_small_under_relative_noise():
+    # 1% relative noise on a target spanning 0.1..3: a formula a few percent off at
+    # small y hides in the absolute residuals (the large rows dominate them) but not
+    # in the relative ones; the law's residuals are noise either way
+    x = np.sort(RNG.uniform(0.05, 2.0, 1000))[:, None]
+    law = np.log(x[:, 0] + 1) + np.log(x[:, 0] ** 2 + 1)
+    y = law * (1 + 0.01 * RNG.normal(size=len(law)))
+    off = law * (1 + 0.03 * np.cos(2 * x[:, 0]) * np.exp(-2 * x[:, 0]))
+    assert noise_structure(x, y - law, y) < 0.1
+    assert residual_structure(x, y - off) < STRUCTURE_MAX < noise_structure(x, y - off, y)
+    # absolute noise: the relative reading adds nothing a law would fail
+    ya = law + 0.01 * RNG.normal(size=len(law))
+    assert noise_structure(x, ya - law, ya) < 0.1
 
 
 def test_the_choice_takes_the_big_drop_in_error_not_the_smallest_error():

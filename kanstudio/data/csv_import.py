@@ -113,14 +113,31 @@ def read_table_bytes(data: bytes, name: str = "data", path: Optional[str] = None
     except (ValueError, MemoryError) as exc:
         first = (str(exc).strip().splitlines() or ["unreadable"])[0]
         raise DataError(f"{name} could not be read as a table: {first}") from None
-    for col in frame.columns:                      # text cells: strip, as the numbers were
-        if not pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]):
-            frame[col] = frame[col].astype(object).map(lambda c: c.strip() if isinstance(c, str) else c)
+    frame = _strip_text(frame)                     # text cells: strip, as the numbers were
     frame = _drop_unnamed(frame, layout.names, notes)
     if frame.shape[1] < 2:
         raise DataError(f"{name} has only one column with values; kanstudio needs at least one input and one target")
     units = {c: u for c, u in units.items() if c in frame.columns}
     return RawTable(frame, path, encoding, layout.separator, layout.decimal, notes, units)
+
+
+def table_from_frame(frame: pd.DataFrame, name: str = "the DataFrame") -> RawTable:
+    """A DataFrame made in a program, read as a table from a file would be: headers
+    like 'v [m/s]' give the column v and its unit, text cells are stripped."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{name} is not a pandas DataFrame")
+    if frame.shape[1] < 2:
+        raise DataError(f"{name} has {frame.shape[1]} column(s); kanstudio needs at least one input and one target")
+    names, units = _column_names([str(c) for c in frame.columns], frame.shape[1], name)
+    frame = _strip_text(frame.reset_index(drop=True).set_axis(names, axis=1))
+    return RawTable(frame, None, "", ",", ".", [], units)
+
+
+def _strip_text(frame: pd.DataFrame) -> pd.DataFrame:
+    for col in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]):
+            frame[col] = frame[col].astype(object).map(lambda c: c.strip() if isinstance(c, str) else c)
+    return frame
 
 
 def _column_names(header, n_cols, name) -> tuple[list, dict]:

@@ -11,7 +11,7 @@ from typing import Optional
 
 from .errors import DataError
 
-__all__ = ["registry", "parse_unit", "split_header_unit", "parse_units_option", "MAX_UNIT_CHARS"]
+__all__ = ["registry", "parse_unit", "split_header_unit", "parse_units_option", "check_units", "MAX_UNIT_CHARS"]
 
 MAX_UNIT_CHARS = 64
 _HEADER_UNIT = re.compile(r"^(?P<name>.*?\S)\s*(?:\[(?P<a>[^\[\]]+)\]|\((?P<b>[^()]+)\))\s*$")
@@ -60,9 +60,20 @@ def parse_units_option(text: str, columns) -> dict:
         name, unit = name.strip(), unit.strip()
         if not sep or not name or not unit:
             raise DataError(f"--units entry {entry!r} is not of the form column=unit (e.g. v=m/s)")
+        out[name] = unit
+    return check_units(out, columns, "--units")
+
+
+def check_units(units, columns, where: str = "units") -> dict:
+    """{column: unit text}, checked: every name a column, every unit known to pint."""
+    out = {}
+    for name, unit in dict(units or {}).items():
+        name, unit = str(name).strip(), str(unit).strip() if unit is not None else ""
         if name not in columns:
-            raise DataError(f"--units names column '{name}', which the table does not have")
+            raise DataError(f"{where} names column '{name}', which the table does not have")
+        if not unit:
+            continue
         if parse_unit(unit) is None:
-            raise DataError(f"--units: '{unit}' (for '{name}') is not a unit pint knows")
+            raise DataError(f"{where}: '{unit}' (for '{name}') is not a unit pint knows")
         out[name] = unit
     return out

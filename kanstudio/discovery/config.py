@@ -36,6 +36,8 @@ class DiscoverConfig:
     node_th: float = NODE_TH
     snap: bool = True
     device: str = "cpu"
+    threads: Optional[int] = None        # cores the symbolic engine may use (default: every usable one;
+                                         # a batch running several discoveries on one machine gives each its share)
     engine: str = "operon"               # symbolic-search engine ("none": the KAN library only)
     search_share: float = 0.25           # share of the time left that the first symbolic search may take ...
     resume_share: float = 0.4            # ... and that it goes on for after the decomposition (whole

@@ -49,7 +49,7 @@ import sympy
 from .clock import Cancelled, Clock, StageTime
 from .config import EXACT_REL, DiscoverConfig
 from .derivation import as_json
-from .status import EXACT, NO_LAW, judge, residual_structure
+from .status import EXACT, NO_LAW, judge, noise_structure, residual_structure
 from .pareto import FormulaCandidate, pareto_front, pick as pick_candidate
 from .rescale import rescaling, unscale_result
 
@@ -226,7 +226,7 @@ def _engine(cfg):
     from .engines import OperonEngine
     if cfg.engine != "operon":
         raise ValueError(f"unknown symbolic-search engine {cfg.engine!r} (known: operon, none)")
-    engine = OperonEngine()
+    engine = OperonEngine(threads=cfg.threads)
     why = engine.unavailable()
     return (None, why) if why is not None else (engine, None)
 
@@ -259,7 +259,7 @@ def _judge(ctx, front, small, y_std, kfold: bool = True):
     X_te, y_te = (X_all, y_all) if kfold else (ctx.X_test, ctx.y_test)
 
     def structure(c):
-        return residual_structure(X_te, ctx.residuals(c.formula, X_te, y_te))
+        return noise_structure(X_te, ctx.residuals(c.formula, X_te, y_te), y_te)
     # predicting the training mean, on the rows the candidates are judged on
     baseline = float(np.sqrt(np.mean((y_te - np.mean(ctx.y_train)) ** 2)))
     if kfold:

@@ -10,7 +10,8 @@ One criterion for every table:
 * **Status**:
   - ``exact``: the error is at round-off, or it is at the noise floor: the
     formula's residuals are unstructured (nearby rows do not predict each
-    other's residual: noise, not a missing term) and the fitted network, a
+    other's residual: noise, not a missing term; as they are and relative to
+    |y|, see ``noise_structure``) and the fitted network, a
     flexible model, gets no lower (the formula's error is within
     [``FLOOR_AGREES``, 1.1] times the network's; a formula far better than the
     network says the network is poor, not that the data are noisy);
@@ -30,7 +31,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["EXACT", "APPROXIMATE", "NO_LAW", "Verdict", "judge", "residual_structure", "choose",
+__all__ = ["EXACT", "APPROXIMATE", "NO_LAW", "Verdict", "judge", "residual_structure", "noise_structure", "choose",
            "HEADLINE_SIZE"]
 
 EXACT, APPROXIMATE, NO_LAW = "exact", "approximate", "no law found"
@@ -108,6 +109,23 @@ def residual_structure(X: np.ndarray, r: np.ndarray, k: int = NEIGHBOURS) -> flo
     if var == 0:
         return 0.0
     return 1.0 - float(np.mean((r - pred) ** 2)) / var
+
+
+def noise_structure(X: np.ndarray, r: np.ndarray, y: np.ndarray) -> float:
+    """residual_structure of the residuals as they are and, where y keeps one sign,
+    relative to |y|; the larger.  Noise on measurements is absolute or relative:
+    under either, both readings look like noise (a neighbour's residual does not
+    predict a row's sign).  A formula a few percent off where |y| is small hides
+    in the absolute residuals, which the rows with large |y| dominate, but not in
+    the relative ones."""
+    r = np.asarray(r, dtype=np.float64).reshape(-1)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    s = residual_structure(X, r)
+    if len(y) == len(r) and ((y > 0).all() or (y < 0).all()):
+        rel = residual_structure(X, r / np.abs(y))
+        if math.isfinite(rel):
+            s = max(s, rel) if math.isfinite(s) else rel
+    return s
 
 
 def judge(front: Sequence, roundoff: float, network_error: float,

@@ -22,8 +22,11 @@ from .pareto import pareto_front
 
 __all__ = ["KINDS", "symmetry_error", "symmetric_pairs", "reduce_by_symmetry"]
 
-STEP = 0.05            # the joint move, relative to the spread (or size) of x_i
+STEP = 0.15            # the joint move, relative to the spread (or size) of x_i: the stand-in's
+                       # own error is a fixed amount, so a larger move sees the symmetry more clearly
 MIN_EFFECT = 1e-3      # moving x_i alone must change f by this much (relative), or the test says nothing
+MIN_INSIDE = 32        # rows whose moved points stay inside the data's box (a network is not
+                       # trusted outside it); fewer, and the test says nothing
 SUB_CANDIDATES = 3
 
 
@@ -54,6 +57,10 @@ def symmetry_error(predict, X: np.ndarray, i: int, j: int, kind: str) -> float:
     if d == 0:
         return math.inf
     ai, bj = _moves(kind, a, b, d)
+    inside = ((ai >= a.min()) & (ai <= a.max()) & (bj >= b.min()) & (bj <= b.max()))
+    if int(inside.sum()) < MIN_INSIDE:
+        return math.inf
+    X, a, b, ai, bj = X[inside], a[inside], b[inside], ai[inside], bj[inside]
     both, alone = X.copy(), X.copy()
     both[:, i], both[:, j] = ai, bj
     alone[:, i] = ai

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import torch
 from safetensors import SafetensorError
@@ -24,11 +26,66 @@ _META_KEY = "kanstudio_model"
 MAX_NAME = 1000       # characters in one input/output/function name
 
 
+@dataclass(frozen=True)
+class Scaling:
+    """The data's normalisation a model was trained under (x_norm = (x - x_mean) /
+    x_scale, y likewise) and the columns' names: with it a .kan file predicts and
+    writes its formula in the data's own units."""
+    input_names: tuple
+    target_names: tuple
+    x_mean: tuple
+    x_scale: tuple
+    y_mean: tuple
+    y_scale: tuple
+
+    @classmethod
+    def of(cls, dataset) -> "Scaling":
+        return cls(tuple(dataset.input_names), tuple(dataset.target_names),
+                   *(tuple(float(v) for v in getattr(dataset, a)) for a in ("x_mean", "x_scale", "y_mean", "y_scale")))
+
+    def as_dict(self) -> dict:
+        return {k: list(getattr(self, k)) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d, model: KAN, source: str) -> "Scaling":
+        bad = ModelFileError(f"{source}: the stored data scaling is damaged")
+        if not isinstance(d, dict):
+            raise bad
+        sizes = {"input_names": model.n_inputs, "x_mean": model.n_inputs, "x_scale": model.n_inputs,
+                 "target_names": model.n_outputs, "y_mean": model.n_outputs, "y_scale": model.n_outputs}
+        out = {}
+        for key, n in sizes.items():
+            v = d.get(key)
+            if not isinstance(v, list) or len(v) != n:
+                raise bad
+            if key.endswith("names"):
+                if not all(isinstance(x, str) and 0 < len(x) <= MAX_NAME for x in v):
+                    raise bad
+            elif not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                         and (x > 0 or not key.endswith("scale")) for x in v):
+                raise bad
+            out[key] = tuple(v)
+        return cls(**out)
+
+    def empty_dataset(self):
+        """A Dataset with these columns and this scaling but no rows (what a model
+        file knows of the data it was fitted on)."""
+        import numpy as np
+        from ..data import Dataset
+        n_in, n_out = len(self.input_names), len(self.target_names)
+        return Dataset(list(self.input_names), list(self.target_names), np.empty((0, n_in)), np.empty((0, n_out)),
+                       train_idx=np.empty(0, dtype=int), test_idx=np.empty(0, dtype=int),
+                       x_mean=np.asarray(self.x_mean), x_scale=np.asarray(self.x_scale),
+                       y_mean=np.asarray(self.y_mean), y_scale=np.asarray(self.y_scale))
+
+
 def _digest(meta: dict, tensors: dict) -> str:
     """SHA-256 over the description (canonical JSON) and the tensors in name order
-    (name, dtype, shape, bytes): a flipped bit anywhere that matters is caught."""
+    (name, dtype, shape, bytes): a flipped bit anywhere that matters is caught.
+    The data scaling counts where the file has one (older files have none)."""
     h = hashlib.sha256()
-    h.update(json.dumps({k: meta.get(k) for k in ("description", "requires_grad")}, sort_keys=True).encode())
+    keys = ("description", "requires_grad") + (("scaling",) if "scaling" in meta else ())
+    h.update(json.dumps({k: meta.get(k) for k in keys}, sort_keys=True).encode())
     for name in sorted(tensors):
         t = tensors[name].detach().cpu().contiguous().reshape(-1)
         h.update(f"|{name}|{t.dtype}|{tuple(tensors[name].shape)}|".encode())
@@ -36,15 +93,22 @@ def _digest(meta: dict, tensors: dict) -> str:
     return h.hexdigest()
 
 
-def to_bytes(model: KAN) -> bytes:
+def to_bytes(model: KAN, scaling: Optional[Scaling] = None) -> bytes:
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     trainable = {n: p.requires_grad for n, p in model.named_parameters()}
     meta = {"description": model.description(), "requires_grad": trainable}
+    if scaling is not None:
+        meta["scaling"] = scaling.as_dict()
     meta["sha256"] = _digest(meta, tensors)
     return st_save(tensors, metadata={_META_KEY: json.dumps(meta)})
 
 
 def from_bytes(data: bytes, device="cpu", source: str = "model data") -> KAN:
+    return read_bytes(data, device, source)[0]
+
+
+def read_bytes(data: bytes, device="cpu", source: str = "model data") -> tuple[KAN, Optional[Scaling]]:
+    """The model and, where the file stores one, the data scaling it was fitted under."""
     try:
         tensors = st_load(data)
         meta_raw = _read_metadata(data)
@@ -93,7 +157,8 @@ def from_bytes(data: bytes, device="cpu", source: str = "model data") -> KAN:
     for n, p in model.named_parameters():
         p.requires_grad_(bool(trainable.get(n, p.requires_grad)))
     model.invalidate()
-    return model
+    scaling = Scaling.from_dict(meta["scaling"], model, source) if "scaling" in meta else None
+    return model, scaling
 
 
 def _check_description(desc: dict, tensors: dict, source: str) -> None:
@@ -163,21 +228,26 @@ def _check_symbolic(desc: dict, tensors: dict, source: str) -> None:
             raise ModelFileError(f"{source}: layer {l} refers to a symbolic function that the file does not list")
 
 
-def save(model: KAN, path) -> None:
+def save(model: KAN, path, scaling: Optional[Scaling] = None) -> None:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(to_bytes(model))
+    tmp.write_bytes(to_bytes(model, scaling))
     tmp.replace(path)  # atomic: a crash never leaves half a model behind
 
 
 def load(path, device="cpu") -> KAN:
+    return read(path, device)[0]
+
+
+def read(path, device="cpu") -> tuple[KAN, Optional[Scaling]]:
+    """The model of a .kan file and its data scaling (None where the file has none)."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
     if path.stat().st_size > limits.memory_limit_bytes():
         raise ModelFileError(f"{path} is larger than any model kanstudio writes "
                              f"({path.stat().st_size / 2**30:.1f} GB)")
-    return from_bytes(path.read_bytes(), device=device, source=str(path))
+    return read_bytes(path.read_bytes(), device=device, source=str(path))
 
 
 def _read_metadata(data: bytes):

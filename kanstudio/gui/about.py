@@ -38,7 +38,7 @@ BIBTEX = """@article{liu2024kan,
 
 
 def version_info() -> dict:
-    from .. import __version__
+    from ..version import __version__
     import PySide6
     info = {"kanstudio": __version__, "Python": platform.python_version(),
             "Qt": qVersion(), "PySide6": PySide6.__version__}

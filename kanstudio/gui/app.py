@@ -27,7 +27,7 @@ start page offers the sample datasets.
 
 def _file_argument(args: Sequence[str]) -> tuple[Optional[str], Optional[int]]:
     """(file to open, exit code when the arguments ask to exit at once)."""
-    from .. import __version__
+    from ..version import __version__
     files = []
     for a in args:
         if a in ("-h", "--help"):
@@ -73,12 +73,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
-    from .. import __version__
+    from ..version import __version__
     from .errors import uninstall_excepthooks
     from .theme import app_icon
 
     app = QApplication.instance()
     if app is None:
+        from . import system_check
+        problem = system_check.startup_problem(args)
+        if problem:        # Qt would abort with a less helpful message
+            print(f"kanstudio: {problem}", file=sys.stderr)
+            return 1
         app = QApplication([sys.argv[0] if sys.argv else "kanstudio"] + args)
         path, _ = _file_argument(QCoreApplication.arguments()[1:])   # Qt options removed
     if not QCoreApplication.organizationName():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
-from .. import __version__
+from ..version import __version__
 from .formula_panel import latex_name
 from .tasks import predictions_job
 

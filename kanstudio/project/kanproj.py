@@ -52,7 +52,7 @@ class ProjectError(KanstudioError, ValueError):
 
 # ------------------------------------------------------------------ saving
 def _app_version() -> str:
-    from .. import __version__
+    from ..version import __version__
     return __version__
 
 
