@@ -362,3 +362,24 @@ def test_discovery_in_a_child_process_reports_progress_answers_and_fails_in_one_
     empty = SimpleNamespace(X=X[:0], Y=X[:0, 0], input_names=["a", "b"], target_names=["y"])
     with pytest.raises(ChildFailed, match="no rows"):
         discover_in_child(empty, DiscoverConfig(budget_seconds=5))
+
+
+def test_the_knee_of_the_engines_front_is_refitted_even_below_an_overfitted_best():
+    # a small table: the engine's front holds three copies of a line (other constants),
+    # the law (short, far better than anything shorter) and long formulas that fit the
+    # rows 25x better than the law; the law is refitted, one copy of the line is enough
+    from kanstudio.discovery.symbolic_search import structure_key, worth_polishing
+    v, w = sympy.symbols("v w")
+    exprs = [137.5 - 0.941 * w, 137.4 - 0.942 * w, 137.6 - 0.940 * w, 31.78 * v / w + 1.43,
+             v * sympy.sin(2.5 * v) + 33 * v / w] + [sum(sympy.cos(k * v) for k in range(1, j)) * v / w
+                                                     for j in range(3, 11)]
+    errors = [58.6, 58.6, 58.6, 7.2, 3.1] + [0.3 - 0.01 * j for j in range(8)]
+    exprs_sorted = sorted(range(len(exprs)), key=lambda i: sympy.count_ops(exprs[i]))
+    ex = [exprs[i] for i in exprs_sorted]
+    er = [errors[i] for i in exprs_sorted]
+    keep = worth_polishing(er, [sympy.count_ops(e) for e in ex], [structure_key(e) for e in ex])
+    kept = [ex[i] for i in keep]
+    assert 31.78 * v / w + 1.43 in kept
+    assert sum(1 for e in kept if e.free_symbols == {w}) == 1
+    # the old rule (within 10x of the best error) would have dropped it
+    assert 7.2 > 10 * min(errors)

@@ -23,23 +23,51 @@ __all__ = ["symbolic_search", "one_variable", "search_piece", "reading_error", "
 MAX_ROWS = 250        # rows the engine evaluates (at 500 it runs half the generations)
 KEEP_ACCURATE = 6     # front members kept by error ...
 KEEP_SMALL = 3        # ... and by size
+FRONT_MAX = 8         # ... and on the size/error front
 FIRST_ROUND = 0.4     # share of a race's time spread evenly over the target's transforms
 MIN_RACE_SECONDS = 2.0  # a race needs at least this per transform
 IDENTITY = TRANSFORMS[0]
 ANGLE_TRANSFORMS = ("sin y", "cos y")    # last in TRANSFORMS
 
 
-def worth_polishing(errors, limit_ratio: float = 10.0) -> list[int]:
-    """Indices (into a simplest-first front) to refit: the smallest few, and those
-    within ``limit_ratio`` of the best error (smallest first)."""
+def worth_polishing(errors, sizes=None, keys=None, limit_ratio: float = 10.0) -> list[int]:
+    """Indices (into a simplest-first front) to refit: the smallest few, those
+    within ``limit_ratio`` of the best error, and the members of the size/error
+    Pareto front (at most FRONT_MAX, those buying the largest drops in error).
+    ``keys`` name each formula's structure (its constants blanked): one per
+    structure counts, so a run's many copies of one formula with other constants
+    do not crowd out the rest.  The front matters on small tables, where a long
+    formula over-fits the rows far below the law's error and the law, short and
+    far better than anything shorter, is no longer "near the best"."""
     errs = np.asarray(errors, dtype=np.float64)
-    ok = [i for i in range(len(errs)) if math.isfinite(errs[i])]
+    n = len(errs)
+    sizes = list(range(n)) if sizes is None else list(sizes)
+    keys = list(range(n)) if keys is None else list(keys)
+    seen, ok = set(), []
+    for i in range(n):
+        if math.isfinite(errs[i]) and keys[i] not in seen:
+            seen.add(keys[i])
+            ok.append(i)
     if not ok:
         return []
     best = min(errs[i] for i in ok)
     accurate = [i for i in ok if errs[i] <= limit_ratio * best + 1e-300][:KEEP_ACCURATE]
-    keep = set(ok[:KEEP_SMALL]) | set(accurate)
-    return sorted(keep)
+    front, drops, low = [], [], math.inf
+    for i in sorted(ok, key=lambda i: (sizes[i], errs[i])):
+        if errs[i] < low:
+            drops.append(math.log(low / max(errs[i], 1e-300)) if math.isfinite(low) else math.inf)
+            front.append(i)
+            low = errs[i]
+    if len(front) > FRONT_MAX:
+        order = sorted(range(len(front)), key=lambda k: -drops[k])[:FRONT_MAX]
+        front = [front[k] for k in sorted(order)]
+    return sorted(set(ok[:KEEP_SMALL]) | set(accurate) | set(front))
+
+
+def structure_key(expr) -> sympy.Expr:
+    """The formula with its floating-point constants blanked: one structure."""
+    blank = sympy.Symbol("_c")
+    return expr.xreplace({f: blank for f in expr.atoms(sympy.Float)})
 
 
 def symbolic_search(ctx, seconds: float, label: str = "symbolic search", transforms: bool = False,
@@ -133,7 +161,7 @@ def _polish(ctx, found: dict, polished: set, label: str, engine) -> int:
     exprs = sorted(found, key=sympy.count_ops)
     errors = [found[e][1] for e in exprs]
     before = len(ctx.candidates)
-    for i in worth_polishing(errors):
+    for i in worth_polishing(errors, [sympy.count_ops(e) for e in exprs], [structure_key(e) for e in exprs]):
         if ctx.clock.left() <= 0 or ctx.exact_found():
             break
         if exprs[i] in polished:
