@@ -141,7 +141,7 @@ def _score(prob, formula: str, expr_eval) -> tuple[bool, float]:
 
 def _truth_fn(text, names):
     import sympy
-    from kanstudio.engine.expr_eval import evaluate_numpy
+    from kanstudio.symbolic.evaluate import evaluate_numpy
     syms = [sympy.Symbol(n) for n in names]
     expr = sympy.sympify(text, locals={n: s for n, s in zip(names, syms)})
     return lambda X: evaluate_numpy(expr, {s: X[:, k] for k, s in enumerate(syms)})
@@ -162,7 +162,7 @@ def _fresh_rel_error(expr_eval, text, ranges, names) -> float:
 # ------------------------------------------------------------------ ours
 def run_ours(prob, budget):
     from kanstudio.discovery.pipeline import DiscoverConfig, discover_arrays
-    from kanstudio.engine.formula import evaluate
+    from kanstudio.symbolic.formula import evaluate
     name, names, target, text, ranges, Xtr, ytr, Xte, yte, small, _case = prob
     t0 = time.perf_counter()
     try:
@@ -189,7 +189,7 @@ def run_operon(prob, budget, threads=1):
     from pyoperon.sklearn import SymbolicRegressor
     from kanstudio.data.expressions import parse_expression
     from kanstudio.discovery.engines import OPERATORS
-    from kanstudio.engine.formula import complexity, evaluate
+    from kanstudio.symbolic.formula import complexity, evaluate
     name, names, target, text, ranges, Xtr, ytr, Xte, yte, small, _case = prob
     t0 = time.perf_counter()
     reg = SymbolicRegressor(allowed_symbols=OPERATORS, max_length=40, population_size=500, pool_size=500,
@@ -285,7 +285,7 @@ def run_pykan(prob, timeout, python=sys.executable, threads=1):
     res["rel_error"] = float("inf")
     if res.get("formula"):
         import sympy
-        from kanstudio.engine.expr_eval import evaluate_numpy
+        from kanstudio.symbolic.evaluate import evaluate_numpy
         try:
             expr = sympy.sympify(res["formula"])     # pykan's own output text, not user input
             syms = {s.name: s for s in expr.free_symbols}
@@ -302,9 +302,9 @@ def run_pykan(prob, timeout, python=sys.executable, threads=1):
 # ------------------------------------------------------------------ auto_symbolic timing
 def time_auto_symbolic() -> float:
     import torch
-    from kanstudio.engine.network import KAN
-    from kanstudio.engine.symbolic import auto_symbolic
-    from kanstudio.engine.symbolic_lib import DEFAULT_LIBRARY
+    from kanstudio.model.network import KAN
+    from kanstudio.symbolic.edges import auto_symbolic
+    from kanstudio.model.functions import DEFAULT_LIBRARY
     x = torch.rand(1000, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 2 - 1
     model = KAN([4, 5, 1], seed=0)
     auto_symbolic(model.copy(), x[:100], lib=list(DEFAULT_LIBRARY)[:3])   # warm-up (imports)

@@ -38,8 +38,8 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from kanstudio.engine.network import KAN  # noqa: E402
-from kanstudio.engine.train import fit  # noqa: E402
+from kanstudio.model.network import KAN  # noqa: E402
+from kanstudio.training.loop import fit  # noqa: E402
 
 
 def hello_data(n=1000, seed=0, dtype=torch.float32):

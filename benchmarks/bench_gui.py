@@ -116,8 +116,8 @@ def idle(win) -> bool:
 def redraw_500(app, win, repeats: int = 9) -> tuple[int, list]:
     """Drawing figures of a 500-edge network in the main window's view."""
     import torch
-    from kanstudio.engine.curves import network_picture
-    from kanstudio.engine.network import KAN
+    from kanstudio.picture import network_picture
+    from kanstudio.model.network import KAN
     from kanstudio.gui import network_items
     x = torch.rand(1000, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1
     pic = network_picture(KAN([4, 20, 20, 1], grid=5, seed=0), x)

@@ -31,8 +31,8 @@ from PySide6.QtCore import QRectF  # noqa: E402
 from PySide6.QtGui import QImage, QPainter  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from kanstudio.engine.curves import network_picture  # noqa: E402
-from kanstudio.engine.network import KAN  # noqa: E402
+from kanstudio.picture import network_picture  # noqa: E402
+from kanstudio.model.network import KAN  # noqa: E402
 from kanstudio.gui import network_items  # noqa: E402
 from kanstudio.gui.network_view import NetworkView  # noqa: E402
 

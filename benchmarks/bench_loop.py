@@ -46,7 +46,7 @@ def _dataset(law: sympy.Expr, names, box, seed: int = 0, n: int = 1000):
 
 
 def run_loop(name: str, seed: int, refit_steps: int) -> dict:
-    from kanstudio.engine.formula import FormulaIncomplete, evaluate
+    from kanstudio.symbolic.formula import FormulaIncomplete, evaluate
     from kanstudio.project import FitModel, Project, Retrain
     from kanstudio.project.commands_edges import AutoPrune, AutoSymbolic
     text, names, box = LAWS[name]
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--only", default="", help="comma-separated law names")
     args = ap.parse_args(argv)
-    from kanstudio.engine.defaults import SYMBOLIC_REFIT_STEPS
+    from kanstudio.defaults import SYMBOLIC_REFIT_STEPS
     seeds = [int(s) for s in args.seeds.split(",") if s]
     names = [n for n in LAWS if not args.only or n in args.only.split(",")]
     totals = {"loop": 0, "baseline": 0}

@@ -13,8 +13,8 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from kanstudio.engine.symbolic_fit import fit_functions  # noqa: E402
-from kanstudio.engine.symbolic_lib import DEFAULT_LIBRARY, get_function  # noqa: E402
+from kanstudio.symbolic.fitting import fit_functions  # noqa: E402
+from kanstudio.model.functions import DEFAULT_LIBRARY, get_function  # noqa: E402
 
 
 def make_edges(n_edges: int = 25, n_samples: int = 1000, seed: int = 0):

@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from kanstudio.engine import numba_config  # noqa: E402
+from kanstudio.kernels import numba_config  # noqa: E402
 
 numba_config.configure()           # (the engine's vector width)
 from numba import njit  # noqa: E402

@@ -203,8 +203,8 @@ def base_model(variant: int):
     """A small valid model (a few shapes, some symbolic edges) and its bytes."""
     if variant not in _BASE_MODELS:
         import torch
-        from kanstudio.engine import io as kio
-        from kanstudio.engine.network import KAN
+        from kanstudio.model import io as kio
+        from kanstudio.model.network import KAN
         widths = [[2, 3, 1], [3, [2, 1], 1], [1, 2, 2, 1]]
         m = KAN(widths[variant % 3], grid=4 + variant % 3, seed=variant)
         m.fix_symbolic(0, 0, 0, ["sin", "x^2", "exp"][variant % 3])
@@ -215,7 +215,7 @@ def base_model(variant: int):
 
 def _edit_description(data: bytes, rng: random.Random, rehash: bool) -> bytes:
     from safetensors.torch import load as st_load, save as st_save
-    from kanstudio.engine import io as kio
+    from kanstudio.model import io as kio
     n = int.from_bytes(data[:8], "little")
     meta = json.loads(json.loads(data[8:8 + n])["__metadata__"]["kanstudio_model"])
     desc = meta["description"]
@@ -237,7 +237,7 @@ def _edit_description(data: bytes, rng: random.Random, rehash: bool) -> bytes:
 def _edit_tensor(data: bytes, rng: random.Random) -> bytes:
     import torch
     from safetensors.torch import load as st_load, save as st_save
-    from kanstudio.engine import io as kio
+    from kanstudio.model import io as kio
     n = int.from_bytes(data[:8], "little")
     meta = json.loads(json.loads(data[8:8 + n])["__metadata__"]["kanstudio_model"])
     t = st_load(data)
@@ -289,7 +289,7 @@ def base_project() -> bytes:
     if "bytes" not in _BASE_PROJECT:
         import tempfile
         from kanstudio.data import Dataset
-        from kanstudio.engine.network import KAN
+        from kanstudio.model.network import KAN
         from kanstudio.project import Project, save_project
         rng = np.random.default_rng(0)
         X = rng.uniform(-1, 1, size=(80, 2))
@@ -364,7 +364,7 @@ def run_case(kind: str, data: bytes, expected, tmpdir: Path) -> tuple[str, str]:
             if len(cleaned) != len(ds.input_names) + len(ds.target_names):
                 return "wrong", "two columns share a name"
         elif kind == "kan":
-            from kanstudio.engine import io as kio
+            from kanstudio.model import io as kio
             model = kio.from_bytes(data, source="case.kan")
             if expected is not None:
                 x, y = expected

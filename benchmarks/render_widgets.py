@@ -21,9 +21,9 @@ import torch  # noqa: E402
 from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from kanstudio.engine.curves import edge_detail, network_picture  # noqa: E402
-from kanstudio.engine.network import KAN  # noqa: E402
-from kanstudio.engine.train import fit  # noqa: E402
+from kanstudio.picture import edge_detail, network_picture  # noqa: E402
+from kanstudio.model.network import KAN  # noqa: E402
+from kanstudio.training.loop import fit  # noqa: E402
 from kanstudio.gui.edge_inspector import EdgeInspector  # noqa: E402
 from kanstudio.gui.network_view import NetworkView  # noqa: E402
 
@@ -41,7 +41,7 @@ def hello_world():
 def _best_fit(model, x, j):
     """(name, params) for edge (0, 0, j): the library's best, or sin(pi x) by least squares."""
     try:
-        from kanstudio.engine.symbolic import suggest
+        from kanstudio.symbolic.edges import suggest
         best = suggest(model, x, 0, 0, j, top_k=1)[0]
         return best.name, best.params
     except Exception as exc:  # the symbolic module may be mid-rewrite: a plain fallback
@@ -69,7 +69,7 @@ def main(out_dir: str = "/tmp/kanstudio_render"):
     app.setStyle("Fusion")
     model, x = hello_world()
     # Fix the strongest edge of x (the sin) and prune the weakest edge of y.
-    from kanstudio.engine.attribution import edge_scores
+    from kanstudio.science.attribution import edge_scores
     scores = edge_scores(model, x)[0]
     j_sin, j_dead = int(scores[0].argmax()), int(scores[1].argmin())
     model.fix_symbolic(0, 0, j_sin, *_best_fit(model, x, j_sin))
@@ -112,7 +112,7 @@ def main(out_dir: str = "/tmp/kanstudio_render"):
     detail = edge_detail(model, x, 0, 1, j_sq)
     insp.show_edge(detail, 0, 1, j_sq, names=detail.names)
     try:
-        from kanstudio.engine.symbolic_fit import suggest
+        from kanstudio.symbolic.fitting import suggest
         cands = suggest(detail.sample_x, detail.sample_y, top_k=6)
     except ImportError:
         cands = []

@@ -16,11 +16,11 @@ from typing import Optional, Sequence
 from .cli_common import (DIVERGED_RMSE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_USAGE,  # noqa: F401
                          CliError, FitDiverged, add_data_arguments, interruptible,
                          load_dataset, prepare_kernels)
-from .engine import defaults
+from . import defaults
 from .errors import KanstudioError
 
 def _width_arg(text: str):
-    from .engine.width import parse_width
+    from .model.width import parse_width
     try:
         return parse_width(text)
     except ValueError as exc:
@@ -48,9 +48,9 @@ def _add_fit_parser(sub):
 
 def run_fit(args) -> int:
     from .data import SMALL_TABLE_ROWS
-    from .engine.network import KAN
-    from .engine.train import FitConfig, fit
-    from .engine import io
+    from .model.network import KAN
+    from .training.loop import FitConfig, fit
+    from .model import io
 
     ds = load_dataset(args)
     device = _check_device(args.device)
@@ -135,23 +135,19 @@ def _mean_rmse(ds) -> float:
 
 
 def _check_device(device: str) -> str:
-    import torch
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise CliError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
-    if not (device == "cpu" or device.startswith("cuda")):
-        raise CliError(f"unknown device {device!r}: use cpu or cuda")
-    return device
+    from .model.device import check_device
+    try:
+        return check_device(device)
+    except ValueError as exc:
+        raise CliError(f"--device: {exc}") from None
 
 
 def _check_width(width, n_in: int, n_out: int):
-    from .engine.width import normalize_width
+    from .model.width import check_width
     try:
-        w = normalize_width(width)
+        check_width(width, n_in, n_out)
     except ValueError as exc:
-        raise CliError(str(exc)) from None
-    if w[0][0] != n_in or sum(w[-1]) != n_out:
-        raise CliError(f"--width starts with {w[0][0]} and ends with {sum(w[-1])} nodes, but the data has "
-                       f"{n_in} input(s) and {n_out} target(s)")
+        raise CliError(f"--width: {exc}") from None
 
 
 def _width_text(width) -> str:

@@ -56,7 +56,7 @@ def parse_library(text):
     if text is None:
         return None
     from .data.expressions import parse_expression
-    from .engine.symbolic_lib import UnknownFunctionError, get_function, register_function
+    from .model.functions import UnknownFunctionError, get_function, register_function
 
     names = []
     for entry in (e.strip() for e in text.split(",")):
@@ -89,16 +89,15 @@ def _run(args) -> int:
     from .data import load_csv
     from .discovery import DiscoverConfig, discover
     from .discovery.units import unit_text
-    from .engine.width import normalize_width, parse_width
+    from .model.width import check_width
 
     if args.digits < 1 or args.digits > 15:
         raise ValueError("--digits must be between 1 and 15")
     if not args.budget_seconds > 0:
         raise ValueError("--budget-seconds must be positive")
     if args.device != "cpu":
-        import torch
-        if not (args.device.startswith("cuda") and torch.cuda.is_available()):
-            raise ValueError(f"device {args.device!r} is not available; use --device cpu")
+        from .model.device import check_device
+        check_device(args.device)
     inputs = [c.strip() for c in args.inputs.split(",") if c.strip()] if args.inputs else None
     ds = load_csv(args.data, target=args.target, inputs=inputs, test_fraction=args.test_fraction,
                   seed=args.seed)
@@ -107,10 +106,10 @@ def _run(args) -> int:
         ds.units.update(parse_units_option(args.units, list(ds.input_names) + list(ds.target_names)))
     width = None
     if args.width:
-        width = normalize_width(parse_width(args.width))
-        n_in = len(ds.input_names)
-        if width[0][0] != n_in or width[-1][0] != 1:
-            raise ValueError(f"--width must start with {n_in} (the number of inputs) and end with 1")
+        try:
+            width = check_width(args.width, len(ds.input_names), 1)
+        except ValueError as exc:
+            raise ValueError(f"--width: {exc}") from None
     from .cli_common import KERNEL_NOTE_AFTER_S, prepare_kernels
     compiling = 0.0
     if args.device == "cpu":

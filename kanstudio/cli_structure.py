@@ -54,7 +54,7 @@ def run_compile(args) -> int:
     import torch
     from .data import load_csv
     from .data.expressions import parse_expression
-    from .engine.compiler import compile_for_dataset, compile_formula
+    from .symbolic.compiler import compile_for_dataset, compile_formula
 
     ds = load_csv(args.data, target=args.target)
     if len(ds.target_names) != 1:
@@ -79,7 +79,7 @@ def run_compile(args) -> int:
                "edges": model.edge_count(), "rmse": rmse, "relative_rmse": rel,
                "nonfinite_rows": int((~finite).sum())}
     if args.save:
-        from .engine import io
+        from .model import io
         io.save(compile_for_dataset(expr, ds), args.save, scaling=io.Scaling.of(ds))
         print(f"model saved to {args.save}")
     if args.json:
@@ -88,12 +88,11 @@ def run_compile(args) -> int:
 
 
 def run_structure(args) -> int:
-    import numpy as np
     import torch
     from .cli_common import load_dataset
-    from .engine.network import KAN
-    from .engine.train import fit
-    from .engine import structure as st
+    from .model.network import KAN
+    from .training.loop import fit
+    from .science import structure as st
 
     ds = load_dataset(args)
     if len(ds.target_names) != 1:
@@ -112,46 +111,14 @@ def run_structure(args) -> int:
     x_te, y_te = ds.tensors("test")
     result = fit(model, x_tr, y_tr, x_te, y_te, steps=args.steps, seed=args.seed)
     rel = result.final.test_rmse  # normalised units: a fraction of the target's spread
-    ym, ys = float(ds.y_mean[0]), float(ds.y_scale[0])
-
-    def f_raw(x: torch.Tensor) -> torch.Tensor:
-        # the target in its own units: log|f| (multiplicative test) needs them
-        return model(x)[:, 0] * ys + ym
-
-    add = st.test_separability(f_raw, x_tr, "additive", args.threshold, names)
-    mul = st.test_separability(f_raw, x_tr, "multiplicative", args.threshold, names)
-    syms = st.find_symmetries(f_raw, x_tr, args.threshold, names) if n > 2 else []
-    target = ds.target_names[0]
-    print(f"quick fit {_width_text(model.width)}: test RMSE {rel:.3g} of the spread of {target} "
+    rep = st.structure_report(model, ds, args.threshold)
+    print(f"quick fit {_width_text(model.width)}: test RMSE {rel:.3g} of the spread of {rep.target} "
           f"({result.final.step} steps)")
     if not rel < 0.05:
         print("warning: the fit is rough, so the findings below are only indicative")
-    print(f"additive:       {add.verdict}")
-    print(f"multiplicative: {mul.verdict}")
-    def implied(s):
-        # a pair split from the others by a separability found above is trivially symmetric
-        return any(r.separable and not any(set(g) & set(s.group_a) and set(g) & set(s.group_b)
-                                           for g in r.groups) for r in (add, mul))
-    found = [s for s in syms if s.symmetric and not implied(s)]
-    for s in found:
-        print(f"symmetry:       {s.verdict}")
-    n_implied = sum(1 for s in syms if s.symmetric and implied(s))
-    if n_implied:
-        more = "more " if found else ""
-        print(f"symmetry:       {n_implied} {more}symmetric pair(s), all implied by the separability above")
-    if n > 2 and not found and not n_implied:
-        print("symmetry:       no pair of variables enters only through one combination")
-
-    def sep_json(r):
-        return {"separable": r.separable, "groups": [[names[i] for i in g] for g in r.groups],
-                "score": r.score, "split_level": r.split_level, "verdict": r.verdict,
-                "matrix": np.round(r.matrix, 6).tolist()}
-    report = {"target": target, "inputs": names, "fit_test_rmse_normalized": rel,
-              "additive": sep_json(add), "multiplicative": sep_json(mul),
-              "symmetries": [{"group": [names[i] for i in s.group_a], "symmetric": s.symmetric,
-                              "implied_by_separability": s.symmetric and implied(s),
-                              "score": None if math.isnan(s.score) else s.score, "verdict": s.verdict}
-                             for s in syms]}
+    for line in rep.lines():
+        print(line)
+    report = {**rep.as_json(), "fit_test_rmse_normalized": rel}
     if args.json:
         _write_json(args.json, report)
     return 0

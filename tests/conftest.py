@@ -94,5 +94,5 @@ def _compiled_kernels():
     """Compile (or load from numba's cache) the training kernels once, before
     any test: on a fresh checkout a first compile inside a GUI test's timed
     wait would read as a hang."""
-    from kanstudio.engine import fused
+    from kanstudio.training import fused
     fused.warm_up()

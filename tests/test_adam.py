@@ -1,11 +1,11 @@
-"""FlatAdam (engine/adam.py) against torch.optim.Adam, and inside fits."""
+"""FlatAdam (training/adam.py) against torch.optim.Adam, and inside fits."""
 import numpy as np
 import pytest
 import torch
 
-from kanstudio.engine import train
-from kanstudio.engine.adam import FlatAdam
-from kanstudio.engine.network import KAN
+from kanstudio.training import loop as train
+from kanstudio.training.adam import FlatAdam
+from kanstudio.model.network import KAN
 
 
 def test_flat_adam_follows_torch_adam_step_for_step():
@@ -60,7 +60,7 @@ def test_the_nan_guard_of_a_flat_adam_fit_restores_the_state_after_the_last_good
     (and a full state only when the grid moves): a NaN loss at the 9th
     evaluation condemns the 8th step's point and restores the model exactly
     as 7 steps left it, grid update at step 5 included."""
-    from kanstudio.engine import fused
+    from kanstudio.training import fused
     gen = torch.Generator().manual_seed(5)
     x = torch.rand(300, 2, generator=gen, dtype=torch.float64) * 2 - 1
     y = torch.exp(x[:, :1]) * x[:, 1:]
@@ -95,7 +95,7 @@ def test_the_compiled_adam_update_rounds_as_the_numpy_one(dtype, monkeypatch):
     """adam_kernels.update is the numpy update in one pass: the same
     parameters bit for bit, in float32 as in float64, and the same verdict
     on a step that meets NaN."""
-    from kanstudio.engine import adam_kernels
+    from kanstudio.kernels import adam as adam_kernels
     if not adam_kernels.available():
         pytest.skip("numba missing")
     gen = torch.Generator().manual_seed(1)

@@ -1,11 +1,12 @@
-"""Attribution scores and pruning (engine/attribution.py, engine/prune.py)."""
+"""Attribution scores and pruning (science/attribution.py, science/prune.py)."""
 import numpy as np
 import pytest
 import torch
 
-from kanstudio.engine import attribution, prune
-from kanstudio.engine.network import KAN
-from kanstudio.engine.train import fit
+from kanstudio.science import attribution
+from kanstudio.science import prune
+from kanstudio.model.network import KAN
+from kanstudio.training.loop import fit
 
 
 def _data(n=300, n_in=2, seed=0):

@@ -5,9 +5,9 @@ import sympy as sp
 import torch
 
 from kanstudio.data.dataset import Dataset
-from kanstudio.engine.aux_inputs import add_auxiliary_input, aux_values, substitute_aux
-from kanstudio.engine.network import KAN
-from kanstudio.engine.train import fit
+from kanstudio.science.aux_inputs import add_auxiliary_input, aux_values, substitute_aux
+from kanstudio.model.network import KAN
+from kanstudio.training.loop import fit
 
 a, b = sp.symbols("a b")
 

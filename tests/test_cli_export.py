@@ -24,7 +24,7 @@ def files(tmp_path_factory):
     assert main(["compile", "3*sin(speed)*mass + 1", "--data", str(data), "--target", "out",
                  "--save", str(model)]) == 0
     from kanstudio.data import load_csv
-    from kanstudio.engine import io
+    from kanstudio.model import io
     from kanstudio.project import Project, SetModel, save_project
     from kanstudio.discovery.pareto import FormulaCandidate
     ds = load_csv(data, target="out")
@@ -39,7 +39,7 @@ def files(tmp_path_factory):
 
 
 def _model_values(path, X):
-    from kanstudio.engine import io
+    from kanstudio.model import io
     net, scaling = io.read(path)
     ds = scaling.empty_dataset()
     with torch.no_grad():

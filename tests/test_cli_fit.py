@@ -26,7 +26,7 @@ def test_fit_writes_json_and_model(csv_file, tmp_path, capsys):
     summary = json.loads(out.read_text())
     assert set(summary) >= {"train_rmse", "test_rmse", "fit_seconds", "steps", "n_params", "width"}
     assert summary["test_rmse"] < 0.05 and summary["steps"] == 20
-    from kanstudio.engine import io
+    from kanstudio.model import io
     assert io.load(model).input_names == ["a", "b"]
     assert "test RMSE" in capsys.readouterr().out
 
@@ -34,7 +34,7 @@ def test_fit_writes_json_and_model(csv_file, tmp_path, capsys):
 @pytest.mark.parametrize("args,needle", [
     (["fit", "missing.csv"], "file not found"),
     (["fit", "{csv}", "--target", "nope"], "column 'nope' not found"),
-    (["fit", "{csv}", "--width", "3,5,1"], "--width starts with 3"),
+    (["fit", "{csv}", "--width", "3,5,1"], "--width: the first layer must have 2 node(s)"),
 ])
 def test_bad_input_exits_2_with_one_line(csv_file, capsys, args, needle):
     args = [a.replace("{csv}", str(csv_file)) for a in args]
@@ -63,7 +63,7 @@ def test_a_slow_kernel_build_is_announced_and_kept_out_of_fit_seconds(csv_file, 
     CLI says why it waits, and fit_seconds times the training loop alone."""
     import time
     from kanstudio import cli_common
-    from kanstudio.engine import fused
+    from kanstudio.training import fused
     monkeypatch.setattr(cli_common, "KERNEL_NOTE_AFTER_S", 0.05)
     monkeypatch.setattr(fused, "_KERNELS_OK", dict(fused._KERNELS_OK))     # restored after the test
 

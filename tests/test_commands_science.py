@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from kanstudio.data import DataError, Dataset
-from kanstudio.engine.network import KAN
+from kanstudio.model.network import KAN
 from kanstudio.project import CommandError, Project, command_from_json
 from kanstudio.project import load_project, save_project
 from kanstudio.project.aux_formula import aux_definitions, aux_expressions, substitute_pareto_row, substitute_text
@@ -211,7 +211,7 @@ def test_project_formula_reads_aux_inputs_as_expressions():
     names = {s.name for s in res.exprs[0].free_symbols}
     assert names == {"u", "v"} and "uv" not in res.sympy_str[0] and "u v" in res.latex[0]
     X = p.dataset.X
-    from kanstudio.engine.formula import evaluate
+    from kanstudio.symbolic.formula import evaluate
     assert np.allclose(evaluate(res.exprs[0], p.dataset.input_names, X), p.dataset.Y[:, 0], atol=1e-6)
 
 

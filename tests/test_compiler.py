@@ -4,9 +4,9 @@ import pytest
 import sympy as sp
 import torch
 
-from kanstudio.engine.compiler import compile_for_dataset, compile_formula, expand_depth, expand_width
-from kanstudio.engine.expr_eval import evaluate_numpy
-from kanstudio.engine.network import KAN
+from kanstudio.symbolic.compiler import compile_for_dataset, compile_formula, expand_depth, expand_width
+from kanstudio.symbolic.evaluate import evaluate_numpy
+from kanstudio.model.network import KAN
 
 x, y, z, w, u, v = sp.symbols("x y z w u v")
 
@@ -68,7 +68,7 @@ def test_tree_shape_and_masks():
 
 
 def test_compiled_formula_round_trip():
-    from kanstudio.engine.formula import evaluate, model_formula
+    from kanstudio.symbolic.formula import evaluate, model_formula
     for expr, names in [(x * y + sp.sin(z), "xyz"), ((u + v) / (1 + u * v), "uv")]:
         names = list(names)
         got = model_formula(compile_formula(expr, names)).exprs[0]
@@ -122,7 +122,7 @@ def test_expand_width_keeps_function(kind):
     with torch.no_grad():
         assert (c2(xs) - c(xs)).abs().max() < 1e-12
     # the new node's outgoing edges start at zero but learn
-    from kanstudio.engine.train import fit
+    from kanstudio.training.loop import fit
     target = c(xs).detach() + 0.3 * xs[:, :1] ** 2
     fit(c2, xs, target, steps=3, optimizer="adam", update_grid=False)
     new = c2.width[1][0] - 1 if kind == "sum" else c2.n_nodes(1) - 1
@@ -145,7 +145,7 @@ def test_expand_depth_keeps_function():
 
 
 def test_compiled_model_survives_save_and_load():
-    from kanstudio.engine import io
+    from kanstudio.model import io
     m = compile_formula(sp.exp(-x**2 / 2) * w + sp.log(1 + w**2), ["x", "w"])
     m2 = io.from_bytes(io.to_bytes(m))
     xs = _rand_x(2, 50)
@@ -164,7 +164,7 @@ def test_cli_compile(tmp_path, capsys):
     assert main(["compile", "(u+v)/(1+u*v)", "--data", str(csv), "--target", "w", "--save", str(out)]) == 0
     text = capsys.readouterr().out
     assert "width [2, [2,1], [0,1]]" in text and "RMSE against w on 60 rows" in text
-    from kanstudio.engine import io
+    from kanstudio.model import io
     assert io.load(str(out)).n_inputs == 2
     assert main(["compile", "u**(1/3)", "--data", str(csv)]) == 2
     assert "u**(1/3) has no library function" in capsys.readouterr().err

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from kanstudio.engine.curves import edge_curves, edge_detail, network_picture
-from kanstudio.engine.network import KAN
-from kanstudio.engine.train import fit
+from kanstudio.picture import edge_curves, edge_detail, network_picture
+from kanstudio.model.network import KAN
+from kanstudio.training.loop import fit
 
 
 def _data(n=400, seed=0):
@@ -63,7 +63,7 @@ def test_xs_span_the_data_and_ys_are_the_edge_functions(trained):
 
 def test_scores_modes(trained):
     model, x = trained
-    from kanstudio.engine.attribution import activation_scores, edge_scores
+    from kanstudio.science.attribution import activation_scores, edge_scores
     act = network_picture(model, x, score_mode="activation")
     att = network_picture(model, x, score_mode="attribution")
     for l in range(2):
@@ -154,7 +154,7 @@ def test_edge_curves(trained):
 
 
 def test_curves_module_is_qt_free():
-    code = ("import sys, kanstudio.engine.curves; "
+    code = ("import sys, kanstudio.picture; "
             "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]; "
             "sys.exit(1 if bad else 0)")
     root = Path(__file__).resolve().parents[1]

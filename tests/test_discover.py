@@ -11,7 +11,7 @@ import sympy
 
 from kanstudio.data import Dataset, load_csv
 from kanstudio.discovery.pipeline import DiscoverConfig, discover, discover_arrays
-from kanstudio.engine.formula import evaluate
+from kanstudio.symbolic.formula import evaluate
 from kanstudio.discovery.pareto import FormulaCandidate, pareto_front, pick
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,7 +184,7 @@ def test_the_kernels_build_before_the_budget_clock_starts(monkeypatch):
     """The first run after an install compiles the kernels; inside the
     budget that would leave a first discovery less time than later ones."""
     from kanstudio.discovery import clock as D
-    from kanstudio.engine import fused
+    from kanstudio.training import fused
     order = []
     monkeypatch.setattr(fused, "warm_up", lambda dtypes=fused.DTYPES: order.append("kernels") or True)
     clock_init = D.Clock.__init__

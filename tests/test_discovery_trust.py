@@ -17,7 +17,7 @@ from kanstudio.discovery.pareto import FormulaCandidate
 from kanstudio.discovery.split import _split_error, _tolerance
 from kanstudio.discovery.status import (APPROXIMATE, EXACT, NO_LAW, STRUCTURE_MAX, choose, judge,
                                        noise_structure, residual_structure)
-from kanstudio.engine.expr_eval import evaluate_numpy
+from kanstudio.symbolic.evaluate import evaluate_numpy
 
 RNG = np.random.default_rng(7)
 
@@ -204,7 +204,7 @@ def _context(X, y, names, budget=20.0, engine=None):
     from kanstudio.discovery import hypotheses
     from kanstudio.discovery.clock import Clock
     from kanstudio.discovery.context import Context
-    from kanstudio.engine.formula import input_symbols
+    from kanstudio.symbolic.formula import input_symbols
     n = int(0.8 * len(X))
     syms = input_symbols(names, list((X > 0).all(0)))
     return Context(DiscoverConfig(budget_seconds=budget), Clock(budget, None, None), X[:n], y[:n], X[n:], y[n:],

@@ -12,8 +12,8 @@ import torch  # noqa: E402
 pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 
-from kanstudio.engine.curves import edge_detail  # noqa: E402
-from kanstudio.engine.network import KAN  # noqa: E402
+from kanstudio.picture import edge_detail  # noqa: E402
+from kanstudio.model.network import KAN  # noqa: E402
 from kanstudio.gui.candidate_text import candidate_curve, format_fixed  # noqa: E402
 from kanstudio.gui.edge_inspector import EdgeInspector  # noqa: E402
 

@@ -3,7 +3,7 @@ with the plain maths (Cox-de Boor, the per-edge path, torch's L-BFGS)."""
 import pytest
 import torch
 
-from kanstudio.engine import spline
+from kanstudio.model import spline
 
 
 def test_uniform_shortcut_keeps_float32_accuracy_on_fine_grids():
@@ -37,7 +37,7 @@ def _quadratic_problem():
 def test_flat_lbfgs_keeps_moving_the_parameters_after_release():
     """release() gives the parameters their own storage; a later step must
     alias them again instead of moving a flat copy nobody reads."""
-    from kanstudio.engine.lbfgs import FlatLBFGS
+    from kanstudio.training.lbfgs import FlatLBFGS
     p, closure = _quadratic_problem()
     opt = FlatLBFGS([p], max_iter=2)
     opt.step(closure)
@@ -52,8 +52,8 @@ def test_flat_lbfgs_keeps_moving_the_parameters_after_release():
 def test_cached_basis_is_not_reused_for_new_knot_tables(monkeypatch):
     """The layer-0 basis cache must follow the knot tables it was built from.
     CPython reuses the id() of freed objects; make every id collide to see it."""
-    from kanstudio.engine import layer as layer_mod
-    from kanstudio.engine.network import KAN
+    from kanstudio.model import layer as layer_mod
+    from kanstudio.model.network import KAN
     monkeypatch.setattr(layer_mod, "id", lambda obj: 0, raising=False)
     m = KAN([2, 1], grid=5, seed=0)
     x = torch.rand(40, 2, dtype=torch.float64) * 2 - 1
@@ -69,7 +69,7 @@ def _overflow_beyond(m, monkeypatch, limit=50.0):
     """Make the loss NaN once any parameter exceeds ``limit`` (stands for a
     float overflow far from the start), on both engines: the autograd
     forward and the fused loss-and-gradient."""
-    from kanstudio.engine import fused
+    from kanstudio.training import fused
     plain = m.forward
 
     def too_big():
@@ -98,8 +98,8 @@ def test_nan_guard_catches_a_line_search_that_ends_on_nan(engine, monkeypatch):
     """A strong-Wolfe line search that meets a NaN loss ends there with finite
     parameters.  The step's returned loss is the start one, so the guard must
     look at where the step ended, or it saves that point as the good state."""
-    from kanstudio.engine.network import KAN
-    from kanstudio.engine.train import fit
+    from kanstudio.model.network import KAN
+    from kanstudio.training.loop import fit
     m = KAN([1, 1], grid=3, seed=0)
     _overflow_beyond(m, monkeypatch)
     x = torch.linspace(-1, 1, 30, dtype=torch.float64)[:, None]
@@ -113,8 +113,8 @@ def test_nan_guard_catches_a_line_search_that_ends_on_nan(engine, monkeypatch):
 def test_nan_guard_checks_where_the_last_adam_step_landed(engine, monkeypatch):
     """Adam never evaluates the point its last step lands on: the final
     model must still be a finite one."""
-    from kanstudio.engine.network import KAN
-    from kanstudio.engine.train import fit
+    from kanstudio.model.network import KAN
+    from kanstudio.training.loop import fit
     m = KAN([1, 1], grid=3, seed=0)
     _overflow_beyond(m, monkeypatch)
     x = torch.linspace(-1, 1, 30, dtype=torch.float64)[:, None]
@@ -127,7 +127,7 @@ def test_float32_spread_of_a_nearly_constant_edge():
     """spread = sqrt(c^T Cov c): with float32 sums, an edge sitting on a
     constant (what the L1 penalty leaves behind) reads round-off of c_mean^2
     instead of its small variation.  Must match the std of its values."""
-    from kanstudio.engine.network import KAN
+    from kanstudio.model.network import KAN
     gen = torch.Generator().manual_seed(0)
     m = KAN([2, 3], grid=10, dtype="float32", seed=0)
     layer = m.layers[0]
@@ -156,8 +156,8 @@ def test_infinite_inputs_have_a_zero_basis_on_every_grid():
 def test_regularised_fit_on_a_single_row_does_not_diverge():
     """With one row the spread path already counts a zero spread; the input
     std must not turn the regulariser into NaN (0/0 degrees of freedom)."""
-    from kanstudio.engine.network import KAN
-    from kanstudio.engine.train import fit
+    from kanstudio.model.network import KAN
+    from kanstudio.training.loop import fit
     x = torch.tensor([[0.3, -0.2]], dtype=torch.float64)
     m = KAN([2, 2, 1], grid=3, seed=0)
     res = fit(m, x, x.sum(1, keepdim=True), steps=3, lamb=0.01)
@@ -167,8 +167,8 @@ def test_regularised_fit_on_a_single_row_does_not_diverge():
 def test_lbfgs_step_returns_a_float64_loss_beyond_float32_range():
     """float64 targets of 1e20 give an MSE of ~1e40: finite in the model's
     dtype, inf once squeezed into a float32 tensor (read as divergence)."""
-    from kanstudio.engine.network import KAN
-    from kanstudio.engine.train import fit
+    from kanstudio.model.network import KAN
+    from kanstudio.training.loop import fit
     x = torch.linspace(-1, 1, 20, dtype=torch.float64)[:, None]
     m = KAN([1, 1], grid=3, seed=0)
     res = fit(m, x, 1e20 * (x + 2), steps=2, update_grid=False)

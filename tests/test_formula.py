@@ -1,4 +1,4 @@
-"""Network -> formula, constants, exports (engine/formula.py, engine/polish.py)."""
+"""Network -> formula, constants, exports (symbolic/formula.py, symbolic/polish.py)."""
 import math
 
 import numpy as np
@@ -7,9 +7,9 @@ import sympy
 import torch
 
 from kanstudio.data import DataError, Dataset
-from kanstudio.engine import formula as F
-from kanstudio.engine.network import KAN
-from kanstudio.engine.polish import polish, snap_verified
+from kanstudio.symbolic import formula as F
+from kanstudio.model.network import KAN
+from kanstudio.symbolic.polish import polish, snap_verified
 
 
 def _symbolic_hello_world():
@@ -150,7 +150,7 @@ def test_unsafe_library_expressions_are_refused():
         with pytest.raises(DataError):
             parse_library(bad)
     assert parse_library("x,x^2,sin") == ["x", "x^2", "sin"]
-    from kanstudio.engine.symbolic_lib import get_function, unregister_function
+    from kanstudio.model.functions import get_function, unregister_function
     names = parse_library("x^2+1")
     try:
         fn = get_function(names[0])

@@ -1,4 +1,4 @@
-"""The compiled loss-and-gradient (engine/fused.py + kernels.py) against
+"""The compiled loss-and-gradient (training/fused/__init__.py + kernels.py) against
 autograd on the same network: values, gradients, and whole fits."""
 import math
 
@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from kanstudio.engine import fused, kernels, train
-from kanstudio.engine.network import KAN
+from kanstudio.training import fused
+from kanstudio import kernels
+from kanstudio.training import loop as train
+from kanstudio.model.network import KAN
 
 pytestmark = pytest.mark.skipif(not kernels.available(), reason="compiled kernels unavailable (numba missing, or KANSTUDIO_NO_NUMBA set)")
 
@@ -217,7 +219,7 @@ def test_chunks_split_over_threads_give_the_one_thread_result(width, update, mon
     """With several threads allowed, an evaluation's chunks (and inference's)
     run on several threads, each with its own scratch space and sums: the
     loss, gradient and output are those of one thread, call after call."""
-    from kanstudio.engine import workers
+    from kanstudio.training.fused import workers
     m, x, y = _network(width, B=1100) if update else (KAN(width, grid=5, seed=0), *_network(width, B=1100)[1:])
     params = train.trainable_parameters(m)
     obj = fused.FusedObjective(m, params)
@@ -251,7 +253,7 @@ def test_a_batch_splits_over_threads_only_where_each_share_pays(monkeypatch):
     once each thread's share has enough work (THREAD_MIN_BYTES of basis),
     in runs of at most one chunk's rows; a smaller batch runs whole on one
     thread, and with one thread allowed the batch is cut only into chunks."""
-    from kanstudio.engine import workers
+    from kanstudio.training.fused import workers
     m, x, y = _network([4, 12, 9, 1], B=1100)
     obj = fused.FusedObjective(m, train.trainable_parameters(m))
     obj.set_batch(x, y)
@@ -278,7 +280,7 @@ def test_chunk_threads_run_their_products_on_one_blas_thread(monkeypatch):
     """OpenMP's thread count (MKL follows it) is per thread: a fresh pool
     thread must not start a BLAS team of its own while the chunks run."""
     import ctypes
-    from kanstudio.engine import workers
+    from kanstudio.training.fused import workers
     # torch's own libgomp: another package (scikit-learn, under pyoperon) may load its own copy
     gomp = sorted({p for p in open("/proc/self/maps").read().split() if "libgomp" in p},
                   key=lambda p: "torch" not in p)
@@ -297,7 +299,7 @@ def test_chunk_threads_run_their_products_on_one_blas_thread(monkeypatch):
 
 
 def test_a_failing_chunk_thread_fails_the_evaluation_after_the_others_end():
-    from kanstudio.engine import workers
+    from kanstudio.training.fused import workers
     ended = []
 
     def work(k, part):
@@ -352,7 +354,7 @@ def test_compiled_basis_matches_the_table_path():
     """spline.bspline_basis uses the kernel for cubic CPU inputs without
     gradient: same values as the torch path, at knots, outside them, at +-inf;
     NaN stays NaN."""
-    from kanstudio.engine import spline
+    from kanstudio.model import spline
     gen = torch.Generator().manual_seed(2)
     for dtype in (torch.float64, torch.float32):
         grid = spline.grid_from_samples(torch.randn(200, 3, generator=gen, dtype=torch.float64), 6, 3).to(dtype)
@@ -414,7 +416,7 @@ def test_compiled_knot_tables_match_torch(k):
     """The knot tables (polynomial pieces of every basis function) from the
     kernel equal the torch construction, on uniform, adapted and
     coincident-knot grids."""
-    from kanstudio.engine import spline
+    from kanstudio.model import spline
     gen = torch.Generator().manual_seed(k)
     grids = [spline.uniform_grid(3, 6, k, dtype=torch.float64),
              spline.grid_from_samples(torch.randn(300, 3, generator=gen, dtype=torch.float64), 7, k)]
@@ -501,11 +503,11 @@ def test_full_width_vectors_on_avx512_hosts_and_a_users_setting_wins():
     """kernels.py asks numba for 512-bit vectors where the CPU has them (and
     does not clock down on them); a NUMBA_CPU_FEATURES the user set is kept."""
     import os
-    from kanstudio.engine import numba_config
+    from kanstudio.kernels import numba_config
     import subprocess
     import sys
     import llvmlite.binding as llvm
-    code = "import os, kanstudio.engine.kernels; print(os.environ.get('NUMBA_CPU_FEATURES', ''))"
+    code = "import os, kanstudio.kernels; print(os.environ.get('NUMBA_CPU_FEATURES', ''))"
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CPU_FEATURES"}
     got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
     wide = bool(llvm.get_host_cpu_features().get("avx512f")) and llvm.get_host_cpu_name() not in numba_config.NARROW_AVX512

@@ -298,10 +298,10 @@ print("spec=" + repr(spec))
 # Then the worker warms up (imports, fonts) on its own, so that a fit does not pay for it.
 import time
 t0 = time.perf_counter()
-while time.perf_counter() - t0 < 60 and not (w.runner.idle() and "kanstudio.engine.formula" in sys.modules):
+while time.perf_counter() - t0 < 60 and not (w.runner.idle() and "kanstudio.symbolic.formula" in sys.modules):
     app.processEvents()
     time.sleep(0.01)
-warm = sorted(m for m in ("torch", "sympy", "matplotlib", "kanstudio.engine.formula") if m in sys.modules)
+warm = sorted(m for m in ("torch", "sympy", "matplotlib", "kanstudio.symbolic.formula") if m in sys.modules)
 w.shutdown()
 print("warm=" + ",".join(warm))
 print("heavy=" + ",".join(heavy))
@@ -324,7 +324,7 @@ def test_window_comes_up_without_the_heavy_libraries(gui_env, tmp_path):
     out = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
     assert out["heavy"] == "", f"imported while building the window: {out['heavy']}"
     assert out["spec"] == repr([[2, 0], [3, 2], [1, 0]])
-    assert out["warm"] == "kanstudio.engine.formula,matplotlib,sympy,torch", f"not warmed up after the show: {out}"
+    assert out["warm"] == "kanstudio.symbolic.formula,matplotlib,sympy,torch", f"not warmed up after the show: {out}"
 
 
 def test_an_imported_table_and_a_running_fit_reach_the_recovery_file(qtbot, gui_env, hello_csv, monkeypatch):

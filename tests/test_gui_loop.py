@@ -55,7 +55,7 @@ def _press(qtbot, win, action, entries_before):
                                   if n in NOT_YET else n for n in LAWS])
 def test_the_default_loop_lands_on_the_law(qtbot, main_window, tmp_path, name):
     from kanstudio.data import parse_expression
-    from kanstudio.engine.formula import evaluate
+    from kanstudio.symbolic.formula import evaluate
     text, names, box = LAWS[name]
     win = main_window
     law = _csv(tmp_path / "law.csv", text, names, box)

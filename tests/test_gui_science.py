@@ -44,7 +44,7 @@ def win(main_window, tmp_path):
 
 
 def set_small_model(w):
-    from kanstudio.engine.network import KAN
+    from kanstudio.model.network import KAN
     from kanstudio.project import SetModel
     m = KAN([2, 3, 1], grid=5, seed=1)
     m.set_names(["u", "v"], ["w"])
@@ -320,7 +320,7 @@ def test_discover_opens_its_formula_as_an_editable_network_with_one_undo_entry(q
 
 
 def test_attribution_panel_ranks_inputs_and_prunes_the_weakest(qtbot, win):
-    from kanstudio.engine.attribution import input_scores
+    from kanstudio.science.attribution import input_scores
     from kanstudio.project.commands_science import AddAuxInput, CompileFormula
     win.doc.push(AddAuxInput("noise", "u*v"))
     win.doc.push(CompileFormula("u + v + 0.001*noise"))

@@ -134,7 +134,7 @@ def test_performing_the_steps_advances_the_tour(qtbot, win, tmp_path, monkeypatc
 
 
 def test_undone_edits_do_not_count(qtbot, win):
-    from kanstudio.engine.network import KAN
+    from kanstudio.model.network import KAN
     from kanstudio.project import SetModel
     tour = sa.show_tutorial(win)
     win.open_csv(str(tour_data_path()), accept_defaults=True)

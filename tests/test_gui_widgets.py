@@ -115,7 +115,7 @@ def test_training_panel_settings_round_trip_and_validation(qtbot):
 
 
 def test_training_plot_draws_runs_on_a_log_scale(qtbot):
-    from kanstudio.engine.train import Snapshot
+    from kanstudio.training.loop import Snapshot
     from kanstudio.gui.training_panel import TrainingPanel
     panel = TrainingPanel()
     qtbot.addWidget(panel)
@@ -136,7 +136,7 @@ def test_training_plot_draws_runs_on_a_log_scale(qtbot):
 
 
 def test_training_plot_axis_labels_decades_in_one_style_without_crowding(qtbot):
-    from kanstudio.engine.train import Snapshot
+    from kanstudio.training.loop import Snapshot
     from kanstudio.gui.training_panel import TrainingPanel
     panel = TrainingPanel()
     qtbot.addWidget(panel)

@@ -39,7 +39,7 @@ def click_edge(qtbot, win, layer, i, j):
 
 def formula_values(latex_desc, win, X):
     """Evaluate the formula panel's current formula (its sympy text) on X."""
-    from kanstudio.engine.formula import evaluate
+    from kanstudio.symbolic.formula import evaluate
     from kanstudio.data import parse_expression
     info = win.formula_panel.info()
     expr = parse_expression(info.sympy_str[0].replace("**", "^"), ["a", "b", "c"])

@@ -17,7 +17,7 @@ from kanstudio.errors import KanstudioError
 # ------------------------------------------------------------------ the family
 def test_every_user_error_type_is_a_kanstudio_error():
     from kanstudio.cli import CliError, FitDiverged
-    from kanstudio.engine.symbolic_lib import UnknownFunctionError
+    from kanstudio.model.functions import UnknownFunctionError
     from kanstudio.errors import ModelFileError, ResourceLimitError
     from kanstudio.project.commands import CommandError
     from kanstudio.project.kanproj import ProjectError
@@ -28,7 +28,7 @@ def test_every_user_error_type_is_a_kanstudio_error():
 
 # ------------------------------------------------------------------ networks
 def test_a_network_too_big_for_memory_is_refused_before_allocating():
-    from kanstudio.engine.network import KAN
+    from kanstudio.model.network import KAN
     from kanstudio.errors import ResourceLimitError
     with pytest.raises(ResourceLimitError, match="would need"):
         KAN([15_000, 30_001, 1])
@@ -38,8 +38,8 @@ def test_a_network_too_big_for_memory_is_refused_before_allocating():
 
 def test_a_fit_too_big_for_memory_is_refused_with_advice(monkeypatch):
     import torch
-    from kanstudio.engine.network import KAN
-    from kanstudio.engine.train import fit
+    from kanstudio.model.network import KAN
+    from kanstudio.training.loop import fit
     from kanstudio.errors import ResourceLimitError
     monkeypatch.setenv("KANSTUDIO_MEMORY_GB", "0.1")
     m = KAN([300, 3, 1])                 # small enough to build, not to train on many rows
@@ -173,8 +173,8 @@ def test_discovery_in_extreme_units_finds_the_law_within_its_budget(unit):
 
 def test_columns_whose_names_clean_alike_stay_apart():
     import sympy
-    from kanstudio.engine.compiler import compile_formula
-    from kanstudio.engine.formula import evaluate, input_symbols, renamed_columns, to_python_source
+    from kanstudio.symbolic.compiler import compile_formula
+    from kanstudio.symbolic.formula import evaluate, input_symbols, renamed_columns, to_python_source
     import torch
     names = ["temp 1", "temp-1"]
     a, b = input_symbols(names)
@@ -229,7 +229,7 @@ def test_ctrl_c_ends_a_fit_with_its_model_saved(tmp_path, capsys):
     out = capsys.readouterr()
     assert rc == 130, out
     assert "interrupted after" in out.out and model.exists()
-    from kanstudio.engine import io
+    from kanstudio.model import io
     assert io.load(model).input_names == ["a", "b"]
 
 

@@ -3,9 +3,9 @@ import json
 import pytest
 import torch
 
-from kanstudio.engine import io
-from kanstudio.engine.network import KAN
-from kanstudio.engine.train import fit
+from kanstudio.model import io
+from kanstudio.model.network import KAN
+from kanstudio.training.loop import fit
 
 
 def _model():

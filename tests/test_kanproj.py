@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from kanstudio.data import load_csv
-from kanstudio.engine.io import to_bytes
-from kanstudio.engine.network import KAN
+from kanstudio.model.io import to_bytes
+from kanstudio.model.network import KAN
 from kanstudio.data import Dataset
 from kanstudio.project import (FixSymbolic, Project, ProjectError, PruneEdge, RefineGrid, SetModel,
                                default_recovery_dir,
@@ -218,7 +218,7 @@ def test_save_failure_keeps_the_old_file(project, tmp_path, monkeypatch):
 
     def boom(model):
         raise RuntimeError("disk on fire")
-    monkeypatch.setattr("kanstudio.engine.io.to_bytes", boom)
+    monkeypatch.setattr("kanstudio.model.io.to_bytes", boom)
     with pytest.raises(RuntimeError):
         save_project(project)
     assert path.read_bytes() == old and sorted(os.listdir(tmp_path)) == ["demo.kanproj"]

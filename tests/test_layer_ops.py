@@ -3,9 +3,9 @@ autograd over the plain maths (the per-edge path), for values and gradients,
 with masks, mult nodes and symbolic edges present."""
 import torch
 
-from kanstudio.engine.lbfgs import FlatLBFGS
-from kanstudio.engine.network import KAN
-from kanstudio.engine.train import regularization
+from kanstudio.training.lbfgs import FlatLBFGS
+from kanstudio.model.network import KAN
+from kanstudio.training.loop import regularization
 
 
 def _model_and_data():

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from kanstudio.engine import lbfgs, lbfgs_kernels
-from kanstudio.engine.lbfgs import FlatLBFGS
+from kanstudio.training import lbfgs
+from kanstudio.kernels import lbfgs as lbfgs_kernels
+from kanstudio.training.lbfgs import FlatLBFGS
 
 N = 12
 
@@ -214,7 +215,7 @@ def test_copying_path_matches_the_zero_copy_path():
 @pytest.mark.skipif(not lbfgs_kernels.available(), reason="compiled kernels unavailable")
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_compiled_bookkeeping_matches_the_numpy_one(monkeypatch, dtype):
-    """The compiled direction / pair update (lbfgs_kernels) and the numpy
+    """The compiled direction / pair update (kernels/lbfgs.py) and the numpy
     reference take the same iterates, through several wraps of the history."""
     xs = {}
     for compiled in (True, False):

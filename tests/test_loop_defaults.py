@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kanstudio.engine import defaults
+from kanstudio import defaults
 
 
 def test_project_cli_and_discovery_start_from_the_same_defaults():

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from kanstudio.engine.network import KAN, normalize_width, parse_width
-from kanstudio.engine.train import fit
+from kanstudio.model.network import KAN, normalize_width, parse_width
+from kanstudio.training.loop import fit
 
 
 def hello(x):

@@ -10,9 +10,9 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QColor, QPalette, QWheelEvent  # noqa: E402
 
-from kanstudio.engine.curves import network_picture  # noqa: E402
-from kanstudio.engine.network import KAN  # noqa: E402
-from kanstudio.engine.train import fit  # noqa: E402
+from kanstudio.picture import network_picture  # noqa: E402
+from kanstudio.model.network import KAN  # noqa: E402
+from kanstudio.training.loop import fit  # noqa: E402
 from kanstudio.gui.network_items import LabelItem  # noqa: E402
 from kanstudio.gui.network_view import EdgeItem, NetworkView, NodeItem  # noqa: E402
 

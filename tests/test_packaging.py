@@ -20,4 +20,5 @@ def test_spec_and_entry_script_are_consistent():
     assert callable(app.main)
     for mod in ast.literal_eval(spec.split("hidden = ", 1)[1].split("\n# ", 1)[0].strip()):
         if mod.startswith("kanstudio."):
-            assert (ROOT / (mod.replace(".", "/") + ".py")).is_file(), mod
+            path = ROOT / mod.replace(".", "/")
+            assert path.with_suffix(".py").is_file() or (path / "__init__.py").is_file(), mod

@@ -1,6 +1,6 @@
 import torch
 
-from kanstudio.engine import spline
+from kanstudio.model import spline
 
 
 def _naive_basis(x, grid, k):

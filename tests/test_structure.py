@@ -4,10 +4,10 @@ import pytest
 import sympy as sp
 import torch
 
-from kanstudio.engine import structure as st
-from kanstudio.engine.compiler import compile_formula
-from kanstudio.engine.network import KAN
-from kanstudio.engine.train import fit
+from kanstudio.science import structure as st
+from kanstudio.symbolic.compiler import compile_formula
+from kanstudio.model.network import KAN
+from kanstudio.training.loop import fit
 
 x, y, z = sp.symbols("x y z")
 
@@ -97,7 +97,7 @@ def test_module_masks_hold_after_training():
 
 
 def test_auto_swap_lowers_connection_cost_and_keeps_outputs():
-    from kanstudio.engine.attribution import connection_cost
+    from kanstudio.science.attribution import connection_cost
     xs = _x(2, 200)
     m = KAN([2, 2, 2], seed=3)
     for l, alive in ((0, [(0, 1), (1, 0)]), (1, [(1, 0), (0, 1)])):   # crossed wiring

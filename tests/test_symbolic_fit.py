@@ -8,11 +8,9 @@ import pytest
 import sympy
 import torch
 
-from kanstudio.engine import symbolic_lib as sl
-from kanstudio.engine.symbolic_fit import (TIE_EPS, Candidate, fit_functions, rank_candidates,
-                                           selection_score, suggest)
-from kanstudio.engine.symbolic_lib import (DEFAULT_LIBRARY, args_within, get_function,
-                                           register_function)
+from kanstudio.model import functions as sl
+from kanstudio.symbolic.fitting import TIE_EPS, Candidate, fit_functions, rank_candidates, selection_score, suggest
+from kanstudio.model.functions import DEFAULT_LIBRARY, args_within, get_function, register_function
 
 N = 1000
 # name -> (x range, (a, b, c, d)); log/sqrt/1-over-x keep a*x+b positive

@@ -8,10 +8,8 @@ import pytest
 import sympy
 import torch
 
-from kanstudio.engine import symbolic_lib as sl
-from kanstudio.engine.symbolic_lib import (CONSTANT, DEFAULT_LIBRARY, Y_TH, get_function,
-                                           library_names, register_function, to_sympy,
-                                           unregister_function)
+from kanstudio.model import functions as sl
+from kanstudio.model.functions import CONSTANT, DEFAULT_LIBRARY, Y_TH, get_function, library_names, register_function, to_sympy, unregister_function
 
 EXPECTED = ("x", "x^2", "x^3", "x^4", "x^5", "1/x", "1/x^2", "1/x^3", "sqrt", "1/sqrt(x)",
             "x^1.5", "exp", "log", "sin", "cos", "tan", "tanh", "abs", "sgn", "arcsin",

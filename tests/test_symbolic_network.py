@@ -1,12 +1,12 @@
-"""Network-level symbolic edits (engine/symbolic.py)."""
+"""Network-level symbolic edits (symbolic/edges.py)."""
 
 import numpy as np
 import pytest
 import torch
 
-from kanstudio.engine import symbolic
-from kanstudio.engine.network import KAN
-from kanstudio.engine.spline import curve_to_coef
+from kanstudio.symbolic import edges as symbolic
+from kanstudio.model.network import KAN
+from kanstudio.model.spline import curve_to_coef
 
 
 def _spline_model(width, x, values, grid):

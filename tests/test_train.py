@@ -2,8 +2,8 @@ import threading
 
 import torch
 
-from kanstudio.engine.network import KAN
-from kanstudio.engine.train import FitConfig, fit, fit_steps
+from kanstudio.model.network import KAN
+from kanstudio.training.loop import FitConfig, fit, fit_steps
 
 
 def _data(n=300, seed=0):
@@ -96,7 +96,7 @@ def test_the_activation_penalty_measures_whole_edges_so_the_scales_cannot_escape
     """FitConfig.reg_metric "activation" (the KAN reference's default): each
     edge's spread is that of its whole numeric activation, so the penalty's
     gradient reaches scale_base and scale_sp, not only the spline coefficients."""
-    from kanstudio.engine.train import regularization
+    from kanstudio.training.loop import regularization
     x, _ = _data(200)
     m = KAN([2, 3, 1], grid=5, seed=0)
     _, inputs, spreads = m.forward_with_spread(x, "activation")
@@ -119,8 +119,8 @@ def test_a_fit_with_the_activation_penalty_leaves_few_hidden_nodes():
     pruning threshold; the one on unscaled splines kept all 5 (measured)."""
     import math
     import numpy as np
-    from kanstudio.engine.attribution import node_scores
-    from kanstudio.engine.defaults import LAMB, NODE_TH
+    from kanstudio.science.attribution import node_scores
+    from kanstudio.defaults import LAMB, NODE_TH
     g = torch.Generator().manual_seed(1)
     x = torch.rand(600, 2, generator=g, dtype=torch.float64) * 2 - 1
     y = torch.sin(math.pi * x[:, [0]]) + x[:, [1]] ** 2

@@ -174,7 +174,7 @@ class Discovery:
         if self._network is None:
             expr = self.formula
             if expr is not None:
-                from ..engine.compiler import compile_for_dataset
+                from ..symbolic.compiler import compile_for_dataset
                 self._network = compile_for_dataset(expr, self.dataset)
             else:
                 self._network = self.result.model
@@ -210,7 +210,7 @@ class Discovery:
         shown = self.closest
         if shown is None:
             return None
-        from ..engine.formula import latex_symbol
+        from ..symbolic.formula import latex_symbol
         return f"$\\displaystyle {latex_symbol(self.target)} = {exports.to_latex(shown)}$"
 
     def _repr_html_(self):

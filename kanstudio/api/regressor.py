@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..engine import defaults
+from .. import defaults
 
 try:   # the estimator protocol: without scikit-learn the class says so when used
     from sklearn.base import BaseEstimator, RegressorMixin
@@ -156,7 +156,7 @@ class KANRegressor(*_bases()):
     @property
     def numeric_edges_(self) -> list:
         """(layer, in, out) of the live edges that are still splines."""
-        from ..engine.symbolic import numeric_edges
+        from ..symbolic.edges import numeric_edges
         return numeric_edges(self.network_)
 
     @property
@@ -192,7 +192,7 @@ class KANRegressor(*_bases()):
     def save(self, path) -> Path:
         """``.kan``: the network and the data's scaling (safetensors, no pickle);
         ``.kanproj``: the whole project, data and History included, for the app."""
-        from ..engine import io
+        from ..model import io
         from ..project import save_project
         self._fitted()
         path = Path(path)
@@ -205,7 +205,7 @@ class KANRegressor(*_bases()):
     def load(cls, path) -> "KANRegressor":
         """A fitted regressor from a ``.kan`` (saved by ``save`` or ``kanstudio-cli fit
         --save``) or a ``.kanproj`` made here or in the app."""
-        from ..engine import io
+        from ..model import io
         from ..project import Project, load_project
         path = Path(path)
         if path.suffix == ".kanproj":

@@ -120,6 +120,12 @@ class Dataset:
         """True when the test rows are disjoint from the training rows."""
         return not self.small_table and self.test_fraction > 0
 
+    @property
+    def error_name(self) -> str:
+        """What a formula's or network's error on this table is: a test error on
+        held-out rows, or, for a table too small to split, the training error."""
+        return "test RMSE" if self.held_out else "training RMSE (no held-out rows)"
+
     def normalize_x(self, X):
         return (np.asarray(X, dtype=np.float64) - self.x_mean) / self.x_scale
 

@@ -26,9 +26,10 @@ import numpy as np
 import sympy
 import torch
 
-from ..engine import attribution, prune
-from ..engine.expr_eval import evaluate_numpy
-from ..engine.network import KAN
+from ..science import attribution
+from ..science import prune
+from ..symbolic.evaluate import evaluate_numpy
+from ..model.network import KAN
 from .derivation import Step
 from .pareto import pareto_front
 from .views import View

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from ..engine.defaults import DISCOVERY_EDGE_TH, GRID, K, LAMB, NODE_TH, WEIGHT_SIMPLE
+from ..defaults import DISCOVERY_EDGE_TH, GRID, K, LAMB, NODE_TH, WEIGHT_SIMPLE
 
 __all__ = ["DiscoverConfig", "EXACT_REL", "EXACT_MAX_REL"]
 

@@ -10,12 +10,12 @@ import numpy as np
 import sympy
 import torch
 
-from ..engine.expr_eval import evaluate_numpy
-from ..engine.formula import FormulaIncomplete, complexity, finish, network_expressions
-from ..engine.network import KAN
-from ..engine.polish import parametrize, polish, refit_constants, snap_verified
-from ..engine.symbolic_lib import library_names
-from ..engine.train import FitConfig, fit
+from ..symbolic.evaluate import evaluate_numpy
+from ..symbolic.formula import FormulaIncomplete, complexity, finish, network_expressions
+from ..model.network import KAN
+from ..symbolic.polish import parametrize, polish, refit_constants, snap_verified
+from ..model.functions import library_names
+from ..training.loop import FitConfig, fit
 from .checks import probe_points, readable
 from .config import EXACT_REL
 from .status import HEADLINE_SIZE

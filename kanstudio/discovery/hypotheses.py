@@ -12,9 +12,11 @@ import math
 import numpy as np
 import sympy
 
-from ..engine import attribution, prune, symbolic
-from ..engine.expr_eval import evaluate_numpy
-from ..engine.network import KAN
+from ..science import attribution
+from ..science import prune
+from ..symbolic import edges as symbolic
+from ..symbolic.evaluate import evaluate_numpy
+from ..model.network import KAN
 from .context import Context
 from .derivation import Step
 from .compose import compose

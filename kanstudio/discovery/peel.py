@@ -17,8 +17,8 @@ import time
 import numpy as np
 import sympy
 
-from ..engine.expr_eval import evaluate_numpy
-from ..engine.formula import complexity
+from ..symbolic.evaluate import evaluate_numpy
+from ..symbolic.formula import complexity
 from .derivation import Step
 from .pareto import pareto_front
 from .symbolic_search import search_piece

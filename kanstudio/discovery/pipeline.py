@@ -49,7 +49,7 @@ import sympy
 from .clock import Cancelled, Clock, StageTime
 from .config import EXACT_REL, DiscoverConfig
 from .derivation import as_json
-from .status import EXACT, NO_LAW, judge, noise_structure, residual_structure
+from .status import EXACT, NO_LAW, judge, noise_structure
 from .pareto import FormulaCandidate, pareto_front, pick as pick_candidate
 from .rescale import rescaling, unscale_result
 
@@ -150,7 +150,7 @@ def discover_arrays(X_train, y_train, X_test, y_test, input_names: Sequence[str]
     maps column names (inputs and target) to pint unit strings, where known."""
     from . import hypotheses as V
     from .context import Context
-    from ..engine.formula import input_symbols, renamed_columns
+    from ..symbolic.formula import input_symbols, renamed_columns
 
     cfg = config or DiscoverConfig()
     X_train = np.asarray(X_train, dtype=np.float64).reshape(len(X_train), -1)
@@ -166,7 +166,7 @@ def discover_arrays(X_train, y_train, X_test, y_test, input_names: Sequence[str]
     if cfg.device == "cpu":
         # the compiled kernels' first build (once per install) is not search
         # time: inside the budget it would make a first run find less than later ones
-        from ..engine import fused
+        from ..training import fused
         if progress is not None:
             progress("preparing the training kernels", 0.0)
         fused.warm_up(("float64",))
@@ -269,7 +269,7 @@ def _judge(ctx, front, small, y_std, kfold: bool = True):
 
 
 def _result(ctx, cfg, clock, small, cancelled, names, target) -> DiscoverResult:
-    from ..engine.formula import complexity as cx
+    from ..symbolic.formula import complexity as cx
     y_std = float(np.std(ctx.y_train)) or 1.0
     front = pareto_front(ctx.candidates)
     n_rows = len(_rows(ctx)[1])
@@ -329,7 +329,7 @@ def _notes(ctx) -> list:
 
 def _compiled(expr, names):
     """(KAN computing expr on the raw columns, its View-style description) or (None, None)."""
-    from ..engine.compiler import compile_formula
+    from ..symbolic.compiler import compile_formula
     try:
         model = compile_formula(expr, names)
     except (ValueError, TypeError, NotImplementedError):

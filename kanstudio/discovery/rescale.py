@@ -71,7 +71,7 @@ def unscale_result(res, r: Rescaling, symbols, names: Sequence[str], digits: int
     """The DiscoverResult of a search in rescaled units, in the table's units.  The
     networks behind the formulas worked in the rescaled units: each headline is
     recompiled into a network on the original columns instead."""
-    from ..engine.formula import complexity, finish
+    from ..symbolic.formula import complexity, finish
     sy = r.y
 
     def cand(c):

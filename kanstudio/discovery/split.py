@@ -24,13 +24,13 @@ import sympy
 import torch
 
 from .views import reciprocal_ok, sign_definite
-from ..engine.expr_eval import evaluate_numpy
+from ..symbolic.evaluate import evaluate_numpy
 from .derivation import Step
 from .pareto import pareto_front
-from ..engine.polish import polish
-from ..engine.symbolic_fit import fit_functions
-from ..engine.formula import complexity
-from ..engine.symbolic_lib import to_sympy
+from ..symbolic.polish import polish
+from ..symbolic.fitting import fit_functions
+from ..symbolic.formula import complexity
+from ..model.functions import to_sympy
 from .symbolic_search import one_variable, reading_error as _reading_error
 
 __all__ = ["factorised", "separable_split", "factor_options", "choose_factors"]

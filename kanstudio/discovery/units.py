@@ -124,13 +124,13 @@ class PiReduction:
     symbols: list          # symbols of the groups (pi1, pi2, ...)
 
     def values(self, X: np.ndarray, input_symbols: Sequence) -> np.ndarray:
-        from ..engine.expr_eval import evaluate_numpy
+        from ..symbolic.evaluate import evaluate_numpy
         vals = {s: X[:, k] for k, s in enumerate(input_symbols)}
         cols = [np.broadcast_to(evaluate_numpy(g, vals), (len(X),)) for g in self.groups]
         return np.column_stack(cols) if cols else np.zeros((len(X), 0))
 
     def prefactor_values(self, X: np.ndarray, input_symbols: Sequence) -> np.ndarray:
-        from ..engine.expr_eval import evaluate_numpy
+        from ..symbolic.evaluate import evaluate_numpy
         vals = {s: X[:, k] for k, s in enumerate(input_symbols)}
         return np.broadcast_to(evaluate_numpy(self.prefactor, vals), (len(X),)).astype(np.float64)
 

@@ -16,9 +16,11 @@ from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
                                QToolTip, QVBoxLayout, QWidget)
 
+from ..defaults import NODE_TH
+
 __all__ = ["BarChart", "AttributionPanel", "install_attribution_panel", "DEFAULT_THRESHOLD"]
 
-DEFAULT_THRESHOLD = 0.01       # inputs with a score at most 1e-2 are pruned (KAN 2.0)
+DEFAULT_THRESHOLD = NODE_TH    # inputs are nodes too: the loop's node threshold (KAN 2.0: 1e-2)
 
 
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
@@ -223,7 +225,7 @@ def install_attribution_panel(window, prune_inputs) -> QDockWidget:
         m, x = model.copy(), window.doc.tensors("train")[0]
 
         def job(ctx):
-            from ..engine.attribution import input_scores
+            from ..science.attribution import input_scores
             return input_scores(m, x)
 
         def done(scores):

@@ -38,7 +38,7 @@ from .candidate_text import candidate_curve, format_fixed, format_param
 from .network_items import Style, mix
 
 if TYPE_CHECKING:   # annotations only: importing the engine here would load torch at start-up
-    from ..engine.curves import EdgeDetail
+    from ..picture import EdgeDetail
 
 __all__ = ["EdgeInspector"]
 

@@ -124,7 +124,7 @@ class ExportMixin:
         model, ds, digits = self.jobs.model_copy(), self.doc.dataset, self.formula_panel.digits()
 
         def run(ctx):
-            from ..engine.formula import FormulaIncomplete, model_formula
+            from ..symbolic.formula import FormulaIncomplete, model_formula
             try:
                 ex = model_formula(model, ds, digits=digits).exprs
             except FormulaIncomplete:

@@ -100,7 +100,7 @@ class Jobs(ModelJobsMixin, QObject):
             w.data_panel.set_dataset(ds, (self.doc.project.source_path or "") if self.doc.project else "")
             held_out = ds is None or ds.held_out
             w.training_panel.loss.set_held_out(held_out)
-            w.formula_panel.error_name = "test RMSE" if held_out else "training RMSE (no held-out rows)"
+            w.formula_panel.error_name = ds.error_name if ds is not None else "test RMSE"
             if reason == "project":
                 self.rev += 1
                 self.selected = None

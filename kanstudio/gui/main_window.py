@@ -36,7 +36,7 @@ from .network_view import NetworkView
 from .start_page import StartPage
 from .theme import app_icon
 from .training_panel import TrainingPanel
-from .undo import Document
+from .document import Document
 from .window_actions import ActionsMixin
 from .window_files import FilesMixin
 from .window_layout import LayoutMixin

@@ -78,7 +78,7 @@ class ModelJobsMixin:
                 rm = res.get("test_rmse")
                 ds = self.doc.dataset
                 # a table too small to split has no test rows: its error is a training error
-                what = "test RMSE" if ds is not None and ds.held_out else "training RMSE (no held-out rows)"
+                what = ds.error_name if ds is not None else "training RMSE (no held-out rows)"
                 self.w.show_status(msg + (f" \u2014 {what} {rm:.4g} (normalised)" if rm is not None else ""), 10000)
 
         def failed(message, details):

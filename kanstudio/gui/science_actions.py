@@ -159,27 +159,13 @@ def auto_swap(window, background: bool = True):
 # ------------------------------------------------------------ tests
 def hypothesis_report(model, dataset, threshold: float = 0.1, rows: int = HYPOTHESIS_ROWS) -> str:
     """Separability (additive, multiplicative) and symmetry verdicts of the
-    model's first output over the training inputs, as text."""
-    import torch
-    from ..engine import structure as st
-    x = dataset.tensors("train")[0][:rows]
-    names = list(dataset.input_names)
-    ym, ys = float(dataset.y_mean[0]), float(dataset.y_scale[0])
-
-    def f_raw(z):       # the target in its own units: log|f| (multiplicative test) needs them
-        return model(z)[:, 0] * ys + ym
-    with torch.enable_grad():
-        add = st.test_separability(f_raw, x, "additive", threshold, names)
-        mul = st.test_separability(f_raw, x, "multiplicative", threshold, names)
-        syms = st.find_symmetries(f_raw, x, threshold, names) if len(names) > 2 else []
-    target = dataset.target_names[0] if dataset.target_names else "y"
-    lines = [f"Structure of {target} as the current network computes it ({len(x)} training rows):",
-             f"additive:        {add.verdict}", f"multiplicative:  {mul.verdict}"]
-    lines += [f"symmetry:        {s.verdict}" for s in syms if s.symmetric]
-    if len(names) > 2 and not any(s.symmetric for s in syms):
-        lines.append("symmetry:        no pair of inputs acts through one combination")
-    lines.append("(The verdicts are only as good as the fit: retrain first if the RMSE is high.)")
-    return "\n".join(lines)
+    model's first output over the training inputs, as text (science.structure's
+    report, as ``kanstudio-cli structure`` prints it)."""
+    from ..science.structure import structure_report
+    report = structure_report(model, dataset, threshold, rows)
+    return "\n".join([f"Structure of {report.target} as the current network computes it ({report.rows} training rows):"]
+                     + report.lines()
+                     + ["(The verdicts are only as good as the fit: retrain first if the RMSE is high.)"])
 
 
 def hypothesis_tests(window, background: bool = True) -> Optional[str]:
@@ -202,7 +188,7 @@ def test_formula(window, layer: int, i: int, j: int, name: str, steps: int = 20,
     title = "Test formula hypothesis"
     if not _ready(window, title):
         return None
-    from ..engine.structure import test_formula_hypothesis
+    from ..science.structure import test_formula_hypothesis
     model = window.doc.model
     if not (0 <= layer < model.depth and 0 <= i < model.layers[layer].in_dim and 0 <= j < model.layers[layer].out_dim):
         window.show_error(title, f"There is no edge ({layer}, {i}, {j}) in this network.")
@@ -256,7 +242,7 @@ def _ask_module(window):
         return
 
     def validate(text):
-        from ..engine.structure import parse_module_spec
+        from ..science.structure import parse_module_spec
         try:
             spec = parse_module_spec(text, window.doc.model)
         except ValueError as exc:
@@ -291,7 +277,7 @@ def _ask_width(window):
 def _ask_test_formula(window):
     if not _ready(window, "Test formula hypothesis"):
         return
-    from ..engine.symbolic_lib import library_names
+    from ..model.functions import library_names
     edge = window.network_view.selected_edge() if hasattr(window, "network_view") else None
     dlg = EdgeFunctionDialog(window.doc.model, library_names(), edge if isinstance(edge, tuple) else None, window)
     dlg.accepted.connect(lambda: test_formula(window, *dlg.values()))

@@ -18,8 +18,8 @@ __all__ = ["TrainProgress", "warm_up_job", "training_job", "command_job", "pictu
 # What the window's jobs import on first use.  An import holds the GIL for
 # long stretches that the switch interval cannot cut (unmarshalling, module
 # bodies): done in the middle of a fit it stalls the UI for 100-200 ms.
-_WARM_MODULES = ("sympy", "kanstudio.data", "kanstudio.engine.train", "kanstudio.engine.curves",
-                 "kanstudio.engine.formula", "kanstudio.engine.symbolic", "kanstudio.engine.prune",
+_WARM_MODULES = ("sympy", "kanstudio.data", "kanstudio.training.loop", "kanstudio.picture",
+                 "kanstudio.symbolic.formula", "kanstudio.symbolic.edges", "kanstudio.science.prune",
                  "kanstudio.project.commands_model", "kanstudio.project.commands_edges", "kanstudio.project")
 
 
@@ -35,7 +35,7 @@ def warm_up_job(ctx: JobContext) -> bool:
     p = torch.zeros(1, requires_grad=True)
     torch.optim.Adam([p])
     torch.optim.LBFGS([p])
-    from ..engine.fused import warm_up as warm_kernels
+    from ..training.fused import warm_up as warm_kernels
     warm_kernels(("float64",))     # the compiled training kernels (once per install) of the app's dtype
     from .mathtext import warm_up
     warm_up()
@@ -62,7 +62,7 @@ def training_job(cmd, picture_x, picture_hz: float = 10.0, signal_hz: float = 10
     ``checkpoint(model)`` (Document.training_checkpoint) is given a copy of the
     live model every CHECKPOINT_SECONDS, so a crash mid-fit loses at most that."""
     def run(ctx: JobContext) -> list:
-        from ..engine.curves import network_picture
+        from ..picture import network_picture
         sig, pic, prog = Throttle(1.0 / signal_hz), Throttle(1.0 / picture_hz), Throttle(0.1)
         ckpt = Throttle(CHECKPOINT_SECONDS)
         ckpt.ready()                 # the first one after CHECKPOINT_SECONDS, not at once
@@ -105,7 +105,7 @@ def command_job(cmd, text: str = ""):
 
 def picture_job(model, x, score_mode: str = "attribution"):
     def run(ctx):
-        from ..engine.curves import network_picture
+        from ..picture import network_picture
         m = ctx.live.get("model", model)
         return network_picture(m, x, score_mode=score_mode)
     return run
@@ -114,7 +114,7 @@ def picture_job(model, x, score_mode: str = "attribution"):
 def edge_detail_job(model, x, layer: int, i: int, j: int):
     """An edge's detail; during training, of the live model (via ctx.live)."""
     def run(ctx):
-        from ..engine.curves import edge_detail
+        from ..picture import edge_detail
         m = ctx.live.get("model", model)
         return edge_detail(m, x, layer, i, j)
     return run
@@ -122,7 +122,7 @@ def edge_detail_job(model, x, layer: int, i: int, j: int):
 
 def suggest_job(model, x, layer: int, i: int, j: int, top_k: int = 8):
     def run(ctx):
-        from ..engine.symbolic import suggest
+        from ..symbolic.edges import suggest
         return suggest(model, x, layer, i, j, top_k=top_k)
     return run
 
@@ -132,7 +132,7 @@ def formula_job(model, dataset, digits: int, colour: str, dpr: float, aux=None):
     ``aux`` (project.aux_formula.aux_expressions): auxiliary inputs are
     replaced by their expressions before anything is printed or drawn."""
     def run(ctx):
-        from ..engine.formula import FormulaIncomplete, model_formula
+        from ..symbolic.formula import FormulaIncomplete, model_formula
         from ..project.aux_formula import substitute_result
         model_rmse = _model_test_rmse(model, dataset)
         try:
@@ -151,7 +151,7 @@ def candidate_job(row: dict, expr, dataset, digits: int, colour: str, dpr: float
     project.pareto, which are kept substituted)."""
     def run(ctx):
         import sympy
-        from ..engine.formula import complexity, input_symbols, round_constants, to_latex
+        from ..symbolic.formula import complexity, input_symbols, round_constants, to_latex
         from ..project.aux_formula import substitute_expr
         e = expr
         if e is None:
@@ -178,7 +178,7 @@ def against_data(expr, dataset):
     against the measured one on every row (the diagonal is a perfect fit).
     None where the formula cannot be evaluated on the rows."""
     import numpy as np
-    from ..engine.formula import evaluate
+    from ..symbolic.formula import evaluate
     X, Y = dataset.rows("all")
     if len(X) > CURVE_ROWS:
         idx = np.linspace(0, len(X) - 1, CURVE_ROWS).astype(int)
@@ -217,7 +217,7 @@ def _formula_info(exprs, latex, sympy_str, complexity, dataset, digits, colour, 
     """``exprs`` may use original columns in place of auxiliary ones: the
     dataset still has those columns, so the test RMSE evaluates as is."""
     import numpy as np
-    from ..engine.formula import formula_rmse, safe_name, to_python_source
+    from ..symbolic.formula import formula_rmse, safe_name, to_python_source
     from .formula_panel import FORMULA_PT, FormulaInfo, display_latex
     from .mathtext import MathRenderer, pretty_text, render_png
     X, Y = dataset.rows("test")
@@ -253,7 +253,7 @@ def predictions_job(model, dataset, exprs, path: str):
     def run(ctx):
         import numpy as np
         import torch
-        from ..engine.formula import evaluate
+        from ..symbolic.formula import evaluate
         frame = dataset.to_frame()
         split = np.full(dataset.n_rows, "train", dtype=object)
         split[np.asarray(dataset.test_idx)] = "test"

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
-from ..engine.defaults import FIT_SETTINGS
+from ..defaults import FIT_SETTINGS
 from .loss_plot import LossPlot
 
 __all__ = ["TrainingPanel", "DEFAULTS", "default_width"]
@@ -186,7 +186,7 @@ class TrainingPanel(QWidget):
                 self.device_combo.setCurrentIndex(self.device_combo.findData("cuda"))
 
     def width_spec(self):
-        from ..engine.width import normalize_width, parse_width
+        from ..model.width import normalize_width, parse_width
         return normalize_width(parse_width(self.width_edit.text()))
 
     def validate(self) -> str:
@@ -194,16 +194,11 @@ class TrainingPanel(QWidget):
         text = self.width_edit.text().strip()
         if not text:
             return "Enter the network width, e.g. 2,5,1."
+        from ..model.width import check_width
         try:
-            w = self.width_spec()
+            check_width(self.width_spec(), self._n_in, self._n_out)
         except ValueError as exc:
             return f"Width: {exc}."
-        if self._n_in and (w[0][0] != self._n_in or w[0][1] != 0):
-            return (f"Width: the first layer must have {self._n_in} node(s), one per input column "
-                    f"(it has {sum(w[0])}).")
-        if self._n_out and (sum(w[-1]) != self._n_out or w[-1][1] != 0):
-            return (f"Width: the last layer must have {self._n_out} sum node(s), one per target "
-                    f"column (it has {sum(w[-1])}).")
         if self.grid_spin.value() < 1:
             return "Grid must be at least 1."
         return ""
@@ -220,7 +215,7 @@ class TrainingPanel(QWidget):
                 "device": s["device"]}
 
     def fit_config(self, **overrides):
-        from ..engine.fit_config import FitConfig
+        from ..training.config import FitConfig
         s = self.settings()
         kw = dict(steps=s["steps"], optimizer=s["optimizer"], lr=s["lr"] or None, lamb=s["lamb"],
                   update_grid=s["update_grid"], batch_size=s["batch_size"] if s["batch_size"] > 0 else -1,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence
 
-from ..engine.defaults import EDGE_TH, NODE_TH, RETRAIN_LAMB, SYMBOLIC_REFIT_STEPS, WEIGHT_SIMPLE
+from ..defaults import EDGE_TH, NODE_TH, RETRAIN_LAMB, SYMBOLIC_REFIT_STEPS, WEIGHT_SIMPLE
 from .commands import (CommandError, ComputedCommand, ModelCommand, _train_x, edge_name,
                        node_name, register_command)
 
@@ -83,7 +83,7 @@ class FixSymbolic(ModelCommand):
         self._edge_label = edge_name(model, self.layer, self.i, self.j)
 
     def _fit(self, model, x) -> None:
-        from ..engine.symbolic import fix
+        from ..symbolic.edges import fix
         cand = fix(model, x, self.layer, self.i, self.j, self.name)
         self.name = cand.name
         self.fn_params = tuple(float(p) for p in cand.params)
@@ -116,7 +116,7 @@ class FixSymbolic(ModelCommand):
         if self.fn_params is None:
             self._fit(model, _train_x(project))     # fits and fixes in one go
         else:
-            from ..engine.symbolic_lib import get_function
+            from ..model.functions import get_function
             try:
                 self.name = get_function(self.name).name      # canonical name; unknown ones refused
             except (KeyError, ValueError) as exc:
@@ -192,7 +192,7 @@ class PruneNode(ComputedCommand):
         return {"model": project.model.copy(), "x": _train_x_or_none(project)}
 
     def _compute(self, inputs, progress, cancel):
-        from ..engine.prune import prune_node
+        from ..science.prune import prune_node
         return prune_node(inputs["model"], self.level, self.node, inputs["x"])
 
     def params(self) -> dict:
@@ -220,7 +220,7 @@ class AutoPrune(ComputedCommand):
         return f"Auto-prune (nodes ≤ {_fmt(self.node_th)}, edges ≤ {_fmt(self.edge_th)})"
 
     def _compute(self, inputs, progress, cancel):
-        from ..engine.prune import auto_prune
+        from ..science.prune import auto_prune
         model = inputs["model"]
         if progress:
             progress(-1.0, "Pruning…")
@@ -277,7 +277,7 @@ class AutoSymbolic(ComputedCommand):
         return f"Auto-symbolic ({n} edge{'s' if n != 1 else ''} fixed)"
 
     def _compute(self, inputs, progress, cancel):
-        from ..engine.symbolic import auto_symbolic, numeric_edges
+        from ..symbolic.edges import auto_symbolic, numeric_edges
         model = inputs["model"]
         if inputs.get("config") is not None and numeric_edges(model):
             from .commands_model import train_rows

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from ..engine.defaults import FIT_SETTINGS, RETRAIN_LAMB
+from ..defaults import FIT_SETTINGS, RETRAIN_LAMB
 from .commands import (CommandError, ComputedCommand, ModelState, register_command)
 
 __all__ = ["FitModel", "Retrain", "SetModel", "FIT_DEFAULTS", "resolve_width", "fit_config"]
@@ -22,22 +22,19 @@ _CONFIG_KEYS = ("steps", "optimizer", "lr", "lamb", "update_grid", "batch_size",
 def resolve_width(width, n_in: int, n_out: int) -> list:
     """The width setting as a list; '' -> inputs, 2*inputs+1, outputs.  Checks
     that the ends match the data (CommandError otherwise)."""
-    from ..engine.width import normalize_width
+    from ..model.width import check_width
     if width in (None, "", []):
         width = [n_in, 2 * n_in + 1, n_out]
     try:
-        w = normalize_width(width)
+        w = check_width(width, n_in, n_out)
     except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    if w[0][0] != n_in or sum(w[-1]) != n_out:
-        raise CommandError(f"the network has {w[0][0]} inputs and {sum(w[-1])} outputs but the data has "
-                           f"{n_in} input and {n_out} target columns")
+        raise CommandError(f"the network does not fit the data: {exc}") from None
     return [a if b == 0 else [a, b] for a, b in w]
 
 
 def fit_config(settings: dict, **overrides):
     """engine FitConfig from fit settings (lr 0 or None = the optimiser's default)."""
-    from ..engine.fit_config import FitConfig
+    from ..training.config import FitConfig
     merged = {**FIT_DEFAULTS, **(settings or {}), **{k: v for k, v in overrides.items() if v is not None}}
     kw = {k: merged[k] for k in _CONFIG_KEYS}
     kw["lr"] = float(kw["lr"]) if kw["lr"] else None
@@ -50,12 +47,11 @@ def fit_config(settings: dict, **overrides):
 
 
 def _check_device(device: str) -> str:
-    device = str(device or "cpu")
-    if device.startswith("cuda"):
-        import torch
-        if not torch.cuda.is_available():
-            raise CommandError("CUDA is not available on this machine: choose the cpu device")
-    return device
+    from ..model.device import check_device
+    try:
+        return check_device(device)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _data_tensors(project) -> dict:
@@ -70,7 +66,7 @@ def _data_tensors(project) -> dict:
 def train_rows(model, data: dict, cfg, progress, cancel, on_snapshot) -> dict:
     """Train ``model`` on the dataset's training rows (test rows for the test
     RMSE); the outcome as JSON: reason, steps, RMSEs, seconds."""
-    from ..engine.train import fit_steps
+    from ..training.loop import fit_steps
     ds = data["dataset"]
     (x, y), (xt, yt) = ds.tensors("train"), ds.tensors("test")
     last = None
@@ -136,7 +132,7 @@ class FitModel(ComputedCommand):
                 "config": fit_config(s)}
 
     def _compute(self, inputs, progress, cancel, on_snapshot: Optional[Callable] = None):
-        from ..engine.network import KAN
+        from ..model.network import KAN
         s = self.settings
         try:
             model = KAN(s["width"], grid=int(s["grid"]), k=int(s["k"]), seed=int(s["seed"]),

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from ..engine import limits
-from ..engine.width import normalize_width, parse_width
+from ..model import limits
+from ..model.width import normalize_width, parse_width
 
 __all__ = ["check_settings", "check_ui", "SCORE_MODES"]
 

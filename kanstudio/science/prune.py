@@ -1,0 +1,172 @@
+"""Pruning: masking edges and removing nodes or inputs to get a smaller KAN.
+
+Removing a node builds a new, smaller network (layers cut with
+``KANLayer.subset``, affine parameters sliced, symbolic fixes kept).  What a
+removed node or a masked edge still fed downstream on average (a constant)
+is folded into the downstream subnode bias when samples are given, so a
+pruned network starts as close to the original as possible; a node whose
+outgoing edges are all masked is removed exactly.
+
+Inputs are never removed by ``auto_prune`` (their edges are masked instead,
+so the model keeps matching the dataset's columns).  ``prune_input`` does
+remove a column: the caller must drop the same column from its data.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .attribution import attribution
+from ..defaults import EDGE_TH, NODE_TH
+from ..model.network import KAN
+
+__all__ = ["prune_edge", "prune_node", "prune_input", "prune_nodes", "prune_edges_below",
+           "auto_prune"]
+
+
+def prune_edge(model: KAN, layer: int, i: int, j: int) -> None:
+    """Mask one edge in place (undo with model.set_edge_mask(layer, i, j, 1))."""
+    model.set_edge_mask(layer, i, j, 0.0)
+
+
+def _as_tensor(model: KAN, x):
+    if x is None:
+        return None
+    if not isinstance(x, torch.Tensor):
+        x = torch.as_tensor(np.asarray(x, dtype=np.float64))
+    return x.to(device=model.device, dtype=model.dtype)
+
+
+@torch.no_grad()
+def _subnode_means(model: KAN, x) -> list[torch.Tensor]:
+    """Mean value of every edge over the samples, per layer [in, n_sub]."""
+    model.forward(x, cache=True)
+    return [ev.edges.mean(0) for ev in model.cache.edges]
+
+
+def prune_nodes(model: KAN, keep: Sequence[Sequence[int]], x=None) -> KAN:
+    """A new network keeping, at each level, the node indices in ``keep[level]``
+    (sum nodes and multiplication nodes in their usual order).  ``x``: samples
+    used to fold the mean contribution of removed nodes into the biases."""
+    keep = [sorted(set(int(v) for v in k)) for k in keep]
+    if len(keep) != model.depth + 1:
+        raise ValueError(f"keep needs one list per level ({model.depth + 1}), got {len(keep)}")
+    for lvl, k in enumerate(keep):
+        n = model.n_nodes(lvl)
+        if not k:
+            raise ValueError(f"level {lvl} would have no node left")
+        if k[0] < 0 or k[-1] >= n:
+            raise IndexError(f"node index out of range at level {lvl} (it has {n} nodes)")
+    x = _as_tensor(model, x)
+    means = _subnode_means(model, x) if x is not None else None
+
+    width, arity, sub_keep = [], [], []
+    for lvl, k in enumerate(keep):
+        n_sum = model.width[lvl][0]
+        sums = [v for v in k if v < n_sum]
+        mults = [v - n_sum for v in k if v >= n_sum]
+        width.append([len(sums), len(mults)])
+        arity.append([model.mult_arity[lvl][m] for m in mults])
+        ops = model.mult_operands(lvl)
+        sub_keep.append(sums + [s for m in mults for s in ops[m]])
+
+    new = KAN(width, grid=model.grid_size, k=model.k, mult_arity=arity, grid_range=model.grid_range,
+              seed=0, affine_trainable=model.affine_trainable, dtype=model.dtype_name,
+              device=model.device)
+    new.input_names = [model.input_names[i] for i in keep[0]]
+    new.output_names = [model.output_names[i] for i in keep[-1]]
+    for l in range(model.depth):
+        in_idx, out_idx = keep[l], sub_keep[l + 1]
+        new.layers[l] = model.layers[l].subset(in_idx, out_idx)
+        _copy_requires_grad(model.layers[l], new.layers[l])
+        sub_scale = model.subnode_scale[l].detach()
+        sub_bias = model.subnode_bias[l].detach().clone()
+        if means is not None:
+            dropped = [i for i in range(model.n_nodes(l)) if i not in set(in_idx)]
+            if dropped:
+                lost = means[l][dropped].sum(0)                          # [n_sub] before affine
+                sub_bias = sub_bias + sub_scale * lost
+        _set_param(new.subnode_scale, l, sub_scale[out_idx], model.subnode_scale[l])
+        _set_param(new.subnode_bias, l, sub_bias[out_idx], model.subnode_bias[l])
+        _set_param(new.node_scale, l, model.node_scale[l].detach()[keep[l + 1]], model.node_scale[l])
+        _set_param(new.node_bias, l, model.node_bias[l].detach()[keep[l + 1]], model.node_bias[l])
+    new.invalidate()
+    return new
+
+
+def _set_param(plist: nn.ParameterList, l: int, value: torch.Tensor, like: nn.Parameter):
+    plist[l] = nn.Parameter(value.clone(), requires_grad=like.requires_grad)
+
+
+def _copy_requires_grad(src: nn.Module, dst: nn.Module):
+    for (_, p_src), (_, p_dst) in zip(src.named_parameters(), dst.named_parameters()):
+        p_dst.requires_grad_(p_src.requires_grad)
+
+
+def prune_node(model: KAN, level: int, node: int, x=None) -> KAN:
+    """A new network without one hidden node."""
+    if not (0 < level < model.depth):
+        raise ValueError("only hidden nodes can be pruned (use prune_input for inputs)")
+    keep = [list(range(model.n_nodes(l))) for l in range(model.depth + 1)]
+    if node not in keep[level]:
+        raise IndexError(f"node {node} out of range at level {level}")
+    keep[level].remove(node)
+    return prune_nodes(model, keep, x)
+
+
+def prune_input(model: KAN, i: int, x=None) -> KAN:
+    """A new network without input column ``i`` (its name goes too).
+
+    The caller's dataset must drop the same column before training or
+    evaluating the returned model (``x`` here, if given, still has it)."""
+    if model.n_nodes(0) <= 1:
+        raise ValueError("cannot remove the only input")
+    keep = [list(range(model.n_nodes(l))) for l in range(model.depth + 1)]
+    if i not in keep[0]:
+        raise IndexError(f"input {i} out of range")
+    keep[0].remove(i)
+    return prune_nodes(model, keep, x)
+
+
+@torch.no_grad()
+def prune_edges_below(model: KAN, x, edge_th: float = EDGE_TH,
+                      scores: Optional[list] = None) -> int:
+    """Mask (in place) every alive edge whose attribution score is <= edge_th,
+    folding its mean value into the subnode bias.  Returns how many were masked."""
+    x = _as_tensor(model, x)
+    if scores is None:
+        scores = attribution(model, x)[0]
+    means = _subnode_means(model, x)
+    count = 0
+    for l, layer in enumerate(model.layers):
+        dead = (torch.as_tensor(scores[l], device=layer.mask.device) <= edge_th) & (layer.mask > 0)
+        if not dead.any():
+            continue
+        lost = (means[l] * dead).sum(0)
+        model.subnode_bias[l].data += model.subnode_scale[l].detach() * lost
+        layer.mask[dead] = 0.0
+        count += int(dead.sum())
+    model.invalidate()
+    return count
+
+
+def auto_prune(model: KAN, x, node_th: float = NODE_TH, edge_th: float = EDGE_TH) -> KAN:
+    """Keep hidden nodes scoring above node_th, then mask edges scoring at or
+    below edge_th (scores recomputed on the smaller network).  Inputs and outputs
+    are always kept; a kept multiplication node keeps its operands.  Returns a
+    new model; ``model`` itself is left unchanged."""
+    x = _as_tensor(model, x)
+    _, nodes = attribution(model, x)
+    keep = [list(range(model.n_nodes(0)))]
+    for lvl in range(1, model.depth):
+        kept = [int(i) for i in np.nonzero(nodes[lvl] > node_th)[0]]
+        if not kept:  # never empty a level: keep its strongest node
+            kept = [int(np.argmax(nodes[lvl]))]
+        keep.append(kept)
+    keep.append(list(range(model.n_nodes(model.depth))))
+    new = prune_nodes(model, keep, x)
+    prune_edges_below(new, x, edge_th)
+    return new
