@@ -13,16 +13,8 @@ from ``kanstudio.api`` on first use.
 
 from .version import __version__
 
-_API = ("Discovery", "KANRegressor", "Project", "discover", "open_project", "save_project")
-__all__ = list(_API) + ["__version__"]
+from .lazy import lazy_exports
 
-
-def __getattr__(name):
-    if name in _API:
-        from . import api
-        return getattr(api, name)
-    raise AttributeError(f"module 'kanstudio' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_API))
+__getattr__, __dir__, _API = lazy_exports(__name__, {
+    "api": ("Discovery", "KANRegressor", "Project", "discover", "open_project", "save_project")})
+__all__ = _API + ["__version__"]

@@ -38,3 +38,19 @@ def test_the_contracts_would_catch_a_layer_broken_from_inside_a_function(tmp_pat
     code = cli.lint_imports(config_filename=str(tmp_path / "pyproject.toml"), no_cache=True, no_logo=True)
     out = capsys.readouterr().out
     assert code != 0 and "kanstudio.data.dataset -> kanstudio.project" in out, out[-3000:]
+
+
+def test_each_engine_package_has_one_public_entry_that_loads_lazily():
+    """``from kanstudio.model import KAN`` and the like work, and a package imports
+    its modules only when a name of theirs is asked for: the training settings
+    stay torch-free (the app reads them before torch is loaded)."""
+    import subprocess
+    code = ("import sys, kanstudio.training, kanstudio.training.config, kanstudio.model, kanstudio.symbolic, "
+            "kanstudio.science; assert 'torch' not in sys.modules, 'torch loaded by a package entry'; "
+            "import kanstudio.model as m, kanstudio.training as t, kanstudio.symbolic as s, kanstudio.science as c; "
+            "[getattr(p, n) for p in (m, t, s, c) for n in p.__all__]; "
+            "print(m.KAN.__module__, t.fit.__module__, s.auto_symbolic.__module__, c.auto_prune.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["kanstudio.model.network", "kanstudio.training.loop", "kanstudio.symbolic.edges",
+                                  "kanstudio.science.prune"]

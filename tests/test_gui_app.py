@@ -328,7 +328,7 @@ def test_window_comes_up_without_the_heavy_libraries(gui_env, tmp_path):
 
 
 def test_an_imported_table_and_a_running_fit_reach_the_recovery_file(qtbot, gui_env, hello_csv, monkeypatch):
-    from kanstudio.gui import tasks
+    from kanstudio.gui import worker_jobs as tasks
     from kanstudio.gui.main_window import MainWindow
     from kanstudio.project import find_recovery, load_recovery
     monkeypatch.setattr(tasks, "CHECKPOINT_SECONDS", 0.0)        # every snapshot checkpoints

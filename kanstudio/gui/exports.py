@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from ..version import __version__
 from .formula_panel import latex_name
-from .tasks import predictions_job
+from .worker_jobs import predictions_job
 
 __all__ = ["ExportMixin", "formula_text", "has_svg", "image_filter", "write_svg"]
 

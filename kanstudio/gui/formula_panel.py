@@ -47,7 +47,7 @@ class FormulaInfo:
     digits: int = 4
     python: str = ""                     # NumPy function source (export)
     source: str = "network"              # "network" or the Pareto stage it came from
-    curve: Optional[dict] = None         # tasks.against_data: the formula against the data
+    curve: Optional[dict] = None         # worker_jobs.against_data: the formula against the data
 
     @property
     def description(self) -> str:
@@ -245,7 +245,7 @@ class FormulaPanel(QWidget):
         self._show_curve(info.curve)
 
     def against_data(self) -> Optional[dict]:
-        """What the plot beside the formula shows (tasks.against_data), or None."""
+        """What the plot beside the formula shows (worker_jobs.against_data), or None."""
         return self._curve
 
     def show_incomplete(self, n_numeric: int, model_rmse: float = float("nan")):

@@ -13,7 +13,7 @@ from typing import Optional
 from PySide6.QtCore import QObject, QTimer
 
 from .model_jobs import ModelJobsMixin
-from .tasks import command_job, edge_detail_job, formula_job, picture_job, suggest_job
+from .worker_jobs import command_job, edge_detail_job, formula_job, picture_job, suggest_job
 
 __all__ = ["Jobs"]
 

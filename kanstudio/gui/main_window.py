@@ -40,7 +40,7 @@ from .document import Document
 from .window_actions import ActionsMixin
 from .window_files import FilesMixin
 from .window_layout import LayoutMixin
-from .tasks import warm_up_job
+from .worker_jobs import warm_up_job
 from .worker import JobRunner
 
 __all__ = ["MainWindow", "Jobs"]

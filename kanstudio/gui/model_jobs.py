@@ -12,7 +12,7 @@ from typing import Optional
 from PySide6.QtCore import QTimer
 
 from .formula_panel import ParetoRow
-from .tasks import candidate_job, command_job, discover_job, training_job
+from .worker_jobs import candidate_job, command_job, discover_job, training_job
 
 __all__ = ["ModelJobsMixin"]
 

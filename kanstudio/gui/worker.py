@@ -21,7 +21,7 @@ otherwise they run as soon as the worker is free.
 
 Jobs receive copies of whatever the UI owns (models are copied before
 submission), so nothing is shared across threads while it can change.
-The job functions the main window submits are in ``tasks``.
+The job functions the main window submits are in ``worker_jobs``.
 """
 from __future__ import annotations
 

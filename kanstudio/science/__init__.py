@@ -3,3 +3,14 @@
 ``structure`` (separability and symmetry tests), ``modules`` (modules and
 auto-swap), ``hypotheses`` (is this edge, or the whole output, a given
 formula?) and ``aux_inputs`` (auxiliary input columns)."""
+
+from ..lazy import lazy_exports
+
+# the package's public names, imported from their modules on first use
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "prune": ('auto_prune', 'prune_edges_below', 'prune_nodes', 'prune_input'),
+    "separability": ('test_separability', 'find_symmetries'),
+    "structure": ('structure_report',),
+    "modules": ('define_module', 'auto_swap'),
+    "hypotheses": ('test_formula_hypothesis',),
+})
