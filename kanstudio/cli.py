@@ -55,7 +55,7 @@ def run_fit(args) -> int:
     ds = load_dataset(args)
     device = _check_device(args.device)
     n_in, n_out = len(ds.input_names), len(ds.target_names)
-    width = args.width or [n_in, 2 * n_in + 1, n_out]
+    width = args.width or defaults.default_width(n_in, n_out)
     _check_width(width, n_in, n_out)
     try:
         model = KAN(width, grid=args.grid, k=args.k, seed=args.seed, dtype=args.dtype, device=device)

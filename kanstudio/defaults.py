@@ -8,7 +8,7 @@ fit(lamb=0.01) -> prune(node_th=1e-2, edge_th=3e-2) -> auto_symbolic() -> fit().
 """
 from __future__ import annotations
 
-__all__ = ["GRID", "K", "STEPS", "LAMB", "RETRAIN_LAMB", "NODE_TH", "EDGE_TH", "WEIGHT_SIMPLE", "SYMBOLIC_REFIT_STEPS",
+__all__ = ["default_width", "GRID", "K", "STEPS", "LAMB", "RETRAIN_LAMB", "NODE_TH", "EDGE_TH", "WEIGHT_SIMPLE", "SYMBOLIC_REFIT_STEPS",
            "DISCOVERY_EDGE_TH", "FIT_SETTINGS"]
 
 GRID = 5                # B-spline grid intervals
@@ -28,6 +28,14 @@ SYMBOLIC_REFIT_STEPS = STEPS
 # whose weak edges may still carry a real term, and refits every candidate (at
 # 3e-2 it lost laws on devbench it had found at 1e-2)
 DISCOVERY_EDGE_TH = 1e-2
+
+
+
+def default_width(n_in: int, n_out: int) -> list:
+    """The network a fit starts from when the user names none: inputs, 2*inputs+1
+    hidden sum nodes (the Kolmogorov-Arnold theorem's shape), outputs."""
+    return [int(n_in), 2 * int(n_in) + 1, int(n_out)]
+
 
 # a project's fit settings (JSON-able; the training panel edits them)
 FIT_SETTINGS = {"width": "", "grid": GRID, "k": K, "optimizer": "lbfgs", "steps": STEPS, "lamb": LAMB,

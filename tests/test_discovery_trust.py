@@ -383,3 +383,18 @@ def test_the_knee_of_the_engines_front_is_refitted_even_below_an_overfitted_best
     assert sum(1 for e in kept if e.free_symbols == {w}) == 1
     # the old rule (within 10x of the best error) would have dropped it
     assert 7.2 > 10 * min(errors)
+
+
+def test_a_sine_faster_than_the_rows_sample_it_is_aliased():
+    from kanstudio.discovery.checks import aliased
+    v, w = sympy.symbols("v w", positive=True)
+    few = np.column_stack([np.linspace(15, 300, 23), np.linspace(20, 100, 23)])
+    many = np.column_stack([np.linspace(15, 300, 2000), np.linspace(20, 100, 2000)])
+    fast = 30 * v / w + 0.1 * v * sympy.sin(0.95 * v)        # 42 periods over 23 rows
+    assert aliased(fast, [v, w], few)
+    assert not aliased(fast, [v, w], many)                      # 2000 rows do sample it
+    assert not aliased(30 * v / w + sympy.sin(0.02 * v), [v, w], few)   # one slow wave: measured
+    assert not aliased(30 * v / (w - 2.2), [v, w], few)         # no wave at all
+    # 2000 rows at 8 settings of v sample the wave at 8 points only
+    repeated = np.column_stack([np.repeat(np.linspace(15, 300, 8), 250), np.linspace(20, 100, 2000)])
+    assert aliased(fast, [v, w], repeated)

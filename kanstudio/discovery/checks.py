@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-__all__ = ["readable", "probe_points", "READABLE_COMPLEXITY", "READABLE_FLOATS"]
+__all__ = ["readable", "probe_points", "aliased", "READABLE_COMPLEXITY", "READABLE_FLOATS"]
 
 READABLE_COMPLEXITY = 30   # a formula this size is a plausible law, a bigger one rarely
 READABLE_FLOATS = 2        # ... with at most this many constants left unsnapped
@@ -28,3 +28,27 @@ def probe_points(X, rng, n: int = 1000, margin: float = 0.01) -> np.ndarray:
     pos = (X > 0).all(0)
     P[:, pos] = np.maximum(P[:, pos], 0.5 * X[:, pos].min(0))
     return P
+
+
+def aliased(expr, symbols, X) -> bool:
+    """A sine or cosine in ``expr`` oscillates faster than the rows can show:
+    over the values its argument takes on the rows, sorted, the typical (median)
+    step is more than half a period (pi).  By the sampling theorem such a term
+    is not measured by the data; it threads the rows, and between them it is
+    noise (a 23-row table "explained" by sin(0.95 v) over v in [15, 300]).
+    Repeated values count once: a table of 23 rows at 8 settings samples 8 points."""
+    from ..symbolic.evaluate import evaluate_numpy
+    waves = [f.args[0] for f in expr.atoms(sympy.sin, sympy.cos) if f.args[0].free_symbols]
+    if not waves or len(X) < 3:
+        return False
+    data = {s: X[:, k] for k, s in enumerate(symbols)}
+    for arg in waves:
+        try:
+            with np.errstate(all="ignore"):
+                a = np.broadcast_to(np.asarray(evaluate_numpy(arg, data), dtype=np.float64), (len(X),))
+        except Exception:  # noqa: BLE001 - an argument we cannot evaluate says nothing here
+            continue
+        a = np.unique(a[np.isfinite(a)])
+        if len(a) >= 3 and float(np.median(np.diff(a))) > np.pi:
+            return True
+    return False

@@ -46,6 +46,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import sympy
 
+from .checks import aliased
 from .clock import Cancelled, Clock, StageTime
 from .config import EXACT_REL, DiscoverConfig
 from .derivation import as_json
@@ -278,6 +279,12 @@ def _result(ctx, cfg, clock, small, cancelled, names, target) -> DiscoverResult:
         ctx.notes.append(f"formulas with more than {n_rows // ROWS_PER_CONSTANT} fitted constants were left out: "
                          f"{n_rows} rows cannot support them")
         front = supported
+    X_all = _rows(ctx)[0]
+    resolved = [c for c in front if not aliased(c.formula, ctx.symbols, X_all)]
+    if len(resolved) < len(front):
+        ctx.notes.append(f"{len(front) - len(resolved)} formula(s) with a sine or cosine faster than the rows "
+                         f"sample it were left out: between the rows such a term is noise")
+        front = resolved
     if cancelled:       # answer at once: no k-fold refits
         verdict, error_kind = _judge(ctx, front, small, y_std, kfold=False)
     else:

@@ -24,8 +24,9 @@ DEFAULTS = {k: v for k, v in FIT_SETTINGS.items() if k != "dtype"}
 
 
 def default_width(n_in: int, n_out: int) -> str:
-    """inputs, 2*inputs+1 hidden, outputs (the Kolmogorov-Arnold theorem's shape)."""
-    return f"{n_in},{2 * n_in + 1},{n_out}"
+    """defaults.default_width as the panel writes it (2,[5,2],1 for multiplication nodes)."""
+    from ..defaults import default_width as width
+    return ",".join(str(w).replace(" ", "") for w in width(n_in, n_out))
 
 
 class TrainingPanel(QWidget):

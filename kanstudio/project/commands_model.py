@@ -20,11 +20,12 @@ _CONFIG_KEYS = ("steps", "optimizer", "lr", "lamb", "update_grid", "batch_size",
 
 
 def resolve_width(width, n_in: int, n_out: int) -> list:
-    """The width setting as a list; '' -> inputs, 2*inputs+1, outputs.  Checks
+    """The width setting as a list; '' -> defaults.default_width.  Checks
     that the ends match the data (CommandError otherwise)."""
     from ..model.width import check_width
     if width in (None, "", []):
-        width = [n_in, 2 * n_in + 1, n_out]
+        from ..defaults import default_width
+        width = default_width(n_in, n_out)
     try:
         w = check_width(width, n_in, n_out)
     except ValueError as exc:
