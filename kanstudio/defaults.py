@@ -8,7 +8,7 @@ fit(lamb=0.01) -> prune(node_th=1e-2, edge_th=3e-2) -> auto_symbolic() -> fit().
 """
 from __future__ import annotations
 
-__all__ = ["default_width", "GRID", "K", "STEPS", "LAMB", "RETRAIN_LAMB", "NODE_TH", "EDGE_TH", "WEIGHT_SIMPLE", "SYMBOLIC_REFIT_STEPS",
+__all__ = ["default_width", "GRID", "K", "STEPS", "LAMB", "RETRAIN_LAMB", "NODE_TH", "EDGE_TH", "ONE_NODE_TOLERANCE", "WEIGHT_SIMPLE", "SYMBOLIC_REFIT_STEPS",
            "DISCOVERY_EDGE_TH", "FIT_SETTINGS"]
 
 GRID = 5                # B-spline grid intervals
@@ -18,6 +18,8 @@ LAMB = 1e-2             # fit: strength of the L1 + entropy penalty, so that pru
 RETRAIN_LAMB = 0.0      # retrain after pruning and fixing edges: the structure is chosen, no penalty
 NODE_TH = 1e-2          # prune: hidden nodes whose attribution score is at most this go ...
 EDGE_TH = 3e-2          # ... then the edges scoring at most this
+ONE_NODE_TOLERANCE = 1.1  # ... and one hidden node replaces several left when its held-out error is at
+                          # most this times theirs, both refitted alike (science.prune.one_hidden_node)
 WEIGHT_SIMPLE = 0.8     # auto-symbolic: weight of a function's simplicity against its fit
 # auto-symbolic first refits the numeric network this many steps without the
 # penalty: the penalty shrinks every edge, and a shrunken, still-wrong edge reads

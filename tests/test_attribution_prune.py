@@ -116,3 +116,57 @@ def test_masked_edge_mean_is_folded_into_bias():
     assert n >= 1 and float(model.layers[0].mask[1, 2]) == 0.0
     with torch.no_grad():
         assert float((model(x) - before).abs().max()) < 1e-12
+
+
+def _one_node_case(law, seed=0):
+    """The loop's first steps on ``law`` over [-1, 1]^2, 1000 rows (800 to fit,
+    200 held out), targets standardised: a [2,5,1] network fitted with the
+    penalty, then pruned by attribution."""
+    from kanstudio.training.config import FitConfig
+    x = _data(1000, 2, seed)
+    y = law(x[:, 0], x[:, 1])[:, None]
+    y = (y - y.mean()) / y.std()
+    model = KAN([2, 5, 1], grid=5, seed=seed)
+    fit(model, x[:800], y[:800], steps=50, lamb=1e-2)
+    model = prune.auto_prune(model, x[:800])
+    cfg = FitConfig(steps=50, lamb=0.0, update_grid=True, seed=seed)
+    return model, x, y, cfg
+
+
+def test_one_hidden_node_replaces_two_when_the_law_is_a_composition():
+    # sqrt(1 + p^2 + q^2) = g(h(p) + k(q)): one node is the law's structure
+    model, x, y, cfg = _one_node_case(lambda p, q: torch.sqrt(1 + p ** 2 + q ** 2))
+    assert model.width[1][0] >= 2               # the penalised fit kept several nodes
+    before = model.width
+    one, info = prune.one_hidden_node(model, x[:800], y[:800], x[800:], y[800:], cfg)
+    assert one is not None and one.width[1] == [1, 0], info
+    assert info["rmse_one"] < 1e-2 * info["rmse_kept"]
+    assert model.width == before                # the network given is left as it was
+
+
+def test_one_hidden_node_is_refused_when_two_nodes_are_needed():
+    # p*q = ((p+q)^2 - (p-q)^2)/4: no single sum of one-variable functions carries it
+    model, x, y, cfg = _one_node_case(lambda p, q: p * q)
+    assert model.width[1][0] >= 2
+    one, info = prune.one_hidden_node(model, x[:800], y[:800], x[800:], y[800:], cfg)
+    assert one is None and info["rmse_one"] > prune.ONE_NODE_TOLERANCE * info["rmse_kept"], info
+
+
+def test_auto_prune_records_the_one_node_test_and_old_projects_replay_without_it():
+    from kanstudio.data import Dataset
+    from kanstudio.project import FitModel, Project
+    from kanstudio.project.commands_edges import AutoPrune
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (600, 2))
+    # p*q keeps two hidden nodes through pruning, and one cannot replace them
+    ds = Dataset.from_arrays(X, X[:, :1] * X[:, 1:], ["p", "q"], ["out"])
+    p = Project(dataset=ds)
+    p.settings["width"] = "2,2,1"
+    p.do(FitModel())
+    cmd = p.do(AutoPrune())
+    merged = cmd.summary["one_node"]
+    assert merged is not None and merged["hidden_nodes"] == 2 and merged["used"] is False, cmd.summary
+    assert merged["rmse_one"] > merged["rmse_kept"] and p.model.width[1] == [2, 0]
+    assert "one hidden node" not in cmd.label
+    old = AutoPrune.from_json({"type": "auto_prune", "node_th": 0.01, "edge_th": 0.03})
+    assert old.one_node is False and AutoPrune.from_json(cmd.to_json()).one_node is True

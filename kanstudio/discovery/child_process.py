@@ -27,7 +27,23 @@ class ChildFailed(RuntimeError):
     """The child process died or raised; the message is one readable line."""
 
 
+NICENESS = 10       # the child yields the cores to the window whenever it needs one
+
+
+def _lower_priority():
+    """Background work: the window's thread must get a core the moment it has
+    something to draw (on 2 cores the search's threads otherwise starve it for
+    a few hundred milliseconds at a time).  Before any thread starts, so the
+    engine's threads inherit it; where a platform has no nice(), nothing."""
+    try:
+        import os
+        os.nice(NICENESS)
+    except (AttributeError, OSError):      # pragma: no cover - Windows / a refusing system
+        pass
+
+
 def _child(out, cancel_flag, dataset, config):
+    _lower_priority()
     from .pipeline import discover
     try:
         res = discover(dataset, config, progress=lambda stage, f: out.put(("progress", stage, f)),

@@ -222,11 +222,11 @@ def install_attribution_panel(window, prune_inputs) -> QDockWidget:
             panel.clear()
             return
         rev, names = state["rev"], list(ds.input_names)
-        m, x = model.copy(), window.doc.tensors("train")[0]
+        m, x = window.doc.model_snapshot(), window.jobs._x()
 
         def job(ctx):
             from ..science.attribution import input_scores
-            return input_scores(m, x)
+            return input_scores(m, x())
 
         def done(scores):
             if rev == state["rev"]:

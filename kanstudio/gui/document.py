@@ -15,6 +15,7 @@ Records loaded from a saved project cannot be undone: they are listed as
 from __future__ import annotations
 
 import copy
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -57,6 +58,8 @@ class Document(QObject):
         self.stack.setUndoLimit(0)
         self.project: Optional[Project] = None
         self._tensors: dict = {}
+        self._tensors_lock = threading.Lock()
+        self._snapshot: tuple = (None, None)      # (project id, model revision), model copy
         self._recovered_from: Optional[Path] = None
 
     # -------------------------------------------------------------- state
@@ -75,6 +78,20 @@ class Document(QObject):
     @property
     def has_model(self) -> bool:
         return self.model is not None
+
+    def model_snapshot(self):
+        """A copy of the model for the worker's read-only jobs (drawing, the
+        formula, attribution, an edge's detail), one per model revision and
+        shared by them: a change of model used to copy it three times in one
+        turn of the UI thread.  None without a model."""
+        p = self.project
+        if p is None or p.model is None:
+            return None
+        key = (id(p), p.model_revision)
+        if self._snapshot[0] != key:
+            p.model.cache = None          # not the last forward's activations
+            self._snapshot = (key, copy.deepcopy(p.model))
+        return self._snapshot[1]
 
     @property
     def path(self) -> Optional[Path]:
@@ -114,10 +131,11 @@ class Document(QObject):
         if ds is None:
             raise ValueError("no data is open")
         key = (id(ds), split)
-        if key not in self._tensors:
-            self._tensors = {k: v for k, v in self._tensors.items() if k[0] == id(ds)}
-            self._tensors[key] = ds.tensors(split)
-        return self._tensors[key]
+        with self._tensors_lock:        # the worker and the UI thread both ask
+            if key not in self._tensors:
+                self._tensors = {k: v for k, v in self._tensors.items() if k[0] == id(ds)}
+                self._tensors[key] = ds.tensors(split)
+            return self._tensors[key]
 
     # ----------------------------------------------------------- projects
     def _attach(self, project: Optional[Project]):

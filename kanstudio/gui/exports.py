@@ -8,6 +8,8 @@ a save dialog.
 """
 from __future__ import annotations
 
+import copy
+
 import importlib.util
 from pathlib import Path
 
@@ -121,7 +123,7 @@ class ExportMixin:
         if self.doc.model is None:
             self.show_error("No model yet", "Fit a network before exporting predictions.")
             return None
-        model, ds, digits = self.jobs.model_copy(), self.doc.dataset, self.formula_panel.digits()
+        model, ds, digits = copy.deepcopy(self.jobs.model_copy()), self.doc.dataset, self.formula_panel.digits()
 
         def run(ctx):
             from ..symbolic.formula import FormulaIncomplete, model_formula

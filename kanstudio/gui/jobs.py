@@ -7,7 +7,6 @@ Pareto list) are in ``model_jobs``.
 """
 from __future__ import annotations
 
-import copy
 from typing import Optional
 
 from PySide6.QtCore import QObject, QTimer
@@ -48,14 +47,16 @@ class Jobs(ModelJobsMixin, QObject):
 
     # ------------------------------------------------------------ helpers
     def model_copy(self):
-        m = self.doc.model
-        if m is None:
-            return None
-        m.cache = None          # do not copy the last forward's activations
-        return copy.deepcopy(m)
+        """The model as the worker's read-only jobs see it (Document.model_snapshot)."""
+        return self.doc.model_snapshot()
 
     def _x(self):
-        return self.doc.tensors("train")[0]
+        """The training rows' inputs, made in the worker (see worker_jobs._rows):
+        the first tensors of a session import torch, seconds the UI thread must
+        not wait."""
+        doc, ds = self.doc, self.doc.dataset
+        # the rows of the data open now, even if another table is open by then
+        return lambda: (doc.tensors("train") if doc.dataset is ds else ds.tensors("train"))[0]
 
     def aux(self) -> dict:
         """The auxiliary inputs' expressions, for the worker jobs to put into

@@ -40,7 +40,7 @@ from .document import Document
 from .window_actions import ActionsMixin
 from .window_files import FilesMixin
 from .window_layout import LayoutMixin
-from .worker_jobs import warm_up_job
+from .worker_jobs import hold_collections, release_collections, warm_up_job
 from .worker import JobRunner
 
 __all__ = ["MainWindow", "Jobs"]
@@ -309,6 +309,7 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         super().showEvent(event)
         if not self._warmed:
             self._warmed = True
+            hold_collections()      # until the warm-up is over (worker_jobs)
             # After the first paint: the worker's warm-up (torch, mathtext)
             # would otherwise compete with it for the GIL.
             QTimer.singleShot(200, self, self._warm_up)
@@ -323,6 +324,7 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         if self._shut:
             return
         self._shut = True
+        release_collections()       # a warm-up that never ran must not leave the collector off
         self.jobs._recovery_timer.stop()
         self.runner.shutdown()
         # Children (the undo stack among them) emit while being destroyed: nobody is listening now.

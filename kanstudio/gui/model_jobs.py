@@ -156,7 +156,8 @@ class ModelJobsMixin:
 
         def done(result):
             self._pareto_exprs = [c.formula for c in result.pareto]
-            self.doc.project.set_pareto(result.pareto)
+            rows = getattr(result, "pareto_rows", None) or result.pareto
+            self.doc.project.set_pareto(rows)
             shown = result.shown()
             idx = next((k for k, c in enumerate(result.pareto) if shown is not None and c is shown), None)
             if idx is None and result.pareto and result.formula is not None:
@@ -176,7 +177,8 @@ class ModelJobsMixin:
             # "no law found" does not replace a network the user already has
             if idx is not None and shown is not None and not result.cancelled and (
                     result.status != "no law found" or not self.doc.has_model):
-                self.open_formula(shown.sympy_str, f"Discover ({result.status}): {shown.sympy_str}", idx)
+                text = rows[idx]["formula"] if isinstance(rows[idx], dict) else shown.sympy_str
+                self.open_formula(text, f"Discover ({result.status}): {text}", idx)
 
         self.runner.submit("Discover", discover_job(self.doc.dataset, cfg, self.aux()), keep_on_cancel=True,
                            on_done=done, on_error=self._fail("Discover failed"))

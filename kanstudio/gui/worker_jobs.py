@@ -7,12 +7,13 @@ be up in under 3 s).
 """
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from typing import Any
 
 from .worker import JobContext, Throttle
 
-__all__ = ["TrainProgress", "warm_up_job", "training_job", "command_job", "picture_job", "edge_detail_job", "suggest_job",
+__all__ = ["TrainProgress", "warm_up_job", "hold_collections", "release_collections", "training_job", "command_job", "picture_job", "edge_detail_job", "suggest_job",
            "formula_job", "candidate_job", "predictions_job", "discover_job"]
 
 # What the window's jobs import on first use.  An import holds the GIL for
@@ -23,25 +24,52 @@ _WARM_MODULES = ("sympy", "kanstudio.data", "kanstudio.training.loop", "kanstudi
                  "kanstudio.project.commands_model", "kanstudio.project.commands_edges", "kanstudio.project")
 
 
+_FROZEN: list = []
+
+
+def hold_collections():
+    """No cyclic garbage collections until the warm-up is over (UI thread, at
+    start-up).  Loading the engine creates a few million objects, and each full
+    collection that triggers walks them all holding the interpreter lock: the
+    window stalled 100-340 ms at a time, longer as the heap grew, whether the
+    user pressed Fit during the warm-up or not."""
+    if not _FROZEN:
+        gc.disable()
+
+
+def release_collections():
+    """The end of ``hold_collections``: what is loaded by now moves to the
+    permanent generation (gc.freeze, once per process), which later
+    collections skip -- what the engine loads once is never garbage."""
+    if not _FROZEN:
+        _FROZEN.append(True)
+        gc.freeze()
+    gc.enable()
+
+
 def warm_up_job(ctx: JobContext) -> bool:
     """Pay the first-use costs while the user looks at the start page rather
     than when they press Fit: the imports, the first optimiser (it imports
     torch._dynamo, 1-2 s of Python), the training kernels and mathtext's fonts.  Returns whether
     CUDA is available (the training panel offers the device then)."""
     import importlib
-    import torch
-    for name in _WARM_MODULES:
-        importlib.import_module(name)
-    p = torch.zeros(1, requires_grad=True)
-    torch.optim.Adam([p])
-    torch.optim.LBFGS([p])
-    from ..training.fused import warm_up as warm_kernels
-    warm_kernels(("float64",))     # the compiled training kernels (once per install) of the app's dtype
-    from .mathtext import warm_up
-    warm_up()
-    from ..data.units import registry
-    registry()                     # pint's unit registry (~0.7 s), used by the import dialog's units
-    return bool(torch.cuda.is_available())
+    hold_collections()
+    try:
+        import torch
+        for name in _WARM_MODULES:
+            importlib.import_module(name)
+        p = torch.zeros(1, requires_grad=True)
+        torch.optim.Adam([p])
+        torch.optim.LBFGS([p])
+        from ..training.fused import warm_up as warm_kernels
+        warm_kernels(("float64",))     # the compiled training kernels (once per install) of the app's dtype
+        from .mathtext import warm_up
+        warm_up()
+        from ..data.units import registry
+        registry()                     # pint's unit registry (~0.7 s), used by the import dialog's units
+        return bool(torch.cuda.is_available())
+    finally:
+        release_collections()
 
 
 @dataclass
@@ -52,6 +80,13 @@ class TrainProgress:
 
 
 CHECKPOINT_SECONDS = 10.0    # a running fit's state reaches the crash-recovery file at least this often
+
+
+def _rows(x):
+    """The input rows a job draws or inspects: a tensor, or a callable that makes
+    it.  The window passes the callable, so the first job after start-up builds
+    the tensors (and imports torch) here in the worker, not in the UI thread."""
+    return x() if callable(x) else x
 
 
 def training_job(cmd, picture_x, picture_hz: float = 10.0, signal_hz: float = 10.0, checkpoint=None):
@@ -67,6 +102,7 @@ def training_job(cmd, picture_x, picture_hz: float = 10.0, signal_hz: float = 10
         ckpt = Throttle(CHECKPOINT_SECONDS)
         ckpt.ready()                 # the first one after CHECKPOINT_SECONDS, not at once
         pending: list = []
+        rows = []
 
         def on_snapshot(snap, live):
             ctx.live["model"] = live
@@ -79,7 +115,11 @@ def training_job(cmd, picture_x, picture_hz: float = 10.0, signal_hz: float = 10
                 except (OSError, ValueError):
                     pass             # a recovery file that cannot be written must not stop the fit
             if sig.ready():
-                picture = network_picture(live, picture_x) if pic.ready() else None
+                if pic.ready():
+                    rows[:] = rows or [_rows(picture_x)]
+                    picture = network_picture(live, rows[0])
+                else:
+                    picture = None
                 ctx.emit(TrainProgress(list(pending), picture))
                 pending.clear()
             ctx.service()
@@ -107,7 +147,7 @@ def picture_job(model, x, score_mode: str = "attribution"):
     def run(ctx):
         from ..picture import network_picture
         m = ctx.live.get("model", model)
-        return network_picture(m, x, score_mode=score_mode)
+        return network_picture(m, _rows(x), score_mode=score_mode)
     return run
 
 
@@ -116,14 +156,14 @@ def edge_detail_job(model, x, layer: int, i: int, j: int):
     def run(ctx):
         from ..picture import edge_detail
         m = ctx.live.get("model", model)
-        return edge_detail(m, x, layer, i, j)
+        return edge_detail(m, _rows(x), layer, i, j)
     return run
 
 
 def suggest_job(model, x, layer: int, i: int, j: int, top_k: int = 8):
     def run(ctx):
         from ..symbolic.edges import suggest
-        return suggest(model, x, layer, i, j, top_k=top_k)
+        return suggest(model, _rows(x), layer, i, j, top_k=top_k)
     return run
 
 
@@ -286,5 +326,9 @@ def discover_job(dataset, config, aux=None):
         from ..project.aux_formula import substitute_discovery
         res = discover_in_child(dataset, config, progress=lambda stage, f: ctx.progress(f, f"Discover: {stage}"),
                                 cancel=ctx.cancel)
-        return substitute_discovery(res, aux)
+        res = substitute_discovery(res, aux)
+        # the candidates as the project keeps them (text, LaTeX): sympy's printers
+        # here, not in the UI thread when the result arrives
+        res.pareto_rows = [c.as_dict() for c in res.pareto]
+        return res
     return run

@@ -216,7 +216,10 @@ class ModelCommand(Command):
         if self._after is not None:                 # redo, or precomputed result
             if self._before is None:
                 self._before = ModelState.capture(model)
-            project._replace_model(self._after.restore())
+            # the worker's own result the first time (nothing else holds it),
+            # saving the UI thread a deserialisation; the snapshot after that
+            fresh, self._fresh = getattr(self, "_fresh", None), None
+            project._replace_model(fresh if fresh is not None else self._after.restore())
             return
         if self._label is None and model is not None:
             self._label_from(model)
@@ -257,7 +260,8 @@ class ComputedCommand(ModelCommand):
     def __init__(self, label: Optional[str] = None):
         super().__init__(label)
         self._inputs: Optional[dict] = None
-        self._base_digest: Optional[str] = None
+        self._base: Optional[tuple] = None        # (project id, its model_revision) at ``begin``
+        self._fresh = None                        # the model ``run`` made, until the first apply
 
     @property
     def computed(self) -> bool:
@@ -277,7 +281,9 @@ class ComputedCommand(ModelCommand):
         if self._label is None and project.model is not None:
             self._label_from(project.model)
         self._inputs = self._gather(project)
-        self._base_digest = ModelState.capture(project.model).digest
+        # a revision number, not a digest of the model: serialising and hashing
+        # the model twice per command cost the UI thread tens of milliseconds
+        self._base = (id(project), project.model_revision)
 
     def run(self, progress: ProgressFn = None, cancel=None, **options) -> None:
         """Worker thread: the heavy part.  Touches only what ``begin`` copied.
@@ -287,6 +293,7 @@ class ComputedCommand(ModelCommand):
         inputs, self._inputs = self._inputs, None
         model = self._compute(inputs, progress, cancel, **options)
         self._after = ModelState.capture(model)
+        self._fresh = model
 
     def prepare(self, project, progress: ProgressFn = None, cancel=None) -> None:
         if not self.computed:
@@ -294,11 +301,13 @@ class ComputedCommand(ModelCommand):
             self.run(progress, cancel)
 
     def is_stale(self, project) -> bool:
-        """True when the project's model changed since ``begin``."""
-        return (self._base_digest is not None and not self.applied_once
-                and ModelState.capture(project.model).digest != self._base_digest)
+        """True when the project's model changed (or another project is open)
+        since ``begin``."""
+        return (self._base is not None and not self.applied_once
+                and self._base != (id(project), project.model_revision))
 
     def _edit(self, project, model):
         self.begin(project)
         self.run()
-        return self._after.restore()
+        fresh, self._fresh = self._fresh, None
+        return fresh

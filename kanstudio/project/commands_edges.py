@@ -205,36 +205,69 @@ class PruneNode(ComputedCommand):
 
 @register_command
 class AutoPrune(ComputedCommand):
-    """Drop hidden nodes scoring <= node_th, then mask edges scoring <= edge_th."""
+    """Drop hidden nodes scoring <= node_th, then mask edges scoring <= edge_th.
+    With ``one_node``, a one-hidden-layer network left with several hidden
+    nodes is also tried through a single one, y = g(sum phi_i(x_i)), both
+    refitted without the penalty: as good on the held-out rows, the single
+    node is kept (science.prune.one_hidden_node)."""
     type = "auto_prune"
 
-    def __init__(self, node_th: float = NODE_TH, edge_th: float = EDGE_TH, label: Optional[str] = None):
+    def __init__(self, node_th: float = NODE_TH, edge_th: float = EDGE_TH, label: Optional[str] = None,
+                 one_node: bool = True):
         super().__init__(label)
         self.node_th, self.edge_th = float(node_th), float(edge_th)
+        self.one_node = bool(one_node)
         self.summary: Optional[dict] = None
+
+    def _gather(self, project) -> dict:
+        inputs = super()._gather(project)
+        if self.one_node and project.dataset is not None:
+            from .commands_model import fit_config
+            inputs["dataset"] = project.dataset
+            inputs["config"] = fit_config(project.settings, steps=SYMBOLIC_REFIT_STEPS, lamb=RETRAIN_LAMB,
+                                          update_grid=True)
+        return inputs
 
     def default_label(self) -> str:
         s = self.summary
         if s:
-            return f"Auto-prune ({s['edges_before']} → {s['edges_after']} edges)"
+            merged = s.get("one_node")
+            more = (f"; one hidden node does the work of {merged['hidden_nodes']}"
+                    if merged and merged.get("used") else "")
+            return f"Auto-prune ({s['edges_before']} → {s['edges_after']} edges{more})"
         return f"Auto-prune (nodes ≤ {_fmt(self.node_th)}, edges ≤ {_fmt(self.edge_th)})"
 
     def _compute(self, inputs, progress, cancel):
-        from ..science.prune import auto_prune
+        from ..science.prune import auto_prune, one_hidden_node, prune_edges_below
         model = inputs["model"]
         if progress:
             progress(-1.0, "Pruning…")
         new = auto_prune(model, inputs["x"], node_th=self.node_th, edge_th=self.edge_th)
+        merged = None
+        if inputs.get("config") is not None:
+            ds = inputs["dataset"]
+            (x, y), (xt, yt) = ds.tensors("train"), ds.tensors("test")
+            if progress:
+                progress(-1.0, "Trying one hidden node…")
+            one, info = one_hidden_node(new, x, y, xt, yt, inputs["config"], cancel)
+            if info:
+                merged = {**info, "used": one is not None}
+            if one is not None:
+                prune_edges_below(one, x, self.edge_th)
+                new = one
         self.summary = {"edges_before": model.edge_count(), "edges_after": new.edge_count(),
-                        "width_before": model.width, "width_after": new.width}
+                        "width_before": model.width, "width_after": new.width, "one_node": merged}
         return new
 
     def params(self) -> dict:
-        return {"node_th": self.node_th, "edge_th": self.edge_th, "summary": self.summary}
+        return {"node_th": self.node_th, "edge_th": self.edge_th, "one_node": self.one_node,
+                "summary": self.summary}
 
     @classmethod
     def from_json(cls, d):
-        cmd = cls(float(d.get("node_th", NODE_TH)), float(d.get("edge_th", EDGE_TH)))
+        # projects from before the one-node test replay as they were made: without it
+        cmd = cls(float(d.get("node_th", NODE_TH)), float(d.get("edge_th", EDGE_TH)),
+                  one_node=bool(d.get("one_node", False)))
         cmd.summary = d.get("summary") if isinstance(d.get("summary"), dict) else None
         return cmd
 

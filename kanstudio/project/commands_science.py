@@ -201,13 +201,15 @@ class CompileFormula(ComputedCommand):
         return f"Compile {self.formula_text.strip()}"
 
     def _gather(self, project):
-        from ..data.expressions import parse_expression
         ds = _need_data(project, "Compile formula")
-        return {"expr": parse_expression(self.formula_text, list(ds.input_names)), "dataset": ds}
+        return {"text": self.formula_text, "dataset": ds}
 
     def _compute(self, inputs, progress, cancel):
+        # parsed here, in the worker: sympy's parse is tens of milliseconds
+        from ..data.expressions import parse_expression
         from ..symbolic.compiler import compile_for_dataset
-        return compile_for_dataset(inputs["expr"], inputs["dataset"])
+        ds = inputs["dataset"]
+        return compile_for_dataset(parse_expression(inputs["text"], list(ds.input_names)), ds)
 
     def params(self) -> dict:
         return {"formula": self.formula_text}

@@ -37,6 +37,7 @@ class Project:
         self.load_notes: list[str] = []            # what was wrong in the file it was opened from (one line each)
         self.pareto: Optional[list[dict]] = None   # JSON-able formula candidates (discovery.pareto as_dict)
         self.formula_cache: dict = {}              # anything derived from the model; cleared on model change
+        self.model_revision = 0                    # +1 on every model swap: the cheap "did it change?"
         self.on_changed: list[Callable[[str], None]] = []
         self.uid = uuid.uuid4().hex[:12]           # names this session's recovery file
         self.history = History(self, limit=history_limit)
@@ -81,6 +82,7 @@ class Project:
     def _replace_model(self, model) -> None:
         """Commands only: swap the model (History notifies afterwards)."""
         self.model = model
+        self.model_revision += 1
         self.formula_cache.clear()
 
     def do(self, cmd):

@@ -20,11 +20,14 @@ import torch
 from torch import nn
 
 from .attribution import attribution
-from ..defaults import EDGE_TH, NODE_TH
+from ..defaults import EDGE_TH, NODE_TH, ONE_NODE_TOLERANCE
+
+ONE_NODE_STARTS = 4     # starts of the one-node network (see one_hidden_node)
 from ..model.network import KAN
 
 __all__ = ["prune_edge", "prune_node", "prune_input", "prune_nodes", "prune_edges_below",
-           "auto_prune"]
+           "auto_prune", "one_hidden_node", "ONE_NODE_TOLERANCE"]
+
 
 
 def prune_edge(model: KAN, layer: int, i: int, j: int) -> None:
@@ -170,3 +173,114 @@ def auto_prune(model: KAN, x, node_th: float = NODE_TH, edge_th: float = EDGE_TH
     new = prune_nodes(model, keep, x)
     prune_edges_below(new, x, edge_th)
     return new
+
+
+@torch.no_grad()
+def _merged(model: KAN, x) -> KAN:
+    """One hidden node that starts as the network itself where it can: the
+    penalised fit often gives each input its own node, y = sum_j psi_j(phi_j(x_j)),
+    and one node computes exactly that with input edges psi_j o phi_j and an
+    identity edge out (the refit then bends the out edge, as g(h) needs, with
+    the inputs' edges).  A node fed by several inputs joins through its input
+    edges weighted by the slope of its output edge.  Trained from scratch
+    instead, one node stalls on symmetric laws (p^2 + q^2) nearly always."""
+    from ..model import spline
+    model.forward(x, cache=True)
+    c = model.cache
+    H, out = c.nodes[1], c.edges[1].edges[:, :, 0]           # [B, hidden]: h_j, psi_j(h_j)
+    first = c.edges[0].edges                                   # [B, in, hidden]: phi_ij(x_i)
+    y_kept = c.nodes[2][:, 0].clone()
+    model.cache = None
+    old = model.layers[0]
+    alive = old.mask != 0                                      # [in, hidden]
+    ones = torch.ones_like(H[:, 0])
+    target = torch.zeros(H.shape[0], alive.shape[0], dtype=H.dtype, device=H.device)
+    for j in range(H.shape[1]):
+        feeds = torch.nonzero(alive[:, j]).flatten().tolist()
+        if len(feeds) == 1:
+            target[:, feeds[0]] += out[:, j]                   # psi_j(phi_j(x_i)): a function of x_i
+        elif feeds:
+            slope = torch.linalg.lstsq(torch.stack([H[:, j], ones], 1), out[:, j:j + 1]).solution[0, 0]
+            target[:, feeds] += slope * first[:, feeds, j]
+    _, nodes = attribution(model, x)
+    top = int(np.argmax(nodes[1]))
+    one = prune_nodes(model, [list(range(model.n_nodes(0))), [top], [0]], x)
+    inner, outer = one.layers[0], one.layers[1]
+    inner.coef.data[:, 0, :] = spline.curve_to_coef(x, target[:, :, None], inner.grid, inner.k,
+                                                    tables=inner.tables())[:, 0, :]
+    inner.scale_sp.data[:, 0] = 1.0
+    inner.scale_base.data[:, 0] = 0.0
+    inner.mask[:, 0] = alive.any(1).to(inner.mask.dtype)
+    inner.invalidate()
+    # the out edge: whatever makes the network's output the kept network's
+    outer.coef.data.zero_()
+    outer.scale_base.data.zero_()
+    outer.scale_sp.data.fill_(1.0)
+    outer.invalidate()
+    one.forward(x, cache=True)
+    h, base = one.cache.nodes[1][:, :1], one.cache.nodes[2][:, 0].clone()
+    one.cache = None
+    ss, _, ns, _ = one._affine_refs(1)
+    gain = float(ss[0] * ns[0]) or 1.0
+    lo, hi = float(h.min()), float(h.max())
+    pad = 0.05 * (hi - lo) + 1e-9
+    outer.grid = spline.uniform_grid(1, outer.num, outer.k, lo - pad, hi + pad, dtype=h.dtype, device=h.device)
+    outer.invalidate()
+    outer.coef.data = spline.curve_to_coef(h, ((y_kept - base) / gain)[:, None, None], outer.grid, outer.k,
+                                           tables=outer.tables())
+    return one
+
+
+def one_hidden_node(model: KAN, x, y, x_test, y_test, config, cancel=None) -> tuple[Optional[KAN], dict]:
+    """Compositionality (KAN 2.0; AI Feynman's y = g(h(x))) as a pruning choice.
+
+    A one-hidden-layer network whose pruning left several hidden sum nodes is
+    compared with the same inputs through ONE hidden node: y = g(sum_i phi_i(x_i)).
+    The one node starts as the strongest of them (its edges as they are; the
+    others folded into the bias) and both are refitted with ``config`` (no
+    penalty).  When the single node predicts the held-out rows about as well
+    (within ONE_NODE_TOLERANCE), it is the smaller true structure: the
+    penalised fit often settles on one node per input, f(p) + g(q), which no
+    choice of functions makes exact for sqrt(1 + p^2 + q^2) or exp(-(a^2 + b^2)).
+
+    Returns (the refitted one-node network or None, what was measured)."""
+    from ..training.loop import fit_steps
+    if model.depth != 2 or model.n_nodes(2) != 1 or any(m for _, m in model.width):
+        return None, {}
+    x, y = _as_tensor(model, x), _as_tensor(model, y)
+    xt, yt = _as_tensor(model, x_test), _as_tensor(model, y_test)
+    hidden = model.n_nodes(1)
+    if hidden < 2:
+        return None, {}
+
+    def refit(m) -> float:
+        last = None
+        for snap in fit_steps(m, x, y, xt, yt, config, cancel):
+            last = snap
+        if last is None or last.reason == "cancelled":
+            return float("nan")
+        test = last.test_rmse
+        return float(test if test is not None and np.isfinite(test) else last.train_rmse)
+
+    if model.layers[0].has_symbolic():
+        return None, {}
+    kept = model.copy()
+    err_kept = refit(kept)
+    # one node stalls from many starts (a saddle of symmetric laws): the merged
+    # node, then fresh ones, the best kept; each refit is a fraction of a second
+    starts = [_merged(model, x)] + [KAN([model.n_nodes(0), 1, 1], grid=model.grid_size, k=model.k,
+                                        seed=int(getattr(config, "seed", 0) or 0) + s, dtype=model.dtype,
+                                        device=model.device) for s in range(ONE_NODE_STARTS - 1)]
+    for m in starts[1:]:
+        m.set_names(model.input_names, getattr(model, "output_names", None))
+    one, err_one = None, float("inf")
+    for m in starts:
+        e = refit(m)
+        if np.isfinite(e) and e < err_one:
+            one, err_one = m, e
+        if err_one <= 1e-3 * err_kept:
+            break
+    info = {"hidden_nodes": int(hidden), "rmse_kept": err_kept, "rmse_one": err_one}
+    if not (np.isfinite(err_one) and np.isfinite(err_kept)) or err_one > ONE_NODE_TOLERANCE * err_kept:
+        return None, info
+    return one, info
