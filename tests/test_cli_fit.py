@@ -62,7 +62,7 @@ def test_a_slow_kernel_build_is_announced_and_kept_out_of_fit_seconds(csv_file, 
     """The first run after an install compiles the training kernels: the
     CLI says why it waits, and fit_seconds times the training loop alone."""
     import time
-    from kanstudio import cli_common
+    from kanstudio.cli import common as cli_common
     from kanstudio.training import fused
     monkeypatch.setattr(cli_common, "KERNEL_NOTE_AFTER_S", 0.05)
     monkeypatch.setattr(fused, "_KERNELS_OK", dict(fused._KERNELS_OK))     # restored after the test

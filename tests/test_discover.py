@@ -1,4 +1,4 @@
-"""The discovery pipeline and ``kanstudio-cli discover`` (discovery/, cli_discover.py)."""
+"""The discovery pipeline and ``kanstudio-cli discover`` (discovery/, cli/discover.py)."""
 import importlib.util
 import json
 import math

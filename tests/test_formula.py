@@ -144,7 +144,7 @@ def test_polish_and_verified_snapping_recover_exact_constants():
 
 
 def test_unsafe_library_expressions_are_refused():
-    from kanstudio.cli_discover import parse_library
+    from kanstudio.cli.discover import parse_library
 
     for bad in ["__import__('os').system('true')", "x.__class__", "().__class__", "lambda: 1"]:
         with pytest.raises(DataError):

@@ -97,10 +97,11 @@ class Context:
             pred = evaluate_numpy(expr, vals)
         except Exception:  # noqa: BLE001 - an expression we cannot evaluate scores as useless
             return math.inf
-        err = np.broadcast_to(pred, y.shape) - y
-        if not np.isfinite(err).all():
-            return math.inf
-        return float(np.sqrt(np.mean(err * err)))
+        with np.errstate(all="ignore"):     # a formula far off squares past float range: inf, no warning
+            err = np.broadcast_to(pred, y.shape) - y
+            if not np.isfinite(err).all():
+                return math.inf
+            return float(np.sqrt(np.mean(err * err)))
 
     def exact_found(self) -> bool:
         """A readable formula exact to round-off: nothing left to search for (an exact

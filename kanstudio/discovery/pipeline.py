@@ -193,11 +193,15 @@ def discover_arrays(X_train, y_train, X_test, y_test, input_names: Sequence[str]
         _use_units(ctx, units, list(input_names), target_name)
     cancelled = False
     try:
-        V.run_all(ctx)
+        # thousands of candidate formulas are evaluated, many far off: their
+        # overflows score as inf, and must not print numpy warnings at the user
+        with np.errstate(all="ignore"):
+            V.run_all(ctx)
     except Cancelled:
         cancelled = True
     cancelled = cancelled or clock.cancelled
-    res = _result(ctx, cfg, clock, small_table, cancelled, list(input_names), target_name)
+    with np.errstate(all="ignore"):
+        res = _result(ctx, cfg, clock, small_table, cancelled, list(input_names), target_name)
     if scaling.active:
         res = unscale_result(res, scaling, syms, list(input_names), cfg.digits)
         if res.formula is not None:

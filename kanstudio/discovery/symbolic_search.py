@@ -226,5 +226,6 @@ def reading_error(expr, values: dict, g) -> float:
             v = np.broadcast_to(evaluate_numpy(expr, values), g.shape)
     except Exception:  # noqa: BLE001 - an expression we cannot evaluate is useless here
         return math.inf
-    err = v - g
-    return float(np.sqrt(np.mean(err * err))) if np.isfinite(err).all() else math.inf
+    with np.errstate(all="ignore"):         # squares past float range: inf, no warning
+        err = v - g
+        return float(np.sqrt(np.mean(err * err))) if np.isfinite(err).all() else math.inf

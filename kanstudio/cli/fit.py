@@ -1,33 +1,27 @@
-"""Headless entry point: ``kanstudio-cli fit|discover|discover-batch|compile|structure|export ...``.
-
-Every user error (missing file or column, non-numeric data, bad option)
-exits with status 2 and one readable line on stderr; no tracebacks.
-"""
+"""``kanstudio-cli fit``: train a KAN on a table and save it (``--save``), with
+its formula and errors; a diverging fit exits with status 3."""
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
-from typing import Optional, Sequence
 
-# (re-exported: kanstudio.cli.CliError and the exit codes are what callers know)
-from .cli_common import (DIVERGED_RMSE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_USAGE,  # noqa: F401
-                         CliError, FitDiverged, add_data_arguments, interruptible,
-                         load_dataset, prepare_kernels)
-from . import defaults
-from .errors import KanstudioError
+from .. import defaults
+from .common import (DIVERGED_RMSE, EXIT_INTERRUPTED, CliError, FitDiverged, add_data_arguments, interruptible,
+                     load_dataset, prepare_kernels, width_text, write_json)
+
+__all__ = ["add_fit_parser", "run_fit"]
+
 
 def _width_arg(text: str):
-    from .model.width import parse_width
+    from ..model.width import parse_width
     try:
         return parse_width(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _add_fit_parser(sub):
+def add_fit_parser(sub):
     p = sub.add_parser("fit", help="fit a KAN to a CSV and report its accuracy")
     add_data_arguments(p)
     p.add_argument("--width", type=_width_arg, help="layer widths, e.g. 2,5,1 or 2,[3,2],1 (default: inputs,2*inputs+1,outputs)")
@@ -47,10 +41,10 @@ def _add_fit_parser(sub):
 
 
 def run_fit(args) -> int:
-    from .data import SMALL_TABLE_ROWS
-    from .model.network import KAN
-    from .training.loop import FitConfig, fit
-    from .model import io
+    from ..data import SMALL_TABLE_ROWS
+    from ..model.network import KAN
+    from ..training.loop import FitConfig, fit
+    from ..model import io
 
     ds = load_dataset(args)
     device = _check_device(args.device)
@@ -88,7 +82,7 @@ def run_fit(args) -> int:
         "width": model.width,
         "reason": result.reason,
     }
-    print(f"fitted {_width_text(model.width)} on {len(ds.train_idx)} rows in {seconds:.2f} s "
+    print(f"fitted {width_text(model.width)} on {len(ds.train_idx)} rows in {seconds:.2f} s "
           f"({final.step} {args.optimizer} steps, {model.n_params} parameters)")
     if held:
         print(f"train RMSE {summary['train_rmse']:.4g}, test RMSE {summary['test_rmse']:.4g} "
@@ -102,7 +96,7 @@ def run_fit(args) -> int:
     if _diverged(final, ds):
         summary["reason"] = "diverged"
         if args.json:
-            _write_json(args.json, summary)
+            write_json(args.json, summary)
         raise FitDiverged(f"training diverged (train RMSE {summary['train_rmse']:.3g}, worse than predicting the "
                           f"mean of {ds.target_names[0]}); nothing saved; try a smaller --lr or fewer --steps")
     if stop.is_set():
@@ -115,7 +109,7 @@ def run_fit(args) -> int:
         io.save(model, args.save, scaling=io.Scaling.of(ds))
         print(f"model saved to {args.save}")
     if args.json:
-        _write_json(args.json, summary)
+        write_json(args.json, summary)
     return EXIT_INTERRUPTED if stop.is_set() else 0
 
 
@@ -135,7 +129,7 @@ def _mean_rmse(ds) -> float:
 
 
 def _check_device(device: str) -> str:
-    from .model.device import check_device
+    from ..model.device import check_device
     try:
         return check_device(device)
     except ValueError as exc:
@@ -143,71 +137,8 @@ def _check_device(device: str) -> str:
 
 
 def _check_width(width, n_in: int, n_out: int):
-    from .model.width import check_width
+    from ..model.width import check_width
     try:
         check_width(width, n_in, n_out)
     except ValueError as exc:
         raise CliError(f"--width: {exc}") from None
-
-
-def _width_text(width) -> str:
-    return "[" + ", ".join(str(a) if b == 0 else f"[{a},{b}]" for a, b in width) + "]"
-
-
-def _write_json(path: str, obj):
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2)
-    except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror}") from None
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kanstudio-cli",
-                                     description="Fit Kolmogorov-Arnold Networks to tables and extract formulas.")
-    from .version import __version__
-    parser.add_argument("--version", action="version", version=f"kanstudio {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    _add_fit_parser(sub)
-    from .cli_batch import add_batch_parser
-    from .cli_discover import add_discover_parser
-    from .cli_export import add_export_parser
-    from .cli_structure import add_structure_parsers
-    add_discover_parser(sub)
-    add_structure_parsers(sub)
-    add_export_parser(sub)
-    add_batch_parser(sub)
-    return parser
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    started = time.perf_counter()
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    # when the command started: a time budget counts from here (importing torch,
-    # numba and sympy takes seconds of it)
-    args.started = started
-    try:
-        import torch
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
-        func = getattr(args, "func", None)
-        if func is None:  # subcommands from other modules register run_* through set_defaults
-            parser.error("unknown command")
-        return int(func(args) or 0)
-    except KanstudioError as exc:       # every failure a user can cause: one readable line
-        print(f"kanstudio-cli: error: {exc}", file=sys.stderr)
-        return EXIT_DIVERGED if isinstance(exc, FitDiverged) else EXIT_USAGE
-    except MemoryError:
-        print("kanstudio-cli: error: out of memory; try fewer rows or columns, a smaller --width or --grid",
-              file=sys.stderr)
-        return EXIT_USAGE
-    except (ValueError, OSError) as exc:  # argument and file-system problems: one readable line
-        print(f"kanstudio-cli: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("kanstudio-cli: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

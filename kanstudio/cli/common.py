@@ -7,7 +7,7 @@ import argparse
 import contextlib
 import sys
 
-from .errors import KanstudioError
+from ..errors import KanstudioError
 
 __all__ = ["EXIT_USAGE", "EXIT_DIVERGED", "EXIT_INTERRUPTED", "DIVERGED_RMSE", "KERNEL_NOTE_AFTER_S",
            "CliError", "FitDiverged", "interruptible", "add_data_arguments", "load_dataset", "prepare_kernels"]
@@ -67,7 +67,7 @@ def add_data_arguments(p: argparse.ArgumentParser):
 
 
 def load_dataset(args):
-    from .data import load_csv
+    from ..data import load_csv
     return load_csv(args.data, target=args.target, inputs=args.inputs, test_fraction=args.test_fraction,
                     seed=args.seed, normalization=args.normalization)
 
@@ -76,7 +76,7 @@ def prepare_kernels(dtype: str = "float64"):
     """Load the compiled training kernels, saying why we wait when that
     takes a while: the first run after an install compiles them."""
     import threading
-    from .training import fused
+    from ..training import fused
     note = threading.Timer(KERNEL_NOTE_AFTER_S, print,
                            ("compiling the training kernels (once per install; up to a minute)...",),
                            {"file": sys.stderr, "flush": True})
@@ -86,3 +86,18 @@ def prepare_kernels(dtype: str = "float64"):
         fused.warm_up((dtype,))
     finally:
         note.cancel()
+
+
+def width_text(width) -> str:
+    """A network's width as the command line writes it: [2, [3,2], 1]."""
+    return "[" + ", ".join(str(a) if b == 0 else f"[{a},{b}]" for a, b in width) + "]"
+
+
+def write_json(path: str, obj) -> None:
+    """Write a command's JSON summary; a path that cannot be written is a CliError."""
+    import json
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=2)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror}") from None

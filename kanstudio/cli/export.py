@@ -15,7 +15,7 @@ import io as _io
 import sys
 from pathlib import Path
 
-from .cli_common import CliError
+from .common import CliError
 
 __all__ = ["add_export_parser", "run_export"]
 
@@ -35,16 +35,16 @@ def add_export_parser(subparsers) -> None:
 
 def _open(path: Path, digits):
     """(formula source: a callable giving the FormulaResult, pareto rows or None, notes)."""
-    from .symbolic.formula import model_formula
+    from ..symbolic.formula import model_formula
     notes = []
     if path.suffix.lower() == ".kanproj":
-        from .project import load_project
+        from ..project import load_project
         project = load_project(path)
         notes += project.load_notes
         if project.model is None:
             return None, project.pareto, notes
         return (lambda: project.formula(digits)), project.pareto, notes
-    from .model import io
+    from ..model import io
     model, scaling = io.read(path)
     if scaling is None:
         notes.append(f"{path.name} has no data scaling (an older file): the formula is in the network's "
@@ -68,8 +68,8 @@ def _pareto_csv(rows) -> str:
 
 
 def run_export(args) -> int:
-    from .api.exports import export_text
-    from .symbolic.formula import FormulaIncomplete
+    from ..api.exports import export_text
+    from ..symbolic.formula import FormulaIncomplete
 
     path = Path(args.source)
     if not path.is_file():

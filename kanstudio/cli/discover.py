@@ -55,8 +55,8 @@ def parse_library(text):
     (safely) as expressions in x and registered as user functions."""
     if text is None:
         return None
-    from .data.expressions import parse_expression
-    from .model.functions import UnknownFunctionError, get_function, register_function
+    from ..data.expressions import parse_expression
+    from ..model.functions import UnknownFunctionError, get_function, register_function
 
     names = []
     for entry in (e.strip() for e in text.split(",")):
@@ -86,23 +86,23 @@ def run_discover(args) -> int:
 
 
 def _run(args) -> int:
-    from .data import load_csv
-    from .discovery import DiscoverConfig, discover
-    from .discovery.units import unit_text
-    from .model.width import check_width
+    from ..data import load_csv
+    from ..discovery import DiscoverConfig, discover
+    from ..discovery.units import unit_text
+    from ..model.width import check_width
 
     if args.digits < 1 or args.digits > 15:
         raise ValueError("--digits must be between 1 and 15")
     if not args.budget_seconds > 0:
         raise ValueError("--budget-seconds must be positive")
     if args.device != "cpu":
-        from .model.device import check_device
+        from ..model.device import check_device
         check_device(args.device)
     inputs = [c.strip() for c in args.inputs.split(",") if c.strip()] if args.inputs else None
     ds = load_csv(args.data, target=args.target, inputs=inputs, test_fraction=args.test_fraction,
                   seed=args.seed)
     if args.units:
-        from .data.units import parse_units_option
+        from ..data.units import parse_units_option
         ds.units.update(parse_units_option(args.units, list(ds.input_names) + list(ds.target_names)))
     width = None
     if args.width:
@@ -110,7 +110,7 @@ def _run(args) -> int:
             width = check_width(args.width, len(ds.input_names), 1)
         except ValueError as exc:
             raise ValueError(f"--width: {exc}") from None
-    from .cli_common import KERNEL_NOTE_AFTER_S, prepare_kernels
+    from .common import KERNEL_NOTE_AFTER_S, prepare_kernels
     compiling = 0.0
     if args.device == "cpu":
         k0 = time.perf_counter()
@@ -123,7 +123,7 @@ def _run(args) -> int:
     budget = max(0.25 * args.budget_seconds, args.budget_seconds - spent - REPORT_SECONDS)
     cfg = DiscoverConfig(width=width, lib=parse_library(args.lib), digits=args.digits,
                          budget_seconds=budget, seed=args.seed, device=args.device)
-    from .cli_common import EXIT_INTERRUPTED, interruptible
+    from .common import EXIT_INTERRUPTED, interruptible
     t0 = time.perf_counter()
     with interruptible("search") as stop:
         res = discover(ds, cfg, cancel=stop)

@@ -8,14 +8,15 @@ User errors raise ValueError: the main CLI prints one line and exits with 2.
 """
 from __future__ import annotations
 
-import json
 import math
+
+from .common import width_text, write_json
 
 __all__ = ["add_structure_parsers", "run_compile", "run_structure"]
 
 
 def add_structure_parsers(subparsers) -> None:
-    from .cli_common import add_data_arguments
+    from .common import add_data_arguments
 
     p = subparsers.add_parser("compile", help="compile a formula into a KAN and check it against a CSV")
     p.add_argument("formula", help='formula over the CSV\'s input columns, e.g. "(u+v)/(1+u*v)"')
@@ -37,24 +38,12 @@ def add_structure_parsers(subparsers) -> None:
     p.set_defaults(func=run_structure)
 
 
-def _width_text(width) -> str:
-    return "[" + ", ".join(str(a) if b == 0 else f"[{a},{b}]" for a, b in width) + "]"
-
-
-def _write_json(path: str, obj) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2)
-    except OSError as exc:
-        raise ValueError(f"cannot write {path}: {exc.strerror}") from None
-
-
 def run_compile(args) -> int:
     import numpy as np
     import torch
-    from .data import load_csv
-    from .data.expressions import parse_expression
-    from .symbolic.compiler import compile_for_dataset, compile_formula
+    from ..data import load_csv
+    from ..data.expressions import parse_expression
+    from ..symbolic.compiler import compile_for_dataset, compile_formula
 
     ds = load_csv(args.data, target=args.target)
     if len(ds.target_names) != 1:
@@ -69,7 +58,7 @@ def run_compile(args) -> int:
     rel = rmse / float(np.std(y)) if np.std(y) > 0 else math.nan
     target = ds.target_names[0]
     print(f"compiled {target} = {expr}")
-    print(f"network width {_width_text(model.width)}, depth {model.depth}, {model.edge_count()} "
+    print(f"network width {width_text(model.width)}, depth {model.depth}, {model.edge_count()} "
           f"fixed edges (raw inputs: {', '.join(ds.input_names)})")
     print(f"RMSE against {target} on {int(finite.sum())} rows: {rmse:.4g} "
           f"({rel:.3g} of the target's standard deviation)")
@@ -79,20 +68,20 @@ def run_compile(args) -> int:
                "edges": model.edge_count(), "rmse": rmse, "relative_rmse": rel,
                "nonfinite_rows": int((~finite).sum())}
     if args.save:
-        from .model import io
+        from ..model import io
         io.save(compile_for_dataset(expr, ds), args.save, scaling=io.Scaling.of(ds))
         print(f"model saved to {args.save}")
     if args.json:
-        _write_json(args.json, summary)
+        write_json(args.json, summary)
     return 0
 
 
 def run_structure(args) -> int:
     import torch
-    from .cli_common import load_dataset
-    from .model.network import KAN
-    from .training.loop import fit
-    from .science import structure as st
+    from .common import load_dataset
+    from ..model.network import KAN
+    from ..training.loop import fit
+    from ..science import structure as st
 
     ds = load_dataset(args)
     if len(ds.target_names) != 1:
@@ -112,7 +101,7 @@ def run_structure(args) -> int:
     result = fit(model, x_tr, y_tr, x_te, y_te, steps=args.steps, seed=args.seed)
     rel = result.final.test_rmse  # normalised units: a fraction of the target's spread
     rep = st.structure_report(model, ds, args.threshold)
-    print(f"quick fit {_width_text(model.width)}: test RMSE {rel:.3g} of the spread of {rep.target} "
+    print(f"quick fit {width_text(model.width)}: test RMSE {rel:.3g} of the spread of {rep.target} "
           f"({result.final.step} steps)")
     if not rel < 0.05:
         print("warning: the fit is rough, so the findings below are only indicative")
@@ -120,5 +109,5 @@ def run_structure(args) -> int:
         print(line)
     report = {**rep.as_json(), "fit_test_rmse_normalized": rel}
     if args.json:
-        _write_json(args.json, report)
+        write_json(args.json, report)
     return 0
