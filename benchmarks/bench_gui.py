@@ -26,7 +26,7 @@ stall     the hello-world sample (1000 rows) imported with the dialog's
           it (a small figure means the thread was waiting for a core or for
           the GIL, not working), 99th percentile, ticks per second.
 --screenshots DIR writes start_page.png, import_dialog.png, fitted.png,
-          edge_inspector.png, formula.png and formula_dark.png of the real
+          edge_inspector.png, formula.png, formula_dark.png, discover.png and loop.png of the real
           window (1400x900, offscreen, grab()).
 
 Settings and recovery files go to a temporary folder; nothing is written to
@@ -41,6 +41,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from timing import median_ms as _median_ms  # noqa: E402
@@ -271,6 +273,7 @@ def _messy_csv(path: Path) -> Path:
 
 def screenshots(app, win, out: Path, tmp: Path):
     """The README's pictures, from the real window."""
+    from kanstudio.gui.training_panel import DEFAULTS
     out.mkdir(parents=True, exist_ok=True)
 
     def shot(name, widget=None):
@@ -346,6 +349,26 @@ def screenshots(app, win, out: Path, tmp: Path):
     win.dock_pareto.raise_()                      # the front shares its column with the Edge inspector
     pump(app, 0.8)
     shot("discover.png")
+    # the default loop by its actions on sqrt(1 + p^2 + q^2): Prune tries one hidden node
+    win.resize(1400, 900)
+    win._apply_default_layout()
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (1000, 2))
+    law = tmp / "sqrt_law.csv"
+    law.write_text("p,q,out\n" + "\n".join(f"{a:.17g},{b:.17g},{c:.17g}" for (a, b), c in
+                                           zip(X, np.sqrt(1 + X[:, 0] ** 2 + X[:, 1] ** 2))) + "\n")
+    win.open_csv(str(law), accept_defaults=True)
+    wait(app, lambda: win.doc.has_data and idle(win))
+    win.training_panel.set_settings(DEFAULTS)
+    win.training_panel.set_io(2, 1, reset_width=True)
+    for action in (win.action_fit, win.action_prune, win.action_auto_symbolic, win.action_retrain):
+        n_entries = len(win.history_panel.labels())
+        action.trigger()
+        wait(app, lambda: idle(win) and len(win.history_panel.labels()) > n_entries, timeout=120)
+    wait(app, lambda: idle(win) and win.formula_panel.info() is not None)
+    pump(app, 1.0)
+    print(f"  loop: {win.history_panel.labels()[1:]}")
+    shot("loop.png")
 
 
 def main(argv=None) -> int:
