@@ -8,6 +8,9 @@ constants can be refitted by gradient methods).
 """
 from __future__ import annotations
 
+import functools
+import operator
+
 from typing import Callable, Mapping, Optional
 
 import numpy as np
@@ -64,16 +67,8 @@ def _np(e, values):
         return np.float64(float(e))
     args = [_np(a, values) for a in e.args]
     with np.errstate(all="ignore"):
-        if e.is_Add:
-            out = args[0]
-            for a in args[1:]:
-                out = out + a
-            return out
-        if e.is_Mul:
-            out = args[0]
-            for a in args[1:]:
-                out = out * a
-            return out
+        if e.is_Add or e.is_Mul:
+            return _fold(e, args)
         if e.is_Pow:
             base, ex = args
             return np.power(np.asarray(base, dtype=np.float64), ex)
@@ -83,6 +78,12 @@ def _np(e, values):
         if f in _NP_FUNCS and len(args) == 1:
             return _NP_FUNCS[f](args[0])
     raise UnsupportedExpression(f"cannot evaluate {type(e).__name__} in {e}")
+
+
+def _fold(e, args):
+    """A sum or product of the evaluated arguments (numpy arrays or tensors alike)."""
+    op = operator.add if e.is_Add else operator.mul
+    return functools.reduce(op, args[1:], args[0])
 
 
 def evaluate_torch(expr: sympy.Expr, values: Mapping[sympy.Symbol, torch.Tensor],
@@ -102,16 +103,8 @@ def _th(e, values, params):
     if e.is_Number or e.is_NumberSymbol:
         return torch.tensor(float(e), dtype=torch.float64)
     args = [_th(a, values, params) for a in e.args]
-    if e.is_Add:
-        out = args[0]
-        for a in args[1:]:
-            out = out + a
-        return out
-    if e.is_Mul:
-        out = args[0]
-        for a in args[1:]:
-            out = out * a
-        return out
+    if e.is_Add or e.is_Mul:
+        return _fold(e, args)
     if e.is_Pow:
         base, ex = args
         exp_val = e.args[1]
