@@ -398,3 +398,38 @@ def test_a_sine_faster_than_the_rows_sample_it_is_aliased():
     # 2000 rows at 8 settings of v sample the wave at 8 points only
     repeated = np.column_stack([np.repeat(np.linspace(15, 300, 8), 250), np.linspace(20, 100, 2000)])
     assert aliased(fast, [v, w], repeated)
+
+
+def test_the_search_stops_only_on_a_formula_the_judgement_would_call_the_noise_floor():
+    # noiseless data: a formula that beats a poor network tenfold, or matches a good
+    # one, with residuals nearby rows predict, is no reason to stop searching; the
+    # law on noisy data, as accurate as the network, is
+    from kanstudio.discovery.clock import Clock
+    from kanstudio.discovery.context import Context
+    X = RNG.uniform(1, 3, size=(600, 2))
+    a, b = sympy.symbols("a b", positive=True)
+    law = a / b + sympy.sin(a)
+    clean = evaluate_numpy(law, {a: X[:, 0], b: X[:, 1]})
+
+    def context(y):
+        ctx = Context(DiscoverConfig(), Clock(10, None, None), X[:400], y[:400], X[400:], y[400:], [a, b],
+                      ["a", "b"])
+        ctx.general_done = True
+        return ctx
+
+    def candidate(ctx, expr):
+        c = FormulaCandidate(expr, 6, ctx.rmse(expr, ctx.X_test, ctx.y_test))
+        ctx.candidates.append(c)
+        return c
+
+    ctx = context(clean)
+    near = candidate(ctx, a / b + sympy.Float(0.98) * sympy.sin(a))     # off by a smooth 2% of sin(a)
+    ctx.flex_rmse = 10 * near.test_rmse        # a poor network: the formula beats it tenfold
+    assert not ctx.accurate_found()
+    ctx.flex_rmse = near.test_rmse             # a network no better than the formula
+    assert not ctx.accurate_found()
+    noisy = clean + 0.01 * RNG.normal(size=len(clean))
+    ctx = context(noisy)
+    found = candidate(ctx, law)
+    ctx.flex_rmse = 1.05 * found.test_rmse
+    assert ctx.accurate_found()

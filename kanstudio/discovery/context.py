@@ -18,7 +18,7 @@ from ..model.functions import library_names
 from ..training.loop import FitConfig, fit
 from .checks import probe_points, readable
 from .config import EXACT_REL
-from .status import HEADLINE_SIZE
+from .status import HEADLINE_SIZE, floor_agrees, noise_structure, unstructured
 from .pareto import FormulaCandidate
 from .views import View
 
@@ -56,6 +56,7 @@ class Context:
         self.pol_data = {s: X_train[self.pol_rows, k] for k, s in enumerate(symbols)}
         self.pol_y = y_train[self.pol_rows]
         self.candidates: list[FormulaCandidate] = []
+        self._noise: dict = {}        # id(candidate) -> its residuals look like noise (accurate_found)
         self.best_net, self.best_net_rmse, self.best_view = None, math.inf, None
         self.general_done = False     # a flexible network has been trained (noise-floor estimate)
         self.flex_rmse = math.inf     # its test error
@@ -110,13 +111,23 @@ class Context:
                    for c in self.candidates)
 
     def accurate_found(self) -> bool:
-        """Some readable formula is at least as good as a flexible unregularised
-        network (the noise floor, as far as the data can tell).  A sprawling one
-        that merely matches the network's own approximation error (noiseless data,
-        wrong structure) is no reason to stop searching."""
-        limit = 1.1 * self.flex_rmse
-        return self.exact_found() or any(c.test_rmse <= limit and readable(c.formula, c.complexity)
+        """Some readable formula is at the noise floor, as the final judgement
+        would call it (status.floor_agrees and unstructured residuals): nothing
+        left to search for.  A formula that merely matches a flexible network, or
+        beats a poor one, with residuals that nearby rows predict (noiseless data,
+        wrong structure) is no reason to stop searching; nor is a sprawling one."""
+        return self.exact_found() or any(floor_agrees(c.test_rmse, self.flex_rmse)
+                                         and readable(c.formula, c.complexity) and self._noise_residuals(c)
                                          for c in self.candidates)
+
+    def _noise_residuals(self, c) -> bool:
+        """The candidate's test residuals look like noise; too few rows to tell
+        counts as noise (the search stops, as it did before the test existed)."""
+        key = id(c)
+        if key not in self._noise:
+            s = noise_structure(self.X_test, self.residuals(c.formula, self.X_test, self.y_test), self.y_test)
+            self._noise[key] = unstructured(s) or not math.isfinite(s)
+        return self._noise[key]
 
     # ------------------------------------------------------------ networks
     def rows_for(self, view: View) -> np.ndarray:

@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 __all__ = ["EXACT", "APPROXIMATE", "NO_LAW", "Verdict", "judge", "residual_structure", "noise_structure", "choose",
-           "HEADLINE_SIZE"]
+           "floor_agrees", "unstructured", "HEADLINE_SIZE"]
 
 EXACT, APPROXIMATE, NO_LAW = "exact", "approximate", "no law found"
 
@@ -128,6 +128,19 @@ def noise_structure(X: np.ndarray, r: np.ndarray, y: np.ndarray) -> float:
     return s
 
 
+def floor_agrees(error: float, network_error: float) -> bool:
+    """The formula's error is the flexible network's, as far as a noise floor goes:
+    the network gets no lower, and the formula is not far better than it (that
+    says the network is poor, not that the data are noisy)."""
+    return (math.isfinite(network_error) and network_error > 0
+            and FLOOR_AGREES * network_error <= error <= 1.1 * network_error)
+
+
+def unstructured(structure: float) -> bool:
+    """Residuals whose neighbours do not predict them (``residual_structure``): noise."""
+    return math.isfinite(structure) and structure <= STRUCTURE_MAX
+
+
 def judge(front: Sequence, roundoff: float, network_error: float,
           structure: Callable[[object], float], small_table: bool = False,
           baseline: float = math.inf) -> Verdict:
@@ -154,9 +167,9 @@ def judge(front: Sequence, roundoff: float, network_error: float,
     if not chosen.formula.free_symbols:
         return Verdict(NO_LAW, "the best formula is a constant: y does not depend on the inputs", None, closest)
     ratio = chosen.test_rmse / net if math.isfinite(net) else 0.0
-    if not small_table and FLOOR_AGREES * net <= chosen.test_rmse <= 1.1 * net:
+    if not small_table and floor_agrees(chosen.test_rmse, net):
         s = structure(chosen)
-        if math.isfinite(s) and s <= STRUCTURE_MAX:
+        if unstructured(s):
             return Verdict(EXACT, f"residuals are noise (neighbours explain {max(s, 0):.0%} of them) "
                                   f"and the error is {ratio:.2g}x the network's", chosen)
     if ratio <= CLEARLY:

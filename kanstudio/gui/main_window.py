@@ -40,7 +40,7 @@ from .document import Document
 from .window_actions import ActionsMixin
 from .window_files import FilesMixin
 from .window_layout import LayoutMixin
-from .worker_jobs import hold_collections, release_collections, warm_up_job
+from .worker_jobs import finish_preload, hold_collections, preload_torch, release_collections, warm_up_job
 from .worker import JobRunner
 
 __all__ = ["MainWindow", "Jobs"]
@@ -63,6 +63,7 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         self._inspector_locked = False
         self._start_layout_known = False
         self._warmed = False
+        preload_torch()                   # while the widgets are built (worker_jobs)
 
         self.runner = JobRunner(self)
         self.doc = Document(self)
@@ -325,6 +326,7 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
             return
         self._shut = True
         release_collections()       # a warm-up that never ran must not leave the collector off
+        finish_preload()
         self.jobs._recovery_timer.stop()
         self.runner.shutdown()
         # Children (the undo stack among them) emit while being destroyed: nobody is listening now.

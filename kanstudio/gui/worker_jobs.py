@@ -8,12 +8,14 @@ be up in under 3 s).
 from __future__ import annotations
 
 import gc
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from .worker import JobContext, Throttle
 
-__all__ = ["TrainProgress", "warm_up_job", "hold_collections", "release_collections", "training_job", "command_job", "picture_job", "edge_detail_job", "suggest_job",
+__all__ = ["TrainProgress", "warm_up_job", "preload_torch", "finish_preload", "hold_collections", "release_collections", "training_job", "command_job", "picture_job", "edge_detail_job", "suggest_job",
            "formula_job", "candidate_job", "predictions_job", "discover_job"]
 
 # What the window's jobs import on first use.  An import holds the GIL for
@@ -25,6 +27,35 @@ _WARM_MODULES = ("sympy", "kanstudio.data", "kanstudio.training.loop", "kanstudi
 
 
 _FROZEN: list = []
+_PRELOAD: list = []
+
+
+def preload_torch():
+    """Start importing torch on a thread of its own (UI thread, from the window's
+    constructor).  torch's C extension initialises holding the interpreter lock
+    for ~0.3 s, which no switch interval cuts: begun here, that falls while the
+    window is being built, before anything is on screen to press, rather than in
+    the worker's warm-up, seconds after the window shows.  The warm-up's own
+    ``import torch`` then waits for this one (off the UI thread)."""
+    if _PRELOAD or "torch" in sys.modules:
+        return
+    hold_collections()          # loading creates millions of objects: no full collections meanwhile
+
+    def load():
+        try:
+            import torch  # noqa: F401
+        except Exception:  # noqa: BLE001 - no usable torch: the warm-up and the jobs report it
+            pass
+    t = threading.Thread(target=load, name="kanstudio-preload-torch", daemon=True)
+    _PRELOAD.append(t)
+    t.start()
+
+
+def finish_preload(timeout: float = 30.0):
+    """Wait for ``preload_torch``'s import (at shutdown: an interpreter must not
+    exit in the middle of a C extension's initialisation)."""
+    for t in _PRELOAD:
+        t.join(timeout)
 
 
 def hold_collections():

@@ -314,6 +314,10 @@ def curve_to_coef(x: torch.Tensor, y: torch.Tensor, grid: torch.Tensor, k: int,
     rhs = basis.transpose(1, 2) @ y.permute(1, 0, 2)              # [in, nb, out]
     scale = gram.diagonal(dim1=1, dim2=2).mean(-1).clamp_min(1e-12)
     eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
+    # a ridge below the dtype's round-off is lost when added: in float32, with fewer
+    # samples than basis functions (a fresh layer's G+1 points), the LU then meets
+    # an exact zero pivot on some CPUs' LAPACK ("input matrix is singular")
+    ridge = max(ridge, 10 * torch.finfo(gram.dtype).eps)
     gram = gram + (ridge * scale)[:, None, None] * eye
     coef = torch.linalg.solve(gram, rhs)                          # [in, nb, out]
     return coef.permute(0, 2, 1).contiguous()
