@@ -188,7 +188,7 @@ def run_operon(prob, budget, threads=1):
     import sympy
     from pyoperon.sklearn import SymbolicRegressor
     from kanstudio.data.expressions import parse_expression
-    from kanstudio.discovery.engines import OPERATORS
+    from kanstudio.discovery.search.engines import OPERATORS
     from kanstudio.symbolic.formula import complexity, evaluate
     name, names, target, text, ranges, Xtr, ytr, Xte, yte, small, _case = prob
     t0 = time.perf_counter()

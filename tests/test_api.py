@@ -106,7 +106,7 @@ def test_discover_an_array_and_bad_calls():
 
 def test_no_law_predicts_with_the_closest_formula_and_says_so():
     from kanstudio.api.discovery import Discovery
-    from kanstudio.discovery.pareto import FormulaCandidate
+    from kanstudio.discovery.judgement.pareto import FormulaCandidate
     from kanstudio.discovery.pipeline import DiscoverResult
     from kanstudio.data import Dataset
     x = sympy.Symbol("x")

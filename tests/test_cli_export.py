@@ -26,7 +26,7 @@ def files(tmp_path_factory):
     from kanstudio.data import load_csv
     from kanstudio.model import io
     from kanstudio.project import Project, SetModel, save_project
-    from kanstudio.discovery.pareto import FormulaCandidate
+    from kanstudio.discovery.judgement.pareto import FormulaCandidate
     ds = load_csv(data, target="out")
     project = Project(dataset=ds)
     project.do(SetModel("compiled", io.load(model)))

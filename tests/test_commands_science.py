@@ -220,7 +220,7 @@ def test_pareto_and_discovery_read_in_original_columns(tmp_path):
     a Discover result is substituted once, and pick() still finds its choice."""
     import sympy
     from kanstudio.discovery.pipeline import DiscoverResult
-    from kanstudio.discovery.pareto import FormulaCandidate
+    from kanstudio.discovery.judgement.pareto import FormulaCandidate
     from kanstudio.project.aux_formula import substitute_discovery
     p = make_project(with_model=False)
     p.do(AddAuxInput("uv", "u*v"))

@@ -12,7 +12,7 @@ import sympy
 from kanstudio.data import Dataset, load_csv
 from kanstudio.discovery.pipeline import DiscoverConfig, discover, discover_arrays
 from kanstudio.symbolic.formula import evaluate
-from kanstudio.discovery.pareto import FormulaCandidate, pareto_front, pick
+from kanstudio.discovery.judgement.pareto import FormulaCandidate, pareto_front, pick
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_datasets"

@@ -12,10 +12,10 @@ import pytest
 import sympy
 
 from kanstudio.discovery import DiscoverConfig, discover_arrays
-from kanstudio.discovery.engines import OperonEngine, engine_symbols
-from kanstudio.discovery.pareto import FormulaCandidate
+from kanstudio.discovery.search.engines import OperonEngine, engine_symbols
+from kanstudio.discovery.judgement.pareto import FormulaCandidate
 from kanstudio.discovery.split import _split_error, _tolerance
-from kanstudio.discovery.status import (APPROXIMATE, EXACT, NO_LAW, STRUCTURE_MAX, choose, judge,
+from kanstudio.discovery.judgement.status import (APPROXIMATE, EXACT, NO_LAW, STRUCTURE_MAX, choose, judge,
                                        noise_structure, residual_structure)
 from kanstudio.symbolic.evaluate import evaluate_numpy
 
@@ -272,7 +272,7 @@ def test_the_cli_budget_counts_from_the_start_of_the_command(tmp_path, monkeypat
 
 
 def test_target_transforms_are_offered_only_where_defined_and_read_back_exactly():
-    from kanstudio.discovery.target_transforms import usable_transforms
+    from kanstudio.discovery.search.target_transforms import usable_transforms
     pos = np.linspace(1.0, 3.0, 50)
     mixed = np.linspace(-1.0, 1.0, 50)
     # no log or 1/y of a sign change; an angle in [-1, 1] is read back by asin, not by acos
@@ -296,7 +296,7 @@ def test_the_symbolic_search_races_transforms_of_the_target():
     """sqrt(a^2 + b^2 + 1) is a short polynomial in y^2: the race finds it in a
     transform of y and reads it back as y.  A race too short to tell the
     targets apart, or one switched off, does not run."""
-    from kanstudio.discovery.symbolic_search import symbolic_search
+    from kanstudio.discovery.search.symbolic_search import symbolic_search
     rng = np.random.default_rng(2)
     X = rng.uniform(1, 5, size=(400, 2))
     y = np.sqrt(X[:, 0] ** 2 + X[:, 1] ** 2 + 1)
@@ -317,7 +317,7 @@ def test_a_paused_search_goes_on_where_it_stopped():
     """The whole problem's search pauses while the sub-problems run and then
     resumes: the same engine run (no new start, its slices counted on), only
     formulas new on its front refitted; a search never started is not resumed."""
-    from kanstudio.discovery.symbolic_search import symbolic_search
+    from kanstudio.discovery.search.symbolic_search import symbolic_search
     rng = np.random.default_rng(3)
     X = rng.uniform(1, 3, size=(400, 3))
     y = X[:, 0] * np.exp(-X[:, 1] / X[:, 2]) + np.sin(X[:, 2])
@@ -368,7 +368,7 @@ def test_the_knee_of_the_engines_front_is_refitted_even_below_an_overfitted_best
     # a small table: the engine's front holds three copies of a line (other constants),
     # the law (short, far better than anything shorter) and long formulas that fit the
     # rows 25x better than the law; the law is refitted, one copy of the line is enough
-    from kanstudio.discovery.symbolic_search import structure_key, worth_polishing
+    from kanstudio.discovery.search.symbolic_search import structure_key, worth_polishing
     v, w = sympy.symbols("v w")
     exprs = [137.5 - 0.941 * w, 137.4 - 0.942 * w, 137.6 - 0.940 * w, 31.78 * v / w + 1.43,
              v * sympy.sin(2.5 * v) + 33 * v / w] + [sum(sympy.cos(k * v) for k in range(1, j)) * v / w
@@ -386,7 +386,7 @@ def test_the_knee_of_the_engines_front_is_refitted_even_below_an_overfitted_best
 
 
 def test_a_sine_faster_than_the_rows_sample_it_is_aliased():
-    from kanstudio.discovery.checks import aliased
+    from kanstudio.discovery.judgement.checks import aliased
     v, w = sympy.symbols("v w", positive=True)
     few = np.column_stack([np.linspace(15, 300, 23), np.linspace(20, 100, 23)])
     many = np.column_stack([np.linspace(15, 300, 2000), np.linspace(20, 100, 2000)])

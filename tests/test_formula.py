@@ -122,7 +122,7 @@ def test_latex_keeps_multi_letter_names_whole():
              "v_max": "v_{\\mathrm{max}}", "Re": "\\mathrm{Re}", "x__2": "x_{2}", "T": "T", "xbar": "\\mathrm{xbar}"}
     assert {n: F.latex_symbol(n) for n in names} == names
     # the Pareto list and the CLI print candidates with the same function
-    from kanstudio.discovery.pareto import FormulaCandidate
+    from kanstudio.discovery.judgement.pareto import FormulaCandidate
     assert FormulaCandidate(px ** 2 / 2 + x, 7, 0.0).latex == tex
     mathtext = pytest.importorskip("matplotlib.mathtext")
     mathtext.MathTextParser("path").parse(f"${tex}$")          # the panel's renderer accepts it

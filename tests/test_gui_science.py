@@ -244,7 +244,7 @@ def test_discover_candidates_read_in_original_columns(qtbot, win, monkeypatch):
     import sympy
     from kanstudio.discovery import child_process
     from kanstudio.discovery.pipeline import DiscoverResult
-    from kanstudio.discovery.pareto import FormulaCandidate
+    from kanstudio.discovery.judgement.pareto import FormulaCandidate
     from kanstudio.project.commands_science import AddAuxInput
     win.doc.push(AddAuxInput("uv", "u*v"))
     u, v, uv = sympy.symbols("u v uv", real=True)
@@ -274,7 +274,7 @@ def test_discover_opens_its_formula_as_an_editable_network_with_one_undo_entry(q
     import sympy
     from kanstudio.discovery import child_process
     from kanstudio.discovery.pipeline import DiscoverResult
-    from kanstudio.discovery.pareto import FormulaCandidate
+    from kanstudio.discovery.judgement.pareto import FormulaCandidate
     u, v = sympy.symbols("u v", real=True)
     best = FormulaCandidate(u * v / (u + v), 7, 1e-12, stage="stub")
     cands = [FormulaCandidate(u + v, 3, 0.3, stage="stub"), best]

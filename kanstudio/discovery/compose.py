@@ -31,7 +31,7 @@ from ..science import prune
 from ..symbolic.evaluate import evaluate_numpy
 from ..model.network import KAN
 from .derivation import Step
-from .pareto import pareto_front
+from .judgement.pareto import pareto_front
 from .views import View
 
 __all__ = ["compose", "bottleneck_values"]

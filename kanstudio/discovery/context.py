@@ -16,10 +16,10 @@ from ..model.network import KAN
 from ..symbolic.polish import parametrize, polish, refit_constants, snap_verified
 from ..model.functions import library_names
 from ..training.loop import FitConfig, fit
-from .checks import probe_points, readable
+from .judgement.checks import probe_points, readable
 from .config import EXACT_REL
-from .status import HEADLINE_SIZE, floor_agrees, noise_structure, unstructured
-from .pareto import FormulaCandidate
+from .judgement.status import HEADLINE_SIZE, floor_agrees, noise_structure, unstructured
+from .judgement.pareto import FormulaCandidate
 from .views import View
 
 __all__ = ["Context", "ORACLE_REL"]

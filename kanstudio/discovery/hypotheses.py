@@ -24,7 +24,7 @@ from .dimensional import dimensionless_groups
 from .peel import peel
 from .symmetry import reduce_by_symmetry
 from .split import choose_factors, factor_options, factorised, separable_split
-from .symbolic_search import symbolic_search
+from .search.symbolic_search import symbolic_search
 from .views import LOG_SHARE, View, reciprocal_ok, sign_definite
 
 __all__ = ["run_all"]

@@ -20,8 +20,8 @@ import sympy
 from ..symbolic.evaluate import evaluate_numpy
 from ..symbolic.formula import complexity
 from .derivation import Step
-from .pareto import pareto_front
-from .symbolic_search import search_piece
+from .judgement.pareto import pareto_front
+from .search.symbolic_search import search_piece
 
 __all__ = ["pieces", "peel"]
 

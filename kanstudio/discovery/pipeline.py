@@ -46,12 +46,12 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import sympy
 
-from .checks import aliased
+from .judgement.checks import aliased
 from .clock import Cancelled, Clock, StageTime
 from .config import EXACT_REL, DiscoverConfig
 from .derivation import as_json
-from .status import EXACT, NO_LAW, judge, noise_structure
-from .pareto import FormulaCandidate, pareto_front, pick as pick_candidate
+from .judgement.status import EXACT, NO_LAW, judge, noise_structure
+from .judgement.pareto import FormulaCandidate, pareto_front, pick as pick_candidate
 from .rescale import rescaling, unscale_result
 
 __all__ = ["DiscoverConfig", "DiscoverResult", "StageTime", "discover", "discover_arrays"]
@@ -228,7 +228,7 @@ def _engine(cfg):
     once and searches with the KAN library alone."""
     if cfg.engine == "none":
         return None, None
-    from .engines import OperonEngine
+    from .search.engines import OperonEngine
     if cfg.engine != "operon":
         raise ValueError(f"unknown symbolic-search engine {cfg.engine!r} (known: operon, none)")
     engine = OperonEngine(threads=cfg.threads)

@@ -26,12 +26,12 @@ import torch
 from .views import reciprocal_ok, sign_definite
 from ..symbolic.evaluate import evaluate_numpy
 from .derivation import Step
-from .pareto import pareto_front
+from .judgement.pareto import pareto_front
 from ..symbolic.polish import polish
 from ..symbolic.fitting import fit_functions
 from ..symbolic.formula import complexity
 from ..model.functions import to_sympy
-from .symbolic_search import one_variable, reading_error as _reading_error
+from .search.symbolic_search import one_variable, reading_error as _reading_error
 
 __all__ = ["factorised", "separable_split", "factor_options", "choose_factors"]
 

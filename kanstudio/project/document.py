@@ -35,7 +35,7 @@ class Project:
         self.source_path: Optional[str] = str(source_path) if source_path else None   # the CSV it came from
         self.embed_data = bool(embed_data)
         self.load_notes: list[str] = []            # what was wrong in the file it was opened from (one line each)
-        self.pareto: Optional[list[dict]] = None   # JSON-able formula candidates (discovery.pareto as_dict)
+        self.pareto: Optional[list[dict]] = None   # JSON-able formula candidates (discovery.judgement.FormulaCandidate.as_dict)
         self.formula_cache: dict = {}              # anything derived from the model; cleared on model change
         self.model_revision = 0                    # +1 on every model swap: the cheap "did it change?"
         self.on_changed: list[Callable[[str], None]] = []

@@ -25,7 +25,7 @@ class FormulaCandidate:
 
     def at_roundoff(self, roundoff: float) -> bool:
         """Exact to round-off: RMSE at ``roundoff`` and no row off in relative terms."""
-        from .config import EXACT_MAX_REL
+        from ..config import EXACT_MAX_REL
         rel_ok = not (self.max_rel_error > EXACT_MAX_REL)          # nan: not measured
         return min(self.test_rmse, self.unrounded_rmse) <= roundoff and rel_ok
 
@@ -35,7 +35,7 @@ class FormulaCandidate:
 
     @property
     def latex(self) -> str:
-        from ..symbolic.formula import to_latex     # the one LaTeX form (multi-letter names upright)
+        from ...symbolic.formula import to_latex     # the one LaTeX form (multi-letter names upright)
         return to_latex(self.formula)
 
     def as_dict(self) -> dict:
