@@ -4,7 +4,7 @@ of 500 edges redrawn in < 50 ms, and no UI stall over 50 ms while it trains.
     QT_QPA_PLATFORM=offscreen PYTHONPATH=. python benchmarks/bench_gui.py
         [--steps 200] [--screenshots docs/screenshots] [--skip-startup]
 
-startup   a fresh Python process: ``import kanstudio.gui.main_window``, build
+startup   a fresh Python process: ``import kanstudio.gui.window.main_window``, build
           the main window, show it and wait until it is exposed (cold start,
           median of 3).
 redraw    in the real main window (1400x900), a KAN [4,20,20,1] (500 edges):
@@ -61,7 +61,7 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
 QCoreApplication.setOrganizationName("kanstudio-bench")
-from kanstudio.gui.main_window import MainWindow
+from kanstudio.gui.window.main_window import MainWindow
 w = MainWindow(confirm_close=False)
 w.resize(1400, 900)
 w.show()
@@ -123,7 +123,7 @@ def redraw_500(app, win, repeats: int = 9) -> tuple[int, list]:
     import torch
     from kanstudio.picture import network_picture
     from kanstudio.model.network import KAN
-    from kanstudio.gui import network_items
+    from kanstudio.gui.network import network_items
     x = torch.rand(1000, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1
     pic = network_picture(KAN([4, 20, 20, 1], grid=5, seed=0), x)
     pic_b = network_picture(KAN([4, 20, 20, 1], grid=5, seed=1), x)
@@ -217,7 +217,7 @@ def stall_loop(app, win) -> list:
     soon as the last one is done: Fit, Prune (auto), Auto-symbolic, Retrain,
     Discover formula (its default budget).  [(action, measure_stall dict, the
     History entry it added)]."""
-    from kanstudio.gui.training_panel import DEFAULTS
+    from kanstudio.gui.panels.training_panel import DEFAULTS
     win.open_csv(str(HELLO), accept_defaults=True)
     win.training_panel.set_settings(DEFAULTS)
     win.training_panel.set_io(2, 1, reset_width=True)
@@ -273,7 +273,7 @@ def _messy_csv(path: Path) -> Path:
 
 def screenshots(app, win, out: Path, tmp: Path):
     """The README's pictures, from the real window."""
-    from kanstudio.gui.training_panel import DEFAULTS
+    from kanstudio.gui.panels.training_panel import DEFAULTS
     out.mkdir(parents=True, exist_ok=True)
 
     def shot(name, widget=None):
@@ -388,7 +388,7 @@ def main(argv=None) -> int:
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
         isolate(Path(tmp))
-        from kanstudio.gui.main_window import MainWindow
+        from kanstudio.gui.window.main_window import MainWindow
         win = MainWindow(confirm_close=False)
         win.resize(1400, 900)
         win.show()

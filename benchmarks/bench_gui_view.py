@@ -33,8 +33,8 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from kanstudio.picture import network_picture  # noqa: E402
 from kanstudio.model.network import KAN  # noqa: E402
-from kanstudio.gui import network_items  # noqa: E402
-from kanstudio.gui.network_view import NetworkView  # noqa: E402
+from kanstudio.gui.network import network_items  # noqa: E402
+from kanstudio.gui.network.network_view import NetworkView  # noqa: E402
 
 TARGET_MS = 50.0
 

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from kanstudio.picture import edge_detail, network_picture  # noqa: E402
 from kanstudio.model.network import KAN  # noqa: E402
 from kanstudio.training.loop import fit  # noqa: E402
-from kanstudio.gui.edge_inspector import EdgeInspector  # noqa: E402
-from kanstudio.gui.network_view import NetworkView  # noqa: E402
+from kanstudio.gui.panels.edge_inspector import EdgeInspector  # noqa: E402
+from kanstudio.gui.network.network_view import NetworkView  # noqa: E402
 
 
 def hello_world():

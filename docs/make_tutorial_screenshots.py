@@ -32,8 +32,8 @@ def main() -> int:
     os.environ["KANSTUDIO_RECOVERY_DIR"] = str(tmp / "recovery")
     app = QApplication.instance() or QApplication(sys.argv)
 
-    from kanstudio.gui.main_window import MainWindow
-    from kanstudio.gui.tutorial import start_tour
+    from kanstudio.gui.window.main_window import MainWindow
+    from kanstudio.gui.window.tutorial import start_tour
 
     win = MainWindow(confirm_close=False)
     win.resize(1400, 900)
@@ -120,7 +120,7 @@ def main() -> int:
     tour.next()                                  # Finish
 
     # Beyond the tour: an auxiliary input reads as its expression in the formula.
-    from kanstudio.gui import science_actions as sa
+    from kanstudio.gui.window import science_actions as sa
     win.open_csv(str(ROOT / "sample_datasets" / "physics" / "relativistic_velocity_addition.csv"),
                  accept_defaults=True)
     settle()

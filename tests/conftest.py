@@ -78,7 +78,7 @@ def gui_env(tmp_path, monkeypatch):
 @pytest.fixture
 def main_window(qtbot, gui_env):
     """A shown MainWindow that records errors instead of opening dialogs."""
-    from kanstudio.gui.main_window import MainWindow
+    from kanstudio.gui.window.main_window import MainWindow
 
     win = MainWindow(confirm_close=False)
     qtbot.addWidget(win)

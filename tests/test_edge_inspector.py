@@ -14,8 +14,8 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from kanstudio.picture import edge_detail  # noqa: E402
 from kanstudio.model.network import KAN  # noqa: E402
-from kanstudio.gui.candidate_text import candidate_curve, format_fixed  # noqa: E402
-from kanstudio.gui.edge_inspector import EdgeInspector  # noqa: E402
+from kanstudio.gui.panels.candidate_text import candidate_curve, format_fixed  # noqa: E402
+from kanstudio.gui.panels.edge_inspector import EdgeInspector  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -151,7 +151,7 @@ def test_helpers():
 
 
 def test_parameters_fit_the_narrow_columns():
-    from kanstudio.gui.candidate_text import format_param
+    from kanstudio.gui.panels.candidate_text import format_param
     assert [format_param(v) for v in (0.0, -0.0, 2.04, 0.0642, -1.49, 50.8)] == ["0", "0", "2.04", "0.0642",
                                                                                   "-1.49", "50.8"]
     for v in (-0.000812, 123456.0, -12345.6, 1e-12, -3.3e-7):

@@ -164,7 +164,7 @@ def test_theme_follows_choice(main_window):
 
 
 def test_recent_files_and_dock_layout_are_remembered(qtbot, gui_env, hello_csv):
-    from kanstudio.gui.main_window import MainWindow
+    from kanstudio.gui.window.main_window import MainWindow
     win = MainWindow(confirm_close=False)
     qtbot.addWidget(win)
     win.show()
@@ -255,7 +255,7 @@ def test_corrupt_and_foreign_projects_give_clear_messages(main_window, tmp_path)
 
 
 def test_recovery_is_offered_after_a_crash(qtbot, gui_env, hello_csv):
-    from kanstudio.gui.main_window import MainWindow
+    from kanstudio.gui.window.main_window import MainWindow
     from kanstudio.project import find_recovery, recovery_info
     crashed = MainWindow(confirm_close=False)
     qtbot.addWidget(crashed)
@@ -298,7 +298,7 @@ class Watch:
 sys.meta_path.insert(0, Watch())
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
-from kanstudio.gui.main_window import MainWindow
+from kanstudio.gui.window.main_window import MainWindow
 w = MainWindow(confirm_close=False)
 w.show()
 app.processEvents()
@@ -344,8 +344,8 @@ def test_window_comes_up_without_the_heavy_libraries(gui_env, tmp_path):
 
 
 def test_an_imported_table_and_a_running_fit_reach_the_recovery_file(qtbot, gui_env, hello_csv, monkeypatch):
-    from kanstudio.gui import worker_jobs as tasks
-    from kanstudio.gui.main_window import MainWindow
+    from kanstudio.gui.background import worker_jobs as tasks
+    from kanstudio.gui.window.main_window import MainWindow
     from kanstudio.project import find_recovery, load_recovery
     monkeypatch.setattr(tasks, "CHECKPOINT_SECONDS", 0.0)        # every snapshot checkpoints
     win = MainWindow(confirm_close=False)

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def dialog_for(qtbot, gui_env):
-    from kanstudio.gui.import_dialog import ImportDialog
+    from kanstudio.gui.dialogs.import_dialog import ImportDialog
     made = []
 
     def make(path):

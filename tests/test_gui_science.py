@@ -14,7 +14,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from kanstudio.gui import science_actions as sa  # noqa: E402
+from kanstudio.gui.window import science_actions as sa  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

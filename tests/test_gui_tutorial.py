@@ -12,8 +12,8 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QPoint, QRect, Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 
-from kanstudio.gui import science_actions as sa  # noqa: E402
-from kanstudio.gui.tutorial import tour_data_path  # noqa: E402
+from kanstudio.gui.window import science_actions as sa  # noqa: E402
+from kanstudio.gui.window.tutorial import tour_data_path  # noqa: E402
 
 pytestmark = pytest.mark.gui
 WAIT = 60_000
@@ -68,7 +68,7 @@ def test_performing_the_steps_advances_the_tour(qtbot, win, tmp_path, monkeypatc
         # retrained model's is on its way, the one from before stays up, and
         # the tour must wait for the new one (it once advanced on the old)
         import time
-        from kanstudio.gui import jobs as jobs_module
+        from kanstudio.gui.background import jobs as jobs_module
         real = jobs_module.formula_job
 
         def slow(*args, **kwargs):

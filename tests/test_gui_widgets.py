@@ -27,7 +27,7 @@ def test_mathtext_renders_and_caches(qtbot):
 
 def test_formula_panel_falls_back_to_pretty_text_for_piecewise(qtbot):
     import sympy
-    from kanstudio.gui.formula_panel import FormulaInfo, FormulaPanel
+    from kanstudio.gui.panels.formula_panel import FormulaInfo, FormulaPanel
     from kanstudio.gui.mathtext import pretty_text
     x = sympy.Symbol("x")
     expr = sympy.Piecewise((x, x > 0), (-x, True))
@@ -46,7 +46,7 @@ def test_formula_panel_falls_back_to_pretty_text_for_piecewise(qtbot):
 
 
 def test_formula_panel_says_which_edges_are_missing(qtbot):
-    from kanstudio.gui.formula_panel import FormulaPanel
+    from kanstudio.gui.panels.formula_panel import FormulaPanel
     panel = FormulaPanel()
     qtbot.addWidget(panel)
     panel.show_incomplete(3, 0.25)
@@ -60,8 +60,8 @@ def test_formula_panel_says_which_edges_are_missing(qtbot):
 
 
 def test_pareto_panel_plots_error_against_size_and_selects_in_step(qtbot):
-    from kanstudio.gui.formula_panel import ParetoRow
-    from kanstudio.gui.pareto_panel import ParetoPanel
+    from kanstudio.gui.panels.formula_panel import ParetoRow
+    from kanstudio.gui.panels.pareto_panel import ParetoPanel
     panel = ParetoPanel()
     qtbot.addWidget(panel)
     panel.resize(700, 260)
@@ -96,7 +96,7 @@ def test_pareto_panel_plots_error_against_size_and_selects_in_step(qtbot):
 
 
 def test_training_panel_settings_round_trip_and_validation(qtbot):
-    from kanstudio.gui.training_panel import TrainingPanel
+    from kanstudio.gui.panels.training_panel import TrainingPanel
     panel = TrainingPanel()
     qtbot.addWidget(panel)
     panel.set_io(2, 1, reset_width=True)
@@ -116,7 +116,7 @@ def test_training_panel_settings_round_trip_and_validation(qtbot):
 
 def test_training_plot_draws_runs_on_a_log_scale(qtbot):
     from kanstudio.training.loop import Snapshot
-    from kanstudio.gui.training_panel import TrainingPanel
+    from kanstudio.gui.panels.training_panel import TrainingPanel
     panel = TrainingPanel()
     qtbot.addWidget(panel)
     assert panel.loss.plot.objectName() == "training_plot"
@@ -137,7 +137,7 @@ def test_training_plot_draws_runs_on_a_log_scale(qtbot):
 
 def test_training_plot_axis_labels_decades_in_one_style_without_crowding(qtbot):
     from kanstudio.training.loop import Snapshot
-    from kanstudio.gui.training_panel import TrainingPanel
+    from kanstudio.gui.panels.training_panel import TrainingPanel
     panel = TrainingPanel()
     qtbot.addWidget(panel)
     axis = panel.loss.plot.getPlotItem().getAxis("left")
@@ -172,7 +172,7 @@ def test_error_dialog_copy_details(qtbot):
 
 
 def test_worker_runs_jobs_in_order_and_reports_errors(qtbot):
-    from kanstudio.gui.worker import JobRunner
+    from kanstudio.gui.background.worker import JobRunner
     runner = JobRunner()
     out, busy = [], []
     runner.busyChanged.connect(busy.append)
@@ -203,7 +203,7 @@ def test_worker_runs_jobs_in_order_and_reports_errors(qtbot):
 
 def test_the_formula_panel_draws_the_formula_against_the_data_where_there_is_room(qtbot):
     import numpy as np
-    from kanstudio.gui.formula_panel import FormulaInfo, FormulaPanel
+    from kanstudio.gui.panels.formula_panel import FormulaInfo, FormulaPanel
     panel = FormulaPanel()
     qtbot.addWidget(panel)
     panel.resize(700, 260)

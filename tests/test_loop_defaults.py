@@ -59,7 +59,7 @@ def test_auto_symbolic_reads_edges_refitted_without_the_penalty_and_replays_as_r
 
 @pytest.mark.gui
 def test_the_training_panel_starts_from_the_same_defaults(qtbot, gui_env):
-    from kanstudio.gui.training_panel import TrainingPanel
+    from kanstudio.gui.panels.training_panel import TrainingPanel
     panel = TrainingPanel()
     qtbot.addWidget(panel)
     s = panel.settings()

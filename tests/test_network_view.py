@@ -13,8 +13,8 @@ from PySide6.QtGui import QColor, QPalette, QWheelEvent  # noqa: E402
 from kanstudio.picture import network_picture  # noqa: E402
 from kanstudio.model.network import KAN  # noqa: E402
 from kanstudio.training.loop import fit  # noqa: E402
-from kanstudio.gui.network_items import LabelItem  # noqa: E402
-from kanstudio.gui.network_view import EdgeItem, NetworkView, NodeItem  # noqa: E402
+from kanstudio.gui.network.network_items import LabelItem  # noqa: E402
+from kanstudio.gui.network.network_view import EdgeItem, NetworkView, NodeItem  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

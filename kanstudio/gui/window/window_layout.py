@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDockWidget, QTabBar, QWidget
 
-from .theme import ThemeWatcher
+from ..theme import ThemeWatcher
 
 __all__ = ["LayoutMixin", "MAX_RECENT"]
 

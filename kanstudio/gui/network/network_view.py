@@ -47,7 +47,7 @@ from .edge_menu import edge_menu
 from .network_items import EdgeItem, LabelItem, Layout, NodeItem, Style, edge_tooltip, glyph_points, mix, strength
 
 if TYPE_CHECKING:   # annotations only: importing the engine here would load torch at start-up
-    from ..picture import NetworkPicture
+    from ...picture import NetworkPicture
 
 __all__ = ["NetworkView", "EdgeItem", "NodeItem"]
 

@@ -44,7 +44,7 @@ class ImportDialog(QDialog):
     def __init__(self, path, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.setObjectName("import_dialog")
-        from ..data import analyze_columns, read_table
+        from ...data import analyze_columns, read_table
         self.path = Path(path)
         self.raw = read_table(self.path)            # DataError: caller shows it
         self.columns = analyze_columns(self.raw)
@@ -185,7 +185,7 @@ class ImportDialog(QDialog):
             self.preview.resizeColumnsToContents()
 
     def _fill_roles(self):
-        from ..data import DataError, guess_target, label_columns
+        from ...data import DataError, guess_target, label_columns
         try:
             target = guess_target(self.columns)
         except DataError:
@@ -248,13 +248,13 @@ class ImportDialog(QDialog):
         return self._error
 
     def _build(self):
-        from ..data import DataError, build_dataset
+        from ...data import DataError, build_dataset
         o = self.options()
         if not o["targets"]:
             raise DataError("choose a target column (the quantity to predict)")
         if not o["inputs"]:
             raise DataError("choose at least one input column")
-        from ..data.units import parse_unit
+        from ...data.units import parse_unit
         units = self.units()
         for n in o["inputs"] + o["targets"]:
             if n in units and parse_unit(units[n]) is None:
@@ -265,7 +265,7 @@ class ImportDialog(QDialog):
         return ds
 
     def _update(self):
-        from ..data import DataError
+        from ...data import DataError
         self._tint_preview()
         try:
             ds = self._build()
@@ -327,7 +327,7 @@ class ImportDialog(QDialog):
         """Accept the suggested roles and split without showing the dialog."""
         self.accept()
         if self.dataset is None or self.result() != QDialog.DialogCode.Accepted:
-            from ..data import DataError
+            from ...data import DataError
             raise DataError(self._error or "the file cannot be imported with the default settings")
 
 

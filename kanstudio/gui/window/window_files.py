@@ -15,7 +15,7 @@ from typing import Optional
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from .import_dialog import ImportDialog
+from ..dialogs.import_dialog import ImportDialog
 
 __all__ = ["FilesMixin", "CSV_FILTER", "PROJECT_FILTER"]
 
@@ -172,7 +172,7 @@ class FilesMixin:
     # ---------------------------------------------------------------- recovery
     def offer_recovery(self) -> Optional[QMessageBox]:
         """If an earlier session left a recovery file (it crashed), offer it back."""
-        from ..project import find_recovery, recovery_info
+        from ...project import find_recovery, recovery_info
         mine = self.doc.project.uid if self.doc.project is not None else None
         infos = []
         for f in find_recovery():
@@ -202,7 +202,7 @@ class FilesMixin:
             if button is recover:
                 self.recover(info["path"])
             elif button is discard:
-                from ..project import discard_recovery
+                from ...project import discard_recovery
                 try:
                     discard_recovery(info["path"])
                 except (OSError, ValueError):

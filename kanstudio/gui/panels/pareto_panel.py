@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from .plot_axes import DecadeAxis
-from .theme import plot_colors
+from ..theme import plot_colors
 
 __all__ = ["ParetoPanel"]
 

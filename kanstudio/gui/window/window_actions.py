@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QApplication, QStyle, QToolBar
 
-from .theme import THEMES
+from ..theme import THEMES
 
 __all__ = ["ActionsMixin"]
 
@@ -192,7 +192,7 @@ class ActionsMixin:
         self.jobs.set_score_mode(mode)
 
     def show_about(self):
-        from .about import AboutDialog
+        from ..dialogs.about import AboutDialog
         dlg = AboutDialog(self)
         dlg.show()
         self.about_dialog = dlg

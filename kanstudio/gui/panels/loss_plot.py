@@ -17,7 +17,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .plot_axes import DecadeAxis
-from .theme import plot_colors
+from ..theme import plot_colors
 
 __all__ = ["LossPlot"]
 

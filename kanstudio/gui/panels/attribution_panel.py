@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
                                QToolTip, QVBoxLayout, QWidget)
 
-from ..defaults import NODE_TH
+from ...defaults import NODE_TH
 
 __all__ = ["BarChart", "AttributionPanel", "install_attribution_panel", "DEFAULT_THRESHOLD"]
 
@@ -225,7 +225,7 @@ def install_attribution_panel(window, prune_inputs) -> QDockWidget:
         m, x = window.doc.model_snapshot(), window.jobs._x()
 
         def job(ctx):
-            from ..science.attribution import input_scores
+            from ...science.attribution import input_scores
             return input_scores(m, x())
 
         def done(scores):

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 from pyqtgraph.functions import ndarray_from_qpolygonf
 
 if TYPE_CHECKING:   # annotations only: importing the engine here would load torch at start-up
-    from ..picture import NetworkPicture
+    from ...picture import NetworkPicture
 
 
 BETA = 3.0            # strength = tanh(BETA * score), the KAN paper's beta

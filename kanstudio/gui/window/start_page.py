@@ -14,13 +14,13 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWi
                                QPushButton, QSizePolicy, QStyle, QStyledItemDelegate,
                                QStyleOptionViewItem, QVBoxLayout, QWidget)
 
-from .theme import app_icon
+from ..theme import app_icon
 
 __all__ = ["StartPage", "SampleDataset", "sample_datasets", "samples_dir", "readme_descriptions"]
 
 
 def samples_dir() -> Optional[Path]:
-    p = Path(__file__).resolve().parents[2] / "sample_datasets"
+    p = Path(__file__).resolve().parents[3] / "sample_datasets"
     return p if p.is_dir() else None
 
 

@@ -23,8 +23,8 @@ from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QPalette
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMenu, QPushButton, QScrollArea, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
-from .mathtext import MathRenderer
-from .theme import plot_colors
+from ..mathtext import MathRenderer
+from ..theme import plot_colors
 
 __all__ = ["FormulaInfo", "ParetoRow", "FormulaPanel", "display_latex", "latex_name", "FORMULA_PT"]
 
@@ -66,7 +66,7 @@ class ParetoRow:
 
 def latex_name(name: str) -> str:
     """A column name as a LaTeX symbol, written like the formula's variables."""
-    from ..symbolic.formula import latex_symbol     # here, not at the top: it imports torch
+    from ...symbolic.formula import latex_symbol     # here, not at the top: it imports torch
     return latex_symbol(name)
 
 

@@ -9,7 +9,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QPushButton,
                                QVBoxLayout, QWidget)
 
-from .theme import app_icon
+from ..theme import app_icon
 
 __all__ = ["AboutDialog", "version_info", "CITATIONS", "BIBTEX"]
 
@@ -38,7 +38,7 @@ BIBTEX = """@article{liu2024kan,
 
 
 def version_info() -> dict:
-    from ..version import __version__
+    from ...version import __version__
     import PySide6
     info = {"kanstudio": __version__, "Python": platform.python_version(),
             "Qt": qVersion(), "PySide6": PySide6.__version__}

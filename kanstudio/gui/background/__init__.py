@@ -1,0 +1,7 @@
+"""What runs off the UI thread: the worker thread and its runner (``worker``), the
+jobs it runs, each a function of copies of the UI's state (``worker_jobs``), and
+the window's side that starts them and applies their results (``jobs``)."""
+from .jobs import Jobs
+from .worker import JobContext, JobRunner
+
+__all__ = ["Jobs", "JobContext", "JobRunner"]
