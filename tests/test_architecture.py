@@ -54,3 +54,17 @@ def test_each_engine_package_has_one_public_entry_that_loads_lazily():
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["kanstudio.model.network", "kanstudio.training.loop", "kanstudio.symbolic.edges",
                                   "kanstudio.science.prune"]
+
+
+def test_every_package_is_a_folder_of_at_most_20_modules_with_a_public_init():
+    """A reader finds a package's concepts at a glance: a folder past 20 modules is
+    split by concept into sub-packages (discovery/search, gui/panels, ...)."""
+    import kanstudio
+    root = Path(kanstudio.__file__).resolve().parent
+    for folder in [root] + [p for p in root.rglob("*") if p.is_dir() and p.name != "__pycache__"]:
+        modules = sorted(p.name for p in folder.glob("*.py"))
+        if not modules:
+            continue
+        where = folder.relative_to(root.parent)
+        assert "__init__.py" in modules, f"{where} holds modules but no __init__.py"
+        assert len(modules) <= 20, f"{where} holds {len(modules)} modules: {', '.join(modules)}"
