@@ -205,8 +205,9 @@ def stall_during_fit(app, win, steps: int) -> dict:
 
 def first_press(app, win) -> dict:
     """The first Fit of a session, pressed the moment the data are open: the
-    worker is still loading the engine (torch's C extension holds the
-    interpreter lock ~0.3 s while it initialises, whatever the window does)."""
+    worker is still loading the engine.  torch's C extension holds the
+    interpreter lock ~0.3 s while it initialises; the window starts that import
+    while it is built (worker_jobs.preload_torch), so it falls before the window shows."""
     win.open_csv(str(HELLO), accept_defaults=True)
     wait(app, lambda: win.doc.has_data)
     return measure_stall(app, win, win.action_fit.trigger, lambda: idle(win) and win.doc.has_model)

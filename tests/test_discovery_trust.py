@@ -433,3 +433,25 @@ def test_the_search_stops_only_on_a_formula_the_judgement_would_call_the_noise_f
     found = candidate(ctx, law)
     ctx.flex_rmse = 1.05 * found.test_rmse
     assert ctx.accurate_found()
+
+
+def test_an_exact_fit_is_printed_with_the_digits_it_needs_to_stay_exact():
+    # four significant digits of the coefficient inside exp(-Ea/(0.008314*T)) (about
+    # -17 there) move y by 1e-3 and snap 120.279 to 1323/11: the formula as printed
+    # must be the exact one the status vouches for
+    from kanstudio.discovery.clock import Clock
+    from kanstudio.discovery.config import EXACT_REL
+    from kanstudio.discovery.context import Context
+    rng = np.random.default_rng(1)
+    X = np.column_stack([rng.uniform(20, 40, 800), rng.uniform(280, 380, 800)])
+    Ea, T = sympy.symbols("Ea T", positive=True)
+    law = sympy.Float(1e4) * sympy.exp(-Ea / (sympy.Float(0.008314) * T))
+    y = evaluate_numpy(law, {Ea: X[:, 0], T: X[:, 1]})
+    ctx = Context(DiscoverConfig(), Clock(30, None, None), X[:600], y[:600], X[600:], y[600:], [Ea, T],
+                  ["Ea", "T"])
+    ctx.add_structure(sympy.Float(10000.3) * sympy.exp(sympy.Float(-120.28) * Ea / T), "test")
+    best = min(ctx.candidates, key=lambda c: c.test_rmse)
+    printed = evaluate_numpy(best.formula, {Ea: X[600:, 0], T: X[600:, 1]})
+    assert best.test_rmse <= EXACT_REL * ctx.y_std
+    assert np.max(np.abs(printed / y[600:] - 1)) < 1e-6, best.formula
+    assert sympy.Rational(1323, 11) not in best.formula.atoms(sympy.Rational)

@@ -24,6 +24,7 @@ from .views import View
 
 __all__ = ["Context", "ORACLE_REL"]
 
+MAX_DIGITS = 16       # significant digits a printed constant may need (float64 round-off)
 DEFERRED_SNAPS = 2    # candidates waiting for the noise floor that are snapped once it is known
 ORACLE_REL = 1e-2     # a formula stands in for f (symmetry and separability tests) within this of std(y)
 
@@ -195,7 +196,6 @@ class Context:
         steps = tuple(derivation) if derivation is not None else self.trail + tuple(steps)
         if expr is None or expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             return
-        digits = self.cfg.digits
         if self.clock.left() <= 0.2:
             return
         with self.clock.stage(f"{stage}: refit constants"):
@@ -203,7 +203,7 @@ class Context:
                          deadline=time.perf_counter() + max(0.2, min(8.0, self.clock.left())))
         if not math.isfinite(pol.rmse):
             return
-        fitted = finish(pol.expr, digits, self.pol_data)
+        fitted = self._finished(pol.expr)
         self._add(fitted, stage + " (fitted)", (model, view), pol.expr, steps)
         # snapping pays only for formulas that are near exact, or (noisy data) as good
         # as a flexible network; the latter is known only after the first general
@@ -225,8 +225,22 @@ class Context:
             deadline = time.perf_counter() + min(3.0, self.clock.left())
             sn = snap_verified(pol.expr, self.pol_data, self.pol_y, deadline=deadline)
         if math.isfinite(sn.rmse):
-            self._add(finish(sn.expr, self.cfg.digits, self.pol_data), stage + " (snapped)",
+            self._add(self._finished(sn.expr), stage + " (snapped)",
                       (model, view), sn.expr, steps)
+
+    def _finished(self, expr):
+        """The formula as printed: constants to ``cfg.digits`` significant digits,
+        or to as many more as keep the accuracy the fit has.  Four digits of a
+        coefficient inside exp(-120.279*Ea/T) (about 17 there) move y by 1e-3,
+        and snap it to 1323/11: the printed formula is what the status vouches for."""
+        rows = self.X_train[self.pol_rows]
+        limit = max(1.1 * self.rmse(expr, rows, self.pol_y), EXACT_REL * self.y_std)
+        out = expr
+        for digits in range(self.cfg.digits, MAX_DIGITS + 1, 2):
+            out = finish(expr, digits, self.pol_data)
+            if self.rmse(out, rows, self.pol_y) <= limit:
+                break
+        return out
 
     def flush_deferred(self):
         """Snap the waiting candidates that reach the noise floor (best first)."""

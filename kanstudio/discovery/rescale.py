@@ -71,13 +71,18 @@ def unscale_result(res, r: Rescaling, symbols, names: Sequence[str], digits: int
     """The DiscoverResult of a search in rescaled units, in the table's units.  The
     networks behind the formulas worked in the rescaled units: each headline is
     recompiled into a network on the original columns instead."""
+    from mpmath.libmp import prec_to_dps
     from ..symbolic.formula import complexity, finish
     sy = r.y
 
     def cand(c):
         if c is None:
             return None
-        f = finish(r.formula(c.formula, symbols), digits, simplify=False)
+        # as many digits as the search printed this formula with (it keeps more where
+        # four would cost the accuracy of an exact fit: Context._finished)
+        f = finish(r.formula(c.formula, symbols), max([digits] + [prec_to_dps(x._prec)
+                                                                   for x in c.formula.atoms(sympy.Float)]),
+                   simplify=False)
         return dataclasses.replace(c, formula=f, complexity=complexity(f), test_rmse=c.test_rmse * sy,
                                    train_rmse=c.train_rmse * sy, unrounded_rmse=c.unrounded_rmse * sy,
                                    model=None, view=None)
