@@ -141,7 +141,7 @@ def _score(prob, formula: str, expr_eval) -> tuple[bool, float]:
 
 def _truth_fn(text, names):
     import sympy
-    from kanstudio.symbolic.evaluate import evaluate_numpy
+    from kanstudio.symbolic.interpreter import evaluate_numpy
     syms = [sympy.Symbol(n) for n in names]
     expr = sympy.sympify(text, locals={n: s for n, s in zip(names, syms)})
     return lambda X: evaluate_numpy(expr, {s: X[:, k] for k, s in enumerate(syms)})
@@ -285,7 +285,7 @@ def run_pykan(prob, timeout, python=sys.executable, threads=1):
     res["rel_error"] = float("inf")
     if res.get("formula"):
         import sympy
-        from kanstudio.symbolic.evaluate import evaluate_numpy
+        from kanstudio.symbolic.interpreter import evaluate_numpy
         try:
             expr = sympy.sympify(res["formula"])     # pykan's own output text, not user input
             syms = {s.name: s for s in expr.free_symbols}

@@ -188,8 +188,8 @@ def _sym_r2(layer, x: torch.Tensor, edges: torch.Tensor, names) -> np.ndarray:
 
 def _attribution(model, x):
     """(edge scores per layer, node scores per level) from science.attribution."""
-    from .science.attribution import attribution
-    edges, nodes = attribution(model, x)
+    from .science import attribution_scores
+    edges, nodes = attribution_scores(model, x)
     return ([np.array(e, dtype=np.float64) for e in edges],
             [np.array(n, dtype=np.float64) for n in nodes])
 

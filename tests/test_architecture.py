@@ -1,7 +1,8 @@
 """The layering in docs/architecture.md, enforced: import-linter's contracts
 in pyproject.toml (layers, Qt only in the app, the command line never importing
-the app, a torch-free data layer, no import cycles inside a package -- imports
-inside functions count too)."""
+the app, a torch-free data layer, no import cycles inside a package, each
+package imported by the others only through its __init__ -- imports inside
+functions count too)."""
 from __future__ import annotations
 
 import sys
@@ -38,6 +39,40 @@ def test_the_contracts_would_catch_a_layer_broken_from_inside_a_function(tmp_pat
     code = cli.lint_imports(config_filename=str(tmp_path / "pyproject.toml"), no_cache=True, no_logo=True)
     out = capsys.readouterr().out
     assert code != 0 and "kanstudio.data.dataset -> kanstudio.project" in out, out[-3000:]
+
+
+def test_the_contracts_would_catch_a_package_imported_past_its_entry(tmp_path, capsys, monkeypatch):
+    """Other packages import a package through its __init__: a copy in which the
+    command line imports the model's network module directly breaks its contract."""
+    cli = pytest.importorskip("importlinter.cli")
+    import shutil
+    copy = tmp_path / "kanstudio"
+    shutil.copytree(ROOT / "kanstudio", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(copy / "cli" / "fit.py", "a", encoding="utf-8") as f:
+        f.write("\n\ndef _entry_bypass():\n    from ..model.network import KAN\n    return KAN\n")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [m for m in list(sys.modules) if m == "kanstudio" or m.startswith("kanstudio.")]:
+        monkeypatch.delitem(sys.modules, name)
+    code = cli.lint_imports(config_filename=str(tmp_path / "pyproject.toml"), no_cache=True, no_logo=True)
+    out = capsys.readouterr().out
+    assert code != 0 and "kanstudio.cli.fit -> kanstudio.model.network" in out, out[-3000:]
+
+
+def test_no_public_name_of_a_package_is_also_one_of_its_modules():
+    """Importing a submodule sets it as an attribute of its package, so a function
+    exported under its module's name (``symbolic.polish`` once was both) would turn
+    into the module as soon as anything imported that module."""
+    import importlib
+    clashes = []
+    for init in sorted((ROOT / "kanstudio").rglob("__init__.py")):
+        package = ".".join(init.parent.relative_to(ROOT).parts)
+        names = getattr(importlib.import_module(package), "__all__", [])
+        modules = {p.stem for p in init.parent.glob("*.py")} | {p.name for p in init.parent.iterdir()
+                                                                if (p / "__init__.py").exists()}
+        clashes += [f"{package}.{n}" for n in names if n in modules]
+    assert not clashes, clashes
 
 
 def test_each_engine_package_has_one_public_entry_that_loads_lazily():

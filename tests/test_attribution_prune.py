@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from kanstudio.science import attribution
+from kanstudio.science.attribution import attribution_scores
 from kanstudio.science import prune
 from kanstudio.model.network import KAN
 from kanstudio.training.loop import fit
@@ -28,7 +29,7 @@ def trained_unused_input():
 def test_scores_shapes_and_output_normalisation():
     model = KAN([2, [3, 2], 2], seed=1)
     x = _data(64)
-    edges, nodes = attribution.attribution(model, x)
+    edges, nodes = attribution_scores(model, x)
     assert [e.shape for e in edges] == [(2, 7), (5, 2)]
     assert [n.shape for n in nodes] == [(2,), (5,), (2,)]
     np.testing.assert_allclose(nodes[-1], [0.5, 0.5])

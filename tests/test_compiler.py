@@ -5,7 +5,7 @@ import sympy as sp
 import torch
 
 from kanstudio.symbolic.compiler import compile_for_dataset, compile_formula, expand_depth, expand_width
-from kanstudio.symbolic.evaluate import evaluate_numpy
+from kanstudio.symbolic.interpreter import evaluate_numpy
 from kanstudio.model.network import KAN
 
 x, y, z, w, u, v = sp.symbols("x y z w u v")

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import sympy
 
-from kanstudio.discovery.split import _split_error, _tolerance
+from kanstudio.discovery.split import _split_error, split_tolerance
 from kanstudio.discovery.views import View, reciprocal_ok
 
 
@@ -20,7 +20,7 @@ def test_multiplicative_and_additive_splits_are_told_apart():
     X = rng.uniform(1, 5, size=(400, 5))             # kappa, T1, T2, A, d
     heat = lambda Z: Z[:, 0] * (Z[:, 2] - Z[:, 1]) * Z[:, 3] / Z[:, 4]  # noqa: E731
     ctx = _ctx(heat, X)
-    tol = _tolerance(ctx)
+    tol = split_tolerance(ctx)
     mul = [_split_error(ctx, X, np.random.default_rng(1), i, "mul") for i in range(5)]
     assert [e <= tol for e in mul] == [True, False, False, True, True], mul
     lorentz = lambda Z: Z[:, 0] + Z[:, 1] * np.sin(Z[:, 2])  # noqa: E731 - Ef + v*sin(theta)

@@ -14,10 +14,10 @@ import sympy
 from kanstudio.discovery import DiscoverConfig, discover_arrays
 from kanstudio.discovery.search.engines import OperonEngine, engine_symbols
 from kanstudio.discovery.judgement.pareto import FormulaCandidate
-from kanstudio.discovery.split import _split_error, _tolerance
+from kanstudio.discovery.split import _split_error, split_tolerance
 from kanstudio.discovery.judgement.status import (APPROXIMATE, EXACT, NO_LAW, STRUCTURE_MAX, choose, judge,
                                        noise_structure, residual_structure)
-from kanstudio.symbolic.evaluate import evaluate_numpy
+from kanstudio.symbolic.interpreter import evaluate_numpy
 
 RNG = np.random.default_rng(7)
 
@@ -57,6 +57,13 @@ def test_the_choice_takes_the_big_drop_in_error_not_the_smallest_error():
     # bought its drop with two nodes, the extension a sliver with four
     front = [_cand("x", 1, 1.0), _cand("x**2", 3, 0.0101), _cand("x**2 + 0.01*sin(9*x)", 9, 0.0100)]
     assert choose(front, floor=1e-12).formula == sympy.sympify("x**2")
+    # PySR's window is on the loss, the mean squared error: 1.5x in MSE is 1.22x in
+    # RMSE.  A formula 1.4x the best RMSE (2x its MSE) is out of it, however good its
+    # score (stormer's table: the simpler formula without the offset in Wt was chosen)
+    front = [_cand("w", 1, 58.6), _cand("v/w", 3, 7.2), _cand("v/(w - 2)", 5, 5.16)]
+    assert choose(front, floor=1e-12).formula == sympy.sympify("v/(w - 2)")
+    front = [_cand("w", 1, 58.6), _cand("v/w", 3, 6.0), _cand("v/(w - 2)", 5, 5.16)]
+    assert choose(front, floor=1e-12).formula == sympy.sympify("v/w")
 
 
 def test_status_exact_noisy_approximate_and_no_law():
@@ -93,7 +100,7 @@ def test_a_near_miss_of_separability_is_rejected():
     for fn, separable in ((exact, True), (near, False)):
         ctx = SimpleNamespace(predict=fn, best_net_rmse=1e-4, y_train=fn(X))
         e = _split_error(ctx, X, np.random.default_rng(0), 0, "mul")
-        assert (e <= _tolerance(ctx)) is separable, e
+        assert (e <= split_tolerance(ctx)) is separable, e
 
 
 def test_the_operon_adapter_finds_a_law_within_its_budget():
@@ -296,7 +303,7 @@ def test_the_symbolic_search_races_transforms_of_the_target():
     """sqrt(a^2 + b^2 + 1) is a short polynomial in y^2: the race finds it in a
     transform of y and reads it back as y.  A race too short to tell the
     targets apart, or one switched off, does not run."""
-    from kanstudio.discovery.search.symbolic_search import symbolic_search
+    from kanstudio.discovery.search.stage import symbolic_search
     rng = np.random.default_rng(2)
     X = rng.uniform(1, 5, size=(400, 2))
     y = np.sqrt(X[:, 0] ** 2 + X[:, 1] ** 2 + 1)
@@ -317,7 +324,7 @@ def test_a_paused_search_goes_on_where_it_stopped():
     """The whole problem's search pauses while the sub-problems run and then
     resumes: the same engine run (no new start, its slices counted on), only
     formulas new on its front refitted; a search never started is not resumed."""
-    from kanstudio.discovery.search.symbolic_search import symbolic_search
+    from kanstudio.discovery.search.stage import symbolic_search
     rng = np.random.default_rng(3)
     X = rng.uniform(1, 3, size=(400, 3))
     y = X[:, 0] * np.exp(-X[:, 1] / X[:, 2]) + np.sin(X[:, 2])
@@ -368,7 +375,7 @@ def test_the_knee_of_the_engines_front_is_refitted_even_below_an_overfitted_best
     # a small table: the engine's front holds three copies of a line (other constants),
     # the law (short, far better than anything shorter) and long formulas that fit the
     # rows 25x better than the law; the law is refitted, one copy of the line is enough
-    from kanstudio.discovery.search.symbolic_search import structure_key, worth_polishing
+    from kanstudio.discovery.search.stage import structure_key, worth_polishing
     v, w = sympy.symbols("v w")
     exprs = [137.5 - 0.941 * w, 137.4 - 0.942 * w, 137.6 - 0.940 * w, 31.78 * v / w + 1.43,
              v * sympy.sin(2.5 * v) + 33 * v / w] + [sum(sympy.cos(k * v) for k in range(1, j)) * v / w

@@ -1,4 +1,4 @@
-"""Network -> formula, constants, exports (symbolic/formula.py, symbolic/polish.py)."""
+"""Network -> formula, constants, exports (symbolic/formula.py, symbolic/constants.py)."""
 import math
 
 import numpy as np
@@ -9,7 +9,7 @@ import torch
 from kanstudio.data import DataError, Dataset
 from kanstudio.symbolic import formula as F
 from kanstudio.model.network import KAN
-from kanstudio.symbolic.polish import polish, snap_verified
+from kanstudio.symbolic.constants import polish, snap_verified
 
 
 def _symbolic_hello_world():

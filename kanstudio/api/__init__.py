@@ -8,9 +8,9 @@ of discoveries on Ray (``run_batch``).
 """
 from .batch import BatchJob, jobs_from_spec, run_batch
 from .discovery import Discovery, discover
-from .exports import FORMATS, to_latex, to_numpy, to_python, to_torch
+from .exports import FORMATS, export_text, to_latex, to_numpy, to_python, to_torch
 from .projects import Project, open_project, save_project
 from .regressor import KANRegressor
 
-__all__ = ["BatchJob", "jobs_from_spec", "run_batch", "Discovery", "FORMATS", "KANRegressor", "Project", "discover", "open_project", "save_project",
+__all__ = ["BatchJob", "export_text", "jobs_from_spec", "run_batch", "Discovery", "FORMATS", "KANRegressor", "Project", "discover", "open_project", "save_project",
            "to_latex", "to_numpy", "to_python", "to_torch"]

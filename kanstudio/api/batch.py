@@ -111,7 +111,7 @@ def run_job(job: dict, data: bytes, threads: int = 1) -> dict:
     """One discovery, in a worker: the results table's row (errors in the table's
     data are a row with status 'error', not a failed task)."""
     from ..data import DataError, build_dataset, read_table_bytes
-    from ..data.units import check_units
+    from ..data import check_units
     from ..discovery import DiscoverConfig, discover
     import torch
     torch.set_num_threads(max(1, int(threads)))

@@ -121,7 +121,7 @@ class Discovery:
         """Every non-dominated candidate, simplest first: a DataFrame of formula,
         size, error, status and whether it is the headline."""
         import pandas as pd
-        from ..discovery.config import EXACT_REL
+        from ..discovery import EXACT_REL
         res = self.result
         exact_at = EXACT_REL * res.y_std
         rows = []
@@ -174,7 +174,7 @@ class Discovery:
         if self._network is None:
             expr = self.formula
             if expr is not None:
-                from ..symbolic.compiler import compile_for_dataset
+                from ..symbolic import compile_for_dataset
                 self._network = compile_for_dataset(expr, self.dataset)
             else:
                 self._network = self.result.model
@@ -184,7 +184,7 @@ class Discovery:
         """A project (the app's document) holding the data, the formula's network as
         one History entry, and the Pareto candidates."""
         from ..project import Project
-        from ..project.commands_science import CompileFormula
+        from ..project import CompileFormula
         p = Project(dataset=self.dataset)
         p.set_pareto(self.result.pareto)
         expr = self.formula
@@ -210,7 +210,7 @@ class Discovery:
         shown = self.closest
         if shown is None:
             return None
-        from ..symbolic.formula import latex_symbol
+        from ..symbolic import latex_symbol
         return f"$\\displaystyle {latex_symbol(self.target)} = {exports.to_latex(shown)}$"
 
     def _repr_html_(self):

@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import sympy
 
-from ..symbolic.formula import evaluate, symbol_names, to_latex, to_python_source
+from ..symbolic import evaluate, symbol_names, to_latex, to_python_source
 
 __all__ = ["FORMATS", "columns_of", "to_latex", "to_numpy", "to_python", "to_torch", "export_text"]
 

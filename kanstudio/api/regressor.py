@@ -156,7 +156,7 @@ class KANRegressor(*_bases()):
     @property
     def numeric_edges_(self) -> list:
         """(layer, in, out) of the live edges that are still splines."""
-        from ..symbolic.edges import numeric_edges
+        from ..symbolic import numeric_edges
         return numeric_edges(self.network_)
 
     @property
@@ -192,20 +192,20 @@ class KANRegressor(*_bases()):
     def save(self, path) -> Path:
         """``.kan``: the network and the data's scaling (safetensors, no pickle);
         ``.kanproj``: the whole project, data and History included, for the app."""
-        from ..model import io
+        from ..model import Scaling, save
         from ..project import save_project
         self._fitted()
         path = Path(path)
         if path.suffix == ".kanproj":
             return save_project(self.project_, path, embed_data=True)
-        io.save(self.project_.model, path, scaling=io.Scaling.of(self.project_.dataset))
+        save(self.project_.model, path, scaling=Scaling.of(self.project_.dataset))
         return path
 
     @classmethod
     def load(cls, path) -> "KANRegressor":
         """A fitted regressor from a ``.kan`` (saved by ``save`` or ``kanstudio-cli fit
         --save``) or a ``.kanproj`` made here or in the app."""
-        from ..model import io
+        from ..model import read
         from ..project import Project, load_project
         path = Path(path)
         if path.suffix == ".kanproj":
@@ -213,7 +213,7 @@ class KANRegressor(*_bases()):
             if project.model is None:
                 raise ValueError(f"{path.name} holds no model")
         else:
-            model, scaling = io.read(path)
+            model, scaling = read(path)
             if scaling is None:
                 raise ValueError(f"{path.name} holds no data scaling (saved by an older kanstudio): open it "
                                  f"with the data it was fitted on in the app")

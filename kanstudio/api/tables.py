@@ -7,8 +7,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from ..data import DataError, build_dataset, table_from_frame
-from ..data.units import check_units
+from ..data import build_dataset, check_units, DataError, table_from_frame
 
 __all__ = ["dataset_from"]
 

@@ -26,7 +26,7 @@ def add_batch_parser(subparsers) -> None:
 
 
 def run_discover_batch(args) -> int:
-    from ..api.batch import jobs_from_spec, run_batch
+    from ..api import jobs_from_spec, run_batch
     from .common import CliError
 
     if not args.budget_seconds > 0:

@@ -76,14 +76,14 @@ def prepare_kernels(dtype: str = "float64"):
     """Load the compiled training kernels, saying why we wait when that
     takes a while: the first run after an install compiles them."""
     import threading
-    from ..training import fused
+    from ..training import warm_up
     note = threading.Timer(KERNEL_NOTE_AFTER_S, print,
                            ("compiling the training kernels (once per install; up to a minute)...",),
                            {"file": sys.stderr, "flush": True})
     note.daemon = True
     note.start()
     try:
-        fused.warm_up((dtype,))
+        warm_up((dtype,))
     finally:
         note.cancel()
 

@@ -55,8 +55,8 @@ def parse_library(text):
     (safely) as expressions in x and registered as user functions."""
     if text is None:
         return None
-    from ..data.expressions import parse_expression
-    from ..model.functions import UnknownFunctionError, get_function, register_function
+    from ..data import parse_expression
+    from ..model import UnknownFunctionError, get_function, register_function
 
     names = []
     for entry in (e.strip() for e in text.split(",")):
@@ -88,21 +88,21 @@ def run_discover(args) -> int:
 def _run(args) -> int:
     from ..data import load_csv
     from ..discovery import DiscoverConfig, discover
-    from ..discovery.units import unit_text
-    from ..model.width import check_width
+    from ..discovery import unit_text
+    from ..model import check_width
 
     if args.digits < 1 or args.digits > 15:
         raise ValueError("--digits must be between 1 and 15")
     if not args.budget_seconds > 0:
         raise ValueError("--budget-seconds must be positive")
     if args.device != "cpu":
-        from ..model.device import check_device
+        from ..model import check_device
         check_device(args.device)
     inputs = [c.strip() for c in args.inputs.split(",") if c.strip()] if args.inputs else None
     ds = load_csv(args.data, target=args.target, inputs=inputs, test_fraction=args.test_fraction,
                   seed=args.seed)
     if args.units:
-        from ..data.units import parse_units_option
+        from ..data import parse_units_option
         ds.units.update(parse_units_option(args.units, list(ds.input_names) + list(ds.target_names)))
     width = None
     if args.width:

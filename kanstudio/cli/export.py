@@ -35,7 +35,7 @@ def add_export_parser(subparsers) -> None:
 
 def _open(path: Path, digits):
     """(formula source: a callable giving the FormulaResult, pareto rows or None, notes)."""
-    from ..symbolic.formula import model_formula
+    from ..symbolic import model_formula
     notes = []
     if path.suffix.lower() == ".kanproj":
         from ..project import load_project
@@ -44,8 +44,8 @@ def _open(path: Path, digits):
         if project.model is None:
             return None, project.pareto, notes
         return (lambda: project.formula(digits)), project.pareto, notes
-    from ..model import io
-    model, scaling = io.read(path)
+    from ..model import read
+    model, scaling = read(path)
     if scaling is None:
         notes.append(f"{path.name} has no data scaling (an older file): the formula is in the network's "
                      f"normalised variables")
@@ -68,8 +68,8 @@ def _pareto_csv(rows) -> str:
 
 
 def run_export(args) -> int:
-    from ..api.exports import export_text
-    from ..symbolic.formula import FormulaIncomplete
+    from ..api import export_text
+    from ..symbolic import FormulaIncomplete
 
     path = Path(args.source)
     if not path.is_file():

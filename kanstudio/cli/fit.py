@@ -14,7 +14,7 @@ __all__ = ["add_fit_parser", "run_fit"]
 
 
 def _width_arg(text: str):
-    from ..model.width import parse_width
+    from ..model import parse_width
     try:
         return parse_width(text)
     except ValueError as exc:
@@ -42,9 +42,9 @@ def add_fit_parser(sub):
 
 def run_fit(args) -> int:
     from ..data import SMALL_TABLE_ROWS
-    from ..model.network import KAN
-    from ..training.loop import FitConfig, fit
-    from ..model import io
+    from ..model import KAN
+    from ..training import FitConfig, fit
+    from ..model import Scaling, save
 
     ds = load_dataset(args)
     device = _check_device(args.device)
@@ -106,7 +106,7 @@ def run_fit(args) -> int:
     elif result.reason != "completed":
         print(f"note: training ended early: {result.reason}")
     if args.save:
-        io.save(model, args.save, scaling=io.Scaling.of(ds))
+        save(model, args.save, scaling=Scaling.of(ds))
         print(f"model saved to {args.save}")
     if args.json:
         write_json(args.json, summary)
@@ -129,7 +129,7 @@ def _mean_rmse(ds) -> float:
 
 
 def _check_device(device: str) -> str:
-    from ..model.device import check_device
+    from ..model import check_device
     try:
         return check_device(device)
     except ValueError as exc:
@@ -137,7 +137,7 @@ def _check_device(device: str) -> str:
 
 
 def _check_width(width, n_in: int, n_out: int):
-    from ..model.width import check_width
+    from ..model import check_width
     try:
         check_width(width, n_in, n_out)
     except ValueError as exc:

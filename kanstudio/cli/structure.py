@@ -42,8 +42,8 @@ def run_compile(args) -> int:
     import numpy as np
     import torch
     from ..data import load_csv
-    from ..data.expressions import parse_expression
-    from ..symbolic.compiler import compile_for_dataset, compile_formula
+    from ..data import parse_expression
+    from ..symbolic import compile_for_dataset, compile_formula
 
     ds = load_csv(args.data, target=args.target)
     if len(ds.target_names) != 1:
@@ -68,8 +68,8 @@ def run_compile(args) -> int:
                "edges": model.edge_count(), "rmse": rmse, "relative_rmse": rel,
                "nonfinite_rows": int((~finite).sum())}
     if args.save:
-        from ..model import io
-        io.save(compile_for_dataset(expr, ds), args.save, scaling=io.Scaling.of(ds))
+        from ..model import Scaling, save
+        save(compile_for_dataset(expr, ds), args.save, scaling=Scaling.of(ds))
         print(f"model saved to {args.save}")
     if args.json:
         write_json(args.json, summary)
@@ -79,9 +79,9 @@ def run_compile(args) -> int:
 def run_structure(args) -> int:
     import torch
     from .common import load_dataset
-    from ..model.network import KAN
-    from ..training.loop import fit
-    from ..science import structure as st
+    from ..model import KAN
+    from ..training import fit
+    from ..science import structure_report
 
     ds = load_dataset(args)
     if len(ds.target_names) != 1:
@@ -100,7 +100,7 @@ def run_structure(args) -> int:
     x_te, y_te = ds.tensors("test")
     result = fit(model, x_tr, y_tr, x_te, y_te, steps=args.steps, seed=args.seed)
     rel = result.final.test_rmse  # normalised units: a fraction of the target's spread
-    rep = st.structure_report(model, ds, args.threshold)
+    rep = structure_report(model, ds, args.threshold)
     print(f"quick fit {width_text(model.width)}: test RMSE {rel:.3g} of the spread of {rep.target} "
           f"({result.final.step} steps)")
     if not rel < 0.05:

@@ -3,7 +3,10 @@
 Qt-free.  ``discover(dataset)`` / ``discover_arrays(...)`` run the search within a
 time budget and return a ``DiscoverResult``; ``DiscoverConfig`` owns its settings.
 """
-from .config import DiscoverConfig
+from .child_process import discover_in_child
+from .config import EXACT_REL, DiscoverConfig
 from .pipeline import DiscoverResult, discover, discover_arrays
+from .units import unit_text
 
-__all__ = ["DiscoverConfig", "DiscoverResult", "discover", "discover_arrays"]
+__all__ = ["DiscoverConfig", "DiscoverResult", "EXACT_REL", "discover", "discover_arrays", "discover_in_child",
+           "unit_text"]

@@ -26,12 +26,11 @@ import numpy as np
 import sympy
 import torch
 
-from ..science import attribution
-from ..science import prune
-from ..symbolic.evaluate import evaluate_numpy
-from ..model.network import KAN
+from ..science import attribution_scores, prune_nodes
+from ..symbolic import evaluate_numpy
+from ..model import KAN
 from .derivation import Step
-from .judgement.pareto import pareto_front
+from .judgement import pareto_front
 from .views import View
 
 __all__ = ["compose", "bottleneck_values"]
@@ -73,9 +72,9 @@ def _bottleneck(ctx, view: View, seed: int):
     wide.set_names(ctx.names)
     xs = ctx.train(wide, view, lamb=ctx.cfg.lamb, seed=seed)
     wide_err = ctx.note_network(wide, view)
-    _, nodes = attribution.attribution(wide, xs)
+    _, nodes = attribution_scores(wide, xs)
     top = int(np.argmax(nodes[1]))
-    model = prune.prune_nodes(wide, [list(range(n)), [top], [0]], xs)
+    model = prune_nodes(wide, [list(range(n)), [top], [0]], xs)
     ctx.train(model, view, seed=seed)
     return model, wide_err
 

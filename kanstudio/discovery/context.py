@@ -10,16 +10,13 @@ import numpy as np
 import sympy
 import torch
 
-from ..symbolic.evaluate import evaluate_numpy
-from ..symbolic.formula import FormulaIncomplete, complexity, finish, network_expressions
-from ..model.network import KAN
-from ..symbolic.polish import parametrize, polish, refit_constants, snap_verified
-from ..model.functions import library_names
-from ..training.loop import FitConfig, fit
-from .judgement.checks import probe_points, readable
+from ..symbolic import (complexity, evaluate_numpy, finish, FormulaIncomplete, network_expressions, parametrize,
+                        polish, refit_constants, snap_verified)
+from ..model import KAN, library_names
+from ..training import FitConfig, fit
+from .judgement import (floor_agrees, FormulaCandidate, HEADLINE_SIZE, noise_structure, probe_points, readable,
+                        unstructured)
 from .config import EXACT_REL
-from .judgement.status import HEADLINE_SIZE, floor_agrees, noise_structure, unstructured
-from .judgement.pareto import FormulaCandidate
 from .views import View
 
 __all__ = ["Context", "ORACLE_REL"]
@@ -27,6 +24,8 @@ __all__ = ["Context", "ORACLE_REL"]
 MAX_DIGITS = 16       # significant digits a printed constant may need (float64 round-off)
 DEFERRED_SNAPS = 2    # candidates waiting for the noise floor that are snapped once it is known
 ORACLE_REL = 1e-2     # a formula stands in for f (symmetry and separability tests) within this of std(y)
+ROUNDOFF = 1e-6       # a printed constant this close to an integer (relative) may be that integer
+NEAR_EXACT = 1e-6     # a fit this close (relative to std(y)) is snapped however large it prints
 
 
 class Context:
@@ -211,8 +210,11 @@ class Context:
         if not self.cfg.snap:
             return
         floor = self.flex_rmse if self.general_done else 0.0
-        if complexity(fitted) > HEADLINE_SIZE:
-            return          # snapping costs seconds, and a sprawling formula is never the law anyway
+        if complexity(fitted) > HEADLINE_SIZE and pol.rmse > NEAR_EXACT * self.y_std:
+            # snapping costs seconds, and a sprawling formula is never the law anyway;
+            # unless it fits to round-off: then the sprawl is redundancy that snapping
+            # folds away (0.96*x/(0.96 - 0.96*x**2), cos(0.036*x) - 0.9993*x**2)
+            return
         if pol.rmse <= max(1e-3 * self.y_std, 1.2 * floor):
             self._snap(pol, stage, model, view, steps)
         elif not self.general_done and pol.rmse <= 1.2 * net_rmse:
@@ -235,12 +237,27 @@ class Context:
         and snap it to 1323/11: the printed formula is what the status vouches for."""
         rows = self.X_train[self.pol_rows]
         limit = max(1.1 * self.rmse(expr, rows, self.pol_y), EXACT_REL * self.y_std)
+        expr = self._roundoff_tidied(expr, rows, limit)
         out = expr
         for digits in range(self.cfg.digits, MAX_DIGITS + 1, 2):
             out = finish(expr, digits, self.pol_data)
             if self.rmse(out, rows, self.pol_y) <= limit:
                 break
         return out
+
+    def _roundoff_tidied(self, expr, rows, limit):
+        """Constants a round-off away from an integer (0.9999999996, 2.9e-10) taken as
+        that integer, one at a time, while the formula stays within ``limit`` on the
+        rows: an exact fit's last digits are the optimiser's noise, not the law's."""
+        floats = sorted(expr.atoms(sympy.Float), key=lambda f: abs(float(f) - round(float(f))))
+        for f in floats:
+            v = float(f)
+            if abs(v - round(v)) > ROUNDOFF * max(1.0, abs(v)):
+                break
+            trial = expr.xreplace({f: sympy.Integer(round(v))})
+            if self.rmse(trial, rows, self.pol_y) <= limit:
+                expr = trial
+        return expr
 
     def flush_deferred(self):
         """Snap the waiting candidates that reach the noise floor (best first)."""

@@ -14,7 +14,7 @@ import numpy as np
 import sympy
 
 from .derivation import Step
-from .judgement.pareto import pareto_front
+from .judgement import pareto_front
 
 __all__ = ["dimensionless_groups"]
 

@@ -12,19 +12,18 @@ import math
 import numpy as np
 import sympy
 
-from ..science import attribution
-from ..science import prune
-from ..symbolic import edges as symbolic
-from ..symbolic.evaluate import evaluate_numpy
-from ..model.network import KAN
+from ..science import attribution_scores, auto_prune, prune_edges_below, prune_nodes
+from ..symbolic import auto_symbolic, edge_values, evaluate_numpy
+from ..model import KAN
 from .context import Context
 from .derivation import Step
 from .compose import compose
 from .dimensional import dimensionless_groups
+from .low_rank import low_rank_split
 from .peel import peel
 from .symmetry import reduce_by_symmetry
 from .split import choose_factors, factor_options, factorised, separable_split
-from .search.symbolic_search import symbolic_search
+from .search import symbolic_search
 from .views import LOG_SHARE, View, reciprocal_ok, sign_definite
 
 __all__ = ["run_all"]
@@ -57,7 +56,7 @@ def shallow(ctx: Context, view: View, label: str, factors: bool = False, seed: i
         # [n, 1] networks converge quickly: two thirds of the usual steps
         xs = ctx.train(model, view, steps=max(10, 2 * ctx.cfg.steps // 3), seed=ctx.cfg.seed + seed)
         net = ctx.note_network(model, view)
-        prune.prune_edges_below(model, xs, ctx.cfg.edge_th)
+        prune_edges_below(model, xs, ctx.cfg.edge_th)
     names = tuple(ctx.names)
     fitted = Step("additive model", f"fitted {view.coordinates()} as a sum of one-variable functions "
                                     f"(a [{ctx.n_in}, 1] KAN; test RMSE {net:.3g} in y)", names, error=net)
@@ -72,7 +71,7 @@ def shallow(ctx: Context, view: View, label: str, factors: bool = False, seed: i
         return net
     with ctx.clock.stage(f"{label}: auto-symbolic"):
         sym = model.copy()
-        symbolic.auto_symbolic(sym, xs, lib=ctx.lib, weight_simple=ctx.cfg.weight_simple)
+        auto_symbolic(sym, xs, lib=ctx.lib, weight_simple=ctx.cfg.weight_simple)
     ctx.add_structure(ctx.model_formula(sym, view), label, sym, view, net,
                       steps=(fitted, Step("auto-symbolic", "fixed each edge to its best library function",
                                           names)))
@@ -82,7 +81,7 @@ def shallow(ctx: Context, view: View, label: str, factors: bool = False, seed: i
 def _factor_formula(ctx: Context, model: KAN, view: View, xs):
     """log|y| = sum_i phi_i(x_i)  ->  y = K * prod_i g_i(x_i), g_i = exp(phi_i) read
     as a function of the original variable (library, power or symbolic engine)."""
-    per = symbolic.edge_values(model, xs)[0][1]          # [B, n, 1]
+    per = edge_values(model, xs)[0][1]          # [B, n, 1]
     phi = per[:, :, 0].cpu().numpy() * view.y_scale
     X = ctx.X_train[ctx.rows_for(view)]
     options = []
@@ -172,11 +171,11 @@ def general(ctx: Context, view: View, label: str, attempt: int = 0, after_first=
         with ctx.clock.stage(f"{tag}: refit {sub.width}"):
             ctx.train(sub, view, seed=seed)
             net = ctx.note_network(sub, view)
-            prune.prune_edges_below(sub, xs, ctx.cfg.edge_th)
+            prune_edges_below(sub, xs, ctx.cfg.edge_th)
         if ctx.clock.left() <= 1.0:
             return
         with ctx.clock.stage(f"{tag}: auto-symbolic"):
-            symbolic.auto_symbolic(sub, xs, lib=ctx.lib, weight_simple=ctx.cfg.weight_simple)
+            auto_symbolic(sub, xs, lib=ctx.lib, weight_simple=ctx.cfg.weight_simple)
         steps = (Step("KAN", f"fitted {view.coordinates()} with a {width} KAN (lambda {ctx.cfg.lamb:g}), "
                              f"pruned ({name}) to {sub.width}; test RMSE {net:.3g} in y", tuple(ctx.names),
                       error=net),
@@ -189,9 +188,9 @@ def general(ctx: Context, view: View, label: str, attempt: int = 0, after_first=
 def _pruned_variants(ctx: Context, model: KAN, xs):
     """auto_prune by attribution, plus the networks cut to the 1 and 2 strongest hidden nodes."""
     out, seen = [], set()
-    _, nodes = attribution.attribution(model, xs)
+    _, nodes = attribution_scores(model, xs)
     if model.depth != 2:
-        return [("pruned", prune.auto_prune(model, xs, ctx.cfg.node_th, ctx.cfg.edge_th))]
+        return [("pruned", auto_prune(model, xs, ctx.cfg.node_th, ctx.cfg.edge_th))]
     hidden = nodes[1]
     order = [int(i) for i in np.argsort(-hidden)]
     auto = sorted(int(i) for i in np.nonzero(hidden > ctx.cfg.node_th)[0]) or order[:1]
@@ -202,7 +201,7 @@ def _pruned_variants(ctx: Context, model: KAN, xs):
             continue
         seen.add(key)
         levels = [list(range(model.n_nodes(0))), list(key), list(range(model.n_nodes(2)))]
-        out.append((name, prune.prune_nodes(model, levels, xs)))
+        out.append((name, prune_nodes(model, levels, xs)))
     return out
 
 
@@ -235,6 +234,8 @@ def run_all(ctx: Context):
             oracle(ctx, views)
         if not stop():
             separable_split(ctx)
+        if not stop():
+            low_rank_split(ctx)
         if not stop():
             reduce_by_symmetry(ctx)
 

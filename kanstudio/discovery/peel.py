@@ -17,11 +17,10 @@ import time
 import numpy as np
 import sympy
 
-from ..symbolic.evaluate import evaluate_numpy
-from ..symbolic.formula import complexity
+from ..symbolic import complexity, evaluate_numpy
 from .derivation import Step
-from .judgement.pareto import pareto_front
-from .search.symbolic_search import search_piece
+from .judgement import pareto_front
+from .search import search_piece
 
 __all__ = ["pieces", "peel"]
 

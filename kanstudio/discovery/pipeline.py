@@ -46,12 +46,11 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import sympy
 
-from .judgement.checks import aliased
+from .judgement import aliased, EXACT, judge, NO_LAW, noise_structure
 from .clock import Cancelled, Clock, StageTime
 from .config import EXACT_REL, DiscoverConfig
 from .derivation import as_json
-from .judgement.status import EXACT, NO_LAW, judge, noise_structure
-from .judgement.pareto import FormulaCandidate, pareto_front, pick as pick_candidate
+from .judgement import FormulaCandidate, pareto_front, pick as pick_candidate
 from .rescale import rescaling, unscale_result
 
 __all__ = ["DiscoverConfig", "DiscoverResult", "StageTime", "discover", "discover_arrays"]
@@ -151,7 +150,7 @@ def discover_arrays(X_train, y_train, X_test, y_test, input_names: Sequence[str]
     maps column names (inputs and target) to pint unit strings, where known."""
     from . import hypotheses as V
     from .context import Context
-    from ..symbolic.formula import input_symbols, renamed_columns
+    from ..symbolic import input_symbols, renamed_columns
 
     cfg = config or DiscoverConfig()
     X_train = np.asarray(X_train, dtype=np.float64).reshape(len(X_train), -1)
@@ -167,10 +166,10 @@ def discover_arrays(X_train, y_train, X_test, y_test, input_names: Sequence[str]
     if cfg.device == "cpu":
         # the compiled kernels' first build (once per install) is not search
         # time: inside the budget it would make a first run find less than later ones
-        from ..training import fused
+        from ..training import warm_up
         if progress is not None:
             progress("preparing the training kernels", 0.0)
-        fused.warm_up(("float64",))
+        warm_up(("float64",))
     # columns in extreme units are searched in units near 1 (rescale.py)
     scaling = rescaling(np.vstack([X_train, X_test]), np.concatenate([y_train, y_test]))
     if scaling.active:
@@ -228,7 +227,7 @@ def _engine(cfg):
     once and searches with the KAN library alone."""
     if cfg.engine == "none":
         return None, None
-    from .search.engines import OperonEngine
+    from .search import OperonEngine
     if cfg.engine != "operon":
         raise ValueError(f"unknown symbolic-search engine {cfg.engine!r} (known: operon, none)")
     engine = OperonEngine(threads=cfg.threads)
@@ -274,7 +273,7 @@ def _judge(ctx, front, small, y_std, kfold: bool = True):
 
 
 def _result(ctx, cfg, clock, small, cancelled, names, target) -> DiscoverResult:
-    from ..symbolic.formula import complexity as cx
+    from ..symbolic import complexity as cx
     y_std = float(np.std(ctx.y_train)) or 1.0
     front = pareto_front(ctx.candidates)
     n_rows = len(_rows(ctx)[1])
@@ -340,7 +339,7 @@ def _notes(ctx) -> list:
 
 def _compiled(expr, names):
     """(KAN computing expr on the raw columns, its View-style description) or (None, None)."""
-    from ..symbolic.compiler import compile_formula
+    from ..symbolic import compile_formula
     try:
         model = compile_formula(expr, names)
     except (ValueError, TypeError, NotImplementedError):

@@ -72,7 +72,7 @@ def unscale_result(res, r: Rescaling, symbols, names: Sequence[str], digits: int
     networks behind the formulas worked in the rescaled units: each headline is
     recompiled into a network on the original columns instead."""
     from mpmath.libmp import prec_to_dps
-    from ..symbolic.formula import complexity, finish
+    from ..symbolic import complexity, finish
     sy = r.y
 
     def cand(c):

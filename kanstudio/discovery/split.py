@@ -24,16 +24,13 @@ import sympy
 import torch
 
 from .views import reciprocal_ok, sign_definite
-from ..symbolic.evaluate import evaluate_numpy
+from ..symbolic import complexity, evaluate_numpy, fit_functions, polish
 from .derivation import Step
-from .judgement.pareto import pareto_front
-from ..symbolic.polish import polish
-from ..symbolic.fitting import fit_functions
-from ..symbolic.formula import complexity
-from ..model.functions import to_sympy
-from .search.symbolic_search import one_variable, reading_error as _reading_error
+from .judgement import pareto_front
+from ..model import to_sympy
+from .search import one_variable, reading_error as _reading_error
 
-__all__ = ["factorised", "separable_split", "factor_options", "choose_factors"]
+__all__ = ["factorised", "separable_split", "factor_options", "choose_factors", "split_tolerance"]
 
 PAIRS = 256          # row pairs of the separability test
 MAX_SUB_CANDIDATES = 3
@@ -94,7 +91,7 @@ def _log_error(ctx):
     return float(np.sqrt(np.mean(d * d))) if np.isfinite(d).all() else None
 
 
-def _tolerance(ctx, kind: str = "add") -> float:
+def split_tolerance(ctx, kind: str = "add") -> float:
     """How well a split must hold: some times the stand-in's error, relative (the
     test combines four predictions; where y is small their relative errors are
     larger) or, for the multiplicative test on a target of one sign, in log|y|.
@@ -107,12 +104,13 @@ def _tolerance(ctx, kind: str = "add") -> float:
 
 
 def factor_options(ctx, x: np.ndarray, g: np.ndarray, symbol, top_k: int = ALTERNATIVES,
-                   seconds: float = 2.0) -> list:
+                   seconds: float = 2.0, tolerance: float = READING_TOLERANCE) -> list:
     """Fits of one factor (term) g(x) read off a network, best first: the library's,
     a pure power C*x^p where it makes sense (physical laws are mostly monomials; a
     reading a percent off easily prefers 1/(x + b)^2 to 1/x), and the symbolic
-    engine's (shapes no library holds, such as 1/sin(x/2)^4).  Those within twice
-    the best error come first, simplest first."""
+    engine's (shapes no library holds, such as 1/sin(x/2)^4; asked when no library
+    fit is within ``tolerance`` of the reading, relative).  Those within twice the
+    best error come first, simplest first."""
     res = fit_functions(torch.as_tensor(x[None]), torch.as_tensor(g[None]), ctx.lib)
     out = [to_sympy(c.name, c.params, symbol) for c in res.candidates(0, ctx.cfg.weight_simple, top_k)]
     if (x > 0).all() and (np.abs(g) > 0).all() and abs(sign_definite(g)) == 1:
@@ -123,7 +121,7 @@ def factor_options(ctx, x: np.ndarray, g: np.ndarray, symbol, top_k: int = ALTER
             out.insert(min(1, len(out)), power)
     errs = [_reading_error(e, {symbol: x}, g) for e in out]
     size = float(np.sqrt(np.mean(g * g)))
-    if not min(errs, default=math.inf) <= READING_TOLERANCE * size:
+    if not min(errs, default=math.inf) <= tolerance * size:
         # the library does not explain the reading: that is what the engine is for
         found = [e for e in one_variable(ctx, x, g, symbol, seconds) if e not in out]
         out += found
@@ -259,7 +257,7 @@ def separable_split(ctx):
     kinds = ("mul", "add", "inv") if reciprocal_ok(ctx.y_train) else ("mul", "add")
     for kind in kinds:
         with ctx.clock.stage(f"split ({kind}): test separability"):
-            tol = _tolerance(ctx, kind)
+            tol = split_tolerance(ctx, kind)
             errs = [_split_error(ctx, X, rng, i, kind) for i in range(ctx.n_in)]
             sep = [i for i, e in enumerate(errs) if e <= tol]
             # confirmed on rows the network was not fitted to

@@ -18,7 +18,7 @@ import numpy as np
 import sympy
 
 from .derivation import Step
-from .judgement.pareto import pareto_front
+from .judgement import pareto_front
 
 __all__ = ["KINDS", "symmetry_error", "symmetric_pairs", "reduce_by_symmetry"]
 

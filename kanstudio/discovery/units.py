@@ -29,7 +29,7 @@ class Dimensions:
     """The base dimensions of the columns (from pint), ready to check formulas."""
 
     def __init__(self, units: dict, symbols_by_name: dict, target_unit: Optional[str]):
-        from ..data.units import registry
+        from ..data import registry
         reg = registry()
         self.of = {}
         for name, unit in units.items():
@@ -112,7 +112,7 @@ def unit_text(unit: Optional[str]) -> str:
     """A unit as pint prints it in short form ('m / s'), or ''."""
     if not unit:
         return ""
-    from ..data.units import registry
+    from ..data import registry
     return f"{registry().parse_units(unit):~}"
 
 
@@ -124,13 +124,13 @@ class PiReduction:
     symbols: list          # symbols of the groups (pi1, pi2, ...)
 
     def values(self, X: np.ndarray, input_symbols: Sequence) -> np.ndarray:
-        from ..symbolic.evaluate import evaluate_numpy
+        from ..symbolic import evaluate_numpy
         vals = {s: X[:, k] for k, s in enumerate(input_symbols)}
         cols = [np.broadcast_to(evaluate_numpy(g, vals), (len(X),)) for g in self.groups]
         return np.column_stack(cols) if cols else np.zeros((len(X), 0))
 
     def prefactor_values(self, X: np.ndarray, input_symbols: Sequence) -> np.ndarray:
-        from ..symbolic.evaluate import evaluate_numpy
+        from ..symbolic import evaluate_numpy
         vals = {s: X[:, k] for k, s in enumerate(input_symbols)}
         return np.broadcast_to(evaluate_numpy(self.prefactor, vals), (len(X),)).astype(np.float64)
 
@@ -142,7 +142,7 @@ def pi_reduction(units: dict, names: Sequence[str], symbols: Sequence, target: s
     if not target_unit or any(n not in units for n in names):
         return None
     import pint
-    from ..data.units import registry
+    from ..data import registry
     reg = registry()
     key = {n: f"q{k}" for k, n in enumerate(names)}      # pint wants identifiers
     quantities = {key[n]: units[n] for n in names}

@@ -48,7 +48,7 @@ def create_window(path: Optional[str] = None, offer_recovery: bool = True):
     """The main window, shown, with ``path`` (if any) being opened."""
     from PySide6.QtCore import QTimer
     from .errors import install_excepthooks
-    from .window.main_window import MainWindow
+    from .window import MainWindow
 
     win = MainWindow()
     install_excepthooks(lambda: win if not win._shut else None)

@@ -22,7 +22,7 @@ from typing import Optional
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from ..project.document import Project
+from ..project import Project
 
 __all__ = ["ProjectCommand", "Document"]
 

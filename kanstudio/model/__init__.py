@@ -10,9 +10,13 @@ from ..lazy import lazy_exports
 
 # the package's public names, imported from their modules on first use
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "network": ('KAN',),
+    "network": ('KAN', 'install_fast_predict'),
     "width": ('parse_width', 'normalize_width', 'check_width'),
-    "io": ('save', 'load', 'read', 'Scaling'),
+    "io": ('save', 'load', 'read', 'Scaling', 'to_bytes', 'from_bytes'),
     "device": ('check_device',),
-    "expand": ('expand_width', 'expand_depth'),
+    "expand": ('expand_width', 'expand_depth', 'remap_model', 'silence_edges'),
+    "functions": ('SymbolicFunction', 'UnknownFunctionError', 'args_within', 'get_function', 'library_names',
+                  'register_function', 'to_sympy'),
+    "limits": ('MAX_DEPTH', 'MAX_GRID', 'MAX_K', 'MAX_NODES', 'check_training'),
+    "spline": ('curve_to_coef', 'grid_from_samples', 'uniform_grid'),
 })

@@ -41,7 +41,7 @@ def aux_expressions(project) -> dict:
     columns}: a definition that uses an earlier auxiliary input is expanded.
     Definitions that no longer parse (e.g. a column they use was removed) are
     left out."""
-    from ..data.expressions import parse_expression
+    from ..data import parse_expression
     defs = aux_definitions(project)
     if not defs:
         return {}
@@ -69,8 +69,8 @@ def substitute_expr(expr: sympy.Expr, aux: Mapping[str, sympy.Expr]) -> sympy.Ex
     """engine.aux_inputs.substitute_aux, then a cheap tidy-up so that terms
     combine, kept only when it is smaller: distributing would turn
     (u + v)/(u*v + 1) into u/(u*v + 1) + v/(u*v + 1)."""
-    from ..science.aux_inputs import substitute_aux
-    from ..symbolic.formula import complexity
+    from ..science import substitute_aux
+    from ..symbolic import complexity
     if not aux:
         return expr
     out = substitute_aux(expr, aux)
@@ -86,8 +86,8 @@ def substitute_expr(expr: sympy.Expr, aux: Mapping[str, sympy.Expr]) -> sympy.Ex
 def _parse_formula(text: str, input_names) -> Optional[sympy.Expr]:
     """A formula the engine printed (str of a sympy expression in the inputs'
     formula-safe names), through the restricted parser."""
-    from ..data.expressions import parse_expression
-    from ..symbolic.formula import input_symbols
+    from ..data import parse_expression
+    from ..symbolic import input_symbols
     src = str(text)
     for pat, rep in _SYMPY_TO_PARSER:
         src = pat.sub(rep, src)
@@ -105,7 +105,7 @@ def substitute_text(text: str, input_names, aux: Mapping[str, sympy.Expr]) -> Op
     expr = _parse_formula(text, input_names)
     if expr is None:
         return None
-    from ..symbolic.formula import safe_name
+    from ..symbolic import safe_name
     own = {s.name for s in expr.free_symbols}
     if not any(n in own or safe_name(n) in own for n in aux):
         return None
@@ -115,7 +115,7 @@ def substitute_text(text: str, input_names, aux: Mapping[str, sympy.Expr]) -> Op
 def _mentions(text: str, aux: Mapping[str, sympy.Expr]) -> bool:
     """Whether the text names an auxiliary column: a regex, so that rows
     already in the original columns cost no parse."""
-    from ..symbolic.formula import safe_name
+    from ..symbolic import safe_name
     words = set(re.findall(r"\w+", text))
     return any(n in words or safe_name(n) in words for n in aux)
 
@@ -127,7 +127,7 @@ def substitute_pareto_row(row: dict, input_names, aux: Mapping[str, sympy.Expr])
     e = substitute_text(str(row.get("formula", "")), input_names, aux)
     if e is None:
         return row
-    from ..symbolic.formula import to_latex
+    from ..symbolic import to_latex
     return {**row, "formula": str(e), "latex": to_latex(e)}
 
 
@@ -147,7 +147,7 @@ def substitute_result(result, aux: Mapping[str, sympy.Expr]):
     ``aux`` (aux_expressions) replaced in every output (sympy in, sympy out:
     no text round trip)."""
     import dataclasses
-    from ..symbolic.formula import complexity, to_latex
+    from ..symbolic import complexity, to_latex
     if not aux:
         return result
     exprs = [substitute_expr(e, aux) for e in result.exprs]
@@ -163,7 +163,7 @@ def substitute_discovery(result, aux: Mapping[str, sympy.Expr]):
     as in ``result.candidates``, so ``result.pick`` still finds one of
     ``result.pareto``).  Complexities stay the candidates' own (the front
     was ranked by them)."""
-    from ..symbolic.formula import to_latex
+    from ..symbolic import to_latex
     if not aux:
         return result
     for c in result.pareto:

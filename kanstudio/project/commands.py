@@ -125,13 +125,13 @@ class ModelState:
     def capture(cls, model) -> "ModelState":
         if model is None:
             return cls(None)
-        from ..model.io import to_bytes
+        from ..model import to_bytes
         return cls(to_bytes(model), str(model.device))
 
     def restore(self):
         if self.data is None:
             return None
-        from ..model.io import from_bytes
+        from ..model import from_bytes
         return from_bytes(self.data, device=self.device, source="undo snapshot")
 
     @property

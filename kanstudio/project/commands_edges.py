@@ -83,7 +83,7 @@ class FixSymbolic(ModelCommand):
         self._edge_label = edge_name(model, self.layer, self.i, self.j)
 
     def _fit(self, model, x) -> None:
-        from ..symbolic.edges import fix
+        from ..symbolic import fix
         cand = fix(model, x, self.layer, self.i, self.j, self.name)
         self.name = cand.name
         self.fn_params = tuple(float(p) for p in cand.params)
@@ -116,7 +116,7 @@ class FixSymbolic(ModelCommand):
         if self.fn_params is None:
             self._fit(model, _train_x(project))     # fits and fixes in one go
         else:
-            from ..model.functions import get_function
+            from ..model import get_function
             try:
                 self.name = get_function(self.name).name      # canonical name; unknown ones refused
             except (KeyError, ValueError) as exc:
@@ -192,7 +192,7 @@ class PruneNode(ComputedCommand):
         return {"model": project.model.copy(), "x": _train_x_or_none(project)}
 
     def _compute(self, inputs, progress, cancel):
-        from ..science.prune import prune_node
+        from ..science import prune_node
         return prune_node(inputs["model"], self.level, self.node, inputs["x"])
 
     def params(self) -> dict:
@@ -238,7 +238,7 @@ class AutoPrune(ComputedCommand):
         return f"Auto-prune (nodes ≤ {_fmt(self.node_th)}, edges ≤ {_fmt(self.edge_th)})"
 
     def _compute(self, inputs, progress, cancel):
-        from ..science.prune import auto_prune, one_hidden_node, prune_edges_below
+        from ..science import auto_prune, one_hidden_node, prune_edges_below
         model = inputs["model"]
         if progress:
             progress(-1.0, "Pruning…")
@@ -310,7 +310,7 @@ class AutoSymbolic(ComputedCommand):
         return f"Auto-symbolic ({n} edge{'s' if n != 1 else ''} fixed)"
 
     def _compute(self, inputs, progress, cancel):
-        from ..symbolic.edges import auto_symbolic, numeric_edges
+        from ..symbolic import auto_symbolic, numeric_edges
         model = inputs["model"]
         if inputs.get("config") is not None and numeric_edges(model):
             from .commands_model import train_rows

@@ -22,7 +22,7 @@ _CONFIG_KEYS = ("steps", "optimizer", "lr", "lamb", "update_grid", "batch_size",
 def resolve_width(width, n_in: int, n_out: int) -> list:
     """The width setting as a list; '' -> defaults.default_width.  Checks
     that the ends match the data (CommandError otherwise)."""
-    from ..model.width import check_width
+    from ..model import check_width
     if width in (None, "", []):
         from ..defaults import default_width
         width = default_width(n_in, n_out)
@@ -35,7 +35,7 @@ def resolve_width(width, n_in: int, n_out: int) -> list:
 
 def fit_config(settings: dict, **overrides):
     """engine FitConfig from fit settings (lr 0 or None = the optimiser's default)."""
-    from ..training.config import FitConfig
+    from ..training import FitConfig
     merged = {**FIT_DEFAULTS, **(settings or {}), **{k: v for k, v in overrides.items() if v is not None}}
     kw = {k: merged[k] for k in _CONFIG_KEYS}
     kw["lr"] = float(kw["lr"]) if kw["lr"] else None
@@ -48,7 +48,7 @@ def fit_config(settings: dict, **overrides):
 
 
 def _check_device(device: str) -> str:
-    from ..model.device import check_device
+    from ..model import check_device
     try:
         return check_device(device)
     except ValueError as exc:
@@ -67,7 +67,7 @@ def _data_tensors(project) -> dict:
 def train_rows(model, data: dict, cfg, progress, cancel, on_snapshot) -> dict:
     """Train ``model`` on the dataset's training rows (test rows for the test
     RMSE); the outcome as JSON: reason, steps, RMSEs, seconds."""
-    from ..training.loop import fit_steps
+    from ..training import fit_steps
     ds = data["dataset"]
     (x, y), (xt, yt) = ds.tensors("train"), ds.tensors("test")
     last = None
@@ -133,7 +133,7 @@ class FitModel(ComputedCommand):
                 "config": fit_config(s)}
 
     def _compute(self, inputs, progress, cancel, on_snapshot: Optional[Callable] = None):
-        from ..model.network import KAN
+        from ..model import KAN
         s = self.settings
         try:
             model = KAN(s["width"], grid=int(s["grid"]), k=int(s["k"]), seed=int(s["seed"]),

@@ -76,8 +76,8 @@ class AddAuxInput(_DataAndModelEdit):
         return f"Add input {self.name} = {self.expr_text}"
 
     def _compute(self, project):
-        from ..data.expressions import parse_expression
-        from ..science.aux_inputs import add_auxiliary_input, aux_values
+        from ..data import parse_expression
+        from ..science import add_auxiliary_input, aux_values
         ds = _need_data(project, "Add auxiliary input")
         if not self.name:
             raise CommandError("an auxiliary input needs a name")
@@ -106,7 +106,7 @@ class AddAuxInput(_DataAndModelEdit):
 def weakest_inputs(model, x, names, threshold: float) -> list:
     """Input columns whose attribution score on ``x`` is below ``threshold``,
     weakest first; at least one input is always left out of the list."""
-    from ..science.attribution import input_scores
+    from ..science import input_scores
     scores = input_scores(model, x)
     order = sorted(range(len(scores)), key=lambda i: scores[i])
     weak = [names[i] for i in order if scores[i] < threshold]
@@ -129,7 +129,7 @@ class PruneInputs(_DataAndModelEdit):
         return f"Prune input{'s' if len(self.names) != 1 else ''} {', '.join(self.names)}"
 
     def _compute(self, project):
-        from ..science.prune import prune_nodes
+        from ..science import prune_nodes
         ds = _need_data(project, "Prune inputs")
         model = project.model
         if model is None:
@@ -173,7 +173,7 @@ class DefineModule(ModelCommand):
         return f"Define module {self.spec_text.strip()}"
 
     def _edit(self, project, model):
-        from ..science.modules import define_module, parse_module_spec
+        from ..science import define_module, parse_module_spec
         spec = parse_module_spec(self.spec_text, model)
         self.masked = [list(e) for e in define_module(model, spec.nodes[0], spec.nodes[1:], spec.start_level)]
         return model
@@ -206,8 +206,8 @@ class CompileFormula(ComputedCommand):
 
     def _compute(self, inputs, progress, cancel):
         # parsed here, in the worker: sympy's parse is tens of milliseconds
-        from ..data.expressions import parse_expression
-        from ..symbolic.compiler import compile_for_dataset
+        from ..data import parse_expression
+        from ..symbolic import compile_for_dataset
         ds = inputs["dataset"]
         return compile_for_dataset(parse_expression(inputs["text"], list(ds.input_names)), ds)
 
@@ -240,7 +240,7 @@ class ExpandWidth(ComputedCommand):
         return {"model": project.model.copy()}
 
     def _compute(self, inputs, progress, cancel):
-        from ..model.expand import expand_width
+        from ..model import expand_width
         return expand_width(inputs["model"], self.level, self.n_new, self.kind, self.arity, self.seed)
 
     def params(self) -> dict:
@@ -262,7 +262,7 @@ class ExpandDepth(ComputedCommand):
         return "Add a layer"
 
     def _compute(self, inputs, progress, cancel):
-        from ..model.expand import expand_depth
+        from ..model import expand_depth
         return expand_depth(inputs["model"], inputs["x"])
 
 
@@ -279,7 +279,7 @@ class AutoSwap(ComputedCommand):
         return "Auto-swap hidden nodes"
 
     def _compute(self, inputs, progress, cancel):
-        from ..science.modules import auto_swap
+        from ..science import auto_swap
         model, perms = auto_swap(inputs["model"], inputs["x"])
         self.perms = [[int(v) for v in p] for p in perms]
         return model

@@ -157,7 +157,7 @@ class Project:
         digits = int(self.settings.get("digits", 4) if digits is None else digits)
         key = ("formula", digits, simplify)
         if key not in self.formula_cache:
-            from ..symbolic.formula import model_formula
+            from ..symbolic import model_formula
             from .aux_formula import aux_expressions, substitute_result
             res = model_formula(self.model, self.dataset, digits=digits, simplify=simplify)
             self.formula_cache[key] = substitute_result(res, aux_expressions(self))

@@ -90,7 +90,7 @@ def write_project_file(project: Project, path, *, embed_data: Optional[bool] = N
                        extra: Optional[dict] = None) -> Path:
     """Write ``project`` to ``path`` atomically; the project itself is not
     marked saved (recovery files use this too)."""
-    from ..model.io import to_bytes
+    from ..model import to_bytes
     path = Path(path)
     embedded = project.embed_data if embed_data is None else bool(embed_data)
     if project.dataset is not None and not embedded and not (project.source_path or project.dataset.source_path):
@@ -245,7 +245,7 @@ def read_project_json(path) -> dict:
 
 
 def _load_model(zf, doc: dict, name: str):
-    from ..model.io import from_bytes
+    from ..model import from_bytes
     spec = doc.get("model")
     if spec is None:
         return None

@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from ..model import limits
-from ..model.width import normalize_width, parse_width
+from ..model import MAX_DEPTH, MAX_GRID, MAX_K, MAX_NODES, normalize_width, parse_width
 
 __all__ = ["check_settings", "check_ui", "SCORE_MODES"]
 
@@ -37,13 +36,13 @@ def _width(v) -> bool:
         w = normalize_width(parse_width(v) if isinstance(v, str) else v)
     except (TypeError, ValueError, RecursionError):
         return False
-    return len(w) <= limits.MAX_DEPTH and max(sum(a) for a in w) <= limits.MAX_NODES
+    return len(w) <= MAX_DEPTH and max(sum(a) for a in w) <= MAX_NODES
 
 
 _SETTINGS = {
     "width": _width,
-    "grid": _int(1, limits.MAX_GRID),
-    "k": _int(1, limits.MAX_K),
+    "grid": _int(1, MAX_GRID),
+    "k": _int(1, MAX_K),
     "optimizer": lambda v: v in ("lbfgs", "adam"),
     "steps": _int(1, MAX_STEPS),
     "lamb": _float(0.0, 1e3),

@@ -8,9 +8,11 @@ from ..lazy import lazy_exports
 
 # the package's public names, imported from their modules on first use
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "prune": ('auto_prune', 'prune_edges_below', 'prune_nodes', 'prune_input'),
+    "attribution": ('attribution_scores', 'input_scores'),
+    "prune": ('auto_prune', 'prune_edges_below', 'prune_nodes', 'prune_node', 'prune_input', 'one_hidden_node'),
+    "aux_inputs": ('add_auxiliary_input', 'aux_values', 'substitute_aux'),
     "separability": ('test_separability', 'find_symmetries'),
     "structure": ('structure_report',),
-    "modules": ('define_module', 'auto_swap'),
+    "modules": ('define_module', 'auto_swap', 'parse_module_spec'),
     "hypotheses": ('test_formula_hypothesis',),
 })

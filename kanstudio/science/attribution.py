@@ -23,10 +23,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..model.network import KAN
+from ..model import KAN
 
 __all__ = ["edge_scores", "node_scores", "input_scores", "activation_scores",
-           "connection_cost", "attribution"]
+           "connection_cost", "attribution_scores"]
 
 _SUB_EPS = 1e-4
 
@@ -49,7 +49,7 @@ def _std(t: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def attribution(model: KAN, x) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def attribution_scores(model: KAN, x) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(edge scores per layer [in, out], node scores per level [n_nodes]) in one pass."""
     cache = _forward_cache(model, x)
     depth = model.depth
@@ -71,17 +71,17 @@ def attribution(model: KAN, x) -> tuple[list[np.ndarray], list[np.ndarray]]:
 
 def edge_scores(model: KAN, x) -> list[np.ndarray]:
     """KAN 2.0 edge attribution per layer, each [in, out]."""
-    return attribution(model, x)[0]
+    return attribution_scores(model, x)[0]
 
 
 def node_scores(model: KAN, x) -> list[np.ndarray]:
     """KAN 2.0 node attribution per level (inputs first, outputs last)."""
-    return attribution(model, x)[1]
+    return attribution_scores(model, x)[1]
 
 
 def input_scores(model: KAN, x) -> np.ndarray:
     """How much each input column matters, [n_in]."""
-    return attribution(model, x)[1][0]
+    return attribution_scores(model, x)[1][0]
 
 
 @torch.no_grad()
@@ -102,7 +102,7 @@ def _positions(n: int) -> np.ndarray:
 
 def connection_cost(model: KAN, x) -> float:
     """sum over edges of |pos(target node) - pos(source node)| * E (auto-swap objective)."""
-    edges, _ = attribution(model, x)
+    edges, _ = attribution_scores(model, x)
     total = 0.0
     for l, e in enumerate(edges):
         src = _positions(model.n_nodes(l))

@@ -18,16 +18,14 @@ import numpy as np
 import sympy
 import torch
 
-from ..model import spline
-from ..model.expand import remap_model, silence_edges
-from ..model.network import KAN
+from ..model import grid_from_samples, KAN, remap_model, silence_edges
 
 __all__ = ["aux_values", "add_auxiliary_input", "substitute_aux"]
 
 
 def aux_values(dataset, expr: sympy.Expr) -> np.ndarray:
     """Values of ``expr`` on every row of the dataset (raw units)."""
-    from ..data.expressions import evaluate_expression
+    from ..data import evaluate_expression
     columns = {str(n): dataset.X[:, k] for k, n in enumerate(dataset.input_names)}
     values = evaluate_expression(expr, columns)
     values = np.broadcast_to(np.asarray(values, dtype=np.float64), (dataset.n_rows,)).copy()
@@ -61,7 +59,7 @@ def add_auxiliary_input(model: KAN, dataset, name: str, expr: sympy.Expr):
     col = torch.as_tensor(new_ds.normalize_x(new_ds.X[new_ds.train_idx])[:, pos:pos + 1],
                           dtype=new.dtype, device=new.device)
     with torch.no_grad():
-        grid = spline.grid_from_samples(col, layer.num, layer.k)
+        grid = grid_from_samples(col, layer.num, layer.k)
         layer.grid[pos] = grid[0]
     layer.invalidate()
     new.invalidate()
@@ -73,7 +71,7 @@ def substitute_aux(expr: sympy.Expr, aux: Mapping[str, sympy.Expr]) -> sympy.Exp
     matched by name (the column name or its formula-safe form), and the
     expression's variables are renamed onto the formula's own symbols so that
     assumptions (real/positive) agree and terms can combine."""
-    from ..symbolic.formula import safe_name
+    from ..symbolic import safe_name
     by_name = {s.name: s for s in expr.free_symbols}
     rep = {}
     for name, sub in aux.items():

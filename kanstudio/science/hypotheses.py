@@ -11,7 +11,7 @@ import numpy as np
 import sympy
 import torch
 
-from ..model.network import KAN
+from ..model import KAN
 from .separability import formula_function
 
 __all__ = ["HypothesisResult", "test_formula_hypothesis", "test_output_hypothesis"]
@@ -51,8 +51,8 @@ def test_formula_hypothesis(model: KAN, x, y, layer: int, i: int, j: int, name: 
     """Is edge (layer, i, j) the library function ``name``?  Fix it (a, b, c, d
     fitted to the edge), retrain everything for ``steps`` and compare the RMSE
     with a copy of the model retrained as long without the constraint."""
-    from ..symbolic.edges import fix
-    from ..training.loop import fit
+    from ..symbolic import fix
+    from ..training import fit
     xe, ye = (x, y) if x_test is None else (x_test, y_test)
     floor = 1e-6 * float(torch.as_tensor(y).std()) + 1e-12
     free = model.copy()

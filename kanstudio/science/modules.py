@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..model.network import KAN
+from ..model import KAN
 
 __all__ = ["ModuleSpec", "parse_module_spec", "module_edges", "define_module", "auto_swap"]
 
@@ -141,7 +141,7 @@ def auto_swap(model: KAN, x, max_sweeps: int = 20):
                     order[lvl][a], order[lvl][b] = order[lvl][b], order[lvl][a]
         if not improved:
             break
-    from ..model.expand import remap_model
+    from ..model import remap_model
     arity = [[model.mult_arity[l][o - model.width[l][0]] for o in order[l] if o >= model.width[l][0]]
              for l in range(model.depth + 1)]
     return remap_model(model, model.width, arity, order), order

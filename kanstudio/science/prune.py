@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .attribution import attribution
+from .attribution import attribution_scores
 from ..defaults import EDGE_TH, NODE_TH, ONE_NODE_TOLERANCE
 
 ONE_NODE_STARTS = 4     # starts of the one-node network (see one_hidden_node)
-from ..model.network import KAN
+from ..model import KAN
 
 __all__ = ["prune_edge", "prune_node", "prune_input", "prune_nodes", "prune_edges_below",
            "auto_prune", "one_hidden_node", "ONE_NODE_TOLERANCE"]
@@ -141,7 +141,7 @@ def prune_edges_below(model: KAN, x, edge_th: float = EDGE_TH,
     folding its mean value into the subnode bias.  Returns how many were masked."""
     x = _as_tensor(model, x)
     if scores is None:
-        scores = attribution(model, x)[0]
+        scores = attribution_scores(model, x)[0]
     means = _subnode_means(model, x)
     count = 0
     for l, layer in enumerate(model.layers):
@@ -162,7 +162,7 @@ def auto_prune(model: KAN, x, node_th: float = NODE_TH, edge_th: float = EDGE_TH
     are always kept; a kept multiplication node keeps its operands.  Returns a
     new model; ``model`` itself is left unchanged."""
     x = _as_tensor(model, x)
-    _, nodes = attribution(model, x)
+    _, nodes = attribution_scores(model, x)
     keep = [list(range(model.n_nodes(0)))]
     for lvl in range(1, model.depth):
         kept = [int(i) for i in np.nonzero(nodes[lvl] > node_th)[0]]
@@ -184,7 +184,7 @@ def _merged(model: KAN, x) -> KAN:
     the inputs' edges).  A node fed by several inputs joins through its input
     edges weighted by the slope of its output edge.  Trained from scratch
     instead, one node stalls on symmetric laws (p^2 + q^2) nearly always."""
-    from ..model import spline
+    from ..model import curve_to_coef, uniform_grid
     model.forward(x, cache=True)
     c = model.cache
     H, out = c.nodes[1], c.edges[1].edges[:, :, 0]           # [B, hidden]: h_j, psi_j(h_j)
@@ -202,11 +202,11 @@ def _merged(model: KAN, x) -> KAN:
         elif feeds:
             slope = torch.linalg.lstsq(torch.stack([H[:, j], ones], 1), out[:, j:j + 1]).solution[0, 0]
             target[:, feeds] += slope * first[:, feeds, j]
-    _, nodes = attribution(model, x)
+    _, nodes = attribution_scores(model, x)
     top = int(np.argmax(nodes[1]))
     one = prune_nodes(model, [list(range(model.n_nodes(0))), [top], [0]], x)
     inner, outer = one.layers[0], one.layers[1]
-    inner.coef.data[:, 0, :] = spline.curve_to_coef(x, target[:, :, None], inner.grid, inner.k,
+    inner.coef.data[:, 0, :] = curve_to_coef(x, target[:, :, None], inner.grid, inner.k,
                                                     tables=inner.tables())[:, 0, :]
     inner.scale_sp.data[:, 0] = 1.0
     inner.scale_base.data[:, 0] = 0.0
@@ -224,9 +224,9 @@ def _merged(model: KAN, x) -> KAN:
     gain = float(ss[0] * ns[0]) or 1.0
     lo, hi = float(h.min()), float(h.max())
     pad = 0.05 * (hi - lo) + 1e-9
-    outer.grid = spline.uniform_grid(1, outer.num, outer.k, lo - pad, hi + pad, dtype=h.dtype, device=h.device)
+    outer.grid = uniform_grid(1, outer.num, outer.k, lo - pad, hi + pad, dtype=h.dtype, device=h.device)
     outer.invalidate()
-    outer.coef.data = spline.curve_to_coef(h, ((y_kept - base) / gain)[:, None, None], outer.grid, outer.k,
+    outer.coef.data = curve_to_coef(h, ((y_kept - base) / gain)[:, None, None], outer.grid, outer.k,
                                            tables=outer.tables())
     return one
 
@@ -244,7 +244,7 @@ def one_hidden_node(model: KAN, x, y, x_test, y_test, config, cancel=None) -> tu
     choice of functions makes exact for sqrt(1 + p^2 + q^2) or exp(-(a^2 + b^2)).
 
     Returns (the refitted one-node network or None, what was measured)."""
-    from ..training.loop import fit_steps
+    from ..training import fit_steps
     if model.depth != 2 or model.n_nodes(2) != 1 or any(m for _, m in model.width):
         return None, {}
     x, y = _as_tensor(model, x), _as_tensor(model, y)

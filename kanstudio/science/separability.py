@@ -21,7 +21,7 @@ import numpy as np
 import sympy
 import torch
 
-from ..model.network import KAN
+from ..model import KAN
 
 __all__ = ["formula_function", "hessian_matrix", "SeparabilityResult", "test_separability",
            "SymmetryResult", "test_symmetry", "find_symmetries"]
@@ -30,8 +30,8 @@ __all__ = ["formula_function", "hessian_matrix", "SeparabilityResult", "test_sep
 # ---------------------------------------------------------------- callables
 def formula_function(expr: sympy.Expr, names: Sequence[str]) -> Callable:
     """A torch callable x[B, n] -> f[B] for a sympy formula over ``names`` (no eval)."""
-    from ..symbolic.evaluate import evaluate_torch
-    from ..symbolic.formula import symbol_index
+    from ..symbolic import evaluate_torch
+    from ..symbolic import symbol_index
     col = symbol_index(names)
     missing = [s.name for s in expr.free_symbols if s.name not in col]
     if missing:

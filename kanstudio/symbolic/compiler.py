@@ -34,8 +34,7 @@ from typing import Optional, Sequence
 import sympy
 import torch
 
-from ..model.expand import expand_depth, expand_width, remap_model, silence_edges
-from ..model.network import KAN
+from ..model import expand_depth, expand_width, KAN, remap_model, silence_edges
 
 __all__ = ["compile_formula", "compile_for_dataset", "expand_width", "expand_depth", "remap_model",
            "silence_edges"]

@@ -13,9 +13,8 @@ import numpy as np
 import torch
 
 from ..defaults import WEIGHT_SIMPLE
-from ..model.network import KAN
+from ..model import get_function, KAN, library_names
 from .fitting import Candidate, fit_functions, rank_candidates
-from ..model.functions import get_function, library_names
 
 __all__ = ["edge_samples", "edge_values", "suggest", "fix", "unfix", "auto_symbolic", "AutoSymbolicResult",
            "numeric_edges"]

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..model.functions import SymbolicFunction, args_within, get_function, library_names
+from ..model import SymbolicFunction, args_within, get_function, library_names
 
 __all__ = ["Candidate", "FitResult", "fit_functions", "rank_candidates", "suggest",
            "selection_score", "TIE_EPS"]

@@ -26,9 +26,8 @@ import numpy as np
 import sympy
 
 from .bounded import Overtime, run_bounded
-from .evaluate import evaluate_numpy
-from ..model.network import KAN
-from ..model.functions import to_sympy
+from .interpreter import evaluate_numpy
+from ..model import KAN, to_sympy
 
 __all__ = ["FormulaIncomplete", "FormulaResult", "model_formula", "network_expressions",
            "input_symbols", "safe_name", "snap_constants", "round_constants", "drop_negligible",

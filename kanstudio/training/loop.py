@@ -19,12 +19,11 @@ import numpy as np
 import torch
 
 from . import fused
-from ..model import limits
+from ..model import check_training, KAN
 from .adam import FlatAdam
 from .flat_params import FlatParams
 from .lbfgs import FlatLBFGS
 from .config import FitConfig  # noqa: F401  (re-exported)
-from ..model.network import KAN
 
 CancelFlag = Union[None, threading.Event, Callable[[], bool]]
 
@@ -130,7 +129,7 @@ def fit_steps(model: KAN, x_train: torch.Tensor, y_train: torch.Tensor,
     n = x_train.shape[0]
     batch = n if cfg.batch_size is None or cfg.batch_size <= 0 else min(cfg.batch_size, n)
     # one readable refusal instead of the OS killing the process mid-fit
-    limits.check_training(model.width, max(layer.num for layer in model.layers), model.k, batch)
+    check_training(model.width, max(layer.num for layer in model.layers), model.k, batch)
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     use_reg = cfg.lamb > 0

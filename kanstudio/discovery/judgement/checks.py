@@ -37,7 +37,7 @@ def aliased(expr, symbols, X) -> bool:
     is not measured by the data; it threads the rows, and between them it is
     noise (a 23-row table "explained" by sin(0.95 v) over v in [15, 300]).
     Repeated values count once: a table of 23 rows at 8 settings samples 8 points."""
-    from ...symbolic.evaluate import evaluate_numpy
+    from ...symbolic import evaluate_numpy
     waves = [f.args[0] for f in expr.atoms(sympy.sin, sympy.cos) if f.args[0].free_symbols]
     if not waves or len(X) < 3:
         return False

@@ -35,7 +35,7 @@ class FormulaCandidate:
 
     @property
     def latex(self) -> str:
-        from ...symbolic.formula import to_latex     # the one LaTeX form (multi-letter names upright)
+        from ...symbolic import to_latex     # the one LaTeX form (multi-letter names upright)
         return to_latex(self.formula)
 
     def as_dict(self) -> dict:

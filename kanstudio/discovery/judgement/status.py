@@ -2,10 +2,12 @@
 
 One criterion for every table:
 
-* **Choice** (PySR's rule): among the Pareto front's formulas whose error is
-  within ``WINDOW`` times the best error (errors at round-off count as equal),
-  the one with the highest score -Δlog(error)/Δsize against the next smaller
-  formula on the front.  A formula that buys a large drop in error with a few
+* **Choice** (PySR's rule, ``model_selection="best"``): among the Pareto
+  front's formulas whose loss (mean squared error, PySR's default) is within
+  ``WINDOW`` times the best loss (errors at round-off count as equal), the one
+  with the highest score -Δlog(loss)/Δsize against the next smaller formula on
+  the front.  Errors here are RMSEs, so the window is sqrt(WINDOW) in RMSE
+  (1.22x); the score's order is the same in either.  A formula that buys a large drop in error with a few
   more nodes wins; one that adds nodes for a sliver does not.
 * **Status**:
   - ``exact``: the error is at round-off, or it is at the noise floor: the
@@ -36,7 +38,7 @@ __all__ = ["EXACT", "APPROXIMATE", "NO_LAW", "Verdict", "judge", "residual_struc
 
 EXACT, APPROXIMATE, NO_LAW = "exact", "approximate", "no law found"
 
-WINDOW = 1.5            # PySR: candidates within this factor of the best error compete on score
+WINDOW = 1.5            # PySR: candidates within this factor of the best loss (MSE) compete on score
 HEADLINE_SIZE = 25      # a larger formula is not what a scientist calls a law
 CLEARLY = 2.0           # the network "clearly" beats a formula: by this factor in RMSE
 STRUCTURE_MAX = 0.25    # share of residual variance nearby rows may explain for noise
@@ -77,7 +79,7 @@ def choose(front: Sequence, floor: float):
             pe = _err(prev, floor)
             score = -(math.log(e) - math.log(pe)) / max(1, c.complexity - prev.complexity)
         prev = c
-        if e <= WINDOW * best and score > top:
+        if e * e <= WINDOW * best * best and score > top:
             chosen, top = c, score
     return chosen
 

@@ -1,9 +1,9 @@
 """Symbolic search: a real symbolic-regression engine behind one small
 interface (``engines``: Operon), the stage that runs it on a (sub-)problem and
-refits what it finds (``symbolic_search``), and the transforms of the target
+refits what it finds (``stage``: ``symbolic_search``), and the transforms of the target
 that stage races (``target_transforms``: y^2, 1/y, 1/y^2, log|y|, ...)."""
 from .engines import OperonEngine, SearchEngine, engine_symbols
-from .symbolic_search import one_variable, reading_error, search_piece, symbolic_search, worth_polishing
+from .stage import one_variable, reading_error, search_piece, symbolic_search, worth_polishing
 from .target_transforms import TRANSFORMS, TargetTransform, usable_transforms
 
 __all__ = ["SearchEngine", "OperonEngine", "engine_symbols", "symbolic_search", "one_variable", "search_piece",

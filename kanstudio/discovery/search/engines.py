@@ -108,7 +108,7 @@ class OperonEngine:
     @staticmethod
     def expressions_of(reg, front, n: int) -> list:
         import pyoperon as op
-        from ...data.expressions import parse_expression
+        from ...data import parse_expression
 
         names = {h: f"x{i}" for i, h in enumerate(reg.variables_)}
         allowed = [f"x{i}" for i in range(n)]

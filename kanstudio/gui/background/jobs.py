@@ -61,7 +61,7 @@ class Jobs(ModelJobsMixin, QObject):
     def aux(self) -> dict:
         """The auxiliary inputs' expressions, for the worker jobs to put into
         formulas (cheap: a few short parses)."""
-        from ...project.aux_formula import aux_expressions
+        from ...project import aux_expressions
         project = self.doc.project
         try:
             return aux_expressions(project) if project is not None else {}
@@ -229,7 +229,7 @@ class Jobs(ModelJobsMixin, QObject):
     def fix_with_params(self, layer: int, i: int, j: int, name: str, params):
         if self.runner.busy:
             return
-        from ...project.commands_edges import FixSymbolic
+        from ...project import FixSymbolic
         r2 = None
         for c in self.w.edge_inspector.candidates():
             if c.name == name:
@@ -237,7 +237,7 @@ class Jobs(ModelJobsMixin, QObject):
         self._push(FixSymbolic(layer, i, j, name, tuple(params), r2=r2), "Cannot fix the edge")
 
     def fix_by_name(self, layer: int, i: int, j: int, name: str):
-        from ...project.commands_edges import FixSymbolic
+        from ...project import FixSymbolic
         cmd = FixSymbolic(layer, i, j, name)
         if self.runner.busy or not self._begin(cmd, "Cannot fix the edge"):
             return
@@ -246,12 +246,12 @@ class Jobs(ModelJobsMixin, QObject):
                            on_error=self._fail("Cannot fix the edge"))
 
     def unfix(self, layer: int, i: int, j: int):
-        from ...project.commands_edges import Unfix
+        from ...project import Unfix
         if not self.runner.busy:
             self._push(Unfix(layer, i, j), "Cannot unfix the edge")
 
     def prune_edge(self, layer: int, i: int, j: int):
-        from ...project.commands_edges import PruneEdge
+        from ...project import PruneEdge
         if not self.runner.busy:
             self._push(PruneEdge(layer, i, j), "Cannot prune the edge")
 

@@ -11,7 +11,7 @@ from typing import Optional
 
 from PySide6.QtCore import QTimer
 
-from ..panels.formula_panel import ParetoRow
+from ..panels import ParetoRow
 from .worker_jobs import candidate_job, command_job, discover_job, training_job
 
 __all__ = ["ModelJobsMixin"]
@@ -30,13 +30,13 @@ class ModelJobsMixin:
         return True
 
     def fit(self):
-        from ...project.commands_model import FitModel
+        from ...project import FitModel
         if self.runner.busy or not self.doc.has_data or not self._sync_settings():
             return
         self._train(FitModel(), "Fit")
 
     def retrain(self):
-        from ...project.commands_model import Retrain
+        from ...project import Retrain
         if self.runner.busy or not self.doc.has_model or not self._sync_settings():
             return
         self._train(Retrain(), "Retrain")
@@ -101,11 +101,11 @@ class ModelJobsMixin:
         self.runner.submit(title, command_job(cmd, text), on_done=done, on_error=self._fail(f"{title} failed"))
 
     def auto_prune(self):
-        from ...project.commands_edges import AutoPrune
+        from ...project import AutoPrune
         self._computed(AutoPrune(), "Prune", "Pruning weak nodes and edges\u2026")
 
     def auto_symbolic(self):
-        from ...project.commands_edges import AutoSymbolic
+        from ...project import AutoSymbolic
 
         def after(c):
             self.last_auto_symbolic = c
@@ -116,7 +116,7 @@ class ModelJobsMixin:
     def prune_nodes(self, nodes: list):
         """Remove hidden nodes, one undoable command each; the highest index of a
         level goes first so the others keep their numbers."""
-        from ...project.commands_edges import PruneNode
+        from ...project import PruneNode
         todo = sorted({(int(l), int(n)) for l, n in nodes}, key=lambda t: (t[0], -t[1]))
 
         def step(rest):
@@ -136,7 +136,7 @@ class ModelJobsMixin:
         step(todo)
 
     def refine(self, new_grid: int):
-        from ...project.commands_edges import RefineGrid
+        from ...project import RefineGrid
         m = self.doc.model
         if m is None:
             return
@@ -187,7 +187,7 @@ class ModelJobsMixin:
         """Replace the network by one computing ``text`` exactly (its edges fixed to
         the formula's functions), as one undoable command; the formula panel keeps
         showing Pareto candidate ``pareto_index`` (with Discover's verdict)."""
-        from ...project.commands_science import CompileFormula
+        from ...project import CompileFormula
         cmd = CompileFormula(text, label=label)
         if not self.doc.has_data or not self._begin(cmd, "Cannot open the formula as a network"):
             return

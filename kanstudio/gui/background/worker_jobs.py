@@ -92,11 +92,11 @@ def warm_up_job(ctx: JobContext) -> bool:
         p = torch.zeros(1, requires_grad=True)
         torch.optim.Adam([p])
         torch.optim.LBFGS([p])
-        from ...training.fused import warm_up as warm_kernels
+        from ...training import warm_up as warm_kernels
         warm_kernels(("float64",))     # the compiled training kernels (once per install) of the app's dtype
         from ..mathtext import warm_up
         warm_up()
-        from ...data.units import registry
+        from ...data import registry
         registry()                     # pint's unit registry (~0.7 s), used by the import dialog's units
         return bool(torch.cuda.is_available())
     finally:
@@ -193,7 +193,7 @@ def edge_detail_job(model, x, layer: int, i: int, j: int):
 
 def suggest_job(model, x, layer: int, i: int, j: int, top_k: int = 8):
     def run(ctx):
-        from ...symbolic.edges import suggest
+        from ...symbolic import suggest
         return suggest(model, _rows(x), layer, i, j, top_k=top_k)
     return run
 
@@ -203,8 +203,8 @@ def formula_job(model, dataset, digits: int, colour: str, dpr: float, aux=None):
     ``aux`` (project.aux_formula.aux_expressions): auxiliary inputs are
     replaced by their expressions before anything is printed or drawn."""
     def run(ctx):
-        from ...symbolic.formula import FormulaIncomplete, model_formula
-        from ...project.aux_formula import substitute_result
+        from ...symbolic import FormulaIncomplete, model_formula
+        from ...project import substitute_result
         model_rmse = _model_test_rmse(model, dataset)
         try:
             res = substitute_result(model_formula(model, dataset, digits=digits), aux)
@@ -222,8 +222,8 @@ def candidate_job(row: dict, expr, dataset, digits: int, colour: str, dpr: float
     project.pareto, which are kept substituted)."""
     def run(ctx):
         import sympy
-        from ...symbolic.formula import complexity, input_symbols, round_constants, to_latex
-        from ...project.aux_formula import substitute_expr
+        from ...symbolic import complexity, input_symbols, round_constants, to_latex
+        from ...project import substitute_expr
         e = expr
         if e is None:
             from ...data import parse_expression
@@ -249,7 +249,7 @@ def against_data(expr, dataset):
     against the measured one on every row (the diagonal is a perfect fit).
     None where the formula cannot be evaluated on the rows."""
     import numpy as np
-    from ...symbolic.formula import evaluate
+    from ...symbolic import evaluate
     X, Y = dataset.rows("all")
     if len(X) > CURVE_ROWS:
         idx = np.linspace(0, len(X) - 1, CURVE_ROWS).astype(int)
@@ -288,8 +288,8 @@ def _formula_info(exprs, latex, sympy_str, complexity, dataset, digits, colour, 
     """``exprs`` may use original columns in place of auxiliary ones: the
     dataset still has those columns, so the test RMSE evaluates as is."""
     import numpy as np
-    from ...symbolic.formula import formula_rmse, safe_name, to_python_source
-    from ..panels.formula_panel import FORMULA_PT, FormulaInfo, display_latex
+    from ...symbolic import formula_rmse, safe_name, to_python_source
+    from ..panels import FORMULA_PT, FormulaInfo, display_latex
     from ..mathtext import MathRenderer, pretty_text, render_png
     X, Y = dataset.rows("test")
     errs = []
@@ -324,7 +324,7 @@ def predictions_job(model, dataset, exprs, path: str):
     def run(ctx):
         import numpy as np
         import torch
-        from ...symbolic.formula import evaluate
+        from ...symbolic import evaluate
         frame = dataset.to_frame()
         split = np.full(dataset.n_rows, "train", dtype=object)
         split[np.asarray(dataset.test_idx)] = "test"
@@ -353,8 +353,8 @@ def discover_job(dataset, config, aux=None):
     def run(ctx):
         # in a child process: the symbolic engine holds the interpreter lock for
         # hundreds of ms at a time, which in this process would freeze the window
-        from ...discovery.child_process import discover_in_child
-        from ...project.aux_formula import substitute_discovery
+        from ...discovery import discover_in_child
+        from ...project import substitute_discovery
         res = discover_in_child(dataset, config, progress=lambda stage, f: ctx.progress(f, f"Discover: {stage}"),
                                 cancel=ctx.cancel)
         res = substitute_discovery(res, aux)

@@ -254,7 +254,7 @@ class ImportDialog(QDialog):
             raise DataError("choose a target column (the quantity to predict)")
         if not o["inputs"]:
             raise DataError("choose at least one input column")
-        from ...data.units import parse_unit
+        from ...data import parse_unit
         units = self.units()
         for n in o["inputs"] + o["targets"]:
             if n in units and parse_unit(units[n]) is None:

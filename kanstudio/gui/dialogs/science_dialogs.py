@@ -19,7 +19,7 @@ def check_formula(text: str, dataset) -> tuple[bool, str]:
     """(ok, message): parse ``text`` over the input columns and preview its
     first values (message is the parser's sentence when it fails)."""
     import numpy as np
-    from ...data.expressions import evaluate_expression, parse_expression
+    from ...data import evaluate_expression, parse_expression
     if dataset is None:
         return False, "Open a dataset first."
     names = list(dataset.input_names)

@@ -19,7 +19,7 @@ EDGE_ACTIONS = ("inspect", "prune", "fix", "suggest", "unfix")
 def _library_names() -> tuple:
     # here, not at the top: the library imports torch, which the window loads only
     # after it is shown (an edge's menu opens once a model exists, torch with it)
-    from ...model.functions import library_names
+    from ...model import library_names
     return tuple(library_names())
 
 

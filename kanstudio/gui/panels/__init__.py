@@ -1,12 +1,13 @@
 """The docks beside the network: training, formula, history, Pareto front,
 attribution, the edge inspector and the loss plot."""
-from .attribution_panel import AttributionPanel
+from .attribution_panel import AttributionPanel, install_attribution_panel
 from .edge_inspector import EdgeInspector
-from .formula_panel import FormulaPanel
+from .formula_panel import FORMULA_PT, FormulaInfo, FormulaPanel, ParetoRow, display_latex, latex_name
 from .history_panel import HistoryPanel
 from .loss_plot import LossPlot
 from .pareto_panel import ParetoPanel
 from .training_panel import TrainingPanel
 
 __all__ = ["AttributionPanel", "EdgeInspector", "FormulaPanel", "HistoryPanel", "LossPlot", "ParetoPanel",
-           "TrainingPanel"]
+           "TrainingPanel", "install_attribution_panel", "FORMULA_PT", "FormulaInfo", "ParetoRow", "display_latex",
+           "latex_name"]

@@ -225,7 +225,7 @@ def install_attribution_panel(window, prune_inputs) -> QDockWidget:
         m, x = window.doc.model_snapshot(), window.jobs._x()
 
         def job(ctx):
-            from ...science.attribution import input_scores
+            from ...science import input_scores
             return input_scores(m, x())
 
         def done(scores):

@@ -16,7 +16,7 @@ def candidate_curve(name: str, params, xs: np.ndarray) -> Optional[np.ndarray]:
     """c*f(a*x+b)+d over xs with the library's (singularity-safe) torch function."""
     try:
         import torch
-        from ...model.functions import get_function
+        from ...model import get_function
         a, b, c, d = (float(p) for p in params)
         z = torch.as_tensor(a * np.asarray(xs, dtype=np.float64) + b)
         return c * get_function(name).torch_fn(z).numpy() + d

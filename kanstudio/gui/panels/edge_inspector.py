@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from .candidate_text import candidate_curve, format_fixed, format_param
-from ..network.network_items import Style, mix
+from ..network import Style, mix
 
 if TYPE_CHECKING:   # annotations only: importing the engine here would load torch at start-up
     from ...picture import EdgeDetail

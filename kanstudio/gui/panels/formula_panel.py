@@ -66,7 +66,7 @@ class ParetoRow:
 
 def latex_name(name: str) -> str:
     """A column name as a LaTeX symbol, written like the formula's variables."""
-    from ...symbolic.formula import latex_symbol     # here, not at the top: it imports torch
+    from ...symbolic import latex_symbol     # here, not at the top: it imports torch
     return latex_symbol(name)
 
 

@@ -187,7 +187,7 @@ class TrainingPanel(QWidget):
                 self.device_combo.setCurrentIndex(self.device_combo.findData("cuda"))
 
     def width_spec(self):
-        from ...model.width import normalize_width, parse_width
+        from ...model import normalize_width, parse_width
         return normalize_width(parse_width(self.width_edit.text()))
 
     def validate(self) -> str:
@@ -195,7 +195,7 @@ class TrainingPanel(QWidget):
         text = self.width_edit.text().strip()
         if not text:
             return "Enter the network width, e.g. 2,5,1."
-        from ...model.width import check_width
+        from ...model import check_width
         try:
             check_width(self.width_spec(), self._n_in, self._n_out)
         except ValueError as exc:
@@ -216,7 +216,7 @@ class TrainingPanel(QWidget):
                 "device": s["device"]}
 
     def fit_config(self, **overrides):
-        from ...training.config import FitConfig
+        from ...training import FitConfig
         s = self.settings()
         kw = dict(steps=s["steps"], optimizer=s["optimizer"], lr=s["lr"] or None, lamb=s["lamb"],
                   update_grid=s["update_grid"], batch_size=s["batch_size"] if s["batch_size"] > 0 else -1,

@@ -16,8 +16,8 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog
 
 from ...version import __version__
-from ..panels.formula_panel import latex_name
-from ..background.worker_jobs import predictions_job
+from ..panels import latex_name
+from ..background import predictions_job
 
 __all__ = ["ExportMixin", "formula_text", "has_svg", "image_filter", "write_svg"]
 
@@ -126,7 +126,7 @@ class ExportMixin:
         model, ds, digits = copy.deepcopy(self.jobs.model_copy()), self.doc.dataset, self.formula_panel.digits()
 
         def run(ctx):
-            from ...symbolic.formula import FormulaIncomplete, model_formula
+            from ...symbolic import FormulaIncomplete, model_formula
             try:
                 ex = model_formula(model, ds, digits=digits).exprs
             except FormulaIncomplete:

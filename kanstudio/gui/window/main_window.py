@@ -24,24 +24,19 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QInputDialog, QLabel, QMainWindow, QProgressBar, QScrollArea, QStackedWidget,
                                QToolButton, QWidget)
 
-from ..panels.edge_inspector import EdgeInspector
+from ..panels import EdgeInspector, FormulaPanel, HistoryPanel, ParetoPanel, TrainingPanel
 from ..errors import ErrorDialog
 from .exports import ExportMixin
-from ..panels.formula_panel import FormulaPanel
-from ..panels.pareto_panel import ParetoPanel
-from ..panels.history_panel import HistoryPanel
-from ..dialogs.import_dialog import DataPanel
-from ..background.jobs import Jobs
-from ..network.network_view import NetworkView
+from ..dialogs import DataPanel
+from ..background import (finish_preload, hold_collections, JobRunner, Jobs, preload_torch, release_collections,
+                          warm_up_job)
+from ..network import NetworkView
 from .start_page import StartPage
 from ..theme import app_icon
-from ..panels.training_panel import TrainingPanel
 from ..document import Document
 from .window_actions import ActionsMixin
 from .window_files import FilesMixin
 from .window_layout import LayoutMixin
-from ..background.worker_jobs import finish_preload, hold_collections, preload_torch, release_collections, warm_up_job
-from ..background.worker import JobRunner
 
 __all__ = ["MainWindow", "Jobs"]
 

@@ -19,9 +19,9 @@ from typing import Callable, Optional
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
-from ...project.commands_science import (AddAuxInput, AutoSwap, CompileFormula, DefineModule, ExpandDepth,
+from ...project import (AddAuxInput, AutoSwap, CompileFormula, DefineModule, ExpandDepth,
                                         ExpandWidth, PruneInputs, weakest_inputs)
-from ..dialogs.science_dialogs import (AuxInputDialog, EdgeFunctionDialog, ExpandWidthDialog, ResultDialog,
+from ..dialogs import (AuxInputDialog, EdgeFunctionDialog, ExpandWidthDialog, ResultDialog,
                               TextSpecDialog, check_formula)
 
 __all__ = ["install_science_actions", "add_aux_input", "define_module", "compile_formula", "expand_width",
@@ -161,7 +161,7 @@ def hypothesis_report(model, dataset, threshold: float = 0.1, rows: int = HYPOTH
     """Separability (additive, multiplicative) and symmetry verdicts of the
     model's first output over the training inputs, as text (science.structure's
     report, as ``kanstudio-cli structure`` prints it)."""
-    from ...science.structure import structure_report
+    from ...science import structure_report
     report = structure_report(model, dataset, threshold, rows)
     return "\n".join([f"Structure of {report.target} as the current network computes it ({report.rows} training rows):"]
                      + report.lines()
@@ -188,7 +188,7 @@ def test_formula(window, layer: int, i: int, j: int, name: str, steps: int = 20,
     title = "Test formula hypothesis"
     if not _ready(window, title):
         return None
-    from ...science.structure import test_formula_hypothesis
+    from ...science import test_formula_hypothesis
     model = window.doc.model
     if not (0 <= layer < model.depth and 0 <= i < model.layers[layer].in_dim and 0 <= j < model.layers[layer].out_dim):
         window.show_error(title, f"There is no edge ({layer}, {i}, {j}) in this network.")
@@ -242,7 +242,7 @@ def _ask_module(window):
         return
 
     def validate(text):
-        from ...science.structure import parse_module_spec
+        from ...science import parse_module_spec
         try:
             spec = parse_module_spec(text, window.doc.model)
         except ValueError as exc:
@@ -277,7 +277,7 @@ def _ask_width(window):
 def _ask_test_formula(window):
     if not _ready(window, "Test formula hypothesis"):
         return
-    from ...model.functions import library_names
+    from ...model import library_names
     edge = window.network_view.selected_edge() if hasattr(window, "network_view") else None
     dlg = EdgeFunctionDialog(window.doc.model, library_names(), edge if isinstance(edge, tuple) else None, window)
     dlg.accepted.connect(lambda: test_formula(window, *dlg.values()))
@@ -353,7 +353,7 @@ def install_science_actions(window) -> QMenu:
         help_menu.insertAction(first, window.science_actions["action_tutorial"])
         if first is not None:
             help_menu.insertSeparator(first)
-    from ..panels.attribution_panel import install_attribution_panel
+    from ..panels import install_attribution_panel
     install_attribution_panel(window, prune_weakest_inputs)
 
     def update(reason=None):

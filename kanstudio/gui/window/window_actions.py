@@ -192,7 +192,7 @@ class ActionsMixin:
         self.jobs.set_score_mode(mode)
 
     def show_about(self):
-        from ..dialogs.about import AboutDialog
+        from ..dialogs import AboutDialog
         dlg = AboutDialog(self)
         dlg.show()
         self.about_dialog = dlg

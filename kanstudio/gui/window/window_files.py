@@ -15,7 +15,7 @@ from typing import Optional
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from ..dialogs.import_dialog import ImportDialog
+from ..dialogs import ImportDialog
 
 __all__ = ["FilesMixin", "CSV_FILTER", "PROJECT_FILTER"]
 

@@ -35,7 +35,7 @@ from ..lbfgs import FlatLBFGS
 from .chunks import ChunkPasses, Slot
 from .layers import DENSE_MIN_OUT, LayerPasses, LayerView
 from .uniform import FEATURE_MAJOR, UniformPasses
-from ...model.network import KAN, install_fast_predict
+from ...model import KAN, install_fast_predict
 
 DTYPES = ("float64", "float32")      # the dtypes the kernels are compiled for
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ... import kernels
-from ...model.network import KAN
+from ...model import KAN
 
 __all__ = ["LayerView", "LayerPasses", "DENSE_MIN_OUT"]
 

@@ -220,7 +220,7 @@ def search_piece(ctx, X: np.ndarray, g: np.ndarray, symbols, seconds: float = 2.
 
 def reading_error(expr, values: dict, g) -> float:
     """RMSE of expr (its symbols given ``values``) against g; inf where it cannot be evaluated."""
-    from ...symbolic.evaluate import evaluate_numpy
+    from ...symbolic import evaluate_numpy
     try:
         with np.errstate(all="ignore"):
             v = np.broadcast_to(evaluate_numpy(expr, values), g.shape)

@@ -20,7 +20,7 @@ import numpy as np
 import sympy
 import torch
 
-from .evaluate import evaluate_torch
+from .interpreter import evaluate_torch
 
 __all__ = ["parametrize", "refit_constants", "polish", "snap_verified", "PolishResult"]
 
