@@ -235,15 +235,20 @@ def run_all(ctx: Context):
         if not stop():
             separable_split(ctx)
         if not stop():
-            low_rank_split(ctx)
-        if not stop():
             reduce_by_symmetry(ctx)
+
+    def low_rank():
+        # two inputs that neither separate nor search out: a short sum of products
+        # (low_rank.py), after the engine has had the problem as it stands (on
+        # devbench, tried before it, it took the time the engine needed)
+        if not stop() and ctx.n_in == 2:
+            low_rank_split(ctx)
 
     # The whole problem is searched first, as it stands: many laws are found there
     # in seconds, and the decomposition then has the rest.  A sub-problem came out
     # of a decomposition; testing it for another one first costs a second or two
     # and leaves its search a smaller problem.
-    for part in ((search, decompose) if ctx.depth == 0 else (decompose, search)):
+    for part in ((search, decompose, low_rank) if ctx.depth == 0 else (decompose, search, low_rank)):
         if stop():
             return
         part()
