@@ -66,6 +66,18 @@ def test_the_choice_takes_the_big_drop_in_error_not_the_smallest_error():
     assert choose(front, floor=1e-12).formula == sympy.sympify("v/w")
 
 
+def test_of_two_formulas_exact_to_round_off_the_front_keeps_the_one_with_fewer_constants():
+    """At round-off the data cannot tell the fitted constants from the snapped ones:
+    the headline is the snapped form, whichever of the two the optimiser left a
+    hair closer."""
+    from kanstudio.discovery.judgement import pareto_front
+    fitted = _cand("5.271442389*s/(1.281253359*i + 0.4392868658*s + 1.53750403)", 11, 3e-12)
+    snapped = _cand("5*s/(1.2152778*i + 5*s/12 + 1.4583333)", 11, 8e-12)
+    assert pareto_front([fitted, snapped])[0] is fitted           # no floor: the smaller error
+    assert pareto_front([fitted, snapped], floor=1e-9)[0] is snapped
+    assert choose(pareto_front([fitted, snapped], floor=1e-9), floor=1e-9) is snapped
+
+
 def test_status_exact_noisy_approximate_and_no_law():
     never = lambda c: math.nan  # noqa: E731 - no residual test needed
     exact = judge([_cand("x", 1, 0.5), _cand("x**2", 3, 1e-15)], 1e-9, 1e-3, never)

@@ -19,7 +19,6 @@ from .context import Context
 from .derivation import Step
 from .compose import compose
 from .dimensional import dimensionless_groups
-from .low_rank import low_rank_split
 from .peel import peel
 from .symmetry import reduce_by_symmetry
 from .split import choose_factors, factor_options, factorised, separable_split
@@ -237,18 +236,11 @@ def run_all(ctx: Context):
         if not stop():
             reduce_by_symmetry(ctx)
 
-    def low_rank():
-        # two inputs that neither separate nor search out: a short sum of products
-        # (low_rank.py), after the engine has had the problem as it stands (on
-        # devbench, tried before it, it took the time the engine needed)
-        if not stop() and ctx.n_in == 2:
-            low_rank_split(ctx)
-
     # The whole problem is searched first, as it stands: many laws are found there
     # in seconds, and the decomposition then has the rest.  A sub-problem came out
     # of a decomposition; testing it for another one first costs a second or two
     # and leaves its search a smaller problem.
-    for part in ((search, decompose, low_rank) if ctx.depth == 0 else (decompose, search, low_rank)):
+    for part in ((search, decompose) if ctx.depth == 0 else (decompose, search)):
         if stop():
             return
         part()

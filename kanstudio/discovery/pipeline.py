@@ -275,7 +275,7 @@ def _judge(ctx, front, small, y_std, kfold: bool = True):
 def _result(ctx, cfg, clock, small, cancelled, names, target) -> DiscoverResult:
     from ..symbolic import complexity as cx
     y_std = float(np.std(ctx.y_train)) or 1.0
-    front = pareto_front(ctx.candidates)
+    front = pareto_front(ctx.candidates, floor=EXACT_REL * y_std)
     n_rows = len(_rows(ctx)[1])
     supported = [c for c in front if fitted_constants(c.formula) * ROWS_PER_CONSTANT <= n_rows]
     if len(supported) < len(front):

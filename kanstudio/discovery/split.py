@@ -104,13 +104,12 @@ def split_tolerance(ctx, kind: str = "add") -> float:
 
 
 def factor_options(ctx, x: np.ndarray, g: np.ndarray, symbol, top_k: int = ALTERNATIVES,
-                   seconds: float = 2.0, tolerance: float = READING_TOLERANCE) -> list:
+                   seconds: float = 2.0) -> list:
     """Fits of one factor (term) g(x) read off a network, best first: the library's,
     a pure power C*x^p where it makes sense (physical laws are mostly monomials; a
     reading a percent off easily prefers 1/(x + b)^2 to 1/x), and the symbolic
-    engine's (shapes no library holds, such as 1/sin(x/2)^4; asked when no library
-    fit is within ``tolerance`` of the reading, relative).  Those within twice the
-    best error come first, simplest first."""
+    engine's (shapes no library holds, such as 1/sin(x/2)^4).  Those within twice
+    the best error come first, simplest first."""
     res = fit_functions(torch.as_tensor(x[None]), torch.as_tensor(g[None]), ctx.lib)
     out = [to_sympy(c.name, c.params, symbol) for c in res.candidates(0, ctx.cfg.weight_simple, top_k)]
     if (x > 0).all() and (np.abs(g) > 0).all() and abs(sign_definite(g)) == 1:
@@ -121,7 +120,7 @@ def factor_options(ctx, x: np.ndarray, g: np.ndarray, symbol, top_k: int = ALTER
             out.insert(min(1, len(out)), power)
     errs = [_reading_error(e, {symbol: x}, g) for e in out]
     size = float(np.sqrt(np.mean(g * g)))
-    if not min(errs, default=math.inf) <= tolerance * size:
+    if not min(errs, default=math.inf) <= READING_TOLERANCE * size:
         # the library does not explain the reading: that is what the engine is for
         found = [e for e in one_variable(ctx, x, g, symbol, seconds) if e not in out]
         out += found

@@ -52,9 +52,12 @@ def _key(c: FormulaCandidate) -> float:
     return c.test_rmse if math.isfinite(c.test_rmse) else math.inf
 
 
-def pareto_front(cands: Sequence[FormulaCandidate]) -> list[FormulaCandidate]:
+def pareto_front(cands: Sequence[FormulaCandidate], floor: float = 0.0) -> list[FormulaCandidate]:
     """Non-dominated candidates (lower complexity and lower error are better),
-    simplest first; among equal formulas the first one seen is kept."""
+    simplest first; among equal formulas the first one seen is kept.  Errors below
+    ``floor`` (round-off) count as equal: the data cannot tell such formulas apart,
+    and of two the same size the one with fewer fitted constants is kept (the
+    snapped form, 5*S/12, rather than 0.4392868658*S)."""
     seen, uniq = set(), []
     for c in cands:
         if c.formula is None or not math.isfinite(_key(c)):
@@ -64,12 +67,14 @@ def pareto_front(cands: Sequence[FormulaCandidate]) -> list[FormulaCandidate]:
             continue
         seen.add(s)
         uniq.append(c)
-    uniq.sort(key=lambda c: (c.complexity, _key(c)))
+    def floored(c):
+        return max(_key(c), floor)
+    uniq.sort(key=lambda c: (c.complexity, floored(c), len(c.formula.atoms(sympy.Float)), _key(c)))
     front, best = [], math.inf
     for c in uniq:
-        if _key(c) < best:
+        if floored(c) < best:
             front.append(c)
-            best = _key(c)
+            best = floored(c)
     return front
 
 
