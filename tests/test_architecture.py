@@ -22,41 +22,37 @@ def test_import_contracts_are_kept(capsys, monkeypatch):
     assert "0 broken" in out and out.count("KEPT") >= 5, out[-2000:]
 
 
-def test_the_contracts_would_catch_a_layer_broken_from_inside_a_function(tmp_path, capsys, monkeypatch):
-    """The check is real: a copy of the package in which the data layer imports
-    the project (inside a function) breaks the layers contract."""
+def _lint_a_copy(tmp_path, capsys, monkeypatch, module: str, code: str):
+    """lint-imports' exit code and output on a copy of the package with ``code``
+    appended to ``module`` (a path under kanstudio/)."""
     cli = pytest.importorskip("importlinter.cli")
     import shutil
     copy = tmp_path / "kanstudio"
     shutil.copytree(ROOT / "kanstudio", copy, ignore=shutil.ignore_patterns("__pycache__"))
-    with open(copy / "data" / "dataset.py", "a", encoding="utf-8") as f:
-        f.write("\n\ndef _layer_breaker():\n    from ..project import Project\n    return Project\n")
+    with open(copy / module, "a", encoding="utf-8") as f:
+        f.write(code)
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     for name in [m for m in list(sys.modules) if m == "kanstudio" or m.startswith("kanstudio.")]:
         monkeypatch.delitem(sys.modules, name)
     code = cli.lint_imports(config_filename=str(tmp_path / "pyproject.toml"), no_cache=True, no_logo=True)
-    out = capsys.readouterr().out
+    return code, capsys.readouterr().out
+
+
+def test_the_contracts_would_catch_a_layer_broken_from_inside_a_function(tmp_path, capsys, monkeypatch):
+    """The check is real: a copy of the package in which the data layer imports
+    the project (inside a function) breaks the layers contract."""
+    code, out = _lint_a_copy(tmp_path, capsys, monkeypatch, "data/dataset.py",
+                             "\n\ndef _layer_breaker():\n    from ..project import Project\n    return Project\n")
     assert code != 0 and "kanstudio.data.dataset -> kanstudio.project" in out, out[-3000:]
 
 
 def test_the_contracts_would_catch_a_package_imported_past_its_entry(tmp_path, capsys, monkeypatch):
     """Other packages import a package through its __init__: a copy in which the
     command line imports the model's network module directly breaks its contract."""
-    cli = pytest.importorskip("importlinter.cli")
-    import shutil
-    copy = tmp_path / "kanstudio"
-    shutil.copytree(ROOT / "kanstudio", copy, ignore=shutil.ignore_patterns("__pycache__"))
-    with open(copy / "cli" / "fit.py", "a", encoding="utf-8") as f:
-        f.write("\n\ndef _entry_bypass():\n    from ..model.network import KAN\n    return KAN\n")
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    for name in [m for m in list(sys.modules) if m == "kanstudio" or m.startswith("kanstudio.")]:
-        monkeypatch.delitem(sys.modules, name)
-    code = cli.lint_imports(config_filename=str(tmp_path / "pyproject.toml"), no_cache=True, no_logo=True)
-    out = capsys.readouterr().out
+    code, out = _lint_a_copy(tmp_path, capsys, monkeypatch, "cli/fit.py",
+                             "\n\ndef _entry_bypass():\n    from ..model.network import KAN\n    return KAN\n")
     assert code != 0 and "kanstudio.cli.fit -> kanstudio.model.network" in out, out[-3000:]
 
 
