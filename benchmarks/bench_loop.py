@@ -6,9 +6,12 @@ point-and-click loop lands on the law").
 
 Two-input laws on 1000 clean rows, each with several seeds (which structure a
 penalised fit settles on depends on the seed).  The baseline, run in the same
-invocation, is the loop as it was before Prune tried one hidden node in place of
-several (``AutoPrune(one_node=False)``; session 7).  Before that, the baseline
-was Auto-symbolic without its refit: 5/18 against 9/18 with it (session 5).
+invocation, is the loop as it was at the start of session 10: Prune without
+the multiplication node (``AutoPrune(product_node=False)``) and Auto-symbolic
+without the symbolic engine for the edges no library function fits
+(``AutoSymbolic(engine_seconds=0)``).  Earlier baselines: Prune without the one-node test, 15/26 against
+22/26 with it (session 8); Auto-symbolic without its refit, 5/18 against 9/18
+with it (session 5).
 
     python benchmarks/bench_loop.py [--seeds 0,1] [--only exp,harmonic]
 """
@@ -23,6 +26,8 @@ import numpy as np
 import sympy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kanstudio.defaults import SYMBOLIC_ENGINE_SECONDS  # noqa: E402
 
 # name -> (law, inputs, box); the GUI test's laws and others of the same kind
 LAWS = {
@@ -51,7 +56,7 @@ def _dataset(law: sympy.Expr, names, box, seed: int = 0, n: int = 1000):
     return Dataset.from_arrays(X, np.asarray(y, float)[:, None], list(names), ["out"])
 
 
-def run_loop(name: str, seed: int, one_node: bool) -> dict:
+def run_loop(name: str, seed: int, new: bool) -> dict:
     from kanstudio.symbolic.formula import FormulaIncomplete, evaluate
     from kanstudio.project import FitModel, Project, Retrain
     from kanstudio.project.commands_edges import AutoPrune, AutoSymbolic
@@ -61,7 +66,8 @@ def run_loop(name: str, seed: int, one_node: bool) -> dict:
     p = Project(dataset=ds)
     p.settings["seed"] = seed
     t0 = time.perf_counter()
-    for cmd in (FitModel(), AutoPrune(one_node=one_node), AutoSymbolic(), Retrain()):
+    engine_seconds = SYMBOLIC_ENGINE_SECONDS if new else 0.0
+    for cmd in (FitModel(), AutoPrune(product_node=new), AutoSymbolic(engine_seconds=engine_seconds), Retrain()):
         p.do(cmd)
     seconds = time.perf_counter() - t0
     try:
@@ -83,12 +89,12 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in args.seeds.split(",") if s]
     names = [n for n in LAWS if not args.only or n in args.only.split(",")]
     totals = {"loop": 0, "baseline": 0}
-    print(f"{'law':10} {'seed':>4}  {'loop':>26}  {'baseline (no one-node test)':>26}")
+    print(f"{'law':10} {'seed':>4}  {'loop':>26}  {'baseline (session 9 loop)':>26}")
     for name in names:
         for seed in seeds:
             cells = []
-            for key, one_node in (("loop", True), ("baseline", False)):
-                r = run_loop(name, seed, one_node)
+            for key, new in (("loop", True), ("baseline", False)):
+                r = run_loop(name, seed, new)
                 totals[key] += r["landed"]
                 rel = f"{r['rel']:.1e}" if r["rel"] is not None else "numeric"
                 cells.append(f"{'LANDED' if r['landed'] else 'missed':6} {rel:>8} {str(r['ops']):>4} {r['seconds']:4.1f}s")

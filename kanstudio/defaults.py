@@ -9,7 +9,7 @@ fit(lamb=0.01) -> prune(node_th=1e-2, edge_th=3e-2) -> auto_symbolic() -> fit().
 from __future__ import annotations
 
 __all__ = ["default_width", "GRID", "K", "STEPS", "LAMB", "RETRAIN_LAMB", "NODE_TH", "EDGE_TH", "ONE_NODE_TOLERANCE", "WEIGHT_SIMPLE", "SYMBOLIC_REFIT_STEPS",
-           "DISCOVERY_EDGE_TH", "FIT_SETTINGS"]
+           "SYMBOLIC_ENGINE_SECONDS", "DISCOVERY_EDGE_TH", "FIT_SETTINGS"]
 
 GRID = 5                # B-spline grid intervals
 K = 3                   # spline order (cubic)
@@ -26,6 +26,9 @@ WEIGHT_SIMPLE = 0.8     # auto-symbolic: weight of a function's simplicity again
 # as the wrong function (x*y/(x+y) after prune: 1/x^2 at relative error 5e-2,
 # 1/x once refitted to 3e-3).  The KAN paper's loop refits after pruning too.
 SYMBOLIC_REFIT_STEPS = STEPS
+# auto-symbolic: an edge no library function fits is handed to the symbolic
+# engine (Operon) for this long; 0 leaves such edges numeric at once
+SYMBOLIC_ENGINE_SECONDS = 2.0
 # discovery cuts edges more lightly: it prunes [n, 1] models and sparse networks
 # whose weak edges may still carry a real term, and refits every candidate (at
 # 3e-2 it lost laws on devbench it had found at 1e-2)

@@ -146,11 +146,22 @@ def test_one_hidden_node_replaces_two_when_the_law_is_a_composition():
 
 
 def test_one_hidden_node_is_refused_when_two_nodes_are_needed():
-    # p*q = ((p+q)^2 - (p-q)^2)/4: no single sum of one-variable functions carries it
-    model, x, y, cfg = _one_node_case(lambda p, q: p * q)
+    # q*(p + q): neither g(phi(p) + psi(q)) nor g(phi(p) * psi(q)) for any functions
+    # (the ratio of its partial derivatives, q/(p + 2q), does not factor)
+    model, x, y, cfg = _one_node_case(lambda p, q: q * (p + q))
     assert model.width[1][0] >= 2
     one, info = prune.one_hidden_node(model, x[:800], y[:800], x[800:], y[800:], cfg)
     assert one is None and info["rmse_one"] > prune.ONE_NODE_TOLERANCE * info["rmse_kept"], info
+
+
+@pytest.mark.parametrize("law", [lambda p, q: p * q, lambda p, q: p * torch.sin(2 * q)])
+def test_one_multiplication_node_replaces_two_when_the_law_is_a_product(law):
+    # p*q = ((p+q)^2 - (p-q)^2)/4 takes two sum nodes, or one multiplication node
+    model, x, y, cfg = _one_node_case(law)
+    assert model.width[1][0] >= 2
+    one, info = prune.one_hidden_node(model, x[:800], y[:800], x[800:], y[800:], cfg)
+    assert one is not None and info["kind"] == "product" and one.width[1] == [0, 1], info
+    assert info["rmse_one"] < info["rmse_kept"]          # fewer edges, and closer: the law's structure
 
 
 def test_auto_prune_records_the_one_node_test_and_old_projects_replay_without_it():
@@ -159,8 +170,8 @@ def test_auto_prune_records_the_one_node_test_and_old_projects_replay_without_it
     from kanstudio.project.commands_edges import AutoPrune
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, (600, 2))
-    # p*q keeps two hidden nodes through pruning, and one cannot replace them
-    ds = Dataset.from_arrays(X, X[:, :1] * X[:, 1:], ["p", "q"], ["out"])
+    # p*(p + q) keeps two hidden nodes through pruning, and one cannot replace them
+    ds = Dataset.from_arrays(X, X[:, :1] * (X[:, :1] + X[:, 1:]), ["p", "q"], ["out"])
     p = Project(dataset=ds)
     p.settings["width"] = "2,2,1"
     p.do(FitModel())
@@ -171,3 +182,12 @@ def test_auto_prune_records_the_one_node_test_and_old_projects_replay_without_it
     assert "one hidden node" not in cmd.label
     old = AutoPrune.from_json({"type": "auto_prune", "node_th": 0.01, "edge_th": 0.03})
     assert old.one_node is False and AutoPrune.from_json(cmd.to_json()).one_node is True
+    assert old.product_node is False and AutoPrune.from_json(cmd.to_json()).product_node is True
+    # q*(p^2 + 1): one multiplication node does the work of two, and the History says so
+    ds = Dataset.from_arrays(X, X[:, 1:] * (X[:, :1] ** 2 + 1), ["p", "q"], ["out"])
+    p = Project(dataset=ds)
+    p.settings["width"] = "2,2,1"
+    p.do(FitModel())
+    cmd = p.do(AutoPrune())
+    assert cmd.summary["one_node"]["kind"] == "product" and p.model.width[1] == [0, 1]
+    assert "one multiplication node does the work of 2" in cmd.label

@@ -474,3 +474,26 @@ def test_an_exact_fit_is_printed_with_the_digits_it_needs_to_stay_exact():
     assert best.test_rmse <= EXACT_REL * ctx.y_std
     assert np.max(np.abs(printed / y[600:] - 1)) < 1e-6, best.formula
     assert sympy.Rational(1323, 11) not in best.formula.atoms(sympy.Rational)
+
+
+def test_a_near_miss_is_peeled_through_its_outer_function():
+    """d + c*sqrt(A(G, rho) + B(k, a)): inner's pieces are peeled against
+    ((y - d)/c)^2, where they add up exactly; the wrap gives the whole back."""
+    from kanstudio.discovery.peel import pieces, shells
+    from kanstudio.symbolic import evaluate_numpy
+    G, rho, k, a = sympy.symbols("G rho k a", positive=True)
+    rng = np.random.default_rng(4)
+    vals = {s: rng.uniform(1, 2, 200) for s in (G, rho, k, a)}
+    law = 3 + 2 * sympy.sqrt(8 * G * rho + k / a ** 2)
+    near = 3 + 2 * sympy.sqrt(8 * G * rho + sympy.Float(0.9) * k * sympy.exp(-sympy.Float(0.6) * a))
+    y = evaluate_numpy(law, vals)
+    layers = shells(near, y)
+    assert len(layers) == 2 and layers[0][0] == near
+    inner, target, wrap, what = layers[1]
+    assert what == "((y - d)/c)^2"
+    np.testing.assert_allclose(target, evaluate_numpy(8 * G * rho + k / a ** 2, vals), rtol=1e-12)
+    kind, parts = pieces(inner, [G, rho, k, a])
+    assert kind == "add" and {frozenset(v) for v, _ in parts} == {frozenset({G, rho}), frozenset({k, a})}
+    assert sympy.simplify(wrap(8 * G * rho + k / a ** 2) - law) == 0
+    # no invertible outer function: nothing below the formula itself
+    assert len(shells(G * rho + sympy.sin(k), y)) == 1

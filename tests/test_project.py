@@ -127,10 +127,17 @@ def test_auto_prune(project):
 
 def test_auto_symbolic(project):
     pytest.importorskip("kanstudio.symbolic.edges")
-    cmd = AutoSymbolic(lib=["x", "x^2", "sin"], weight_simple=0.8)
+    cmd = AutoSymbolic(lib=["x", "x^2", "sin"], weight_simple=0.8, engine_seconds=0)
     check_undo_redo(project, cmd)
     assert len(cmd.fixed) == project.model.edge_count()
     assert "edges fixed" in cmd.label
+
+
+def test_auto_symbolic_records_the_engine_time_and_old_projects_replay_without_the_engine():
+    cmd = AutoSymbolic(engine_seconds=1.5)
+    assert AutoSymbolic.from_json(cmd.params()).engine_seconds == 1.5
+    assert AutoSymbolic.from_json({"lib": None}).engine_seconds == 0.0
+    assert AutoSymbolic().engine_seconds > 0          # on by default (defaults.SYMBOLIC_ENGINE_SECONDS)
 
 
 def test_retrain_is_exact_on_redo(project):

@@ -110,3 +110,39 @@ def test_auto_symbolic_by_the_network_fixes_what_fits_and_leaves_the_rest_numeri
     # judged edge by edge (the R^2 rule) the wiggle gets a function all the same
     model2, x2, _ = _two_edge_model(lambda t: 0.7 * t ** 2 - 0.2, wiggle)
     assert len(symbolic.auto_symbolic(model2, x2)) == 2
+
+
+def test_an_edge_no_library_function_fits_goes_to_the_symbolic_engine_and_survives_a_save():
+    """x0's edge is exp(-x)*sin(4x), which no c*f(a*x+b)+d of the library follows:
+    the library leaves it numeric; the engine finds a formula for it, judged by
+    the network, fixed as a function named by its own text; the model saved and
+    loaded in a session that has not seen that function computes the same."""
+    from kanstudio.discovery import edge_search
+    from kanstudio.model import from_bytes, to_bytes
+    from kanstudio.model import functions as F
+    damped = lambda t: torch.exp(-t) * torch.sin(4 * t)  # noqa: E731
+    model, x, y = _two_edge_model(damped, lambda t: 0.7 * t ** 2 - 0.2)
+    library_only = model.copy()
+    res = symbolic.auto_symbolic(library_only, x, y=y)
+    assert [(l, i, j) for l, i, j, _ in res.skipped] == [(0, 0, 0)]
+    res = symbolic.auto_symbolic(model, x, y=y, search=edge_search(3.0))
+    assert not res.skipped and symbolic.numeric_edges(model) == []
+    name = next(c.name for l, i, j, c in res if (l, i, j) == (0, 0, 0))
+    assert not F.get_function(name).builtin and "x" in name
+    with torch.no_grad():
+        out = model(x)[:, 0]
+        err = float(torch.sqrt(torch.mean((out - y) ** 2)))
+    assert err < 1e-2 * float(torch.std(y))
+    data = to_bytes(model)
+    F.unregister_function(name)                    # a fresh session knows only the library
+    again = from_bytes(data)
+    with torch.no_grad():
+        assert torch.allclose(again(x)[:, 0], out, rtol=1e-9, atol=1e-12)
+    assert not F.get_function(name).builtin
+
+
+def test_a_function_name_that_is_not_a_formula_in_x_is_still_unknown():
+    from kanstudio.model import UnknownFunctionError, get_function
+    for name in ("no_such_function", "max", "x + y", "__import__('os')", "exp(x)*" * 200):
+        with pytest.raises(UnknownFunctionError):
+            get_function(name)

@@ -131,12 +131,15 @@ class KANRegressor(*_bases()):
         return self
 
     def auto_symbolic(self, lib: Optional[Sequence[str]] = None,
-                      weight_simple: float = defaults.WEIGHT_SIMPLE) -> "KANRegressor":
+                      weight_simple: float = defaults.WEIGHT_SIMPLE,
+                      engine_seconds: float = defaults.SYMBOLIC_ENGINE_SECONDS) -> "KANRegressor":
         """Fix every live edge to the library function that serves the whole network
-        best; an edge that nothing fits stays numeric (see ``numeric_edges_``)."""
+        best; an edge no library function serves goes to the symbolic engine for
+        ``engine_seconds`` (0: not at all), and one that nothing fits stays numeric
+        (see ``numeric_edges_``)."""
         from ..project import AutoSymbolic
         self._fitted()
-        self._do(AutoSymbolic(lib=lib, weight_simple=weight_simple))
+        self._do(AutoSymbolic(lib=lib, weight_simple=weight_simple, engine_seconds=engine_seconds))
         return self
 
     def refit(self, steps: Optional[int] = None) -> "KANRegressor":

@@ -6,7 +6,8 @@ time budget and return a ``DiscoverResult``; ``DiscoverConfig`` owns its setting
 from .child_process import discover_in_child
 from .config import EXACT_REL, DiscoverConfig
 from .pipeline import DiscoverResult, discover, discover_arrays
+from .search import edge_search
 from .units import unit_text
 
 __all__ = ["DiscoverConfig", "DiscoverResult", "EXACT_REL", "discover", "discover_arrays", "discover_in_child",
-           "unit_text"]
+           "edge_search", "unit_text"]

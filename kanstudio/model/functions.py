@@ -278,8 +278,29 @@ def get_function(name: str) -> SymbolicFunction:
     for user_name, fn in _USER.items():
         if _normalise(user_name) == key:
             return fn
+    fn = _expression_function(name)
+    if fn is not None:
+        return fn
     valid = ", ".join(library_names() + (CONSTANT,))
     raise UnknownFunctionError(f"unknown symbolic function {name!r}; valid names: {valid}")
+
+
+def _expression_function(name: str):
+    """A name that is itself a formula in x ("0.5*x**2 + sin(x)": an edge fixed to a
+    formula the symbolic engine found, or a --lib entry) registers that formula,
+    parsed by the restricted parser (never eval), so a model or project using
+    one loads in a session that has not seen it.  None for anything else."""
+    if "x" not in name or len(name) > 500:
+        return None
+    from ..data import DataError, parse_expression
+    try:
+        expr = parse_expression(name, allowed_names=["x"])
+    except DataError:
+        return None
+    syms = list(expr.free_symbols)
+    if len(syms) != 1:
+        return None
+    return register_function(name, expr, syms[0])
 
 
 def library_names() -> tuple[str, ...]:

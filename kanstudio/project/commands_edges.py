@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence
 
-from ..defaults import EDGE_TH, NODE_TH, RETRAIN_LAMB, SYMBOLIC_REFIT_STEPS, WEIGHT_SIMPLE
+from ..defaults import (EDGE_TH, NODE_TH, RETRAIN_LAMB, SYMBOLIC_ENGINE_SECONDS, SYMBOLIC_REFIT_STEPS,
+                        WEIGHT_SIMPLE)
 from .commands import (CommandError, ComputedCommand, ModelCommand, _train_x, edge_name,
                        node_name, register_command)
 
@@ -207,16 +208,18 @@ class PruneNode(ComputedCommand):
 class AutoPrune(ComputedCommand):
     """Drop hidden nodes scoring <= node_th, then mask edges scoring <= edge_th.
     With ``one_node``, a one-hidden-layer network left with several hidden
-    nodes is also tried through a single one, y = g(sum phi_i(x_i)), both
-    refitted without the penalty: as good on the held-out rows, the single
-    node is kept (science.prune.one_hidden_node)."""
+    nodes is also tried through a single one, y = g(sum phi_i(x_i)), or a
+    single multiplication node, y = g(prod phi_i(x_i)) (``product_node``), each
+    refitted without the penalty: as good on the held-out rows, the single node
+    is kept (science.prune.one_hidden_node)."""
     type = "auto_prune"
 
     def __init__(self, node_th: float = NODE_TH, edge_th: float = EDGE_TH, label: Optional[str] = None,
-                 one_node: bool = True):
+                 one_node: bool = True, product_node: bool = True):
         super().__init__(label)
         self.node_th, self.edge_th = float(node_th), float(edge_th)
         self.one_node = bool(one_node)
+        self.product_node = bool(product_node)
         self.summary: Optional[dict] = None
 
     def _gather(self, project) -> dict:
@@ -232,7 +235,8 @@ class AutoPrune(ComputedCommand):
         s = self.summary
         if s:
             merged = s.get("one_node")
-            more = (f"; one hidden node does the work of {merged['hidden_nodes']}"
+            node = "one multiplication node" if merged and merged.get("kind") == "product" else "one hidden node"
+            more = (f"; {node} does the work of {merged['hidden_nodes']}"
                     if merged and merged.get("used") else "")
             return f"Auto-prune ({s['edges_before']} → {s['edges_after']} edges{more})"
         return f"Auto-prune (nodes ≤ {_fmt(self.node_th)}, edges ≤ {_fmt(self.edge_th)})"
@@ -249,7 +253,7 @@ class AutoPrune(ComputedCommand):
             (x, y), (xt, yt) = ds.tensors("train"), ds.tensors("test")
             if progress:
                 progress(-1.0, "Trying one hidden node…")
-            one, info = one_hidden_node(new, x, y, xt, yt, inputs["config"], cancel)
+            one, info = one_hidden_node(new, x, y, xt, yt, inputs["config"], cancel, product=self.product_node)
             if info:
                 merged = {**info, "used": one is not None}
             if one is not None:
@@ -261,13 +265,14 @@ class AutoPrune(ComputedCommand):
 
     def params(self) -> dict:
         return {"node_th": self.node_th, "edge_th": self.edge_th, "one_node": self.one_node,
-                "summary": self.summary}
+                "product_node": self.product_node, "summary": self.summary}
 
     @classmethod
     def from_json(cls, d):
-        # projects from before the one-node test replay as they were made: without it
+        # projects from before the one-node test (or its multiplication node)
+        # replay as they were made: without it
         cmd = cls(float(d.get("node_th", NODE_TH)), float(d.get("edge_th", EDGE_TH)),
-                  one_node=bool(d.get("one_node", False)))
+                  one_node=bool(d.get("one_node", False)), product_node=bool(d.get("product_node", False)))
         cmd.summary = d.get("summary") if isinstance(d.get("summary"), dict) else None
         return cmd
 
@@ -280,16 +285,21 @@ class AutoSymbolic(ComputedCommand):
     ``skipped``.  First the network is refitted ``refit_steps`` steps without
     the sparsity penalty (``defaults.SYMBOLIC_REFIT_STEPS``; 0: read the edges
     as they are), so each edge is read at its true shape, not the shrunken one
-    the penalty left."""
+    the penalty left.  An edge no library function serves goes to the symbolic
+    engine for ``engine_seconds`` (``defaults.SYMBOLIC_ENGINE_SECONDS``; 0: it
+    stays numeric); the formula it finds is judged the same way and, when it
+    serves, fixed as a function named by its own text."""
     type = "auto_symbolic"
 
     def __init__(self, lib: Optional[Sequence[str]] = None, weight_simple: float = WEIGHT_SIMPLE,
                  r2_threshold: float = 0.0, label: Optional[str] = None,
-                 refit_steps: int = SYMBOLIC_REFIT_STEPS):
+                 refit_steps: int = SYMBOLIC_REFIT_STEPS, engine_seconds: float = SYMBOLIC_ENGINE_SECONDS):
         super().__init__(label)
         self.lib = None if lib is None else [str(n) for n in lib]
         self.weight_simple, self.r2_threshold = float(weight_simple), float(r2_threshold)
         self.refit_steps = max(0, int(refit_steps))
+        self.engine_seconds = max(0.0, float(engine_seconds))
+        self.engine_note: Optional[str] = None     # why the engine did not run, when it did not
         self.fixed: Optional[list[dict]] = None    # [{"edge": [l,i,j], "name", "r2", "params"}]
         self.skipped: Optional[list[dict]] = None
         self.refit: Optional[dict] = None          # the refit's outcome (steps, RMSE)
@@ -321,7 +331,8 @@ class AutoSymbolic(ComputedCommand):
             progress(-1.0, "Fitting symbolic functions…")
         # each edge's function chosen by the whole network's loss on the training rows
         res = auto_symbolic(model, inputs["x"], lib=self.lib, weight_simple=self.weight_simple,
-                            r2_threshold=self.r2_threshold, y=inputs.get("y"))
+                            r2_threshold=self.r2_threshold, y=inputs.get("y"),
+                            search=self._engine(progress, cancel))
 
         def rec(entry):
             l, i, j, c = entry
@@ -331,17 +342,36 @@ class AutoSymbolic(ComputedCommand):
         self.skipped = [rec(e) for e in getattr(res, "skipped", [])]
         return model
 
+    def _engine(self, progress, cancel):
+        """The symbolic engine's search for edges the library leaves numeric, or None."""
+        if self.engine_seconds <= 0:
+            return None
+        from ..discovery import edge_search
+        stop = (cancel.is_set if hasattr(cancel, "is_set") else cancel) if cancel is not None else None
+        search = edge_search(self.engine_seconds, stop=stop)
+        if search is None:
+            self.engine_note = "the symbolic engine (pyoperon) is not installed here: library functions only"
+            return None
+
+        def announced(x, values):
+            if progress:
+                progress(-1.0, "No library function fits an edge: searching a formula for it…")
+            return search(x, values)
+        return announced
+
     def params(self) -> dict:
         return {"lib": self.lib, "weight_simple": self.weight_simple, "r2_threshold": self.r2_threshold,
-                "refit_steps": self.refit_steps, "refit": self.refit, "fixed": self.fixed,
-                "skipped": self.skipped}
+                "refit_steps": self.refit_steps, "engine_seconds": self.engine_seconds, "refit": self.refit,
+                "fixed": self.fixed, "skipped": self.skipped, "engine_note": self.engine_note}
 
     @classmethod
     def from_json(cls, d):
         lib = d.get("lib")
-        # projects from before the refit replay as they were made: without it
+        # projects from before the refit (or the engine) replay as they were made: without it
         cmd = cls(None if lib is None else list(lib), float(d.get("weight_simple", WEIGHT_SIMPLE)),
-                  float(d.get("r2_threshold", 0.0)), refit_steps=int(d.get("refit_steps", 0)))
+                  float(d.get("r2_threshold", 0.0)), refit_steps=int(d.get("refit_steps", 0)),
+                  engine_seconds=float(d.get("engine_seconds", 0.0)))
+        cmd.engine_note = d.get("engine_note") if isinstance(d.get("engine_note"), str) else None
         cmd.fixed = d.get("fixed") if isinstance(d.get("fixed"), list) else None
         cmd.skipped = d.get("skipped") if isinstance(d.get("skipped"), list) else None
         cmd.refit = d.get("refit") if isinstance(d.get("refit"), dict) else None

@@ -184,7 +184,7 @@ def _merged(model: KAN, x) -> KAN:
     the inputs' edges).  A node fed by several inputs joins through its input
     edges weighted by the slope of its output edge.  Trained from scratch
     instead, one node stalls on symmetric laws (p^2 + q^2) nearly always."""
-    from ..model import curve_to_coef, uniform_grid
+    from ..model import curve_to_coef
     model.forward(x, cache=True)
     c = model.cache
     H, out = c.nodes[1], c.edges[1].edges[:, :, 0]           # [B, hidden]: h_j, psi_j(h_j)
@@ -205,14 +205,23 @@ def _merged(model: KAN, x) -> KAN:
     _, nodes = attribution_scores(model, x)
     top = int(np.argmax(nodes[1]))
     one = prune_nodes(model, [list(range(model.n_nodes(0))), [top], [0]], x)
-    inner, outer = one.layers[0], one.layers[1]
+    inner = one.layers[0]
     inner.coef.data[:, 0, :] = curve_to_coef(x, target[:, :, None], inner.grid, inner.k,
                                                     tables=inner.tables())[:, 0, :]
     inner.scale_sp.data[:, 0] = 1.0
     inner.scale_base.data[:, 0] = 0.0
     inner.mask[:, 0] = alive.any(1).to(inner.mask.dtype)
     inner.invalidate()
-    # the out edge: whatever makes the network's output the kept network's
+    _out_edge_reproduces(one, x, y_kept)
+    return one
+
+
+@torch.no_grad()
+def _out_edge_reproduces(one: KAN, x, y_kept):
+    """Fit the single out edge of a one-hidden-node network so that its output is
+    ``y_kept`` (the network it stands in for), on the hidden node's range."""
+    from ..model import curve_to_coef, uniform_grid
+    outer = one.layers[1]
     outer.coef.data.zero_()
     outer.scale_base.data.zero_()
     outer.scale_sp.data.fill_(1.0)
@@ -228,14 +237,52 @@ def _merged(model: KAN, x) -> KAN:
     outer.invalidate()
     outer.coef.data = curve_to_coef(h, ((y_kept - base) / gain)[:, None, None], outer.grid, outer.k,
                                            tables=outer.tables())
-    return one
 
 
-def one_hidden_node(model: KAN, x, y, x_test, y_test, config, cancel=None) -> tuple[Optional[KAN], dict]:
+@torch.no_grad()
+def _product(model: KAN, x) -> Optional[KAN]:
+    """One multiplication node, y = g(phi_1(x_1) * ... * phi_n(x_n)) (KAN 2.0's
+    MultKAN), started as the network's own reading: along each input with the
+    others held at the row of largest |y|, phi_i is the network's slice (the
+    first one as it is, the others divided by y there), so that for a network
+    that is multiplicatively separable the product is the network; g starts
+    as whatever then reproduces it.  None when no row has y clearly off 0."""
+    from ..model import curve_to_coef
+    n = model.n_nodes(0)
+    y_kept = model(x)[:, 0].clone()
+    r = int(torch.argmax(torch.abs(y_kept)))
+    f_ref = float(y_kept[r])
+    if not np.isfinite(f_ref) or abs(f_ref) <= 1e-6 * (float(torch.std(y_kept)) + 1e-300):
+        return None
+    target = torch.zeros(x.shape[0], n, n, dtype=x.dtype, device=x.device)
+    for i in range(n):
+        Xq = x[r].repeat(x.shape[0], 1)
+        Xq[:, i] = x[:, i]
+        g = model(Xq)[:, 0]
+        target[:, i, i] = g if i == 0 else g / f_ref
+    prod = KAN([n, [0, 1], 1], grid=model.grid_size, k=model.k, mult_arity=n, seed=0, dtype=model.dtype_name,
+               device=model.device)
+    prod.set_names(model.input_names, getattr(model, "output_names", None))
+    prod.update_grid_from_samples(x)
+    inner = prod.layers[0]
+    eye = torch.eye(n, dtype=inner.mask.dtype, device=inner.mask.device)
+    inner.coef.data = curve_to_coef(x, target, inner.grid, inner.k, tables=inner.tables())
+    inner.scale_sp.data.copy_(eye.to(inner.scale_sp.dtype))
+    inner.scale_base.data.zero_()
+    inner.mask.copy_(eye)
+    inner.invalidate()
+    _out_edge_reproduces(prod, x, y_kept)
+    return prod
+
+
+def one_hidden_node(model: KAN, x, y, x_test, y_test, config, cancel=None,
+                    product: bool = True) -> tuple[Optional[KAN], dict]:
     """Compositionality (KAN 2.0; AI Feynman's y = g(h(x))) as a pruning choice.
 
     A one-hidden-layer network whose pruning left several hidden sum nodes is
-    compared with the same inputs through ONE hidden node: y = g(sum_i phi_i(x_i)).
+    compared with the same inputs through ONE hidden node: y = g(sum_i phi_i(x_i)),
+    or, with ``product``, one multiplication node, y = g(prod_i phi_i(x_i))
+    (``info["kind"]`` says which was kept).
     The one node starts as the strongest of them (its edges as they are; the
     others folded into the bias) and both are refitted with ``config`` (no
     penalty).  When the single node predicts the held-out rows about as well
@@ -280,7 +327,15 @@ def one_hidden_node(model: KAN, x, y, x_test, y_test, config, cancel=None) -> tu
             one, err_one = m, e
         if err_one <= 1e-3 * err_kept:
             break
-    info = {"hidden_nodes": int(hidden), "rmse_kept": err_kept, "rmse_one": err_one}
+    kind = "sum"
+    # or one multiplication node: a*sin(b), a*exp(-b), a^2*b are products of
+    # one-variable functions, which no sum of them is
+    product = _product(model, x) if product and err_one > 1e-3 * err_kept else None
+    if product is not None:
+        e = refit(product)
+        if np.isfinite(e) and e < err_one:
+            one, err_one, kind = product, e, "product"
+    info = {"hidden_nodes": int(hidden), "rmse_kept": err_kept, "rmse_one": err_one, "kind": kind}
     if not (np.isfinite(err_one) and np.isfinite(err_kept)) or err_one > ONE_NODE_TOLERANCE * err_kept:
         return None, info
     return one, info

@@ -14,13 +14,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Mapping, Optional
+from typing import Optional
 
 import numpy as np
 import sympy
-import torch
 
-from .interpreter import evaluate_torch
+from .interpreter import UnsupportedExpression
+from .jacobian import FormulaJacobian
 
 __all__ = ["parametrize", "refit_constants", "polish", "snap_verified", "PolishResult"]
 
@@ -51,43 +51,28 @@ def parametrize(expr: sympy.Expr):
     return template, params, np.asarray(values, dtype=np.float64)
 
 
-def _data_tensors(data: Mapping[sympy.Symbol, np.ndarray]) -> dict:
-    return {s: torch.as_tensor(np.asarray(v, dtype=np.float64)) for s, v in data.items()}
-
-
 class _Problem:
-    """Residuals r(p) = (f(X; p) - y) / std(y) of a template on fixed data."""
+    """Residuals r(p) = (f(X; p) - y) / std(y) of a template on fixed data, and
+    their Jacobian (forward mode in numpy: jacobian.FormulaJacobian)."""
 
     def __init__(self, template, params, data, y):
-        self.template, self.params = template, list(params)
-        self.data = _data_tensors(data)
+        self.f = FormulaJacobian(template, list(params), data)
         y = np.asarray(y, dtype=np.float64).reshape(-1)
         self.scale = float(np.std(y)) or float(np.mean(np.abs(y))) or 1.0
-        self.y = torch.as_tensor(y) / self.scale
+        self.y = y / self.scale
 
-    def residual(self, p: torch.Tensor) -> torch.Tensor:
-        vals = dict(self.data)
-        for k, s in enumerate(self.params):
-            vals[s] = p[k]
-        out = evaluate_torch(self.template, vals) / self.scale
-        return out.expand_as(self.y) - self.y
-
-    def loss(self, p: torch.Tensor) -> float:
+    def loss(self, p: np.ndarray) -> float:
         try:
-            with torch.no_grad():
-                r = self.residual(p)
-        except (ValueError, RuntimeError, TypeError, OverflowError):
+            r = self.f.value(p) / self.scale - self.y
+        except (ValueError, TypeError, OverflowError, FloatingPointError):
             return math.inf
-        v = float((r * r).mean())
+        with np.errstate(all="ignore"):
+            v = float(np.mean(r * r))
         return v if math.isfinite(v) else math.inf
 
-    def jacobian(self, p: torch.Tensor):
-        r = self.residual(p)
-        try:
-            J = torch.func.jacfwd(self.residual)(p)
-        except Exception:  # noqa: BLE001 - some ops lack forward-mode rules
-            J = torch.autograd.functional.jacobian(self.residual, p, vectorize=True)
-        return r.detach(), J.detach()
+    def jacobian(self, p: np.ndarray):
+        v, J = self.f.value_and_jacobian(p)
+        return v / self.scale - self.y, J / self.scale
 
 
 def refit_constants(template, params, p0, data, y, steps: int = 60, tol: float = 1e-15,
@@ -96,31 +81,33 @@ def refit_constants(template, params, p0, data, y, steps: int = 60, tol: float =
     different sizes are handled alike).  Returns (p, rmse in y units).
     ``deadline`` (time.perf_counter() value) ends the iterations early."""
     import time
-    prob = _Problem(template, params, data, y)
-    p = torch.as_tensor(np.asarray(p0, dtype=np.float64)).clone()
+    p = np.array(p0, dtype=np.float64).reshape(-1)
+    try:
+        prob = _Problem(template, params, data, y)
+    except UnsupportedExpression:
+        return p, math.inf
     if len(params) == 0:
-        return p.numpy(), math.sqrt(prob.loss(p)) * prob.scale
+        return p, math.sqrt(prob.loss(p)) * prob.scale
     loss = prob.loss(p)
     if not math.isfinite(loss):
-        return p.numpy(), math.inf
+        return p, math.inf
     lam = 1e-3
     for _ in range(steps):
         if deadline is not None and time.perf_counter() > deadline:
             break
-        try:
-            r, J = prob.jacobian(p)
-        except Exception:  # noqa: BLE001
-            break
-        if not (torch.isfinite(J).all() and torch.isfinite(r).all()):
-            J = torch.nan_to_num(J, nan=0.0, posinf=0.0, neginf=0.0)
+        r, J = prob.jacobian(p)
+        if not (np.isfinite(J).all() and np.isfinite(r).all()):
+            J = np.nan_to_num(J, nan=0.0, posinf=0.0, neginf=0.0)
+            r = np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
         A = J.T @ J
         g = J.T @ r
-        d = A.diagonal().clamp_min(1e-12 * float(A.diagonal().max().clamp_min(1e-300)))
+        diag = np.diagonal(A)
+        d = np.maximum(diag, 1e-12 * max(float(diag.max()), 1e-300))
         improved = False
         for _ in range(8):
             try:
-                step = torch.linalg.solve(A + lam * torch.diag(d), -g)
-            except RuntimeError:
+                step = np.linalg.solve(A + lam * np.diag(d), -g)
+            except np.linalg.LinAlgError:
                 lam *= 10
                 continue
             cand = p + step
@@ -133,7 +120,7 @@ def refit_constants(template, params, p0, data, y, steps: int = 60, tol: float =
             lam *= 8
         if not improved or rel < tol or loss < 1e-30:
             break
-    return p.numpy(), math.sqrt(loss) * prob.scale
+    return p, math.sqrt(loss) * prob.scale
 
 
 def polish(expr: sympy.Expr, data, y, steps: int = 60, deadline: Optional[float] = None) -> PolishResult:

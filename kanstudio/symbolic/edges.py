@@ -7,17 +7,19 @@ like the model's inputs) and writes the chosen functions into the model.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
+import sympy
 import torch
 
 from ..defaults import WEIGHT_SIMPLE
 from ..model import get_function, KAN, library_names
 from .fitting import Candidate, fit_functions, rank_candidates
+from .interpreter import evaluate_numpy
 
 __all__ = ["edge_samples", "edge_values", "suggest", "fix", "unfix", "auto_symbolic", "AutoSymbolicResult",
-           "numeric_edges"]
+           "numeric_edges", "formula_function"]
 
 
 def _as_tensor(model: KAN, x) -> torch.Tensor:
@@ -132,9 +134,50 @@ def _by_network(model: KAN, x: torch.Tensor, y: torch.Tensor, edge, candidates) 
     return min((candidates[k] for k in ok), key=lambda c: (c.complexity, candidates.index(c)))
 
 
+FORMULA_DIGITS = 6   # significant digits of an engine formula's constants (its text is its name)
+
+
+def formula_function(expr: sympy.Expr) -> str:
+    """Register a formula in one variable as a library function named by its own
+    text (constants to FORMULA_DIGITS digits) and return that name.  The name is
+    all a saved model needs: a session that has not seen it parses it again
+    (model.get_function)."""
+    syms = list(expr.free_symbols)
+    if len(syms) != 1:
+        raise ValueError(f"an edge function is a formula in one variable, not {expr}")
+    x = sympy.Symbol("x", real=True)
+    e = expr.xreplace({syms[0]: x})
+    e = e.xreplace({f: sympy.Float(f, FORMULA_DIGITS) for f in e.atoms(sympy.Float)})
+    name = sympy.sstr(e, full_prec=False)
+    return get_function(name).name
+
+
+def _by_search(model: KAN, x: torch.Tensor, y: torch.Tensor, edge, xin: np.ndarray, vals: np.ndarray,
+               search: Callable) -> Optional[Candidate]:
+    """The formulas ``search`` (the symbolic engine) finds for an edge's samples,
+    judged by the network like the library's candidates (``_by_network``)."""
+    candidates = []
+    for expr in search(xin, vals):
+        try:
+            name = formula_function(expr)
+        except (ValueError, TypeError):
+            continue
+        fn = get_function(name)
+        try:
+            v = np.broadcast_to(evaluate_numpy(fn.sympy_fn(sympy.Symbol("x", real=True)),
+                                               {sympy.Symbol("x", real=True): xin}), vals.shape)
+        except ValueError:
+            continue
+        ss = float(np.sum((vals - vals.mean()) ** 2)) or 1.0
+        r2 = 1.0 - float(np.sum((vals - v) ** 2)) / ss
+        if np.isfinite(r2):
+            candidates.append(Candidate(name, r2, fn.complexity, (1.0, 0.0, 1.0, 0.0), 0.0))
+    return _by_network(model, x, y, edge, candidates) if candidates else None
+
+
 def auto_symbolic(model: KAN, x, lib: Optional[Sequence[str]] = None, weight_simple: float = WEIGHT_SIMPLE,
                   r2_threshold: float = 0.0, edges: Optional[Sequence[tuple[int, int, int]]] = None,
-                  fit_kw: Optional[dict] = None, y=None) -> AutoSymbolicResult:
+                  fit_kw: Optional[dict] = None, y=None, search: Optional[Callable] = None) -> AutoSymbolicResult:
     """Fix every alive numeric edge to its best library function.
 
     One batched fit per layer over all of that layer's candidate edges; edges
@@ -143,7 +186,10 @@ def auto_symbolic(model: KAN, x, lib: Optional[Sequence[str]] = None, weight_sim
     ``edges`` restricts the work to some (layer, i, j).
 
     With the targets ``y`` (rows of ``x``), each edge's function is chosen by
-    its effect on the whole network instead (``_by_network``)."""
+    its effect on the whole network instead (``_by_network``).  There, an edge
+    no library function serves is handed to ``search`` (samples x, values ->
+    formulas in one variable: the symbolic engine), whose formulas are judged
+    the same way; one that none serves either stays numeric (``skipped``)."""
     names = _names(lib)
     todo = numeric_edges(model) if edges is None else [tuple(e) for e in edges]
     if not todo:
@@ -160,8 +206,11 @@ def auto_symbolic(model: KAN, x, lib: Optional[Sequence[str]] = None, weight_sim
         res = fit_functions(xs, ys, names, **(fit_kw or {}))
         for e, (i, j) in enumerate(idx):
             if y is not None:
-                chosen = _by_network(model, _as_tensor(model, x), _as_tensor(model, y),
-                                     (l, i, j), res.candidates(e, weight_simple, NETWORK_CANDIDATES))
+                xt, yt = _as_tensor(model, x), _as_tensor(model, y)
+                chosen = _by_network(model, xt, yt, (l, i, j), res.candidates(e, weight_simple, NETWORK_CANDIDATES))
+                if chosen is None and search is not None:
+                    chosen = _by_search(model, xt, yt, (l, i, j), xs[e].cpu().numpy().copy(),
+                                        ys[e].cpu().numpy().copy(), search)
                 if chosen is not None:
                     model.fix_symbolic(l, i, j, chosen.name, chosen.params)
                     fixed.append((l, i, j, chosen))

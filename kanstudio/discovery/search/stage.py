@@ -18,7 +18,7 @@ from ..derivation import Step
 from .engines import engine_symbols
 from .target_transforms import TRANSFORMS, usable_transforms
 
-__all__ = ["symbolic_search", "one_variable", "search_piece", "reading_error", "worth_polishing"]
+__all__ = ["symbolic_search", "one_variable", "search_piece", "readings", "reading_error", "worth_polishing"]
 
 MAX_ROWS = 250        # rows the engine evaluates (at 500 it runs half the generations)
 KEEP_ACCURATE = 6     # front members kept by error ...
@@ -77,10 +77,11 @@ def symbolic_search(ctx, seconds: float, label: str = "symbolic search", transfo
     (target_transforms: y^2, 1/y, 1/y^2, log|y|) as a race: each gets an equal
     share of the first FIRST_ROUND of the time, then the two whose formulas,
     read back as y, come closest share the rest (two thirds and one third).
-    With ``resume``, the search of the same ``label`` on y run before on this
-    problem goes on where it stopped (the engine's population is kept: pausing
-    a search loses nothing), and only formulas new on its front are refitted.
-    Returns how many candidates it added."""
+    A race needs MIN_RACE_SECONDS per target; with less time it does not run.
+    With ``resume``, the search of the same ``label`` run before on this
+    problem goes on where it stopped (the engine keeps its populations, so
+    pausing a search loses nothing), and only formulas new on its fronts are
+    refitted.  Returns how many candidates it added."""
     engine = ctx.engine
     if engine is None or seconds <= 0.5 or ctx.clock.left() <= 0.5:
         return 0
@@ -92,53 +93,51 @@ def symbolic_search(ctx, seconds: float, label: str = "symbolic search", transfo
         state = ctx.searches.get(label)
         if state is None or all(run.done or run.exact for _, run in state["runs"]):
             return 0
-        found = state["found"]
         with ctx.clock.stage(f"{label}, resumed ({engine.name}, {seconds:.0f} s)"):
-            for t, run in state["runs"]:
-                run.advance(seconds, ctx.clock.stop_training)
-                _collect(ctx, t, run, y, found, to_ours)
-        return _polish(ctx, found, state["polished"], label, engine)
-    race = bool(transforms)
-    if race:
-        transforms = [t for t in usable_transforms(y) if t is not IDENTITY]
+            _share_rest(ctx, state, time.perf_counter() + seconds, y, to_ours)
+        return _polish(ctx, state["found"], state["polished"], label, engine)
+    targets = [IDENTITY]
+    if transforms:
+        targets = [t for t in usable_transforms(y) if t is not IDENTITY]
         # a race in a few seconds gives each target too few generations to tell
         # them apart.  The angle transforms (sin y, cos y) join only when the
         # time allows: a target that merely lies in [0, pi] need not be an angle
-        core = [t for t in transforms if t.name not in ANGLE_TRANSFORMS]
-        if not ctx.cfg.target_transforms or not transforms or seconds < MIN_RACE_SECONDS * len(core):
+        core = [t for t in targets if t.name not in ANGLE_TRANSFORMS]
+        if not ctx.cfg.target_transforms or not targets or seconds < MIN_RACE_SECONDS * len(core):
             return 0
-        transforms = transforms[:max(len(core), int(seconds // MIN_RACE_SECONDS))]
-    else:
-        transforms = [IDENTITY]
-    found: dict = {}              # y-space expression -> (transform, test RMSE)
-
-    def collect(transform, run) -> float:
-        return _collect(ctx, transform, run, y, found, to_ours)
-
-    names = ", ".join(t.name for t in transforms)
+        targets = targets[:max(len(core), int(seconds // MIN_RACE_SECONDS))]
+    state = {"runs": [], "found": {}, "polished": set(), "best": {}}
+    names = ", ".join(t.name for t in targets)
     with ctx.clock.stage(f"{label} ({engine.name}, {seconds:.0f} s; targets {names})"):
         deadline = time.perf_counter() + seconds
-        runs = [(t, engine.start(X, t.apply(y), ctx.cfg.seed)) for t in transforms]
-        share = FIRST_ROUND * seconds / len(runs)
-        best = {}
-        for t, run in runs:
-            run.advance(min(share, deadline - time.perf_counter()), ctx.clock.stop_training)
-            best[t.name] = collect(t, run)
-            if run.exact or ctx.clock.stop_training():
-                break       # a formula at the engine's round-off: nothing left to race for
-        ranked = sorted((r for r in runs if r[0].name in best and not r[1].done),
-                        key=lambda r: best[r[0].name])[:2]
-        if not any(run.exact for _, run in runs):
-            for (t, run), part in zip(ranked, (2 / 3, 1.0) if len(ranked) == 2 else (1.0,)):
-                left = deadline - time.perf_counter()
-                if left <= 0.2 or ctx.clock.stop_training():
-                    break
-                run.advance(part * left, ctx.clock.stop_training)
-                best[t.name] = collect(t, run)
-    polished: set = set()
-    if not race:
-        ctx.searches[label] = {"runs": runs, "found": found, "polished": polished}
-    return _polish(ctx, found, polished, label, engine)
+        state["runs"] = [(t, engine.start(X, t.apply(y), ctx.cfg.seed)) for t in targets]
+        if len(targets) > 1:
+            share = FIRST_ROUND * seconds / len(targets)
+            for t, run in state["runs"]:
+                run.advance(min(share, deadline - time.perf_counter()), ctx.clock.stop_training)
+                state["best"][t.name] = _collect(ctx, t, run, y, state["found"], to_ours)
+                if run.exact or ctx.clock.stop_training():
+                    break       # a formula at the engine's round-off: nothing left to race for
+        _share_rest(ctx, state, deadline, y, to_ours)
+    ctx.searches[label] = state
+    return _polish(ctx, state["found"], state["polished"], label, engine)
+
+
+def _share_rest(ctx, state: dict, deadline: float, y, to_ours: dict):
+    """Advance the race's two closest targets until ``deadline``: the closest
+    two thirds of the time, the other the rest (one target: all of it)."""
+    runs = state["runs"]
+    if any(run.exact for _, run in runs):
+        return
+    best = state["best"]
+    ranked = sorted((r for r in runs if not r[1].done),
+                    key=lambda r: best.get(r[0].name, math.inf))[:2]
+    for (t, run), part in zip(ranked, (2 / 3, 1.0) if len(ranked) == 2 else (1.0,)):
+        left = deadline - time.perf_counter()
+        if left <= 0.2 or ctx.clock.stop_training():
+            break
+        run.advance(part * left, ctx.clock.stop_training)
+        best[t.name] = _collect(ctx, t, run, y, state["found"], to_ours)
 
 
 def _collect(ctx, transform, run, y, found: dict, to_ours: dict) -> float:
@@ -185,13 +184,21 @@ def one_variable(ctx, x: np.ndarray, g: np.ndarray, symbol, seconds: float = 2.0
 def search_piece(ctx, X: np.ndarray, g: np.ndarray, symbols, seconds: float = 2.0, keep: int = 2) -> list:
     """The engine's best formulas for g(X) (a piece of a law: a factor or term read
     off a network, or what is left of the data once the other pieces are divided
-    out), in ``symbols``: the most accurate, and the smallest one nearly as
-    accurate.  A g of one sign is also searched as log|g| (half the time): powers
-    and products of functions, such as 1/sin(x/2)^4, are sums there."""
+    out), in ``symbols``: see ``readings``."""
     engine = ctx.engine
     if engine is None or ctx.clock.left() <= 1.0:
         return []
     seconds = min(seconds, 0.25 * ctx.clock.left())
+    found = readings(engine, X, g, seconds, ctx.cfg.seed, ctx.clock.stop_training, keep)
+    X = np.asarray(X, dtype=np.float64)
+    return [e.xreplace(dict(zip(engine_symbols(X.shape[1]), symbols))) for e in found]
+
+
+def readings(engine, X: np.ndarray, g: np.ndarray, seconds: float, seed: int, stop, keep: int = 2) -> list:
+    """The engine's best formulas for samples g(X), in ``engine_symbols``: the most
+    accurate, and the smallest one nearly as accurate.  A g of one sign is also
+    searched as log|g| (half the time): powers and products of functions, such
+    as 1/sin(x/2)^4, are sums there."""
     X = np.asarray(X, dtype=np.float64)
     g = np.asarray(g, dtype=np.float64)
     xs = engine_symbols(X.shape[1])
@@ -201,7 +208,7 @@ def search_piece(ctx, X: np.ndarray, g: np.ndarray, symbols, seconds: float = 2.
         targets.append((np.log(sign * g), sign))
     exprs = []
     for t, sgn in targets:
-        found = engine.search(X, t, seconds / len(targets), ctx.cfg.seed, ctx.clock.stop_training)
+        found = engine.search(X, t, seconds / len(targets), seed, stop)
         exprs += found if sgn is None else [sgn * sympy.exp(e) for e in found]
     values = dict(zip(xs, X.T))
     errs = [reading_error(e, values, g) for e in exprs]
@@ -215,7 +222,7 @@ def search_piece(ctx, X: np.ndarray, g: np.ndarray, symbols, seconds: float = 2.
     for i in [near[0], order[0]]:
         if i not in picked:
             picked.append(i)
-    return [exprs[i].xreplace(dict(zip(xs, symbols))) for i in picked[:keep]]
+    return [exprs[i] for i in picked[:keep]]
 
 
 def reading_error(expr, values: dict, g) -> float:

@@ -109,8 +109,17 @@ class ModelJobsMixin:
 
         def after(c):
             self.last_auto_symbolic = c
+            found = sum(1 for f in c.fixed or () if not _library_name(f["name"]))
+            parts = [c.label]
+            if found:
+                parts.append(f"{found} edge(s) fixed to a formula the symbolic engine found")
             if c.skipped:
-                self.w.show_status(f"{c.label}; {len(c.skipped)} edge(s) left numeric (no good fit)", 10000)
+                parts.append(f"{len(c.skipped)} edge(s) left numeric: no library function or "
+                             f"engine formula fits them")
+            if c.engine_note:
+                parts.append(c.engine_note)
+            if len(parts) > 1:
+                self.w.show_status("; ".join(parts), 10000)
         self._computed(AutoSymbolic(), "Auto-symbolic", "Fitting library functions to every edge\u2026", after)
 
     def prune_nodes(self, nodes: list):
@@ -255,3 +264,12 @@ class ModelJobsMixin:
                                                     panel.text_colour(), panel.devicePixelRatioF(), self.aux()),
                            side=True, on_done=show, on_error=self._quiet_fail(rev, "show that formula"))
 
+
+def _library_name(name: str) -> bool:
+    """Whether an edge's function is one of the built-in library's (not a formula
+    the symbolic engine found, which is named by its own text)."""
+    from ...model import get_function
+    try:
+        return get_function(name).builtin
+    except ValueError:
+        return False
