@@ -26,7 +26,7 @@ stall     the hello-world sample (1000 rows) imported with the dialog's
           it (a small figure means the thread was waiting for a core or for
           the GIL, not working), 99th percentile, ticks per second.
 --screenshots DIR writes start_page.png, import_dialog.png, fitted.png,
-          edge_inspector.png, formula.png, formula_dark.png, discover.png and loop.png of the real
+          edge_inspector.png, formula.png, formula_dark.png, discover.png, loop.png and loop_product.png of the real
           window (1400x900, offscreen, grab()).
 
 Settings and recovery files go to a temporary folder; nothing is written to
@@ -350,26 +350,30 @@ def screenshots(app, win, out: Path, tmp: Path):
     win.dock_pareto.raise_()                      # the front shares its column with the Edge inspector
     pump(app, 0.8)
     shot("discover.png")
-    # the default loop by its actions on sqrt(1 + p^2 + q^2): Prune tries one hidden node
-    win.resize(1400, 900)
-    win._apply_default_layout()
-    rng = np.random.default_rng(0)
-    X = rng.uniform(-1, 1, (1000, 2))
-    law = tmp / "sqrt_law.csv"
-    law.write_text("p,q,out\n" + "\n".join(f"{a:.17g},{b:.17g},{c:.17g}" for (a, b), c in
-                                           zip(X, np.sqrt(1 + X[:, 0] ** 2 + X[:, 1] ** 2))) + "\n")
-    win.open_csv(str(law), accept_defaults=True)
-    wait(app, lambda: win.doc.has_data and idle(win))
-    win.training_panel.set_settings(DEFAULTS)
-    win.training_panel.set_io(2, 1, reset_width=True)
-    for action in (win.action_fit, win.action_prune, win.action_auto_symbolic, win.action_retrain):
-        n_entries = len(win.history_panel.labels())
-        action.trigger()
-        wait(app, lambda: idle(win) and len(win.history_panel.labels()) > n_entries, timeout=120)
-    wait(app, lambda: idle(win) and win.formula_panel.info() is not None)
-    pump(app, 1.0)
-    print(f"  loop: {win.history_panel.labels()[1:]}")
-    shot("loop.png")
+    # the default loop by its actions on sqrt(1 + p^2 + q^2): Prune tries one hidden
+    # node; on a*sin(b), that node is a multiplication node
+    for names, box, law_of, name in ((("p", "q"), (-1, 1), lambda X: np.sqrt(1 + X[:, 0] ** 2 + X[:, 1] ** 2),
+                                      "loop.png"),
+                                     (("a", "b"), (-1.5, 1.5), lambda X: X[:, 0] * np.sin(X[:, 1]),
+                                      "loop_product.png")):
+        win.resize(1400, 900)
+        win._apply_default_layout()
+        X = np.random.default_rng(0).uniform(*box, (1000, 2))     # the rows tests/test_gui_loop.py draws
+        law = tmp / f"law_{name}.csv"
+        law.write_text(",".join(names) + ",out\n" + "\n".join(f"{a:.17g},{b:.17g},{c:.17g}" for (a, b), c in
+                                                               zip(X, law_of(X))) + "\n")
+        win.open_csv(str(law), accept_defaults=True)
+        wait(app, lambda: win.doc.has_data and idle(win))
+        win.training_panel.set_settings(DEFAULTS)
+        win.training_panel.set_io(2, 1, reset_width=True)
+        for action in (win.action_fit, win.action_prune, win.action_auto_symbolic, win.action_retrain):
+            n_entries = len(win.history_panel.labels())
+            action.trigger()
+            wait(app, lambda: idle(win) and len(win.history_panel.labels()) > n_entries, timeout=120)
+        wait(app, lambda: idle(win) and win.formula_panel.info() is not None)
+        pump(app, 1.0)
+        print(f"  loop: {win.history_panel.labels()[1:]}")
+        shot(name)
 
 
 def main(argv=None) -> int:
