@@ -119,6 +119,13 @@ def test_pruned_edge_disappears_and_symbolic_is_badged(view, trained):
     assert "beta \u2192 h1" in tip and "sin" in tip and "R\u00b2" in tip and "score" in tip
     view.set_show_pruned(True)
     assert view.edge_item(0, 0, 1).isVisible()
+    assert view.edge_item(0, 1, 0).badge == "sin"
+    # a formula the symbolic engine found is named by its own text: badged short, in full in the tooltip
+    formula = "exp(-1.0*x)*sin(4.00012*x) + 0.0001"
+    m.fix_symbolic(0, 0, 0, formula)
+    view.set_picture(network_picture(m, x))
+    assert view.edge_item(0, 0, 0).symbolic == formula and view.edge_item(0, 0, 0).badge == "f(x)"
+    assert formula in view.tooltip_at(view.mapFromScene(view.edge_scene_pos(0, 0, 0)))
 
 
 def test_context_menu_actions_emit_edge_action(qtbot, view):

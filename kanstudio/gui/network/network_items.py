@@ -36,6 +36,8 @@ LOD_LINES = 0.3       # below this zoom an edge is drawn as plain lines
 LOD_BOLD = 0.9        # from this zoom on glyph curves are drawn 1.7 px wide
 _LEVELS = 64          # strength quantisation of the shared pens
 HIT_WIDTH = 9.0       # width of the clickable stroke around a connector (scene units)
+BADGE_CHARS = 10      # a longer function name (a formula the symbolic engine found, named by its
+FORMULA_BADGE = "f(x)"  # own text) is badged as this; the edge inspector shows it in full
 
 
 def mix(a: QColor, b: QColor, t: float) -> QColor:
@@ -139,6 +141,7 @@ class EdgeItem(QGraphicsItem):
         self.selected_edge = False
         self.hovered = False
         self.alive, self.symbolic, self.score, self.r2 = True, None, 0.0, math.nan
+        self.badge = ""
         self._badge_rect = QRectF()
         self.pens = style.edge_pens(1.0, False)
         self.setAcceptHoverEvents(True)      # z stays 0 (the default) until hovered or selected
@@ -153,7 +156,8 @@ class EdgeItem(QGraphicsItem):
 
     def set_state(self, alive: bool, symbolic: Optional[str], score: float, r2: float, t: float):
         if symbolic and symbolic != self.symbolic:
-            w = self.style.badge_metrics.horizontalAdvance(symbolic) + 6
+            self.badge = symbolic if len(symbolic) <= BADGE_CHARS else FORMULA_BADGE
+            w = self.style.badge_metrics.horizontalAdvance(self.badge) + 6
             h = self.style.badge_metrics.height() + 1
             self._badge_rect = QRectF(self.box.center().x() - w / 2, self.box.bottom() + 3, w, h)
         self.alive, self.symbolic, self.score, self.r2 = alive, symbolic, score, r2
@@ -210,7 +214,7 @@ class EdgeItem(QGraphicsItem):
             painter.drawRoundedRect(self._badge_rect, 3, 3)
             painter.setFont(st.badge_font)
             painter.setPen(pens.colour)
-            painter.drawText(self._badge_rect, Qt.AlignmentFlag.AlignCenter, self.symbolic)
+            painter.drawText(self._badge_rect, Qt.AlignmentFlag.AlignCenter, self.badge)
 
     def hoverEnterEvent(self, event):
         self.hovered = True
