@@ -79,3 +79,20 @@ def test_the_default_loop_lands_on_the_law(qtbot, main_window, tmp_path, name):
     assert curve is not None and curve["kind"] == "parity"
     assert np.allclose(curve["measured"], curve["x"], rtol=0, atol=0.05 * np.std(y))
     assert math.isfinite(panel.info().test_rmse)
+
+
+def test_auto_symbolic_hands_unfitted_edges_to_the_engine_and_says_so(qtbot, main_window, tmp_path):
+    """exp(-x) sin(4x) + y^2: after Fit and Prune, edges no library function
+    serves go to the symbolic engine; the status bar says how many it fixed,
+    their badges read f(x), and the formula is complete (no numeric edge)."""
+    win = main_window
+    _csv(tmp_path / "damped.csv", "exp(-x)*sin(4*x) + y**2", ("x", "y"), (-1.0, 1.0))
+    win.open_csv(str(tmp_path / "damped.csv"), accept_defaults=True)
+    qtbot.waitUntil(lambda: win.doc.has_data and _idle(win), timeout=WAIT)
+    for action in (win.action_fit, win.action_prune, win.action_auto_symbolic):
+        _press(qtbot, win, action, len(win.history_panel.labels()))
+    qtbot.waitUntil(lambda: "symbolic engine found" in win.status_label.text(), timeout=WAIT)
+    assert any(item.badge == "f(x)" for item in win.network_view.edge_items() if item.symbolic)
+    panel = win.formula_panel
+    qtbot.waitUntil(lambda: panel.info() is not None and panel.info().source == "network", timeout=WAIT)
+    assert math.isfinite(panel.info().test_rmse)
