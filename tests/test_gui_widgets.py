@@ -201,6 +201,42 @@ def test_worker_runs_jobs_in_order_and_reports_errors(qtbot):
     assert runner.shutdown()
 
 
+def test_answers_that_finish_together_reach_the_window_one_event_loop_turn_apart(qtbot):
+    """Several jobs finishing at once (a formula, its network's picture, its
+    attribution) must not run their callbacks back to back: a timer of the UI
+    thread gets its turn between them, so their costs never add up to one stall."""
+    import threading
+    from PySide6.QtCore import QTimer
+    from kanstudio.gui.background.worker import JobRunner
+    runner = JobRunner()
+    finished = [threading.Event() for _ in range(3)]
+    order = []
+
+    def job(name, k):
+        def run(ctx):
+            finished[k].set()
+            return name
+        return run
+    try:
+        runner.submit("Main", job("main", 0), on_done=order.append)
+        for k in (1, 2):
+            runner.submit(f"Side {k}", job(f"side {k}", k), side=True, on_done=order.append)
+        # no event processing here: all three finish in the worker and wait, queued
+        assert all(e.wait(5) for e in finished)
+        time.sleep(0.2)
+        ticks = QTimer()
+        ticks.setInterval(0)
+        ticks.timeout.connect(lambda: order.append("tick"))
+        ticks.start()
+        qtbot.waitUntil(lambda: runner.idle() and sum(o != "tick" for o in order) == 3, timeout=5000)
+        ticks.stop()
+    finally:
+        assert runner.shutdown()
+    answers = [k for k, o in enumerate(order) if o != "tick"]
+    assert [order[k] for k in answers] == ["main", "side 1", "side 2"]      # in the order they finished
+    assert all(b - a > 1 for a, b in zip(answers, answers[1:])), f"no turn between answers: {order}"
+
+
 def test_the_formula_panel_draws_the_formula_against_the_data_where_there_is_room(qtbot):
     import numpy as np
     from kanstudio.gui.panels.formula_panel import FormulaInfo, FormulaPanel

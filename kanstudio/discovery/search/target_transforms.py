@@ -2,16 +2,16 @@
 
 Many laws are short in some function of y rather than in y itself:
 sqrt(a^2 + b^2) is a polynomial in y^2, q / sqrt(r^2 + d^2 - 2 d r cos a) in
-1/y^2, log(x + 1) + log(x^2 + 1) in exp(y), a ratio of sums in 1/y, an angle
+1/y^2, a ratio of sums in 1/y, a product of powers in log|y|, an angle
 asin(lambda/(n d)) or acos((cos t - u)/(1 - u cos t)) in sin y or cos y.  AI
 Feynman tries such transforms of y before anything else; here each one is
 a target the symbolic engine may search, and a formula t(x) found for T(y)
 is read back as y = T^-1(t(x)).
 
 A transform is only offered where it is defined and well conditioned on the
-rows: a log or a reciprocal needs y of one sign away from 0, exp(y) a target
-spanning a few units at most, sin y and cos y a target inside the branch
-their inverse reads back (asin: [-pi/2, pi/2], acos: [0, pi]).
+rows: a log or a reciprocal needs y of one sign away from 0, sin y and cos y
+a target inside the branch their inverse reads back (asin: [-pi/2, pi/2],
+acos: [0, pi]).
 """
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ import sympy
 
 __all__ = ["TargetTransform", "TRANSFORMS", "usable_transforms"]
 
-EXP_SPAN = 10.0       # exp(y) only for targets spanning at most this (e^10 ~ 2e4 between rows)
 NEAR_ZERO = 1e-3      # 1/y needs min|y| >= this * median|y|
 
 
@@ -32,7 +31,7 @@ class TargetTransform:
     name: str                                    # how the derivation names the target: "1/y"
     forward: Callable[[np.ndarray, int], np.ndarray]   # (y, sign) -> T(y)
     back: Callable[[sympy.Expr, int], sympy.Expr]      # (t, sign) -> y
-    needs: str                                   # "any" | "one sign" | "away from 0" | "small span"
+    needs: str                                   # "any" | "one sign" | "away from 0"
     branch: tuple = (-np.inf, np.inf)            # y must lie inside this to be read back
     def usable(self, y: np.ndarray) -> bool:
         y = np.asarray(y, dtype=np.float64)
@@ -42,8 +41,6 @@ class TargetTransform:
             return False
         if self.needs == "any":
             return True
-        if self.needs == "small span":
-            return float(np.ptp(y)) <= EXP_SPAN
         sign = _sign(y)
         if sign == 0:
             return False

@@ -157,11 +157,12 @@ class ModelJobsMixin:
     def discover(self, budget_seconds: Optional[float] = None):
         if self.runner.busy or not self.doc.has_data:
             return
-        from ...discovery import DiscoverConfig
         s = self.w.training_panel.settings()
-        cfg = DiscoverConfig(seed=int(s["seed"]), device=str(s["device"]), digits=self.w.formula_panel.digits())
+        # DiscoverConfig's fields: the config is built in the worker, where importing
+        # the discovery package cannot hold up the window
+        cfg = {"seed": int(s["seed"]), "device": str(s["device"]), "digits": self.w.formula_panel.digits()}
         if budget_seconds is not None:
-            cfg.budget_seconds = float(budget_seconds)
+            cfg["budget_seconds"] = float(budget_seconds)
 
         def done(result):
             self._pareto_exprs = [c.formula for c in result.pareto]

@@ -35,7 +35,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 __all__ = ["Job", "JobContext", "Worker", "JobRunner", "Throttle"]
 
@@ -181,13 +181,16 @@ class JobRunner(QObject):
         self._worker.moveToThread(self._thread)
         self._dispatch.connect(self._worker.execute)
         self._drain.connect(self._worker.drain)
-        self._worker.finished.connect(self._on_finished)
-        self._worker.failed.connect(self._on_failed)
+        # bound methods of this UI-thread object: queued into the UI thread
+        self._worker.finished.connect(self._finished_answer)
+        self._worker.failed.connect(self._failed_answer)
         self._worker.partial.connect(self._on_partial)
         self._worker.progressed.connect(self._on_progress)
         self._current: Optional[Job] = None
         self._pending: list[Job] = []
         self._side_in_flight = 0
+        self._answers: list = []          # finished jobs' answers not yet handed to their callbacks
+        self._answering = False
         self._busy = False
         self._shut = False
         self._thread.start()
@@ -274,6 +277,32 @@ class JobRunner(QObject):
             self._start(self._pending.pop(0))
         else:
             self._update_busy()
+
+    def _finished_answer(self, job: Job, result):
+        self._answer(self._on_finished, job, result)
+
+    def _failed_answer(self, job: Job, message: str, details: str):
+        self._answer(self._on_failed, job, message, details)
+
+    def _answer(self, handler, *args):
+        """Hand the jobs' answers to their callbacks one per turn of the event
+        loop: several finishing together (a formula, its network's picture,
+        its attribution) would otherwise run back to back, their costs adding
+        up to one long stall with no paint or timer between them."""
+        self._answers.append((handler, args))
+        if not self._answering:
+            self._answering = True
+            QTimer.singleShot(0, self, self._next_answer)
+
+    def _next_answer(self):
+        self._answering = False
+        if not self._answers:
+            return
+        handler, args = self._answers.pop(0)
+        if self._answers:
+            self._answering = True
+            QTimer.singleShot(0, self, self._next_answer)
+        handler(*args)
 
     def _on_finished(self, job: Job, result):
         if job.side:

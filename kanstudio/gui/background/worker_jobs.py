@@ -21,9 +21,12 @@ __all__ = ["TrainProgress", "warm_up_job", "preload_torch", "finish_preload", "h
 # What the window's jobs import on first use.  An import holds the GIL for
 # long stretches that the switch interval cannot cut (unmarshalling, module
 # bodies): done in the middle of a fit it stalls the UI for 100-200 ms.
-_WARM_MODULES = ("sympy", "kanstudio.data", "kanstudio.training.loop", "kanstudio.picture",
+# sympy.physics.units: sympy's pretty printer imports it at its first product
+# (tens of ms holding the interpreter lock, in the middle of showing a formula)
+_WARM_MODULES = ("sympy", "sympy.physics.units", "kanstudio.data", "kanstudio.training.loop", "kanstudio.picture",
                  "kanstudio.symbolic.formula", "kanstudio.symbolic.edges", "kanstudio.science.prune",
-                 "kanstudio.project.commands_model", "kanstudio.project.commands_edges", "kanstudio.project")
+                 "kanstudio.project.commands_model", "kanstudio.project.commands_edges", "kanstudio.project",
+                 "kanstudio.discovery")
 
 
 _FROZEN: list = []
@@ -346,15 +349,17 @@ def predictions_job(model, dataset, exprs, path: str):
     return run
 
 
-def discover_job(dataset, config, aux=None):
-    """discover(), its formula and Pareto candidates then put in the original
-    columns (``aux``), once, here: project.pareto, the Pareto list and a
-    chosen candidate all read from the substituted result."""
+def discover_job(dataset, settings: dict, aux=None):
+    """discover() with ``DiscoverConfig(**settings)``, its formula and Pareto
+    candidates then put in the original columns (``aux``), once, here:
+    project.pareto, the Pareto list and a chosen candidate all read from the
+    substituted result."""
     def run(ctx):
         # in a child process: the symbolic engine holds the interpreter lock for
         # hundreds of ms at a time, which in this process would freeze the window
-        from ...discovery import discover_in_child
+        from ...discovery import DiscoverConfig, discover_in_child
         from ...project import substitute_discovery
+        config = DiscoverConfig(**settings)
         res = discover_in_child(dataset, config, progress=lambda stage, f: ctx.progress(f, f"Discover: {stage}"),
                                 cancel=ctx.cancel)
         res = substitute_discovery(res, aux)

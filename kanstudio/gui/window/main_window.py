@@ -195,17 +195,30 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
         if busy:
-            self.progress.setRange(0, 0)
+            self._set_progress(-1.0)
         self._update_actions()
 
     def _on_progress(self, fraction: float, text: str):
-        if fraction >= 0:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(1000 * min(1.0, fraction)))
-        else:
-            self.progress.setRange(0, 0)
+        self._set_progress(fraction)
         if text:
             self.status_label.setText(text)
+
+    def _set_progress(self, fraction: float):
+        """The bar at ``fraction`` (< 0: busy, no fraction known).  QProgressBar
+        repaints synchronously when its value moves or its range resets, and a
+        synchronous repaint paints every pending region of the window with it
+        (a new Pareto plot, a network): with updates held, the bar is painted
+        with the rest in the next paint instead."""
+        bar = self.progress
+        bar.setUpdatesEnabled(False)
+        try:
+            if fraction >= 0:
+                bar.setRange(0, 1000)
+                bar.setValue(int(1000 * min(1.0, fraction)))
+            else:
+                bar.setRange(0, 0)
+        finally:
+            bar.setUpdatesEnabled(True)
 
     def _update_title(self):
         name = self.doc.display_name()
