@@ -16,17 +16,20 @@ from typing import Any
 from .worker import JobContext, Throttle
 
 __all__ = ["TrainProgress", "warm_up_job", "preload_torch", "finish_preload", "hold_collections", "release_collections", "training_job", "command_job", "picture_job", "edge_detail_job", "suggest_job",
-           "formula_job", "candidate_job", "predictions_job", "discover_job"]
+           "formula_job", "candidate_job", "predictions_job", "discover_job",
+           "late_warm_up_job"]
 
 # What the window's jobs import on first use.  An import holds the GIL for
 # long stretches that the switch interval cannot cut (unmarshalling, module
 # bodies): done in the middle of a fit it stalls the UI for 100-200 ms.
-# sympy.physics.units: sympy's pretty printer imports it at its first product
-# (tens of ms holding the interpreter lock, in the middle of showing a formula)
-_WARM_MODULES = ("sympy", "sympy.physics.units", "kanstudio.data", "kanstudio.training.loop", "kanstudio.picture",
+_WARM_MODULES = ("sympy", "kanstudio.data", "kanstudio.training.loop", "kanstudio.picture",
                  "kanstudio.symbolic.formula", "kanstudio.symbolic.edges", "kanstudio.science.prune",
-                 "kanstudio.project.commands_model", "kanstudio.project.commands_edges", "kanstudio.project",
-                 "kanstudio.discovery")
+                 "kanstudio.project.commands_model", "kanstudio.project.commands_edges", "kanstudio.project")
+# imported once the worker is idle after the warm-up (not while a first Fit runs, whose
+# steps would share the interpreter lock with them): Discover's package, and
+# sympy.physics.units, which sympy's pretty printer imports at its first product
+# (tens of ms holding the lock, in the middle of showing a formula)
+_LATE_MODULES = ("kanstudio.discovery", "sympy.physics.units")
 
 
 _FROZEN: list = []
@@ -104,6 +107,13 @@ def warm_up_job(ctx: JobContext) -> bool:
         return bool(torch.cuda.is_available())
     finally:
         release_collections()
+
+
+def late_warm_up_job(ctx: JobContext) -> None:
+    """The second part of the warm-up (_LATE_MODULES), run when nothing else is."""
+    import importlib
+    for name in _LATE_MODULES:
+        importlib.import_module(name)
 
 
 @dataclass

@@ -28,8 +28,8 @@ from ..panels import EdgeInspector, FormulaPanel, HistoryPanel, ParetoPanel, Tra
 from ..errors import ErrorDialog
 from .exports import ExportMixin
 from ..dialogs import DataPanel
-from ..background import (finish_preload, hold_collections, JobRunner, Jobs, preload_torch, release_collections,
-                          warm_up_job)
+from ..background import (finish_preload, hold_collections, JobRunner, Jobs, late_warm_up_job, preload_torch,
+                          release_collections, warm_up_job)
 from ..network import NetworkView
 from .start_page import StartPage
 from ..theme import app_icon
@@ -325,8 +325,22 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
 
     def _warm_up(self):
         if not self.runner.is_shut:
-            self.runner.submit("Warm up", warm_up_job, side=True, on_done=self.training_panel.set_cuda_available,
+            def warmed(cuda: bool):
+                self.training_panel.set_cuda_available(cuda)
+                self._late_warm_up()
+            self.runner.submit("Warm up", warm_up_job, side=True, on_done=warmed,
                                on_error=lambda m, d: None)   # no torch: jobs report it themselves
+
+    def _late_warm_up(self):
+        """The warm-up's second part once the worker is idle: run between a
+        first Fit's steps, its imports would share the interpreter lock with
+        the window painting that fit."""
+        if self.runner.is_shut:
+            return
+        if not self.runner.idle():
+            QTimer.singleShot(500, self, self._late_warm_up)
+            return
+        self.runner.submit("Warm up (discovery)", late_warm_up_job, side=True, on_error=lambda m, d: None)
 
     def shutdown(self):
         """Stop the worker and forget the recovery file (a clean exit)."""
