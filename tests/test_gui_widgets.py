@@ -204,16 +204,20 @@ def test_worker_runs_jobs_in_order_and_reports_errors(qtbot):
 def test_answers_that_finish_together_reach_the_window_one_event_loop_turn_apart(qtbot):
     """Several jobs finishing at once (a formula, its network's picture, its
     attribution) must not run their callbacks back to back: a timer of the UI
-    thread gets its turn between them, so their costs never add up to one stall."""
+    thread gets its turn between them, so their costs never add up to one stall.
+    And jobs submitted in a turn reach the worker in the next one."""
     import threading
     from PySide6.QtCore import QTimer
     from kanstudio.gui.background.worker import JobRunner
     runner = JobRunner()
-    finished = [threading.Event() for _ in range(3)]
+    gate = threading.Event()
+    started, finished = threading.Event(), [threading.Event() for _ in range(3)]
     order = []
 
     def job(name, k):
         def run(ctx):
+            started.set()
+            gate.wait(5)
             finished[k].set()
             return name
         return run
@@ -221,6 +225,11 @@ def test_answers_that_finish_together_reach_the_window_one_event_loop_turn_apart
         runner.submit("Main", job("main", 0), on_done=order.append)
         for k in (1, 2):
             runner.submit(f"Side {k}", job(f"side {k}", k), side=True, on_done=order.append)
+        # the worker gets new jobs in the next turn of the event loop, after the
+        # paint the submitting turn asked for
+        assert not started.wait(0.2)
+        qtbot.waitUntil(started.is_set, timeout=5000)
+        gate.set()
         # no event processing here: all three finish in the worker and wait, queued
         assert all(e.wait(5) for e in finished)
         time.sleep(0.2)

@@ -191,6 +191,7 @@ class JobRunner(QObject):
         self._side_in_flight = 0
         self._answers: list = []          # finished jobs' answers not yet handed to their callbacks
         self._answering = False
+        self._handovers: list = []         # jobs for the worker, sent in the next turn (_hand_over)
         self._busy = False
         self._shut = False
         self._thread.start()
@@ -226,8 +227,7 @@ class JobRunner(QObject):
             # Queued, then a drain request: a serviced main job runs it between
             # steps, otherwise the worker runs it as soon as it is free.
             self._side_in_flight += 1
-            self._worker.side_queue.put(job)
-            self._drain.emit()
+            self._hand_over(lambda: (self._worker.side_queue.put(job), self._drain.emit()))
             return job
         if self._current is None:
             self._start(job)
@@ -263,7 +263,7 @@ class JobRunner(QObject):
         self._update_busy()
         self.jobStarted.emit(job.label)
         self.progress.emit(-1.0, f"{job.label}\u2026")
-        self._dispatch.emit(job)
+        self._hand_over(lambda: self._dispatch.emit(job))
 
     def _update_busy(self):
         busy = self._current is not None or bool(self._pending)
@@ -277,6 +277,21 @@ class JobRunner(QObject):
             self._start(self._pending.pop(0))
         else:
             self._update_busy()
+
+    def _hand_over(self, send: Callable[[], Any]):
+        """Give the worker its new jobs in the next turn of the event loop, after
+        the paint this turn's changes asked for: started at once, the worker's
+        Python would share the interpreter lock with that paint and double its
+        time (a Discover result's formula rendered while its Pareto plot is drawn)."""
+        self._handovers.append(send)
+        if len(self._handovers) == 1:
+            QTimer.singleShot(0, self, self._send_handovers)
+
+    def _send_handovers(self):
+        sends, self._handovers = self._handovers, []
+        if not self._shut:
+            for send in sends:
+                send()
 
     def _finished_answer(self, job: Job, result):
         self._answer(self._on_finished, job, result)
