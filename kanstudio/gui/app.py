@@ -58,9 +58,9 @@ def create_window(path: Optional[str] = None, offer_recovery: bool = True):
         if not p.exists():
             QTimer.singleShot(0, lambda: win.show_error("Cannot open the file", f"{p} does not exist."))
         else:
-            QTimer.singleShot(0, lambda: win.open_path(str(p)))
+            QTimer.singleShot(0, lambda: win.files.open_path(str(p)))
     elif offer_recovery:
-        QTimer.singleShot(0, win.offer_recovery)
+        QTimer.singleShot(0, win.files.offer_recovery)
     return win
 
 

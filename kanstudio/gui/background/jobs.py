@@ -126,7 +126,7 @@ class Jobs(ModelJobsMixin, QObject):
         if reason == "results":
             self._show_pareto(raise_dock=True)
         if reason in ("modified", "path", "project"):
-            w._update_title()
+            w.update_title()
 
     def refresh_all(self):
         self.refresh_picture()
@@ -156,14 +156,14 @@ class Jobs(ModelJobsMixin, QObject):
                 self.select_edge(*want)
         elif self.selected is not None:
             self.select_edge(-1, -1, -1)
-        self.w._update_actions()
+        self.w.update_actions()
 
     def refresh_formula(self):
         panel = self.w.formula_panel
         if self.doc.model is None:
             panel.show_message("No model yet. Press Fit to train a network; the formula appears here once "
                                "every edge is symbolic.")
-            self.w._update_actions()
+            self.w.update_actions()
             return
         if self.pareto_choice is not None:
             self.choose_pareto(self.pareto_choice)
@@ -183,7 +183,7 @@ class Jobs(ModelJobsMixin, QObject):
         else:
             self.w.formula_panel.show_formula(result)
         self.formula_rev = rev
-        self.w._update_actions()
+        self.w.update_actions()
 
     def formula_current(self) -> bool:
         """Whether the formula panel shows a formula of the model as it is now
@@ -197,10 +197,10 @@ class Jobs(ModelJobsMixin, QObject):
             self.w.edge_inspector.clear()
         else:
             if self.selected != (layer, i, j):
-                self.w.dock_inspector.raise_()      # the inspector shares its column with the Pareto front
+                self.w.panels.dock_inspector.raise_()      # the inspector shares its column with the Pareto front
             self.selected = (layer, i, j)
             self.request_detail(layer, i, j)
-        self.w._update_actions()
+        self.w.update_actions()
 
     def request_detail(self, layer: int, i: int, j: int):
         if self.doc.model is None:

@@ -238,7 +238,7 @@ class ModelJobsMixin:
         self.w.pareto_panel.set_rows(rows)
         if raise_dock and rows:         # a new front: its tab comes to the front of the right column,
             # in its own event-loop turn (its plot's first paint would add to the result's)
-            QTimer.singleShot(0, self.w.dock_pareto.raise_)
+            QTimer.singleShot(0, self.w.panels.dock_pareto.raise_)
 
     def choose_pareto(self, index: int):
         rows = (self.doc.project.pareto if self.doc.project is not None else None) or []
@@ -260,7 +260,7 @@ class ModelJobsMixin:
                 info.source = str(rows[index].get("stage", "discover")) or "discover"
                 panel.show_formula(info)
                 self.formula_rev = rev
-                self.w._update_actions()
+                self.w.update_actions()
         self.runner.submit("Formula", candidate_job(rows[index], expr, self.doc.dataset, panel.digits(),
                                                     panel.text_colour(), panel.devicePixelRatioF(), self.aux()),
                            side=True, on_done=show, on_error=self._quiet_fail(rev, "show that formula"))

@@ -1,6 +1,6 @@
 """The docks beside the network: training, formula, history, Pareto front,
 attribution, the edge inspector and the loss plot."""
-from .attribution_panel import AttributionPanel, install_attribution_panel
+from .attribution_panel import AttributionPanel
 from .edge_inspector import EdgeInspector
 from .formula_panel import FORMULA_PT, FormulaInfo, FormulaPanel, ParetoRow, display_latex, latex_name
 from .history_panel import HistoryPanel
@@ -9,5 +9,5 @@ from .pareto_panel import ParetoPanel
 from .training_panel import TrainingPanel
 
 __all__ = ["AttributionPanel", "EdgeInspector", "FormulaPanel", "HistoryPanel", "LossPlot", "ParetoPanel",
-           "TrainingPanel", "install_attribution_panel", "FORMULA_PT", "FormulaInfo", "ParetoRow", "display_latex",
+           "TrainingPanel", "FORMULA_PT", "FormulaInfo", "ParetoRow", "display_latex",
            "latex_name"]

@@ -1,24 +1,25 @@
-"""The Input attribution dock: a bar chart of the KAN 2.0 input scores (how
+"""The Input attribution panel: a bar chart of the KAN 2.0 input scores (how
 much each input column matters to the outputs) and one-click pruning of the
 inputs below a threshold the user sets.
 
-Scores are computed on the worker (a side job) whenever the model or the
-data changes; an answer for an older model is dropped.  Pruning pushes one
-``PruneInputs`` command (model and data lose the columns; undoable).
+The window's Science controller puts it in a dock, computes the scores on
+the worker (a side job) whenever the model or the data changes, dropping an
+answer for an older model, and prunes with one ``PruneInputs`` command
+(model and data lose the columns; undoable).
 """
 from __future__ import annotations
 
 import math
 from typing import Optional
 
-from PySide6.QtCore import QEvent, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPalette, QPen
-from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
+from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
                                QToolTip, QVBoxLayout, QWidget)
 
 from ...defaults import NODE_TH
 
-__all__ = ["BarChart", "AttributionPanel", "install_attribution_panel", "DEFAULT_THRESHOLD"]
+__all__ = ["BarChart", "AttributionPanel", "DEFAULT_THRESHOLD"]
 
 DEFAULT_THRESHOLD = NODE_TH    # inputs are nodes too: the loop's node threshold (KAN 2.0: 1e-2)
 
@@ -182,78 +183,3 @@ class AttributionPanel(QWidget):
         self.prune_button.setText(f"Prune {n} weakest input{'s' if n != 1 else ''}" if n else
                                   "Prune weakest inputs")
         self.prune_button.setEnabled(bool(n) and not self._busy)
-
-
-def install_attribution_panel(window, prune_inputs) -> QDockWidget:
-    """The dock (objectName "dock_attribution"), tabbed with History; refreshed
-    on model and data changes; its Prune button calls ``prune_inputs(window,
-    threshold)`` (science_actions.prune_weakest_inputs).  Idempotent."""
-    dock = getattr(window, "dock_attribution", None)
-    if dock is not None:
-        return dock
-    panel = AttributionPanel()
-    dock = QDockWidget("Input attribution", window)
-    dock.setObjectName("dock_attribution")
-    dock.setWidget(panel)
-    dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                     | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                     | QDockWidget.DockWidgetFeature.DockWidgetClosable)
-    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    dock.hide()
-
-    def place():
-        # Tabbed with History, once the window has laid out its own panels for
-        # the data (its default layout does not know this dock).
-        history = getattr(window, "dock_history", None)
-        if history is not None and dock not in window.tabifiedDockWidgets(history) and history.isVisible():
-            window.tabifyDockWidget(history, dock)
-        dock.show()
-        if history is not None:
-            history.raise_()
-    if getattr(window, "view_menu", None) is not None:
-        window.view_menu.addAction(dock.toggleViewAction())
-    window.dock_attribution, window.attribution_panel = dock, panel
-    state = {"rev": 0, "had_data": None}
-
-    def refresh():
-        state["rev"] += 1
-        model, ds = window.doc.model, window.doc.dataset
-        if model is None or ds is None:
-            panel.clear()
-            return
-        rev, names = state["rev"], list(ds.input_names)
-        m, x = window.doc.model_snapshot(), window.jobs._x()
-
-        def job(ctx):
-            from ...science import input_scores
-            return input_scores(m, x())
-
-        def done(scores):
-            if rev == state["rev"]:
-                panel.set_scores(names, scores)
-        window.runner.submit("Input attribution", job, side=True, on_done=done,
-                             on_error=lambda msg, _d: rev == state["rev"] and panel.clear(f"No scores: {msg}"))
-
-    def on_changed(reason: str):
-        if reason in ("model", "data", "project"):
-            refresh()
-        if reason in ("data", "project"):
-            has = window.doc.has_data
-            if has != state["had_data"]:
-                # like the main panels: hidden on the start page, back with the data
-                if has and not state.get("placed"):
-                    # first data of this window; later, the window's saved layout brings it back
-                    state["placed"] = True
-                    QTimer.singleShot(0, place)
-                elif not has:
-                    dock.hide()
-                state["had_data"] = has
-
-    def prune(threshold: float):
-        prune_inputs(window, threshold)
-
-    panel.pruneRequested.connect(prune)
-    window.doc.changed.connect(on_changed)
-    window.runner.busyChanged.connect(panel.set_busy)
-    on_changed("project")
-    return dock

@@ -1,5 +1,6 @@
-"""The main window and what it is assembled from: its actions, files, layout and
-exports, the Science menu, the start page and the guided tour."""
+"""The main window and the controllers it is composed of (files, exports,
+panels, the Edit/Model actions, the Science menu, Help), the start page and
+the guided tour."""
 from .main_window import MainWindow
 
 __all__ = ["MainWindow"]

@@ -10,38 +10,46 @@ the path, so tests drive the window without blocking.  Errors shown to the
 user go through ``show_error(title, text)``, which records the last one in
 ``last_error``.
 
-The window is put together from one-concept parts: ``window_actions``
-(actions, menus, toolbar), ``window_layout`` (docks, start page, settings),
-``window_files`` (open/save/recovery/drag and drop/close), ``exports``
-(File ▸ Export) and ``jobs`` (``self.jobs``: what runs in the worker and what
-the answers do).
+The window is the host: it builds the widgets, the document, the worker
+and the status bar, offers the services every part uses (``show_error``,
+``show_status``, ``confirm``, ``settings``) and is composed of controllers,
+each owning its actions, menus and docks (``actions.Controller``):
+``files`` (File: open/save/recovery/drag and drop/close), ``exports``
+(File ▸ Export), ``panels`` (the docks, start page, View menu, settings),
+``model_actions`` (the Edit and Model menus, the toolbar's edits),
+``science`` (Model ▸ Science, the attribution dock) and ``help`` (Help);
+``jobs`` is what runs in the worker and what the answers do.  For scripts
+and tests the window also answers for its controllers' actions, docks and
+operations (``window.action_fit`` is ``window.model_actions.action_fit``).
 """
 from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QInputDialog, QLabel, QMainWindow, QProgressBar, QScrollArea, QStackedWidget,
-                               QToolButton, QWidget)
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtWidgets import (QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea, QStackedWidget,
+                               QToolBar, QToolButton, QWidget)
 
 from ..panels import EdgeInspector, FormulaPanel, HistoryPanel, ParetoPanel, TrainingPanel
 from ..errors import ErrorDialog
-from .exports import ExportMixin
 from ..dialogs import DataPanel
 from ..background import (finish_preload, hold_collections, JobRunner, Jobs, late_warm_up_job, preload_torch,
                           release_collections, warm_up_job)
 from ..network import NetworkView
-from .start_page import StartPage
 from ..theme import app_icon
 from ..document import Document
-from .window_actions import ActionsMixin
-from .window_files import FilesMixin
-from .window_layout import LayoutMixin
+from .exports import ExportController
+from .files import FileController
+from .help_menu import HelpController
+from .model_actions import ModelActions
+from .panels import PanelController
+from .science_actions import ScienceController
+from .start_page import StartPage
 
 __all__ = ["MainWindow", "Jobs"]
 
 
-class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow):
+class MainWindow(QMainWindow):
     def __init__(self, confirm_close: bool = True, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.setObjectName("main_window")
@@ -50,14 +58,13 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         self.confirm_close = confirm_close
         self.last_error: Optional[tuple] = None
         self.errors: list[tuple] = []
-        self._closing = False
+        self.last_science_result = None   # what the last Science tool computed (tests and scripts read it)
+        self.last_science_dialog = None
         self._shut = False
-        self._work_state = None           # dock layout while the start page hides the panels
-        self._work_shown = False          # the panels have been on screen in this session
         self._inspector_note: Optional[str] = None
         self._inspector_locked = False
-        self._start_layout_known = False
         self._warmed = False
+        self._controllers: list = []
         preload_torch()                   # while the widgets are built (worker_jobs)
 
         self.runner = JobRunner(self)
@@ -66,16 +73,28 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         self.jobs = Jobs(self)
 
         self._build_widgets()
-        self._build_actions()
+        self.files = FileController(self)
+        self.exports = ExportController(self)
+        self.panels = PanelController(self)
+        self.model_actions = ModelActions(self)
+        self.science = ScienceController(self)
+        self.help = HelpController(self)
+        self._controllers = [self.files, self.exports, self.panels, self.model_actions, self.science, self.help]
         self._build_menus()
         self._build_toolbar()
-        self._build_docks()
         self._build_status_bar()
         self._connect()
-        self._install_extensions()
-        self._restore_settings()
-        self._update_title()
-        self._update_actions()
+        self.panels.restore_settings()
+        self.update_title()
+        self.update_actions()
+
+    def __getattr__(self, name: str):
+        """The window's face for scripts and tests: an action, dock or operation
+        of one of its controllers (only called for names the window lacks)."""
+        for c in self.__dict__.get("_controllers", ()):
+            if hasattr(c, name):
+                return getattr(c, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # ================================================================ building
     def _build_widgets(self):
@@ -100,6 +119,29 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         self.history_panel = HistoryPanel(self.stack)
         self.data_panel = DataPanel()
 
+    def _build_menus(self):
+        mb = self.menuBar()
+        self.files.fill_menu(mb.addMenu("&File"), self.exports.export_menu)
+        edit = mb.addMenu("&Edit")
+        view = mb.addMenu("&View")
+        model = mb.addMenu("&Model")
+        help_ = mb.addMenu("&Help")
+        self.model_actions.fill_menus(edit, model)
+        self.panels.build_docks(view)
+        self.help.fill_menu(help_)
+        self.science.fill_menus(model, help_, view)
+
+    def _build_toolbar(self):
+        tb = QToolBar("Main toolbar")
+        tb.setObjectName("toolbar_main")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tb.addActions([self.files.action_open, self.files.action_save_project])
+        tb.addSeparator()
+        self.model_actions.fill_toolbar(tb)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+        self.toolbar = tb
+
     def _build_status_bar(self):
         sb = self.statusBar()
         self.status_label = QLabel("Ready")
@@ -118,7 +160,7 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         self.cancel_button.setObjectName("status_cancel")
         self.cancel_button.setText("Cancel")
         self.cancel_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.cancel_button.clicked.connect(self.stop)
+        self.cancel_button.clicked.connect(self.model_actions.stop)
         self.cancel_button.setVisible(False)
         self.model_label = QLabel("")
         self.model_label.setObjectName("status_model")
@@ -128,19 +170,14 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         sb.addPermanentWidget(self.cancel_button)
 
     def _connect(self):
-        self.training_panel.set_actions(self.action_fit, self.action_stop)
         self.runner.busyChanged.connect(self._on_busy)
         self.runner.progress.connect(self._on_progress)
         self.stack.cleanChanged.connect(self._on_clean_changed)
         self.stack.indexChanged.connect(self._on_index_changed)
         self.doc.changed.connect(self.jobs.on_document_changed)
         self.doc.changed.connect(self._on_doc_changed)
-        self.start_page.openCsvRequested.connect(self.ask_open_csv)
-        self.start_page.openProjectRequested.connect(self.ask_open_project)
-        self.start_page.openPathRequested.connect(self.open_path)
         self.network_view.edgeSelected.connect(self.jobs.select_edge)
         self.network_view.edgeAction.connect(self.jobs.edge_action)
-        self.network_view.nodesSelected.connect(self._on_nodes_selected)
         self.edge_inspector.suggestRequested.connect(self.jobs.suggest)
         self.edge_inspector.fixRequested.connect(self.jobs.fix_with_params)
         self.edge_inspector.unfixRequested.connect(self.jobs.unfix)
@@ -151,24 +188,31 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         self.pareto_panel.useRequested.connect(self.jobs.use_pareto)
 
     def _on_clean_changed(self, _clean: bool):
-        self._update_title()
+        self.update_title()
 
     def _on_index_changed(self, _index: int):
-        self._update_actions()
+        self.update_actions()
 
     def _on_doc_changed(self, _reason: str):
-        self._update_actions()
+        self.update_actions()
 
     def _on_digits(self, digits: int):
         self.doc.set_settings({"digits": int(digits)})
         self.jobs.refresh_formula()
 
-    def _install_extensions(self):
-        """Model ▸ Science (KAN 2.0 tools) and the Input attribution dock."""
-        from .science_actions import install_science_actions
-        install_science_actions(self)
+    # ================================================================ services
+    def settings(self) -> QSettings:
+        return QSettings()
 
-    # ================================================================ status
+    def confirm(self, title: str, text: str, save_option: bool = True) -> str:
+        """"save", "discard" or "cancel" (a modal question; tests monkeypatch it)."""
+        buttons = QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel
+        if save_option:
+            buttons |= QMessageBox.StandardButton.Save
+        r = QMessageBox.question(self, title, text, buttons, QMessageBox.StandardButton.Cancel)
+        return {QMessageBox.StandardButton.Save: "save", QMessageBox.StandardButton.Discard: "discard"}.get(
+            QMessageBox.StandardButton(r), "cancel")
+
     def show_error(self, title: str, text: str, details: str = ""):
         """The one place user-facing errors go (tests read ``last_error``)."""
         self.last_error = (title, text)
@@ -196,7 +240,7 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         self.cancel_button.setVisible(busy)
         if busy:
             self._set_progress(-1.0)
-        self._update_actions()
+        self.update_actions()
 
     def _on_progress(self, fraction: float, text: str):
         self._set_progress(fraction)
@@ -220,49 +264,23 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
         finally:
             bar.setUpdatesEnabled(True)
 
-    def _update_title(self):
+    def update_title(self):
         name = self.doc.display_name()
         self.setWindowTitle(f"{name}[*] \u2014 kanstudio" if name else "kanstudio")
         p = self.doc.project
         # The stack covers edits; the project also counts settings and recovered work.
         self.setWindowModified(bool(name) and (not self.stack.isClean() or (p is not None and p.modified)))
 
-    def _update_actions(self):
+    def update_actions(self):
+        """Every controller's actions, and the panels, for the document and the worker as they are now."""
         busy = self.runner.busy
-        has_data = self.doc.has_data
-        has_model = self.doc.has_model
-        self.action_stop.setEnabled(busy)
-        self.action_fit.setEnabled(has_data and not busy)
-        for act in (self.action_retrain, self.action_prune, self.action_auto_symbolic, self.action_refine):
-            act.setEnabled(has_model and not busy)
-        self.action_discover.setEnabled(has_data and not busy)
-        self.action_suggest.setEnabled(has_model and not busy and self.network_view.selected_edge() is not None)
-        self.action_save_project.setEnabled(has_data and not busy)
-        self.action_save_as.setEnabled(has_data and not busy)
-        self.action_close_project.setEnabled(has_data and not busy)
-        self.action_open.setEnabled(not busy)
-        self.action_open_project.setEnabled(not busy)
-        self.recent_menu.setEnabled(not busy and bool(self.recent_files()))
-        formula = self.formula_panel.info() is not None
-        for act in (self.action_export_latex, self.action_export_sympy, self.action_export_python,
-                    self.action_copy_latex):
-            act.setEnabled(formula)
-        self.action_export_predictions.setEnabled(has_model and not busy)
-        self.action_export_image.setEnabled(has_model)
-        # Undo/redo would change the model under a running job: blocked meanwhile.
-        self.action_undo.setEnabled(not busy and self.stack.canUndo())
-        self.action_redo.setEnabled(not busy and self.stack.canRedo())
-        self.action_undo.setToolTip(f"Undo: {self.stack.undoText()}" if self.stack.canUndo() else "Nothing to undo")
-        self.action_redo.setToolTip(f"Redo: {self.stack.redoText()}" if self.stack.canRedo() else "Nothing to redo")
-        self.action_undo.setStatusTip(self.action_undo.toolTip())
-        self.action_redo.setStatusTip(self.action_redo.toolTip())
-        m = self.doc.model
-        hidden = [n for n in self.network_view.selected_nodes() if m is not None and 0 < n[0] < m.depth]
-        self.action_prune_nodes.setEnabled(not busy and bool(hidden))
+        for c in self._controllers:
+            c.update(busy)
         self.history_panel.set_enabled_for_edits(not busy)
         self._inspector_busy(busy)
         self.training_panel.set_running(busy)
-        self._show_start_page(not has_data)
+        self.panels.show_start_page(not self.doc.has_data)
+        m = self.doc.model
         self.model_label.setText(f"{self.doc.width_text()} \u00b7 {m.edge_count()} edges" if m is not None else "")
 
     def _inspector_busy(self, busy: bool):
@@ -277,42 +295,23 @@ class MainWindow(ActionsMixin, LayoutMixin, FilesMixin, ExportMixin, QMainWindow
                 and self._inspector_note is not None:
             insp.candidate_note.setText(self._inspector_note)
 
-    # ---------------------------------------------------------------- refine
-    def ask_refine(self):
-        m = self.doc.model
-        if m is None:
+    # ================================================================ events
+    def dragEnterEvent(self, event):
+        self.files.drag_enter(event)
+
+    def dragMoveEvent(self, event):
+        self.files.drag_move(event)
+
+    def dropEvent(self, event):
+        self.files.drop(event)
+
+    def closeEvent(self, event):
+        if not self.files.may_discard():
+            event.ignore()
             return
-        dlg = QInputDialog(self)
-        dlg.setObjectName("refine_dialog")
-        dlg.setWindowTitle("Refine grid")
-        dlg.setLabelText(f"New number of grid intervals (now {m.grid_size}).\n"
-                         "The learned functions are kept; retrain afterwards.")
-        dlg.setInputMode(QInputDialog.InputMode.IntInput)
-        dlg.setIntRange(m.grid_size + 1, 1000)
-        dlg.setIntValue(min(1000, max(m.grid_size * 2, m.grid_size + 1)))
-        dlg.intValueSelected.connect(self.jobs.refine)
-        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dlg.open()
-        self.refine_dialog = dlg
-
-    def _on_nodes_selected(self, nodes: list):
-        self._update_actions()
-        hidden = [n for n in nodes if self.doc.model is not None and 0 < n[0] < self.doc.model.depth]
-        if hidden:
-            self.show_status(f"{len(hidden)} hidden node(s) selected: press Delete to prune them", 6000)
-
-    def prune_selected_nodes(self):
-        m = self.doc.model
-        if m is None or self.runner.busy:
-            return
-        nodes = [n for n in self.network_view.selected_nodes() if 0 < n[0] < m.depth]
-        if nodes:
-            self.jobs.prune_nodes(nodes)
-
-    def suggest_selected(self):
-        sel = self.network_view.selected_edge()
-        if sel is not None:
-            self.jobs.suggest(*sel)
+        self.panels.save_settings()
+        self.shutdown()
+        event.accept()
 
     def showEvent(self, event):
         super().showEvent(event)

@@ -95,7 +95,7 @@ def tour_steps() -> list:
     def open_it(w):
         p = tour_data_path()
         if p is not None:
-            w.open_csv(str(p), accept_defaults=True)
+            w.files.open_csv(str(p), accept_defaults=True)
 
     def set_shape(w):
         w.training_panel.width_edit.setText("4,1")
@@ -136,7 +136,7 @@ def tour_steps() -> list:
                  "Press <b>Fit</b>. The loss curve drops while the network trains in the background; the "
                  "picture updates as it goes.",
                  _tool_button("action_fit"), lambda t: t.since("fit") and not t.window.runner.busy,
-                 "Fit", lambda w: w.action_fit.trigger(), _raise("dock_training")),
+                 "Fit", lambda w: w.model_actions.action_fit.trigger(), _raise("dock_training")),
         TourStep("look", "Look at the network",
                  "Inputs at the bottom, the output on top; every edge is a small plot of its learned 1-D "
                  "function and its opacity is its KAN 2.0 attribution score. Click an edge to inspect it.",
@@ -145,16 +145,16 @@ def tour_steps() -> list:
                  "Press <b>Prune (auto)</b>: weak nodes and edges go, leaving the structure the data needs "
                  "(here every coordinate carries energy, so all four edges stay).",
                  _tool_button("action_prune"), lambda t: t.since("auto_prune") and not t.window.runner.busy,
-                 "Prune", lambda w: w.action_prune.trigger()),
+                 "Prune", lambda w: w.model_actions.action_prune.trigger()),
         TourStep("symbolic", "Make it symbolic",
                  "Press <b>Auto-symbolic</b>: every edge is replaced by its best library function "
                  "c·f(a·x+b)+d (here, squares). Right-click an edge to choose one yourself.",
                  _tool_button("action_auto_symbolic"), symbolic,
-                 "Auto-symbolic", lambda w: w.action_auto_symbolic.trigger()),
+                 "Auto-symbolic", lambda w: w.model_actions.action_auto_symbolic.trigger()),
         TourStep("retrain", "Retrain",
                  "Press <b>Retrain</b>: the symbolic edges now train only their constants a, b, c, d, which "
                  "settle on simple values: the network's own error drops to the formula's.",
-                 _tool_button("action_retrain"), formula_shown, "Retrain", lambda w: w.action_retrain.trigger()),
+                 _tool_button("action_retrain"), formula_shown, "Retrain", lambda w: w.model_actions.action_retrain.trigger()),
         TourStep("formula", "Read the formula",
                  "The <b>Formula</b> panel shows E in the data's own units: kinetic plus potential energy, "
                  "(px² + py²)/2 + (x² + y²)/2. <b>Copy LaTeX</b> puts it on the clipboard; <i>File ▸ Export</i> writes LaTeX, SymPy "
@@ -165,7 +165,7 @@ def tour_steps() -> list:
                  "<b>Model ▸ Science ▸ Hypothesis tests</b> asks the network whether E splits into a sum of "
                  "terms of separate variables (it does: an energy of independent oscillators).",
                  _menu_title("Model"), tested, "Run the tests",
-                 lambda w: w.science_actions["action_hypothesis_tests"].trigger()),
+                 lambda w: w.science.science_actions["action_hypothesis_tests"].trigger()),
         TourStep("attribution", "Which inputs matter",
                  "The <b>Input attribution</b> panel ranks the inputs; all four carry the energy here. "
                  "<i>Prune weakest inputs</i> removes those below the threshold (undoable).",
@@ -173,5 +173,5 @@ def tour_steps() -> list:
         TourStep("save", "Save the project",
                  "<b>File ▸ Save Project</b> writes a <tt>.kanproj</tt> with the data, the model and the whole "
                  "edit history (see the <b>History</b> panel: every step can be undone).",
-                 _tool_button("action_save_project"), saved, "Save…", lambda w: w.action_save_project.trigger()),
+                 _tool_button("action_save_project"), saved, "Save…", lambda w: w.files.action_save_project.trigger()),
     ]
