@@ -294,8 +294,10 @@ def test_target_transforms_are_offered_only_where_defined_and_read_back_exactly(
     from kanstudio.discovery.search.target_transforms import usable_transforms
     pos = np.linspace(1.0, 3.0, 50)
     mixed = np.linspace(-1.0, 1.0, 50)
-    # no log or 1/y of a sign change; an angle in [-1, 1] is read back by asin, not by acos
-    assert [t.name for t in usable_transforms(mixed)] == ["y", "sin y"]
+    # no log or 1/y of a sign change; an angle in [-1, 1] is read back by asin, not by acos;
+    # exp y of a target spanning a few units
+    assert [t.name for t in usable_transforms(mixed)] == ["y", "sin y", "exp y"]
+    assert "exp y" not in [t.name for t in usable_transforms(np.linspace(0.0, 50.0, 50))]
     assert "cos y" in [t.name for t in usable_transforms(pos)]              # inside [0, pi]
     assert not {"sin y", "cos y"} & {t.name for t in usable_transforms(3 * pos)}   # no branch holds it
     names = [t.name for t in usable_transforms(pos)]

@@ -19,10 +19,11 @@ from .context import Context
 from .derivation import Step
 from .compose import compose
 from .dimensional import dimensionless_groups
-from .peel import peel
+from .peel import peel, SECONDS as PEEL_SECONDS, SHARE as PEEL_SHARE
+from .relevance import without_irrelevant
 from .symmetry import reduce_by_symmetry
 from .split import choose_factors, factor_options, factorised, separable_split
-from .search import symbolic_search
+from .search import monomial_search, symbolic_search
 from .views import LOG_SHARE, View, reciprocal_ok, sign_definite
 
 __all__ = ["run_all"]
@@ -210,19 +211,37 @@ def run_all(ctx: Context):
               "inverse": "general 1/y"}
     shallow_rmse = {}
 
+    # a formula at the noise floor ends the search only once the engine has searched the
+    # whole problem: on noisy data many formulas reach the floor (a cubic through a
+    # drug's concentration curve), and the stand-in networks are now fitted first
+    searched = [ctx.depth > 0]
+
     def stop() -> bool:
-        return ctx.clock.left() <= 0 or ctx.exact_found() or (ctx.general_done and ctx.accurate_found())
+        return ctx.clock.left() <= 0 or ctx.exact_found() or (
+            searched[0] and ctx.general_done and ctx.accurate_found())
 
     # units first: a problem in fewer dimensionless groups is a smaller problem
     dimensionless_groups(ctx)
     if stop():
         return
+    # an input the target does not depend on only enlarges every later search: the
+    # problem without it is solved instead (on the real rows)
+    if ctx.n_in >= 2:
+        oracle(ctx, views)
+        if not stop() and without_irrelevant(ctx):
+            return
 
     def search():
-        # a symbolic-regression engine on the whole (sub-)problem, in a share of the
-        # time (it stops early on a formula exact to round-off)
+        # a short sum of monomials (in y or a transform of it) is a linear fit, found
+        # in a second or two; then a symbolic-regression engine on the whole
+        # (sub-)problem, in a share of the time (it stops early on a formula exact
+        # to round-off)
+        monomial_search(ctx)
+        if stop():
+            return
         share = ctx.cfg.search_share if ctx.depth == 0 else ctx.cfg.sub_search_share
         symbolic_search(ctx, share * ctx.clock.left())
+        searched[0] = True
         peel(ctx)
 
     def decompose():
@@ -233,6 +252,12 @@ def run_all(ctx: Context):
             oracle(ctx, views)
         if not stop():
             separable_split(ctx)
+        if not stop() and ctx.depth == 0:
+            # the pieces of a split were read off a network, the rest solved on its
+            # values: what the split assembled is peeled on the data at once, with
+            # more time than a later round (a piece on the data is a smaller, exact
+            # problem, the best lead there is at this point)
+            peel(ctx, seconds=2 * PEEL_SECONDS, share=2 * PEEL_SHARE)
         if not stop():
             reduce_by_symmetry(ctx)
 

@@ -31,6 +31,7 @@ __all__ = ["pieces", "peel", "shells"]
 CANDIDATES = 2        # near-misses peeled, best first
 PIECES = 2            # pieces of each re-searched, least trusted first
 SHARE = 0.15          # of the time left, for one round of peeling
+SECONDS = 4.0         # engine time for one piece
 
 
 def pieces(expr: sympy.Expr, symbols) -> tuple[str, list]:
@@ -102,11 +103,12 @@ def _trust(piece) -> tuple:
     return (-len(piece.atoms(sympy.Float)), -complexity(piece))
 
 
-def peel(ctx, seconds: float = 4.0):
-    """Re-search the least trusted pieces of the best near-miss candidates on the data."""
+def peel(ctx, seconds: float = SECONDS, share: float = SHARE):
+    """Re-search the least trusted pieces of the best near-miss candidates on the
+    data, each for up to ``seconds``, all within ``share`` of the time left."""
     if ctx.engine is None or ctx.exact_found() or ctx.clock.left() <= 2.0:
         return
-    deadline = time.perf_counter() + SHARE * ctx.clock.left()
+    deadline = time.perf_counter() + share * ctx.clock.left()
     front = sorted((c for c in pareto_front(ctx.candidates) if math.isfinite(c.test_rmse)),
                    key=lambda c: c.test_rmse)
     X, y = ctx.X_train[ctx.kan_rows], ctx.y_train[ctx.kan_rows]

@@ -27,7 +27,7 @@ FRONT_MAX = 8         # ... and on the size/error front
 FIRST_ROUND = 0.4     # share of a race's time spread evenly over the target's transforms
 MIN_RACE_SECONDS = 2.0  # a race needs at least this per transform
 IDENTITY = TRANSFORMS[0]
-ANGLE_TRANSFORMS = ("sin y", "cos y")    # last in TRANSFORMS
+LATE_TRANSFORMS = ("sin y", "cos y", "exp y")    # last in TRANSFORMS: in a race only when time allows
 
 
 def worth_polishing(errors, sizes=None, keys=None, limit_ratio: float = 10.0) -> list[int]:
@@ -100,9 +100,10 @@ def symbolic_search(ctx, seconds: float, label: str = "symbolic search", transfo
     if transforms:
         targets = [t for t in usable_transforms(y) if t is not IDENTITY]
         # a race in a few seconds gives each target too few generations to tell
-        # them apart.  The angle transforms (sin y, cos y) join only when the
-        # time allows: a target that merely lies in [0, pi] need not be an angle
-        core = [t for t in targets if t.name not in ANGLE_TRANSFORMS]
+        # them apart.  The angle transforms (sin y, cos y) and exp y join only
+        # when the time allows: a target that merely lies in [0, pi] need not be
+        # an angle, nor one spanning a few units a logarithm
+        core = [t for t in targets if t.name not in LATE_TRANSFORMS]
         if not ctx.cfg.target_transforms or not targets or seconds < MIN_RACE_SECONDS * len(core):
             return 0
         targets = targets[:max(len(core), int(seconds // MIN_RACE_SECONDS))]

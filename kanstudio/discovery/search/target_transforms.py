@@ -3,7 +3,8 @@
 Many laws are short in some function of y rather than in y itself:
 sqrt(a^2 + b^2) is a polynomial in y^2, q / sqrt(r^2 + d^2 - 2 d r cos a) in
 1/y^2, a ratio of sums in 1/y, a product of powers in log|y|, an angle
-asin(lambda/(n d)) or acos((cos t - u)/(1 - u cos t)) in sin y or cos y.  AI
+asin(lambda/(n d)) or acos((cos t - u)/(1 - u cos t)) in sin y or cos y, a
+sum of logarithms log(1 + x) + log(1 + x^2) in exp y (a polynomial there).  AI
 Feynman tries such transforms of y before anything else; here each one is
 a target the symbolic engine may search, and a formula t(x) found for T(y)
 is read back as y = T^-1(t(x)).
@@ -11,7 +12,7 @@ is read back as y = T^-1(t(x)).
 A transform is only offered where it is defined and well conditioned on the
 rows: a log or a reciprocal needs y of one sign away from 0, sin y and cos y
 a target inside the branch their inverse reads back (asin: [-pi/2, pi/2],
-acos: [0, pi]).
+acos: [0, pi]), exp y a target spanning a few tens at most.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ import sympy
 __all__ = ["TargetTransform", "TRANSFORMS", "usable_transforms"]
 
 NEAR_ZERO = 1e-3      # 1/y needs min|y| >= this * median|y|
+NARROW_SPAN = 20.0    # exp(y) needs y to span at most this: wider, its small values are lost beside
+                      # its large ones (e^20 ~ 5e8 against 1)
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class TargetTransform:
     name: str                                    # how the derivation names the target: "1/y"
     forward: Callable[[np.ndarray, int], np.ndarray]   # (y, sign) -> T(y)
     back: Callable[[sympy.Expr, int], sympy.Expr]      # (t, sign) -> y
-    needs: str                                   # "any" | "one sign" | "away from 0"
+    needs: str                                   # "any" | "one sign" | "away from 0" | "narrow"
     branch: tuple = (-np.inf, np.inf)            # y must lie inside this to be read back
     def usable(self, y: np.ndarray) -> bool:
         y = np.asarray(y, dtype=np.float64)
@@ -41,6 +44,8 @@ class TargetTransform:
             return False
         if self.needs == "any":
             return True
+        if self.needs == "narrow":
+            return float(y.max() - y.min()) <= NARROW_SPAN
         sign = _sign(y)
         if sign == 0:
             return False
@@ -74,6 +79,7 @@ TRANSFORMS = (
     TargetTransform("log|y|", lambda y, s: np.log(s * y), lambda t, s: s * sympy.exp(t), "one sign"),
     TargetTransform("sin y", lambda y, s: np.sin(y), lambda t, s: sympy.asin(t), "any", (-np.pi / 2, np.pi / 2)),
     TargetTransform("cos y", lambda y, s: np.cos(y), lambda t, s: sympy.acos(t), "any", (0.0, np.pi)),
+    TargetTransform("exp y", lambda y, s: np.exp(y), lambda t, s: sympy.log(t), "narrow"),
 )
 
 
