@@ -43,7 +43,7 @@ from .files import FileController
 from .help_menu import HelpController
 from .model_actions import ModelActions
 from .panels import PanelController
-from .science_actions import ScienceController
+from .science_menu import ScienceController
 from .start_page import StartPage
 
 __all__ = ["MainWindow", "Jobs"]
