@@ -3,7 +3,8 @@
 ``Jobs`` keeps the views in step with the document (network picture, formula,
 edge inspector, history, recovery file) and runs the edits of single edges;
 the whole-model actions (fit, prune, auto-symbolic, refine, discover, the
-Pareto list) are in ``model_jobs``.
+Pareto list) are its part ``model`` (``model_jobs.ModelJobs``), whose
+actions it answers for.
 """
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from typing import Optional
 
 from PySide6.QtCore import QObject, QTimer
 
-from .model_jobs import ModelJobsMixin
+from .model_jobs import ModelJobs
 from .worker_jobs import command_job, edge_detail_job, formula_job, picture_job, suggest_job
 
 __all__ = ["Jobs"]
 
 
-class Jobs(ModelJobsMixin, QObject):
+class Jobs(QObject):
     """What the window asks of the worker, and what it does with the answers.
 
     ``rev`` counts model changes: an answer computed for an older model is
@@ -34,8 +35,6 @@ class Jobs(ModelJobsMixin, QObject):
         self.rev = 0
         self.formula_rev = -1        # the model revision the formula panel's formula was built for
         self.selected: Optional[tuple] = None
-        self.pareto_choice: Optional[int] = None
-        self._pareto_exprs: list = []       # sympy forms of this session's Discover candidates
         self._restore_edge: Optional[tuple] = None
         self._recovery_timer = QTimer(self)
         self._recovery_timer.setSingleShot(True)
@@ -43,7 +42,9 @@ class Jobs(ModelJobsMixin, QObject):
         # on disk milliseconds after it is made (a 300 ms debounce lost the last ones)
         self._recovery_timer.setInterval(0)
         self._recovery_timer.timeout.connect(self._write_recovery)
-        self.last_auto_symbolic = None
+        self.model = ModelJobs(self)
+        for name in ModelJobs.ACTIONS:          # jobs.fit(), jobs.discover(), ... as before
+            setattr(self, name, getattr(self.model, name))
 
     # ------------------------------------------------------------ helpers
     def model_copy(self):
@@ -105,26 +106,25 @@ class Jobs(ModelJobsMixin, QObject):
             if reason == "project":
                 self.rev += 1
                 self.selected = None
-                self.pareto_choice = None
-                self._pareto_exprs = []
+                self.model.forget_pareto()
                 w.edge_inspector.clear()
                 w.network_view.clear()
                 if self.doc.project is not None:
                     w.training_panel.set_settings(self.doc.project.settings)
                     if ds is not None:
                         w.training_panel.set_io(len(ds.input_names), len(ds.target_names))
-                self._show_pareto()
+                self.model.show_pareto()
                 self.refresh_all()
         if reason == "model":
             self.rev += 1
-            self.pareto_choice = None
+            self.model.pareto_choice = None
             w.pareto_panel.select(None)
             self.refresh_all()
         if reason in ("history", "project"):
             w.history_panel.set_past(self.doc.past_labels())
             self._recovery_timer.start()
         if reason == "results":
-            self._show_pareto(raise_dock=True)
+            self.model.show_pareto(raise_dock=True)
         if reason in ("modified", "path", "project"):
             w.update_title()
 
@@ -165,8 +165,8 @@ class Jobs(ModelJobsMixin, QObject):
                                "every edge is symbolic.")
             self.w.update_actions()
             return
-        if self.pareto_choice is not None:
-            self.choose_pareto(self.pareto_choice)
+        if self.model.pareto_choice is not None:
+            self.model.choose_pareto(self.model.pareto_choice)
             return
         rev = self.rev
         self.runner.submit("Formula", formula_job(self.model_copy(), self.doc.dataset, panel.digits(),
@@ -175,7 +175,7 @@ class Jobs(ModelJobsMixin, QObject):
                            on_error=self._quiet_fail(rev, "build the formula"))
 
     def _show_formula(self, result, rev: int):
-        if rev != self.rev or self.pareto_choice is not None:
+        if rev != self.rev or self.model.pareto_choice is not None:
             return
         if isinstance(result, tuple):
             _, n, model_rmse = result
@@ -276,7 +276,7 @@ class Jobs(ModelJobsMixin, QObject):
         self.refresh_picture()
 
     def ui_state(self) -> dict:
-        return {"selected_edge": list(self.selected) if self.selected else None, "pareto_choice": self.pareto_choice}
+        return {"selected_edge": list(self.selected) if self.selected else None, "pareto_choice": self.model.pareto_choice}
 
     def restore(self, ui: dict):
         self.score_mode = ui.get("score_mode", "attribution")
@@ -284,7 +284,7 @@ class Jobs(ModelJobsMixin, QObject):
         self._restore_edge = tuple(int(v) for v in sel) if isinstance(sel, (list, tuple)) and len(sel) == 3 else None
         choice = ui.get("pareto_choice")
         self.rev += 1
-        self.pareto_choice = int(choice) if isinstance(choice, int) else None
+        self.model.pareto_choice = int(choice) if isinstance(choice, int) else None
         self.refresh_all()
 
 

@@ -1,6 +1,6 @@
-"""Whole-model actions of ``Jobs`` (a mixin): fit and retrain with live
-curves and drawing, auto-prune, auto-symbolic, node pruning, grid refinement,
-Discover, and the Pareto list of candidate formulas.
+"""The whole-model actions (``ModelJobs``, a part of ``Jobs``): fit and retrain
+with live curves and drawing, auto-prune, auto-symbolic, node pruning, grid
+refinement, Discover, and the Pareto list of candidate formulas.
 
 Each is a project command: ``begin`` in the UI thread, the heavy part in the
 worker, then an instant push on the undo stack when the result comes back.
@@ -14,12 +14,30 @@ from PySide6.QtCore import QTimer
 from ..panels import ParetoRow
 from .worker_jobs import candidate_job, command_job, discover_job, training_job
 
-__all__ = ["ModelJobsMixin"]
+__all__ = ["ModelJobs"]
 
 
-class ModelJobsMixin:
-    """Uses ``Jobs``' state (``w``, ``doc``, ``runner``, ``rev``, ``pareto_choice``)
-    and helpers (``_begin``, ``_push``, ``_fail``, ``_quiet_fail``, ``model_copy``, ``aux``)."""
+class ModelJobs:
+    """Owns the Pareto list's state (``pareto_choice``, the candidates' sympy
+    forms, Discover's verdict); reads the model revision, the selected edge and
+    the helpers (``_begin``, ``_push``, ``_fail``, ``_quiet_fail``, ``_x``,
+    ``aux``) of the ``Jobs`` it belongs to."""
+
+    # what Jobs answers for (the window's actions and panels call these)
+    ACTIONS = ("fit", "retrain", "auto_prune", "auto_symbolic", "prune_nodes", "refine", "discover",
+               "open_formula", "use_pareto", "choose_pareto")
+
+    def __init__(self, jobs):
+        self.jobs = jobs
+        self.w, self.doc, self.runner = jobs.w, jobs.doc, jobs.runner
+        self.pareto_choice: Optional[int] = None
+        self._pareto_exprs: list = []       # sympy forms of this session's Discover candidates
+        self._verdict = None
+        self.last_auto_symbolic = None
+
+    def forget_pareto(self):
+        self.pareto_choice = None
+        self._pareto_exprs = []
 
     def _sync_settings(self) -> bool:
         err = self.w.training_panel.validate()
@@ -42,7 +60,7 @@ class ModelJobsMixin:
         self._train(Retrain(), "Retrain")
 
     def _train(self, cmd, title: str):
-        if not self._begin(cmd, f"Cannot start {title.lower()}"):
+        if not self.jobs._begin(cmd, f"Cannot start {title.lower()}"):
             return
         loss = self.w.training_panel.loss
         loss.begin_run(title, int(self.w.training_panel.settings()["steps"]))
@@ -50,8 +68,8 @@ class ModelJobsMixin:
 
         def show_picture(pic):
             view.set_picture(pic)
-            if self.selected is not None:
-                self.request_detail(*self.selected)
+            if self.jobs.selected is not None:
+                self.jobs.request_detail(*self.jobs.selected)
 
         def partial(p):
             loss.add_snapshots(p.snaps)
@@ -73,7 +91,7 @@ class ModelJobsMixin:
             if reason == "cancelled" and not res.get("steps"):
                 self.w.show_status(f"{title} stopped before the first step; the model is unchanged.", 8000)
                 return
-            if self._push(cmd, f"{title} failed") is not None:
+            if self.jobs._push(cmd, f"{title} failed") is not None:
                 msg = f"{title} finished" if reason == "completed" else f"{title}: {reason}"
                 rm = res.get("test_rmse")
                 ds = self.doc.dataset
@@ -85,20 +103,20 @@ class ModelJobsMixin:
             loss.end_run(None, "failed")
             self.w.show_error(f"{title} failed", message, details)
 
-        self.runner.submit(title, training_job(cmd, self._x(), checkpoint=self.doc.training_checkpoint()),
+        self.runner.submit(title, training_job(cmd, self.jobs._x(), checkpoint=self.doc.training_checkpoint()),
                            keep_on_cancel=True, on_partial=partial,
                            on_done=done, on_error=failed)
 
     def _computed(self, cmd, title: str, text: str, after=None):
-        if self.runner.busy or not self.doc.has_model or not self._begin(cmd, f"Cannot run {title.lower()}"):
+        if self.runner.busy or not self.doc.has_model or not self.jobs._begin(cmd, f"Cannot run {title.lower()}"):
             return
 
         def done(c):
-            if self._push(c, f"{title} failed") is not None:
+            if self.jobs._push(c, f"{title} failed") is not None:
                 self.w.show_status(c.label, 8000)
                 if after:
                     after(c)
-        self.runner.submit(title, command_job(cmd, text), on_done=done, on_error=self._fail(f"{title} failed"))
+        self.runner.submit(title, command_job(cmd, text), on_done=done, on_error=self.jobs._fail(f"{title} failed"))
 
     def auto_prune(self):
         from ...project import AutoPrune
@@ -133,15 +151,15 @@ class ModelJobsMixin:
                 return
             (level, node), rest = rest[0], rest[1:]
             cmd = PruneNode(level, node)
-            if not self._begin(cmd, "Cannot prune the node"):
+            if not self.jobs._begin(cmd, "Cannot prune the node"):
                 return
 
             def done(c):
-                if self._push(c, "Cannot prune the node") is not None:
+                if self.jobs._push(c, "Cannot prune the node") is not None:
                     self.w.show_status(c.label, 6000)
                     step(rest)
             self.runner.submit(f"Prune node {node + 1}", command_job(cmd, "Removing a node\u2026"),
-                               on_done=done, on_error=self._fail("Cannot prune the node"))
+                               on_done=done, on_error=self.jobs._fail("Cannot prune the node"))
         step(todo)
 
     def refine(self, new_grid: int):
@@ -190,8 +208,8 @@ class ModelJobsMixin:
                 text = rows[idx]["formula"] if isinstance(rows[idx], dict) else shown.sympy_str
                 self.open_formula(text, f"Discover ({result.status}): {text}", idx)
 
-        self.runner.submit("Discover", discover_job(self.doc.dataset, cfg, self.aux()), keep_on_cancel=True,
-                           on_done=done, on_error=self._fail("Discover failed"))
+        self.runner.submit("Discover", discover_job(self.doc.dataset, cfg, self.jobs.aux()), keep_on_cancel=True,
+                           on_done=done, on_error=self.jobs._fail("Discover failed"))
 
     def open_formula(self, text: str, label: str, pareto_index: Optional[int] = None):
         """Replace the network by one computing ``text`` exactly (its edges fixed to
@@ -199,7 +217,7 @@ class ModelJobsMixin:
         showing Pareto candidate ``pareto_index`` (with Discover's verdict)."""
         from ...project import CompileFormula
         cmd = CompileFormula(text, label=label)
-        if not self.doc.has_data or not self._begin(cmd, "Cannot open the formula as a network"):
+        if not self.doc.has_data or not self.jobs._begin(cmd, "Cannot open the formula as a network"):
             return
 
         def done(c):
@@ -207,7 +225,7 @@ class ModelJobsMixin:
                 self.w.show_status("The model changed while the formula's network was built; "
                                    "nothing was applied.", 8000)
                 return
-            if self._push(c, "Cannot open the formula as a network") is not None:
+            if self.jobs._push(c, "Cannot open the formula as a network") is not None:
                 if pareto_index is not None:
                     self.choose_pareto(pareto_index)
                 self.w.show_status(c.label, 10000)
@@ -233,7 +251,7 @@ class ModelJobsMixin:
         return [ParetoRow(int(r.get("complexity", 0)), float(r["test_rmse"]) if r.get("test_rmse") is not None
                           else float("nan"), str(r.get("latex", "")), str(r.get("formula", ""))) for r in rows]
 
-    def _show_pareto(self, raise_dock: bool = False):
+    def show_pareto(self, raise_dock: bool = False):
         rows = self._pareto_rows()
         self.w.pareto_panel.set_rows(rows)
         if raise_dock and rows:         # a new front: its tab comes to the front of the right column,
@@ -247,23 +265,23 @@ class ModelJobsMixin:
         self.pareto_choice = index
         self.w.pareto_panel.select(index)
         panel = self.w.formula_panel
-        verdict = getattr(self, "_verdict", None)
+        verdict = self._verdict
         if verdict is not None and verdict[0] == index:
             panel.set_verdict(*verdict[1:])
         else:
             panel.clear_verdict()         # the verdict was on Discover's headline, not on this one
         expr = self._pareto_exprs[index] if index < len(self._pareto_exprs) else None
-        rev = self.rev
+        rev = self.jobs.rev
 
         def show(info):
-            if rev == self.rev and self.pareto_choice == index:
+            if rev == self.jobs.rev and self.pareto_choice == index:
                 info.source = str(rows[index].get("stage", "discover")) or "discover"
                 panel.show_formula(info)
-                self.formula_rev = rev
+                self.jobs.formula_rev = rev
                 self.w.update_actions()
         self.runner.submit("Formula", candidate_job(rows[index], expr, self.doc.dataset, panel.digits(),
-                                                    panel.text_colour(), panel.devicePixelRatioF(), self.aux()),
-                           side=True, on_done=show, on_error=self._quiet_fail(rev, "show that formula"))
+                                                    panel.text_colour(), panel.devicePixelRatioF(), self.jobs.aux()),
+                           side=True, on_done=show, on_error=self.jobs._quiet_fail(rev, "show that formula"))
 
 
 def _library_name(name: str) -> bool:
