@@ -1,5 +1,6 @@
 """Sparse sums of monomials: the polynomial fit of AI Feynman, with integer
-powers of either sign.
+powers of either sign, and, on small problems, ratios and products with cos,
+sin and exp.
 
 Most laws of physics are, in y or in a simple transform of it, a short sum of
 products of integer powers of the variables: p^2/(2m) + m w^2 x^2 / 2 is two
@@ -10,26 +11,38 @@ search over which monomials is a sparse linear regression, not a genetic
 search: every monomial with exponents of total size up to a radius is a
 column (the radius shrinks with the number of variables, so the dictionary
 stays a few ten thousand columns), and a beam search adds one column at a
-time, each step ranking the columns by their correlation with what the
-chosen ones leave unexplained (orthogonal matching pursuit, a beam of them).
+time, each step ranking the columns by how much they would lower the error
+left by the chosen ones (forward stepwise regression, a beam of them).
 On exact data the law's own monomials leave nothing: the search stops there.
 
-Every transform of the target that ``target_transforms`` offers (but the
-angles) is fitted the same way, and the best sum of each size is read back as
-y; the caller refits the constants on the rows and judges it like any other
-candidate.
+A problem of at most three variables (what a decomposition or a peel leaves)
+is also fitted in two richer forms, as SINDy-style libraries do: products of
+a monomial with one power of cos x, sin x or exp x of one variable (FFX's
+products: (1 - cos a)/a^2, x^3 / (e^x - 1), K/(1 + (K/N - 1) e^-u) in 1/y),
+and ratios of two such sums, fitted linearly as t = P + t (1 - Q) (Q's
+columns times t); a ratio is scored by P / Q itself, so that a fit with
+P = Q = 0 (cos^2 + sin^2 - 1) does not pass for a law.
+
+Every transform of the target that ``target_transforms`` offers is fitted the
+same way (the angles only with the function products), and the best sum of
+each size is read back as y; the caller refits the constants on the rows and
+judges it like any other candidate.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
+from itertools import combinations
+from typing import NamedTuple
 
 import numpy as np
 import sympy
 
 from .target_transforms import usable_transforms
 
-__all__ = ["atom_count", "exponent_vectors", "radius_for", "sparse_monomials", "MonomialFit", "monomial_search"]
+__all__ = ["atom_count", "exponent_vectors", "radius_for", "sparse_monomials", "MonomialFit", "monomial_search",
+           "Found", "factors", "dictionary", "monomial_pieces"]
 
 MAX_TERMS = 4         # monomials in one sum: a law with more is not short in this form
 MAX_ATOMS = 50_000    # columns of the dictionary (memory: this times ROWS floats)
@@ -37,11 +50,15 @@ MAX_RADIUS = 24       # the largest total |exponent| of one monomial (x^24: powe
                       # wide stay well inside float64 there)
 ROWS = 120            # rows the search runs on (the caller refits on its own rows): a sum of a few
                       # monomials that fits 120 rows to round-off is the law on any others
-BEAM = 6              # supports kept at each size
-EXPAND = 8            # columns tried on each kept support, best first
+BEAM = 6              # supports kept at each size ...
+EXPAND = 8            # ... columns tried on each kept support, best first ...
+WORK = BEAM * MAX_ATOMS   # ... widened on smaller dictionaries while beam * columns stays within this
+WIDEST = 16           # (a wide beam finds supports whose terms are each weak alone)
+SCREENED = {2: 128, 3: 48, 4: 24}   # columns whose every pair, triple, quadruple is tried
+                                    # (MonomialFit._subsets: 8-17 thousand subsets each)
 SWAPPED = 2           # supports of each size improved by swapping columns (MonomialFit._swapped)
 EXACT = 1e-10         # relative residual of an exact fit: the search stops there
-SKIP = ("sin y", "cos y")   # angles are not sums of monomials in any useful sense
+SKIP = ("sin y", "cos y")   # angles are not sums of monomials in any useful sense (without functions)
 
 
 def atom_count(n: int, radius: int) -> int:
@@ -74,15 +91,67 @@ def _exponent_vectors(n: int, radius: int) -> np.ndarray:
     return E[order]
 
 
-def _atoms(X: np.ndarray, E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(columns [rows, m], which are usable): prod_i x_i^e_i for every row and
-    exponent vector, through logs (signs by the exponents' parity)."""
+@dataclass(frozen=True)
+class Factor:
+    """One factor of the dictionary's products: a variable (any power within the
+    radius), or a function of one (cos x, sin x, exp x) with the powers it may take."""
+    expr: sympy.Expr
+    values: np.ndarray
+    powers: tuple = ()
+
+
+ANGLE = 2 * math.pi   # a variable inside [-2 pi, 2 pi] may be an angle: cos x and sin x are factors
+EXP_SPAN = 20.0       # exp x is a factor where x spans at most this (as for exp y)
+WAVE_POWERS = (1, 2)  # cos x, cos^2 x (never negative: they cross zero)
+EXP_POWERS = (-2, -1, 1, 2)
+FUNCTION_RADIUS = 8   # the monomials of a dictionary with functions: x^3 cos^2(x) is a law's shape,
+                      # x^20 cos(x) is a fit's
+
+
+def factors(X: np.ndarray, symbols, functions: bool) -> list:
+    """The variables (any integer power), and with ``functions`` their cosines and
+    sines (where they may be angles) and exponentials (where narrow enough)."""
+    out = [Factor(s, X[:, i], ()) for i, s in enumerate(symbols)]
+    if functions:
+        for i, s in enumerate(symbols):
+            x = X[:, i]
+            if float(np.abs(x).max()) <= ANGLE:
+                out += [Factor(sympy.cos(s), np.cos(x), WAVE_POWERS), Factor(sympy.sin(s), np.sin(x), WAVE_POWERS)]
+            if float(x.max() - x.min()) <= EXP_SPAN and float(np.abs(x).max()) <= EXP_SPAN:
+                out.append(Factor(sympy.exp(s), np.exp(x), EXP_POWERS))
+    return out
+
+
+def dictionary(F: list, max_atoms: int) -> np.ndarray:
+    """Exponent vectors over the factors: every monomial in the variables within a
+    radius, each alone and times one power of one function factor (FFX's
+    products, not products of several functions: those are rarely laws, and
+    their many near-duplicates crowd out the right columns of a greedy search).
+    The radius is the largest that keeps at most ``max_atoms`` vectors."""
+    n = sum(1 for f in F if not f.powers)
+    options = 1 + sum(len(f.powers) for f in F)
+    r, top = 0, (MAX_RADIUS if options == 1 else FUNCTION_RADIUS)
+    while r < top and atom_count(n, r + 1) * options <= max_atoms:
+        r += 1
+    M = exponent_vectors(n, r)
+    blocks = [np.hstack([M, np.zeros((len(M), len(F) - n), dtype=np.int64)])]
+    for d, f in enumerate(F[n:]):
+        for p in f.powers:
+            B = np.zeros((len(M), len(F)), dtype=np.int64)
+            B[:, :n], B[:, n + d] = M, p
+            blocks.append(B)
+    return np.vstack(blocks)
+
+
+def _atoms(F: list, E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(columns [rows, m], which are usable): prod_d f_d^e_d for every row and
+    exponent vector (a zero value to a negative power is not usable)."""
+    A = np.ones((len(F[0].values), len(E)))
     with np.errstate(all="ignore"):
-        logs = np.log(np.abs(X))                       # [rows, n]
-        neg = (X < 0).astype(np.float64)
-        mag = np.exp(logs @ E.T.astype(np.float64))     # [rows, m]
-        odd = (neg @ (E.T % 2).astype(np.float64)) % 2
-        A = np.where(odd > 0.5, -mag, mag)
+        for d, f in enumerate(F):
+            e = E[:, d]
+            used = np.flatnonzero(e)
+            A[:, used] *= f.values[:, None] ** e[used].astype(np.float64)[None, :]
     ok = np.isfinite(A).all(0)
     with np.errstate(all="ignore"):
         scale = np.sqrt((A[:, ok] * A[:, ok]).sum(0))
@@ -99,11 +168,48 @@ class MonomialFit:
     correlations of positive, monotone monomials are all near 1 and rank
     nothing."""
 
-    def __init__(self, A: np.ndarray, t: np.ndarray):
-        self.A = A - A.mean(0)
+    def __init__(self, A: np.ndarray, t: np.ndarray, ratio: bool = False):
+        # ratio: t = P / Q with Q = 1 - sum b_k (a_k - mean a_k), fitted linearly as
+        # t = P + sum b_k (a_k - mean a_k) t (columns m.. are those products).  Centred,
+        # so no column is nearly t itself: t * (sin(a)/a) on a short range of a is,
+        # and would fit t = P / Q with P and Q both nearly 0
+        self.m = A.shape[1] if ratio else None
+        self.mono = A
+        self.mean = A.mean(0)
+        self.raw = np.hstack([A, (A - self.mean) * t[:, None]]) if ratio else A
+        self.raw_t = t
+        self.A = self.raw - self.raw.mean(0)
         self.t = t - t.mean()
         self.norm = float(np.sqrt(np.dot(self.t, self.t))) or 1.0
         self.best: dict = {}
+        self.beam = int(min(WIDEST, max(BEAM, WORK // max(1, self.A.shape[1]))))
+        self.expand = max(EXPAND, self.beam)
+
+    def coefficients(self, support) -> tuple:
+        """(c0, {column: coefficient} of P, q0, {column: coefficient} of Q): t = (c0 + sum
+        c_j a_j) / (q0 - sum b_k a_k), least squares on the rows (q0 = 1 for a sum)."""
+        cols = np.column_stack([np.ones(len(self.raw_t)), self.raw[:, list(support)]])
+        coef, *_ = np.linalg.lstsq(cols, self.raw_t, rcond=None)
+        num = {j: float(c) for c, j in zip(coef[1:], support) if self.m is None or j < self.m}
+        den = {j - self.m: float(c) for c, j in zip(coef[1:], support) if self.m is not None and j >= self.m}
+        q0 = 1.0 + sum(c * float(self.mean[k]) for k, c in den.items())
+        return float(coef[0]), num, q0, den
+
+    def _score(self, support, linear: float) -> float:
+        """The support's relative error: the linear fit's, or for a ratio that of P / Q
+        itself, which has no pole among the rows (a linear fit of a ratio can be
+        exact with P = Q = 0: cos^2 + sin^2 - 1, or a Taylor series of cos x
+        among powers of x)."""
+        if self.m is None or all(j < self.m for j in support):
+            return linear
+        c0, num, q0, den = self.coefficients(support)
+        p = c0 + sum(c * self.mono[:, j] for j, c in num.items())
+        q = q0 - sum(c * self.mono[:, k] for k, c in den.items())
+        a = np.abs(q)
+        if not (np.all(q > 0) or np.all(q < 0)) or a.min() < 1e-6 * a.max():
+            return math.inf
+        r = p / q - self.raw_t
+        return float(np.sqrt(np.dot(r, r))) / self.norm
 
     def _basis(self, support) -> np.ndarray:
         if not support:
@@ -135,11 +241,43 @@ class MonomialFit:
                 rest = support[:p] + support[p + 1:]
                 gain, rr = self._gains(rest)
                 j = int(np.argmax(gain))
-                e = math.sqrt(max(rr - float(gain[j]), 0.0)) / self.norm
-                if gain[j] > 0 and e < err * (1 - 1e-6):
-                    support, err, improved = tuple(sorted(rest + (j,))), e, True
+                if gain[j] <= 0:
+                    continue
+                key = tuple(sorted(rest + (j,)))
+                e = self._score(key, math.sqrt(max(rr - float(gain[j]), 0.0)) / self.norm)
+                if e < err * (1 - 1e-6):
+                    support, err, improved = key, e, True
                     break
         return support, err
+
+    def _subsets(self, size: int) -> list:
+        """(support, linear error) of the best supports of ``size`` columns among the
+        SCREENED[size] columns that matter most alone, every subset tried (SISSO's
+        screening, then an exhaustive search).  A greedy first step takes the
+        column that best stands in for two large terms (m w^2 x^3 / y for m w^2 x^2
+        and a m w^2 x^3 / y), and no single swap leaves that compromise."""
+        gain, rr = self._gains(())
+        top = np.argsort(-gain)[:SCREENED.get(size, 0)]
+        top = top[gain[top] > 0]
+        if len(top) < size:
+            return []
+        B = self.A[:, top]
+        c = B.T @ self.t
+        G = B.T @ B
+        S = np.array(list(combinations(range(len(top)), size)), dtype=np.int64)     # [T, size]
+        Gs = G[S[:, :, None], S[:, None, :]]                                         # [T, size, size]
+        cs = c[S]                                                                    # [T, size]
+        ridge = 1e-12 * np.trace(Gs, axis1=1, axis2=2)[:, None, None] * np.eye(size)
+        with np.errstate(all="ignore"):
+            coef = np.linalg.solve(Gs + ridge, cs[:, :, None])[:, :, 0]
+            gained = (coef * cs).sum(1)
+        gained[~np.isfinite(gained)] = -1.0
+        out = []
+        for k in np.argsort(-gained)[:self.beam]:
+            if gained[k] > 0:
+                e = math.sqrt(max(rr - float(gained[k]), 0.0)) / self.norm
+                out.append((tuple(sorted(int(top[i]) for i in S[k])), e))
+        return out
 
     def run(self, stop=lambda: False) -> "MonomialFit":
         self.sq = (self.A * self.A).sum(0)
@@ -150,21 +288,25 @@ class MonomialFit:
                 if stop():
                     return self
                 gain, rr = self._gains(support)
-                for j in np.argsort(-gain)[:EXPAND]:
+                for j in np.argsort(-gain)[:self.expand]:
                     if gain[j] <= 0:
                         break
                     key = tuple(sorted(support + (int(j),)))
                     if key not in scored:
-                        scored[key] = math.sqrt(max(rr - float(gain[j]), 0.0)) / self.norm
+                        scored[key] = self._score(key, math.sqrt(max(rr - float(gain[j]), 0.0)) / self.norm)
+            if size in SCREENED:
+                for key, e in self._subsets(size):
+                    if key not in scored:
+                        scored[key] = self._score(key, e)
             if not scored:
                 break
-            ranked = sorted(scored.items(), key=lambda kv: kv[1])[:BEAM]
+            ranked = sorted(scored.items(), key=lambda kv: kv[1])[:self.beam]
             if size > 1:
                 for k, e in ranked[:SWAPPED]:
                     k2, e2 = self._swapped(k, e, stop)
                     if k2 not in scored or e2 < scored[k2]:
                         scored[k2] = e2
-                ranked = sorted(scored.items(), key=lambda kv: kv[1])[:BEAM]
+                ranked = sorted(scored.items(), key=lambda kv: kv[1])[:self.beam]
             self.best[size] = (ranked[0][1], ranked[0][0])
             if ranked[0][1] <= EXACT:
                 break
@@ -172,10 +314,29 @@ class MonomialFit:
         return self
 
 
+RICH_VARS = 3         # problems this small also get the richer forms ...
+RICH_ATOMS = 10_000   # ... in dictionaries of at most this many columns each (a 3-input problem's
+                      # richer forms then take about what its plain sum does)
+
+
+class Found(NamedTuple):
+    expr: sympy.Expr      # the formula for y
+    target: str           # the transform of y that was fitted ("y", "1/y^2", ...)
+    error: float          # relative error of the linear fit, in that transform
+    form: str             # "sum" of products, or "ratio" of two sums
+    functions: bool       # the products include cos, sin, exp of the variables
+
+
 def sparse_monomials(X: np.ndarray, y: np.ndarray, symbols, stop=lambda: False, rows: int = ROWS,
-                     max_atoms: int = MAX_ATOMS) -> list:
-    """(formula for y, transform name, relative error in that transform) for the best
-    sum of each size in y and in each usable transform of it, most accurate first."""
+                     max_atoms: int = MAX_ATOMS, limit: int = 8) -> list:
+    """``Found`` for the best sum of each size in y and in each usable transform of
+    it, most accurate (then shortest) first: the ``limit`` best.
+
+    Problems of at most RICH_VARS inputs are also fitted in two richer forms:
+    products that include cos, sin and exp of the variables, and ratios of two
+    sums, fitted linearly as t = P - t*(Q - 1) (the denominator's columns are
+    the monomials times t).  A ratio or a product with a cosine is the shape of
+    many laws once a decomposition has left two or three variables."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if len(y) > rows:       # spread over the table (a real table's rows are often sorted)
@@ -184,29 +345,62 @@ def sparse_monomials(X: np.ndarray, y: np.ndarray, symbols, stop=lambda: False, 
     n = X.shape[1]
     if n == 0 or len(y) < 2 * MAX_TERMS + 2:
         return []
-    E = exponent_vectors(n, radius_for(n, max_atoms))
-    A, ok = _atoms(X, E)
-    ok &= np.abs(E).sum(1) > 0          # the constant: every fit has one
-    A, E = A[:, ok], E[ok]
-    if A.shape[1] == 0:
-        return []
+    rich = n <= RICH_VARS
+    variants = [(False, "sum")] + ([(False, "ratio"), (True, "sum"), (True, "ratio")] if rich else [])
+    transforms = usable_transforms(y)
     out = []
-    for tr in usable_transforms(y):
-        if tr.name in SKIP or stop():
+    for functions, form in variants:
+        F = factors(X, symbols, functions)
+        if functions and len(F) == n:
+            continue                    # no variable has a usable function
+        columns = max_atoms if (form, functions) == ("sum", False) else min(max_atoms, RICH_ATOMS)
+        E = dictionary(F, columns // 2 if form == "ratio" else columns)
+        A, ok = _atoms(F, E)
+        ok &= np.abs(E).sum(1) > 0          # the constant: every fit has one
+        A, E = A[:, ok], E[ok]
+        if A.shape[1] == 0:
             continue
-        t = tr.apply(y)
-        fit = MonomialFit(A, t).run(stop)
-        for size, (err, support) in sorted(fit.best.items()):
-            cols = np.column_stack([np.ones(len(t)), A[:, list(support)]])
-            coef, *_ = np.linalg.lstsq(cols, t, rcond=None)
-            body = sympy.Float(float(coef[0])) + sympy.Add(
-                *(sympy.Float(float(c)) * _monomial(E[j], symbols) for c, j in zip(coef[1:], support)))
-            out.append((tr.read_back(body, y), tr.name, err))
-    return sorted(out, key=lambda o: o[2])
+        def term(j, F=F, E=E):
+            return sympy.Mul(*(f.expr ** int(p) for f, p in zip(F, E[j]) if p != 0))
+
+        for tr in transforms:
+            if stop():
+                return [_found(*o, y) for o in _ranked(out)[:limit]]
+            if tr.name in SKIP and not functions:
+                continue
+            t = tr.apply(y)
+            m = A.shape[1]
+            fit = MonomialFit(A, t, ratio=form == "ratio").run(stop)
+            for size, (err, support) in sorted(fit.best.items()):
+                if not math.isfinite(err) or (form == "ratio" and all(j < m for j in support)):
+                    continue            # no denominator: the sum form has it
+                out.append((err, size, form, functions, tr, fit.coefficients(support), support, term, m))
+    return [_found(*o, y) for o in _ranked(out)[:limit]]
 
 
-def _monomial(e, symbols) -> sympy.Expr:
-    return sympy.Mul(*(s ** int(p) for s, p in zip(symbols, e) if p != 0))
+def _ranked(found: list) -> list:
+    return sorted(found, key=lambda f: (max(f[0], EXACT), f[1]))
+
+
+def _found(err, size, form, functions, tr, coef, support, term, m, y) -> Found:
+    """The formula for y of one fit (sympy is slow: only for those returned)."""
+    c0, num, q0, den = coef
+    p = sympy.Float(c0) + sympy.Add(*(sympy.Float(c) * term(j) for j, c in num.items()))
+    q = sympy.Float(q0) - sympy.Add(*(sympy.Float(c) * term(k) for k, c in den.items())) if den else 1
+    return Found(tr.read_back(p / q, y), tr.name, err, form, functions)
+
+
+def monomial_pieces(X: np.ndarray, g: np.ndarray, symbols, stop=lambda: False, keep: int = 2) -> tuple[list, bool]:
+    """(formulas for g, whether the best is exact to round-off): the sparse fit on a
+    piece of a law computed on the data (peel.py), for pieces of at most
+    RICH_VARS variables, where it takes a second or two."""
+    if X.shape[1] > RICH_VARS:
+        return [], False
+    found = sparse_monomials(X, g, symbols, stop, limit=keep)
+    if not found:
+        return [], False
+    best = found[0].error
+    return [f.expr for f in found[:keep] if f.error <= KEEP_RATIO * max(best, EXACT)], best <= EXACT
 
 
 KEEP = 4              # sums handed to the pipeline: the most accurate ones ...
@@ -223,18 +417,19 @@ def monomial_search(ctx) -> int:
         return 0
     rows = ctx.kan_rows
     with ctx.clock.stage("sparse monomials"):
-        found = sparse_monomials(ctx.X_train[rows], ctx.y_train[rows], ctx.symbols, ctx.clock.stop_training)
+        found = sparse_monomials(ctx.X_train[rows], ctx.y_train[rows], ctx.symbols, ctx.clock.stop_training,
+                                 limit=KEEP)
     if not found:
         return 0
-    best = max(found[0][2], 1e-300)
+    best = max(found[0].error, 1e-300)
     before = len(ctx.candidates)
-    for expr, target, err in found[:KEEP]:
-        if err > KEEP_RATIO * best or ctx.clock.left() <= 0 or ctx.exact_found():
+    for f in found[:KEEP]:
+        if f.error > KEEP_RATIO * best or ctx.clock.left() <= 0 or ctx.exact_found():
             break
-        terms = len(sympy.Add.make_args(expr)) if target == "y" else None
-        what = "y" if target == "y" else target
-        step = Step("sparse monomials", f"fitted {what} as a sum of monomials (integer powers) of "
-                                        f"{', '.join(ctx.names)}" + (f", {terms} terms" if terms else "")
-                                        + f" (relative error {err:.2g} on {ROWS} rows)", tuple(ctx.names))
-        ctx.add_structure(expr, f"sparse monomials ({target})", steps=(step,))
+        of = ("products of integer powers of " if not f.functions else
+              "products of integer powers of, and of cos, sin and exp of, ") + ", ".join(ctx.names)
+        shape = "a sum of " if f.form == "sum" else "a ratio of two sums of "
+        step = Step("sparse monomials", f"fitted {f.target} as {shape}{of} (relative error {f.error:.2g} "
+                                        f"on {ROWS} rows)", tuple(ctx.names))
+        ctx.add_structure(f.expr, f"sparse monomials ({f.target}, {f.form})", steps=(step,))
     return len(ctx.candidates) - before

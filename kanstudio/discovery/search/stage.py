@@ -183,16 +183,23 @@ def one_variable(ctx, x: np.ndarray, g: np.ndarray, symbol, seconds: float = 2.0
 
 
 def search_piece(ctx, X: np.ndarray, g: np.ndarray, symbols, seconds: float = 2.0, keep: int = 2) -> list:
-    """The engine's best formulas for g(X) (a piece of a law: a factor or term read
-    off a network, or what is left of the data once the other pieces are divided
-    out), in ``symbols``: see ``readings``."""
-    engine = ctx.engine
-    if engine is None or ctx.clock.left() <= 1.0:
-        return []
-    seconds = min(seconds, 0.25 * ctx.clock.left())
-    found = readings(engine, X, g, seconds, ctx.cfg.seed, ctx.clock.stop_training, keep)
+    """The best formulas for g(X) (a piece of a law: a factor or term read off a
+    network, or what is left of the data once the other pieces are divided out),
+    in ``symbols``: a sparse fit of sums and ratios of monomials (and of their
+    products with cos, sin, exp) first, which on a small piece of exact data
+    finds such a law in a second; then, unless that fit is exact, the engine's
+    (see ``readings``)."""
+    from .monomials import monomial_pieces
     X = np.asarray(X, dtype=np.float64)
-    return [e.xreplace(dict(zip(engine_symbols(X.shape[1]), symbols))) for e in found]
+    if ctx.clock.left() <= 1.0:
+        return []
+    found, exact = monomial_pieces(X, g, symbols, ctx.clock.stop_training, keep)
+    engine = ctx.engine
+    if exact or engine is None or ctx.clock.left() <= 1.0:
+        return found
+    seconds = min(seconds, 0.25 * ctx.clock.left())
+    searched = readings(engine, X, g, seconds, ctx.cfg.seed, ctx.clock.stop_training, keep)
+    return found + [e.xreplace(dict(zip(engine_symbols(X.shape[1]), symbols))) for e in searched]
 
 
 def readings(engine, X: np.ndarray, g: np.ndarray, seconds: float, seed: int, stop, keep: int = 2) -> list:
