@@ -193,7 +193,14 @@ def search_piece(ctx, X: np.ndarray, g: np.ndarray, symbols, seconds: float = 2.
     X = np.asarray(X, dtype=np.float64)
     if ctx.clock.left() <= 1.0:
         return []
-    found, exact = monomial_pieces(X, g, symbols, ctx.clock.stop_training, keep)
+    # the sparse fit takes a second or a few, and at most half the time left: called
+    # late, with seconds left, it must not run past the budget
+    deadline = time.perf_counter() + 0.5 * ctx.clock.left()
+
+    def stop() -> bool:
+        return ctx.clock.stop_training() or time.perf_counter() > deadline
+
+    found, exact = monomial_pieces(X, g, symbols, stop, keep)
     engine = ctx.engine
     if exact or engine is None or ctx.clock.left() <= 1.0:
         return found
