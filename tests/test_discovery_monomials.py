@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from kanstudio.discovery.search.monomials import (MAX_ATOMS, atom_count, exponent_vectors, radius_for,
-                                                  sparse_monomials)
+from kanstudio.discovery.search.dictionary import MAX_ATOMS, atom_count, exponent_vectors, radius_for
+from kanstudio.discovery.search.monomials import sparse_monomials
 from kanstudio.symbolic.interpreter import evaluate_numpy
 
 

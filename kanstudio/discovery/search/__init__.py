@@ -2,7 +2,8 @@
 interface (``engines``: Operon), the stage that runs it on a (sub-)problem and
 refits what it finds (``stage``: ``symbolic_search``), the transforms of the target
 that stage races (``target_transforms``: y^2, 1/y, 1/y^2, log|y|, ...), sparse sums of
-monomials in y and those transforms (``monomials``: AI Feynman's polynomial fit), and the
+monomials in y and those transforms (``monomials``: AI Feynman's polynomial fit, over the columns
+that ``dictionary`` builds), and the
 engine on one edge of a network, Auto-symbolic's fallback (``edge_formulas``)."""
 from .monomials import monomial_search, sparse_monomials
 from .engines import OperonEngine, SearchEngine, engine_symbols

@@ -31,23 +31,18 @@ judges it like any other candidate.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import lru_cache
 from itertools import combinations
 from typing import NamedTuple
 
 import numpy as np
 import sympy
 
+from .dictionary import MAX_ATOMS, columns, dictionary, factors
 from .target_transforms import usable_transforms
 
-__all__ = ["atom_count", "exponent_vectors", "radius_for", "sparse_monomials", "MonomialFit", "monomial_search",
-           "Found", "factors", "dictionary", "monomial_pieces"]
+__all__ = ["sparse_monomials", "MonomialFit", "monomial_search", "Found", "monomial_pieces"]
 
 MAX_TERMS = 4         # monomials in one sum: a law with more is not short in this form
-MAX_ATOMS = 50_000    # columns of the dictionary (memory: this times ROWS floats)
-MAX_RADIUS = 24       # the largest total |exponent| of one monomial (x^24: powers of data a few decades
-                      # wide stay well inside float64 there)
 ROWS = 120            # rows the search runs on (the caller refits on its own rows): a sum of a few
                       # monomials that fits 120 rows to round-off is the law on any others
 BEAM = 6              # supports kept at each size ...
@@ -59,104 +54,6 @@ SCREENED = {2: 128, 3: 48, 4: 24}   # columns whose every pair, triple, quadrupl
 SWAPPED = 2           # supports of each size improved by swapping columns (MonomialFit._swapped)
 EXACT = 1e-10         # relative residual of an exact fit: the search stops there
 SKIP = ("sin y", "cos y")   # angles are not sums of monomials in any useful sense (without functions)
-
-
-def atom_count(n: int, radius: int) -> int:
-    """Integer vectors in n dimensions with sum |e_i| <= radius (a Delannoy number)."""
-    return sum(math.comb(n, k) * math.comb(radius, k) * 2 ** k for k in range(min(n, radius) + 1))
-
-
-def radius_for(n: int, max_atoms: int = MAX_ATOMS) -> int:
-    """The largest radius whose dictionary has at most ``max_atoms`` columns."""
-    r = 0
-    while r < MAX_RADIUS and atom_count(n, r + 1) <= max_atoms:
-        r += 1
-    return r
-
-
-def exponent_vectors(n: int, radius: int) -> np.ndarray:
-    """[m, n] int array: every exponent vector with sum |e_i| <= radius, the zero
-    vector (the constant term) first, then by size."""
-    return _exponent_vectors(n, radius).copy()
-
-
-@lru_cache(maxsize=16)
-def _exponent_vectors(n: int, radius: int) -> np.ndarray:
-    out = [()]
-    for _ in range(n):
-        out = [v + (e,) for v in out for e in range(-radius, radius + 1)
-               if sum(abs(t) for t in v) + abs(e) <= radius]
-    E = np.array(out, dtype=np.int64).reshape(len(out), n)
-    order = np.lexsort((np.arange(len(E)), np.abs(E).sum(1)))
-    return E[order]
-
-
-@dataclass(frozen=True)
-class Factor:
-    """One factor of the dictionary's products: a variable (any power within the
-    radius), or a function of one (cos x, sin x, exp x) with the powers it may take."""
-    expr: sympy.Expr
-    values: np.ndarray
-    powers: tuple = ()
-
-
-ANGLE = 2 * math.pi   # a variable inside [-2 pi, 2 pi] may be an angle: cos x and sin x are factors
-EXP_SPAN = 20.0       # exp x is a factor where x spans at most this (as for exp y)
-WAVE_POWERS = (1, 2)  # cos x, cos^2 x (never negative: they cross zero)
-EXP_POWERS = (-2, -1, 1, 2)
-FUNCTION_RADIUS = 8   # the monomials of a dictionary with functions: x^3 cos^2(x) is a law's shape,
-                      # x^20 cos(x) is a fit's
-
-
-def factors(X: np.ndarray, symbols, functions: bool) -> list:
-    """The variables (any integer power), and with ``functions`` their cosines and
-    sines (where they may be angles) and exponentials (where narrow enough)."""
-    out = [Factor(s, X[:, i], ()) for i, s in enumerate(symbols)]
-    if functions:
-        for i, s in enumerate(symbols):
-            x = X[:, i]
-            if float(np.abs(x).max()) <= ANGLE:
-                out += [Factor(sympy.cos(s), np.cos(x), WAVE_POWERS), Factor(sympy.sin(s), np.sin(x), WAVE_POWERS)]
-            if float(x.max() - x.min()) <= EXP_SPAN and float(np.abs(x).max()) <= EXP_SPAN:
-                out.append(Factor(sympy.exp(s), np.exp(x), EXP_POWERS))
-    return out
-
-
-def dictionary(F: list, max_atoms: int) -> np.ndarray:
-    """Exponent vectors over the factors: every monomial in the variables within a
-    radius, each alone and times one power of one function factor (FFX's
-    products, not products of several functions: those are rarely laws, and
-    their many near-duplicates crowd out the right columns of a greedy search).
-    The radius is the largest that keeps at most ``max_atoms`` vectors."""
-    n = sum(1 for f in F if not f.powers)
-    options = 1 + sum(len(f.powers) for f in F)
-    r, top = 0, (MAX_RADIUS if options == 1 else FUNCTION_RADIUS)
-    while r < top and atom_count(n, r + 1) * options <= max_atoms:
-        r += 1
-    M = exponent_vectors(n, r)
-    blocks = [np.hstack([M, np.zeros((len(M), len(F) - n), dtype=np.int64)])]
-    for d, f in enumerate(F[n:]):
-        for p in f.powers:
-            B = np.zeros((len(M), len(F)), dtype=np.int64)
-            B[:, :n], B[:, n + d] = M, p
-            blocks.append(B)
-    return np.vstack(blocks)
-
-
-def _atoms(F: list, E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(columns [rows, m], which are usable): prod_d f_d^e_d for every row and
-    exponent vector (a zero value to a negative power is not usable)."""
-    A = np.ones((len(F[0].values), len(E)))
-    with np.errstate(all="ignore"):
-        for d, f in enumerate(F):
-            e = E[:, d]
-            used = np.flatnonzero(e)
-            A[:, used] *= f.values[:, None] ** e[used].astype(np.float64)[None, :]
-    ok = np.isfinite(A).all(0)
-    with np.errstate(all="ignore"):
-        scale = np.sqrt((A[:, ok] * A[:, ok]).sum(0))
-    ok[ok] = (scale > 0) & np.isfinite(scale)
-    return A, ok
 
 
 class MonomialFit:
@@ -353,9 +250,9 @@ def sparse_monomials(X: np.ndarray, y: np.ndarray, symbols, stop=lambda: False, 
         F = factors(X, symbols, functions)
         if functions and len(F) == n:
             continue                    # no variable has a usable function
-        columns = max_atoms if (form, functions) == ("sum", False) else min(max_atoms, RICH_ATOMS)
-        E = dictionary(F, columns // 2 if form == "ratio" else columns)
-        A, ok = _atoms(F, E)
+        budget = max_atoms if (form, functions) == ("sum", False) else min(max_atoms, RICH_ATOMS)
+        E = dictionary(F, budget // 2 if form == "ratio" else budget)
+        A, ok = columns(F, E)
         ok &= np.abs(E).sum(1) > 0          # the constant: every fit has one
         A, E = A[:, ok], E[ok]
         if A.shape[1] == 0:
