@@ -7,7 +7,7 @@ import numpy as np
 import sympy
 
 from kanstudio.discovery.search.dictionary import MAX_ATOMS, atom_count, exponent_vectors, radius_for
-from kanstudio.discovery.search.monomials import sparse_monomials
+from kanstudio.discovery.search.monomials import held_out, sparse_monomials
 from kanstudio.symbolic.interpreter import evaluate_numpy
 
 
@@ -140,3 +140,36 @@ def test_a_piece_left_on_the_data_is_fitted_without_the_engine():
     found = search_piece(ctx, X, law(X), [a])
     assert found and _max_rel(found[0], [a], law, rng, lo=0.5, hi=3.0) < 1e-6
     assert found[0].has(sympy.cos)
+
+
+def test_fits_are_judged_in_y_on_rows_they_did_not_see():
+    fit, judged = held_out(1000)
+    assert len(fit) == 120 and len(judged) == 120 and not set(fit) & set(judged)
+    assert fit.min() == 0 and fit.max() == 999 and judged.max() - judged.min() > 900   # spread, not a block
+    fit, judged = held_out(30)
+    assert len(judged) == 10 and not set(fit) & set(judged)
+    fit, judged = held_out(12)            # too few to spare a third: judged on its own rows
+    assert np.array_equal(fit, judged) and len(fit) == 12
+
+
+def test_under_noise_the_shortest_fit_the_held_out_rows_cannot_tell_from_the_best_comes_first():
+    # 1% relative noise on a law with a short form in 1/y^2: fits of every transform
+    # reach the noise floor, and one in 1/y^2 looks better there than it is in y.
+    # Compared in y on held-out rows, the shortest fit within the floor's spread leads
+    rng = np.random.default_rng(11)
+    syms = sympy.symbols("a b", positive=True)
+
+    def law(X):
+        a, b = X.T
+        return 1 / np.sqrt(a ** 2 + 2 * b)
+
+    X = rng.uniform(1, 3, size=(1000, 2))
+    y = law(X) * (1 + 0.01 * rng.standard_normal(1000))
+    found = sparse_monomials(X, y, syms)
+    best = min(f.error for f in found)
+    first = found[0]
+    assert first.error <= best * (1 + 1 / np.sqrt(2 * 120)) and first.size == min(
+        f.size for f in found if f.error <= best * (1 + 1 / np.sqrt(2 * 120)))
+    assert first.error < 0.2                           # at the noise floor, in y: not a compromise
+    got = np.broadcast_to(evaluate_numpy(first.expr, dict(zip(syms, X.T))), (1000,))
+    assert np.sqrt(np.mean((got / law(X) - 1) ** 2)) < 3e-3    # the law, within the noise's reach

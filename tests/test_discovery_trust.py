@@ -105,6 +105,19 @@ def test_status_exact_noisy_approximate_and_no_law():
     assert flat.status == NO_LAW
 
 
+def test_of_the_formulas_the_choice_cannot_tell_apart_the_one_at_the_noise_floor_is_the_law():
+    # PySR's score takes the 3-node formula (a large drop in error for few nodes), but
+    # its residuals still have a shape; the 6-node one, inside the choice's window,
+    # leaves noise: it is the law, and the status says so
+    front = [_cand("x", 1, 0.5), _cand("x**2", 3, 0.0112), _cand("x**2 + sin(x)/9", 6, 0.0101)]
+    shape = {sympy.sympify("x**2"): 0.8, sympy.sympify("x**2 + sin(x)/9"): -0.05}
+    v = judge(front, 1e-9, 0.0102, lambda c: shape.get(c.formula, 0.9))
+    assert v.status == EXACT and v.chosen.formula == sympy.sympify("x**2 + sin(x)/9")
+    # with no formula at the floor, PySR's choice stands, as an approximation
+    v = judge(front, 1e-9, 0.0102, lambda c: 0.8)
+    assert v.status == APPROXIMATE and v.chosen.formula == sympy.sympify("x**2")
+
+
 def test_a_near_miss_of_separability_is_rejected():
     X = RNG.uniform(1, 3, size=(400, 2))
     exact = lambda Z: Z[:, 0] ** 2 * np.sin(Z[:, 1])  # noqa: E731

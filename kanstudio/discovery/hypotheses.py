@@ -246,10 +246,13 @@ def run_all(ctx: Context):
 
     def decompose():
         # as AI Feynman does: a problem split by a separability or a symmetry is
-        # smaller for every later search.  A split takes off several inputs at
-        # once, a symmetry one
+        # smaller for every later search.  Symmetries first, as there: the problem
+        # a symmetry leaves is solved on the real rows (one input fewer, nothing
+        # read off a network), and its own decomposition still tests separability
         if not stop() and ctx.n_in >= 2:
             oracle(ctx, views)
+        if not stop():
+            reduce_by_symmetry(ctx)
         if not stop():
             separable_split(ctx)
         if not stop() and ctx.depth == 0:
@@ -258,8 +261,6 @@ def run_all(ctx: Context):
             # more time than a later round (a piece on the data is a smaller, exact
             # problem, the best lead there is at this point)
             peel(ctx, seconds=2 * PEEL_SECONDS, share=2 * PEEL_SHARE)
-        if not stop():
-            reduce_by_symmetry(ctx)
 
     # The whole problem is searched first, as it stands: many laws are found there
     # in seconds, and the decomposition then has the rest.  A sub-problem came out

@@ -168,12 +168,20 @@ def judge(front: Sequence, roundoff: float, network_error: float,
         return Verdict(NO_LAW, "no readable formula predicts better than the mean of y", None, closest)
     if not chosen.formula.free_symbols:
         return Verdict(NO_LAW, "the best formula is a constant: y does not depend on the inputs", None, closest)
+    if not small_table:
+        # a formula whose residuals are noise says all the data can tell; one whose
+        # residuals still have a shape is missing something.  Among the formulas the
+        # choice's window holds, the smallest one at the noise floor is the law
+        best = min(_err(c, roundoff) for c in front)
+        window = [c for c in front if c.complexity <= HEADLINE_SIZE
+                  and _err(c, roundoff) ** 2 <= WINDOW * best * best]
+        for c in [chosen] + sorted((c for c in window if c is not chosen), key=lambda c: c.complexity):
+            if floor_agrees(c.test_rmse, net):
+                s = structure(c)
+                if unstructured(s):
+                    return Verdict(EXACT, f"residuals are noise (neighbours explain {max(s, 0):.0%} of them) "
+                                          f"and the error is {c.test_rmse / net:.2g}x the network's", c)
     ratio = chosen.test_rmse / net if math.isfinite(net) else 0.0
-    if not small_table and floor_agrees(chosen.test_rmse, net):
-        s = structure(chosen)
-        if unstructured(s):
-            return Verdict(EXACT, f"residuals are noise (neighbours explain {max(s, 0):.0%} of them) "
-                                  f"and the error is {ratio:.2g}x the network's", chosen)
     if ratio <= CLEARLY:
         how = f"{ratio:.2g}x the network's error" if math.isfinite(net) else "no network error to compare"
         return Verdict(APPROXIMATE, f"best readable formula; {how}", chosen)

@@ -153,8 +153,10 @@ class MonomialFit:
         screening, then an exhaustive search).  A greedy first step takes the
         column that best stands in for two large terms (m w^2 x^3 / y for m w^2 x^2
         and a m w^2 x^3 / y), and no single swap leaves that compromise."""
-        gain, rr = self._gains(())
-        top = np.argsort(-gain)[:SCREENED.get(size, 0)]
+        if self._alone is None:
+            self._alone = self._gains(())
+        gain, rr = self._alone
+        top = _largest(gain, SCREENED.get(size, 0))
         top = top[gain[top] > 0]
         if len(top) < size:
             return []
@@ -170,7 +172,7 @@ class MonomialFit:
             gained = (coef * cs).sum(1)
         gained[~np.isfinite(gained)] = -1.0
         out = []
-        for k in np.argsort(-gained)[:self.beam]:
+        for k in _largest(gained, self.beam):
             if gained[k] > 0:
                 e = math.sqrt(max(rr - float(gained[k]), 0.0)) / self.norm
                 out.append((tuple(sorted(int(top[i]) for i in S[k])), e))
@@ -178,6 +180,7 @@ class MonomialFit:
 
     def run(self, stop=lambda: False) -> "MonomialFit":
         self.sq = (self.A * self.A).sum(0)
+        self._alone = None                  # each column's gain alone (every size's screening)
         beam = [()]
         for size in range(1, MAX_TERMS + 1):
             scored: dict = {}
@@ -185,7 +188,7 @@ class MonomialFit:
                 if stop():
                     return self
                 gain, rr = self._gains(support)
-                for j in np.argsort(-gain)[:self.expand]:
+                for j in _largest(gain, self.expand):
                     if gain[j] <= 0:
                         break
                     key = tuple(sorted(support + (int(j),)))
@@ -211,6 +214,15 @@ class MonomialFit:
         return self
 
 
+def _largest(v: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest entries of v, largest first (a full sort of 50 000
+    gains per step costs more than the step)."""
+    if k >= len(v):
+        return np.argsort(-v)
+    top = np.argpartition(-v, k)[:k]
+    return top[np.argsort(-v[top])]
+
+
 RICH_VARS = 3         # problems this small also get the richer forms ...
 RICH_ATOMS = 10_000   # ... in dictionaries of at most this many columns each (a 3-input problem's
                       # richer forms then take about what its plain sum does)
@@ -219,15 +231,41 @@ RICH_ATOMS = 10_000   # ... in dictionaries of at most this many columns each (a
 class Found(NamedTuple):
     expr: sympy.Expr      # the formula for y
     target: str           # the transform of y that was fitted ("y", "1/y^2", ...)
-    error: float          # relative error of the linear fit, in that transform
+    error: float          # relative error in y on rows the fit did not see (see ``held_out``)
     form: str             # "sum" of products, or "ratio" of two sums
     functions: bool       # the products include cos, sin, exp of the variables
+    size: int             # columns in the fit (numerator and denominator)
+
+
+def held_out(count: int, rows: int = ROWS) -> tuple[np.ndarray, np.ndarray]:
+    """(rows to fit, rows to judge on), each spread over the table (a real table's
+    rows are often sorted).  Fits of different transforms of y are compared in y
+    itself, on rows none of them saw: a relative error in 1/y^2 or in exp y is
+    not one in y (a transform that stretches the target's range makes any fit
+    look better there), and on noisy data the larger fits that follow the noise
+    are the worse ones there.  A table too small to spare a third of its rows
+    is judged on the rows it was fitted on."""
+    idx = np.arange(count)
+    if count >= 2 * rows:
+        fit = np.linspace(0, count - 1, rows).astype(int)
+        rest = np.setdiff1d(idx, fit)
+        return fit, rest[np.linspace(0, len(rest) - 1, rows).astype(int)]
+    held = idx[1::3]
+    fit = np.setdiff1d(idx, held)
+    if len(fit) < MIN_ROWS:
+        return idx, idx
+    if len(fit) > rows:
+        fit = fit[np.linspace(0, len(fit) - 1, rows).astype(int)]
+    return fit, held
+
+
+MIN_ROWS = 2 * MAX_TERMS + 2   # rows a fit of MAX_TERMS columns needs to say anything
 
 
 def sparse_monomials(X: np.ndarray, y: np.ndarray, symbols, stop=lambda: False, rows: int = ROWS,
                      max_atoms: int = MAX_ATOMS, limit: int = 8) -> list:
     """``Found`` for the best sum of each size in y and in each usable transform of
-    it, most accurate (then shortest) first: the ``limit`` best.
+    it, most accurate in y on held-out rows (then shortest) first: the ``limit`` best.
 
     Problems of at most RICH_VARS inputs are also fitted in two richer forms:
     products that include cos, sin and exp of the variables, and ratios of two
@@ -236,15 +274,17 @@ def sparse_monomials(X: np.ndarray, y: np.ndarray, symbols, stop=lambda: False, 
     many laws once a decomposition has left two or three variables."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    if len(y) > rows:       # spread over the table (a real table's rows are often sorted)
-        pick = np.linspace(0, len(y) - 1, rows).astype(int)
-        X, y = X[pick], y[pick]
     n = X.shape[1]
-    if n == 0 or len(y) < 2 * MAX_TERMS + 2:
+    if n == 0 or len(y) < MIN_ROWS:
         return []
+    fit_rows, judge_rows = held_out(len(y), rows)
+    both = np.concatenate([fit_rows, judge_rows])
+    X, y = X[both], y[both]
+    nf = len(fit_rows)
+    yf, yj = y[:nf], y[nf:]
     rich = n <= RICH_VARS
     variants = [(False, "sum")] + ([(False, "ratio"), (True, "sum"), (True, "ratio")] if rich else [])
-    transforms = usable_transforms(y)
+    transforms = usable_transforms(yf)
     out = []
     for functions, form in variants:
         F = factors(X, symbols, functions)
@@ -257,34 +297,68 @@ def sparse_monomials(X: np.ndarray, y: np.ndarray, symbols, stop=lambda: False, 
         A, E = A[:, ok], E[ok]
         if A.shape[1] == 0:
             continue
+        Af, Aj = A[:nf], A[nf:]
         def term(j, F=F, E=E):
             return sympy.Mul(*(f.expr ** int(p) for f, p in zip(F, E[j]) if p != 0))
 
         for tr in transforms:
             if stop():
-                return [_found(*o, y) for o in _ranked(out)[:limit]]
+                return [_found(*o, yf) for o in _ranked(out, len(yj))[:limit]]
             if tr.name in SKIP and not functions:
                 continue
-            t = tr.apply(y)
-            m = A.shape[1]
-            fit = MonomialFit(A, t, ratio=form == "ratio").run(stop)
+            m = Af.shape[1]
+            fit = MonomialFit(Af, tr.apply(yf), ratio=form == "ratio").run(stop)
             for size, (err, support) in sorted(fit.best.items()):
                 if not math.isfinite(err) or (form == "ratio" and all(j < m for j in support)):
                     continue            # no denominator: the sum form has it
-                out.append((err, size, form, functions, tr, fit.coefficients(support), support, term, m))
-    return [_found(*o, y) for o in _ranked(out)[:limit]]
+                coef = fit.coefficients(support)
+                judged = _error_in_y(tr, _predict(coef, Aj), yj, yf)
+                if math.isfinite(judged):
+                    out.append((judged, size, form, functions, tr, coef, support, term))
+    return [_found(*o, yf) for o in _ranked(out, len(yj))[:limit]]
 
 
-def _ranked(found: list) -> list:
-    return sorted(found, key=lambda f: (max(f[0], EXACT), f[1]))
+def _predict(coef: tuple, A: np.ndarray) -> np.ndarray:
+    """P / Q of ``MonomialFit.coefficients`` on the rows of A (the monomial columns)."""
+    c0, num, q0, den = coef
+    p = c0 + sum(c * A[:, j] for j, c in num.items())
+    if not den:
+        return np.broadcast_to(np.asarray(p, dtype=np.float64), (A.shape[0],))
+    q = q0 - sum(c * A[:, k] for k, c in den.items())
+    a = np.abs(q)
+    if not (np.all(q > 0) or np.all(q < 0)) or a.min() < 1e-6 * a.max():
+        return np.full(A.shape[0], np.nan)         # a pole among these rows
+    return p / q
 
 
-def _found(err, size, form, functions, tr, coef, support, term, m, y) -> Found:
+def _error_in_y(tr, t: np.ndarray, y: np.ndarray, y_fit: np.ndarray) -> float:
+    """Relative error in y of values t of the transform (inf where they cannot be read back)."""
+    v = tr.values_back(t, y_fit)
+    d = y - y.mean()
+    scale = float(np.sqrt(np.dot(d, d))) or 1.0
+    with np.errstate(all="ignore"):
+        r = v - y
+        e = float(np.sqrt(np.dot(r, r))) / scale
+    return e if math.isfinite(e) else math.inf
+
+
+def _ranked(found: list, judged_on: int) -> list:
+    """Smallest first among the fits that the held-out rows cannot tell from the best
+    (errors within the spread of an RMSE measured on ``judged_on`` rows, about
+    1/sqrt(2 n) of it, or all at round-off), then the rest, most accurate first."""
+    if not found:
+        return []
+    best = max(min(f[0] for f in found), EXACT)
+    tied = best * (1.0 + 1.0 / math.sqrt(2.0 * max(judged_on, 1)))
+    return sorted(found, key=lambda f: (0, f[1], f[0]) if f[0] <= tied else (1, f[0], f[1]))
+
+
+def _found(err, size, form, functions, tr, coef, support, term, y) -> Found:
     """The formula for y of one fit (sympy is slow: only for those returned)."""
     c0, num, q0, den = coef
     p = sympy.Float(c0) + sympy.Add(*(sympy.Float(c) * term(j) for j, c in num.items()))
     q = sympy.Float(q0) - sympy.Add(*(sympy.Float(c) * term(k) for k, c in den.items())) if den else 1
-    return Found(tr.read_back(p / q, y), tr.name, err, form, functions)
+    return Found(tr.read_back(p / q, y), tr.name, err, form, functions, size)
 
 
 def monomial_pieces(X: np.ndarray, g: np.ndarray, symbols, stop=lambda: False, keep: int = 2) -> tuple[list, bool]:
@@ -327,6 +401,6 @@ def monomial_search(ctx) -> int:
               "products of integer powers of, and of cos, sin and exp of, ") + ", ".join(ctx.names)
         shape = "a sum of " if f.form == "sum" else "a ratio of two sums of "
         step = Step("sparse monomials", f"fitted {f.target} as {shape}{of} (relative error {f.error:.2g} "
-                                        f"on {ROWS} rows)", tuple(ctx.names))
+                                        f"in y, on rows the fit did not see)", tuple(ctx.names))
         ctx.add_structure(f.expr, f"sparse monomials ({f.target}, {f.form})", steps=(step,))
     return len(ctx.candidates) - before

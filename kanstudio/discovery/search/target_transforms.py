@@ -17,6 +17,7 @@ acos: [0, pi]), exp y a target spanning a few tens at most.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -62,6 +63,13 @@ class TargetTransform:
     def read_back(self, t: sympy.Expr, y: np.ndarray) -> sympy.Expr:
         return self.back(t, _sign(np.asarray(y, dtype=np.float64)))
 
+    def values_back(self, t: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """y's values from T(y)'s (``read_back`` on numbers; nan outside its domain)."""
+        f = _numeric_back(self.name, _sign(np.asarray(y, dtype=np.float64)))
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(np.asarray(f(np.asarray(t, dtype=np.float64)), dtype=np.float64),
+                                   np.shape(t))
+
 
 def _sign(y: np.ndarray) -> int:
     if (y > 0).all():
@@ -81,6 +89,14 @@ TRANSFORMS = (
     TargetTransform("cos y", lambda y, s: np.cos(y), lambda t, s: sympy.acos(t), "any", (0.0, np.pi)),
     TargetTransform("exp y", lambda y, s: np.exp(y), lambda t, s: sympy.log(t), "narrow"),
 )
+
+
+@lru_cache(maxsize=64)
+def _numeric_back(name: str, sign: int):
+    # compiled from ``back`` itself, so the numbers and the formula cannot disagree
+    t = sympy.Symbol("t")
+    tr = next(x for x in TRANSFORMS if x.name == name)
+    return sympy.lambdify(t, tr.back(t, sign), "numpy")
 
 
 def usable_transforms(y: np.ndarray) -> list[TargetTransform]:
