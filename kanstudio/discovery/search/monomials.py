@@ -99,13 +99,10 @@ class MonomialFit:
         among powers of x)."""
         if self.m is None or all(j < self.m for j in support):
             return linear
-        c0, num, q0, den = self.coefficients(support)
-        p = c0 + sum(c * self.mono[:, j] for j, c in num.items())
-        q = q0 - sum(c * self.mono[:, k] for k, c in den.items())
-        a = np.abs(q)
-        if not (np.all(q > 0) or np.all(q < 0)) or a.min() < 1e-6 * a.max():
-            return math.inf
-        r = p / q - self.raw_t
+        v = _predict(self.coefficients(support), self.mono)
+        if not np.isfinite(v).all():
+            return math.inf             # a pole among the rows
+        r = v - self.raw_t
         return float(np.sqrt(np.dot(r, r))) / self.norm
 
     def _basis(self, support) -> np.ndarray:
