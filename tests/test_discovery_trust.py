@@ -15,8 +15,8 @@ from kanstudio.discovery import DiscoverConfig, discover_arrays
 from kanstudio.discovery.search.engines import OperonEngine, engine_symbols
 from kanstudio.discovery.judgement.pareto import FormulaCandidate
 from kanstudio.discovery.split import _split_error, split_tolerance
-from kanstudio.discovery.judgement.status import (APPROXIMATE, EXACT, NO_LAW, STRUCTURE_MAX, choose, judge,
-                                       noise_structure, residual_structure)
+from kanstudio.discovery.judgement.status import (APPROXIMATE, EXACT, NO_LAW, STRUCTURE_MAX, choose, floor_agrees,
+                                                  judge, noise_structure, residual_structure)
 from kanstudio.symbolic.interpreter import evaluate_numpy
 
 RNG = np.random.default_rng(7)
@@ -89,6 +89,14 @@ def test_status_exact_noisy_approximate_and_no_law():
     # far better than the network: the network is poor, it shows no noise floor
     poor = judge([_cand("x", 1, 0.5), _cand("x**2", 3, 0.0101)], 1e-9, 0.08, lambda c: -0.1)
     assert poor.status == APPROXIMATE
+    # ... unless a network fitted to the formula's residuals shows the floor: it learns nothing
+    refloored = judge([_cand("x", 1, 0.5), _cand("x**2", 3, 0.0101)], 1e-9, 0.08, lambda c: -0.1,
+                      refloor=lambda c: 0.0100)
+    assert refloored.status == EXACT and "fitted to its residuals" in refloored.reason
+    # a network that learns a shape the formula missed shows none
+    learned = judge([_cand("x", 1, 0.5), _cand("x**2", 3, 0.0101)], 1e-9, 0.08, lambda c: -0.1,
+                    refloor=lambda c: 0.006)
+    assert learned.status == APPROXIMATE
     # same error, but the residuals have structure: a missing term, not noise
     off = judge([_cand("x", 1, 0.5), _cand("x**2", 3, 0.0101)], 1e-9, 0.0102, lambda c: 0.9)
     assert off.status == APPROXIMATE
@@ -317,8 +325,13 @@ def test_target_transforms_are_offered_only_where_defined_and_read_back_exactly(
     assert names[0] == "y" and {"y^2", "1/y", "1/y^2", "log|y|"} <= set(names)
     near_zero = np.concatenate([pos, [1e-6]])
     assert "1/y" not in [t.name for t in usable_transforms(near_zero)]
+    # logit y only for a fraction: strictly inside (0, 1)
+    fraction = np.linspace(1e-5, 0.9999, 50)
+    assert "logit y" in [t.name for t in usable_transforms(fraction)]
+    assert "logit y" not in [t.name for t in usable_transforms(pos)]
+    assert "logit y" not in [t.name for t in usable_transforms(np.concatenate([fraction, [1.0]]))]
     t = sympy.Symbol("t")
-    for sign, y in ((1, pos), (-1, -pos), (0, mixed)):
+    for sign, y in ((1, pos), (-1, -pos), (0, mixed), (1, fraction)):
         for tr in usable_transforms(y):
             back = tr.read_back(t, y)
             # y -> T(y) -> back gives y again on every row
@@ -345,6 +358,20 @@ def test_the_symbolic_search_races_transforms_of_the_target():
     off = _context(X, y, ["a", "b"], engine=OperonEngine())
     off.cfg.target_transforms = False
     assert symbolic_search(off, 12.0, transforms=True) == 0 and not off.candidates
+
+
+def test_a_fraction_is_searched_in_logit_y():
+    """Hill's occupancy L^n/(K^n + L^n) is n log(L/K) in logit y = log(y/(1 - y)):
+    the race finds it there and reads it back as y."""
+    from kanstudio.discovery.search.stage import symbolic_search
+    rng = np.random.default_rng(3)
+    X = rng.uniform([0.2, 0.5, 1.0], [5.0, 3.0, 3.0], size=(400, 3))
+    y = X[:, 0] ** X[:, 2] / (X[:, 1] ** X[:, 2] + X[:, 0] ** X[:, 2])
+    ctx = _context(X, y, ["L", "K", "n"], budget=30, engine=OperonEngine())
+    assert symbolic_search(ctx, 12.0, transforms=True) > 0
+    best = min(ctx.candidates, key=lambda c: c.test_rmse)
+    assert best.test_rmse < 1e-6 * np.std(y), best.formula
+    assert "logit y" in best.derivation[0].text
 
 
 def test_a_paused_search_goes_on_where_it_stopped():
@@ -512,3 +539,27 @@ def test_a_near_miss_is_peeled_through_its_outer_function():
     assert sympy.simplify(wrap(8 * G * rho + k / a ** 2) - law) == 0
     # no invertible outer function: nothing below the formula itself
     assert len(shells(G * rho + sympy.sin(k), y)) == 1
+
+
+def test_a_network_on_a_formulas_residuals_shows_the_noise_floor_a_poor_network_hides():
+    # V^2/R on noisy rows: the stand-in networks are poor on the steep law (the formula
+    # beats them fourfold) and show no noise floor.  A network fitted to the law's
+    # residuals finds nothing to learn; one fitted to a formula missing a term learns it
+    from kanstudio.discovery.clock import Clock
+    from kanstudio.discovery.context import Context
+    rng = np.random.default_rng(11)
+    X = rng.uniform([1.0, 1.0], [12.0, 10.0], size=(600, 2))
+    V, R = sympy.symbols("V R", positive=True)
+    law = V ** 2 / R
+    y = evaluate_numpy(law, {V: X[:, 0], R: X[:, 1]}) + 0.3 * rng.normal(size=600)
+    ctx = Context(DiscoverConfig(), Clock(30, None, None), X[:480], y[:480], X[480:], y[480:], [V, R], ["V", "R"])
+    ctx.general_done = True
+    found = FormulaCandidate(law, 5, ctx.rmse(law, ctx.X_test, ctx.y_test))
+    ctx.candidates.append(found)
+    ctx.flex_rmse = 4 * found.test_rmse
+    assert ctx.accurate_found()
+    floor = ctx.residual_floor(found)
+    assert floor >= 0.95 * found.test_rmse and floor_agrees(found.test_rmse, floor)   # noise: nothing learned
+    off = law - sympy.Float(0.6) * sympy.sin(2 * V)      # misses a term as large as the noise
+    missing = FormulaCandidate(off, 10, ctx.rmse(off, ctx.X_test, ctx.y_test))
+    assert not floor_agrees(missing.test_rmse, ctx.residual_floor(missing))

@@ -14,8 +14,8 @@ from ..symbolic import (complexity, evaluate_numpy, finish, FormulaIncomplete, n
                         polish, refit_constants, snap_verified)
 from ..model import KAN, library_names
 from ..training import FitConfig, fit
-from .judgement import (floor_agrees, FormulaCandidate, HEADLINE_SIZE, noise_structure, probe_points, readable,
-                        unstructured)
+from .judgement import (far_below, floor_agrees, FormulaCandidate, HEADLINE_SIZE, noise_structure, probe_points,
+                        readable, unstructured)
 from .config import EXACT_REL
 from .views import View
 
@@ -26,6 +26,9 @@ DEFERRED_SNAPS = 2    # candidates waiting for the noise floor that are snapped 
 ORACLE_REL = 1e-2     # a formula stands in for f (symmetry and separability tests) within this of std(y)
 ROUNDOFF = 1e-6       # a printed constant this close to an integer (relative) may be that integer
 NEAR_EXACT = 1e-6     # a fit this close (relative to std(y)) is snapped however large it prints
+RESIDUAL_STEPS = 3    # times the usual LBFGS steps for a network on a formula's residuals (as the stand-ins)
+RESIDUAL_SECONDS = 3.0      # at most this long for it ...
+MIN_RESIDUAL_SECONDS = 0.5  # ... and not started with less time than this left
 
 
 class Context:
@@ -57,6 +60,7 @@ class Context:
         self.pol_y = y_train[self.pol_rows]
         self.candidates: list[FormulaCandidate] = []
         self._noise: dict = {}        # id(candidate) -> its residuals look like noise (accurate_found)
+        self._residual_floor: dict = {}   # formula text -> residual_floor
         self.best_net, self.best_net_rmse, self.best_view = None, math.inf, None
         self.general_done = False     # a flexible network has been trained (noise-floor estimate)
         self.flex_rmse = math.inf     # its test error
@@ -112,13 +116,62 @@ class Context:
 
     def accurate_found(self) -> bool:
         """Some readable formula is at the noise floor, as the final judgement
-        would call it (status.floor_agrees and unstructured residuals): nothing
-        left to search for.  A formula that merely matches a flexible network, or
-        beats a poor one, with residuals that nearby rows predict (noiseless data,
-        wrong structure) is no reason to stop searching; nor is a sprawling one."""
-        return self.exact_found() or any(floor_agrees(c.test_rmse, self.flex_rmse)
-                                         and readable(c.formula, c.complexity) and self._noise_residuals(c)
-                                         for c in self.candidates)
+        would call it (status.floor_agrees against the best network, or against a
+        network on the formula's own residuals where it beats every network by far,
+        and unstructured residuals): nothing left to search for.  A formula that
+        merely matches a flexible network, or beats a poor one, with residuals
+        that nearby rows predict (noiseless data, wrong structure) is no reason to
+        stop searching; nor is a sprawling one."""
+        if self.exact_found():
+            return True
+        net = min(self.flex_rmse, self.best_net_rmse)
+        far_better = []
+        for c in self.candidates:
+            if not readable(c.formula, c.complexity):
+                continue
+            if floor_agrees(c.test_rmse, net) and self._noise_residuals(c):
+                return True
+            if far_below(c.test_rmse, net):
+                far_better.append(c)
+        # the best of them only: each check fits a network
+        best = min(far_better, key=lambda c: c.test_rmse, default=None)
+        return best is not None and self._noise_residuals(best) and floor_agrees(best.test_rmse,
+                                                                                 self.residual_floor(best))
+
+    def residual_floor(self, c, seconds: float = RESIDUAL_SECONDS) -> float:
+        """Test error of candidate c plus an unregularised network fitted to its
+        training residuals: the noise floor a flexible model shows when the
+        stand-in networks alone are poorer than the formula (a steep law on noisy
+        rows).  Residuals with a shape the formula missed are learned (the error
+        drops); noise is not.  inf when there is no time for it; a fit cut short
+        by the time errs high, i.e. against calling the formula exact."""
+        key = c.sympy_str
+        if key in self._residual_floor:
+            return self._residual_floor[key]
+        seconds = min(seconds, self.clock.left())
+        if seconds < MIN_RESIDUAL_SECONDS:
+            return math.inf
+        r_train = self.residuals(c.formula, self.X_train, self.y_train)
+        r_test = self.residuals(c.formula, self.X_test, self.y_test)
+        if not (np.isfinite(r_train).all() and np.isfinite(r_test).all()):
+            return math.inf
+        with self.clock.stage(f"noise floor: a network on the residuals of {key[:40]}"):
+            view = View("residuals", self.X_train, r_train, self.symbols, [False] * self.n_in, False)
+            n, rows = self.n_in, self.kan_rows
+            model = KAN([n, 2 * n + 1, 1], grid=self.grid, k=self.cfg.k, seed=self.cfg.seed, device=self.cfg.device)
+            deadline = time.perf_counter() + seconds
+            fit(model, view.x_tensor(self.X_train[rows], device=model.device),
+                view.y_tensor(r_train[rows], device=model.device),
+                config=FitConfig(steps=RESIDUAL_STEPS * self.cfg.steps, seed=self.cfg.seed,
+                                 reg_metric=self.cfg.reg_metric),
+                cancel=lambda: self.clock.stop_training() or time.perf_counter() > deadline)
+            with torch.no_grad():
+                out = model(view.x_tensor(self.X_test, device=model.device)).cpu().numpy()
+            err = r_test - view.untransform(out)
+            floor = float(np.sqrt(np.mean(err * err))) if np.isfinite(err).all() else math.inf
+        self.clock.check()
+        self._residual_floor[key] = floor
+        return floor
 
     def _noise_residuals(self, c) -> bool:
         """The candidate's test residuals look like noise; too few rows to tell

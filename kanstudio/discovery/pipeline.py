@@ -59,6 +59,8 @@ KFOLD_ROWS = 200      # tables smaller than this are judged on k-fold errors
 MIN_ROWS = 6          # fewer rows cannot test any formula with constants
 ROWS_PER_CONSTANT = 3  # a formula needs this many rows per fitted constant to be judged at all
 JUDGE_SECONDS = 4.0   # the k-fold judgement's share, kept out of the search's budget
+LAST_STAGE_SECONDS = 2.0   # kept for the last stage's overrun (one started with seconds left: a network
+                           # on a formula's residuals, a factor's reading) and the judgement of the test rows
 
 @dataclass
 class DiscoverResult:
@@ -219,7 +221,7 @@ def _use_units(ctx, units: dict, names: list, target: str):
 
 
 def _judge_reserve(rows: int) -> float:
-    return JUDGE_SECONDS + 0.5 if rows < KFOLD_ROWS else 1.0
+    return JUDGE_SECONDS + 0.5 if rows < KFOLD_ROWS else LAST_STAGE_SECONDS
 
 
 def _engine(cfg):
@@ -268,7 +270,11 @@ def _judge(ctx, front, small, y_std, kfold: bool = True):
     baseline = float(np.sqrt(np.mean((y_te - np.mean(ctx.y_train)) ** 2)))
     if kfold:
         baseline *= math.sqrt(len(y_te) / max(1, len(y_te) - 1))
-    verdict = judge(front, EXACT_REL * y_std, network, structure, small_table=kfold or small, baseline=baseline)
+    # a network on a formula's residuals, as the search fitted it for its early stop
+    # (residual_floor); one is fitted here only while the search's budget lasts
+    refloor = None if kfold or small else (lambda c: ctx.residual_floor(c))
+    verdict = judge(front, EXACT_REL * y_std, network, structure, small_table=kfold or small, baseline=baseline,
+                    refloor=refloor)
     return verdict, ("k-fold" if kfold else "test rows")
 
 

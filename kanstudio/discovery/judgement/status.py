@@ -16,7 +16,9 @@ One criterion for every table:
     |y|, see ``noise_structure``) and the fitted network, a
     flexible model, gets no lower (the formula's error is within
     [``FLOOR_AGREES``, 1.1] times the network's; a formula far better than the
-    network says the network is poor, not that the data are noisy);
+    network says the network is poor, not that the data are noisy: then the
+    floor is that of a network fitted to the formula's residuals, which learns
+    a shape the formula missed and cannot learn noise);
   - ``approximate``: a readable formula (at most ``HEADLINE_SIZE`` nodes) that
     the network does not beat clearly (by ``CLEARLY`` in error);
   - ``no law found``: the network beats every readable formula clearly, or no
@@ -29,12 +31,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 __all__ = ["EXACT", "APPROXIMATE", "NO_LAW", "Verdict", "judge", "residual_structure", "noise_structure", "choose",
-           "floor_agrees", "unstructured", "HEADLINE_SIZE"]
+           "floor_agrees", "far_below", "unstructured", "HEADLINE_SIZE"]
 
 EXACT, APPROXIMATE, NO_LAW = "exact", "approximate", "no law found"
 
@@ -138,6 +140,12 @@ def floor_agrees(error: float, network_error: float) -> bool:
             and FLOOR_AGREES * network_error <= error <= 1.1 * network_error)
 
 
+def far_below(error: float, network_error: float) -> bool:
+    """The formula beats the network by more than a noise floor allows: the network
+    is poor here, and only a better one (``judge``'s ``refloor``) can show the floor."""
+    return math.isfinite(network_error) and error < FLOOR_AGREES * network_error
+
+
 def unstructured(structure: float) -> bool:
     """Residuals whose neighbours do not predict them (``residual_structure``): noise."""
     return math.isfinite(structure) and structure <= STRUCTURE_MAX
@@ -145,12 +153,14 @@ def unstructured(structure: float) -> bool:
 
 def judge(front: Sequence, roundoff: float, network_error: float,
           structure: Callable[[object], float], small_table: bool = False,
-          baseline: float = math.inf) -> Verdict:
+          baseline: float = math.inf, refloor: Optional[Callable[[object], float]] = None) -> Verdict:
     """The headline formula and its status (see the module doc).  ``structure(c)``
     gives residual_structure for candidate c; ``network_error`` is the fitted
     network's error on the same rows as the candidates' (inf when unknown);
     ``baseline`` the error of predicting the training mean, on the same rows: a
-    formula that is not better than that explains nothing."""
+    formula that is not better than that explains nothing.  ``refloor(c)``, where
+    given, is the error of c plus a network fitted to its residuals (same rows):
+    the floor a flexible model shows for a formula far better than the network."""
     front = [c for c in front if math.isfinite(c.test_rmse)]
     if not front:
         return Verdict(NO_LAW, "no formula could be evaluated on the data")
@@ -176,11 +186,14 @@ def judge(front: Sequence, roundoff: float, network_error: float,
         window = [c for c in front if c.complexity <= HEADLINE_SIZE
                   and _err(c, roundoff) ** 2 <= WINDOW * best * best]
         for c in [chosen] + sorted((c for c in window if c is not chosen), key=lambda c: c.complexity):
-            if floor_agrees(c.test_rmse, net):
+            floor, whose = net, "the network's"
+            if refloor is not None and far_below(c.test_rmse, net) and unstructured(structure(c)):
+                floor, whose = refloor(c), "that of a network fitted to its residuals"
+            if floor_agrees(c.test_rmse, floor):
                 s = structure(c)
                 if unstructured(s):
                     return Verdict(EXACT, f"residuals are noise (neighbours explain {max(s, 0):.0%} of them) "
-                                          f"and the error is {c.test_rmse / net:.2g}x the network's", c)
+                                          f"and the error is {c.test_rmse / floor:.2g}x {whose}", c)
     ratio = chosen.test_rmse / net if math.isfinite(net) else 0.0
     if ratio <= CLEARLY:
         how = f"{ratio:.2g}x the network's error" if math.isfinite(net) else "no network error to compare"

@@ -4,15 +4,20 @@ Many laws are short in some function of y rather than in y itself:
 sqrt(a^2 + b^2) is a polynomial in y^2, q / sqrt(r^2 + d^2 - 2 d r cos a) in
 1/y^2, a ratio of sums in 1/y, a product of powers in log|y|, an angle
 asin(lambda/(n d)) or acos((cos t - u)/(1 - u cos t)) in sin y or cos y, a
-sum of logarithms log(1 + x) + log(1 + x^2) in exp y (a polynomial there).  AI
-Feynman tries such transforms of y before anything else; here each one is
-a target the symbolic engine may search, and a formula t(x) found for T(y)
-is read back as y = T^-1(t(x)).
+sum of logarithms log(1 + x) + log(1 + x^2) in exp y (a polynomial there), a
+fraction or a probability (an occupancy, a saturation: Hill's L^n/(K^n + L^n),
+Langmuir's KP/(1 + KP), Fermi's 1/(e^x + 1)) in logit y = log(y/(1 - y)), the
+link of logistic regression (n log(L/K), log K + log P, -x there).  AI Feynman
+tries such transforms of y before anything else; here each one is a target
+the symbolic engine may search, and a formula t(x) found for T(y) is read back
+as y = T^-1(t(x)).
 
 A transform is only offered where it is defined and well conditioned on the
-rows: a log or a reciprocal needs y of one sign away from 0, sin y and cos y
-a target inside the branch their inverse reads back (asin: [-pi/2, pi/2],
-acos: [0, pi]), exp y a target spanning a few tens at most.
+rows: a log or a reciprocal needs y of one sign away from 0, logit y a target
+strictly inside (0, 1) (its values grow only as log y near the ends, not as
+1/y), sin y and cos y a target inside the branch their inverse reads back
+(asin: [-pi/2, pi/2], acos: [0, pi]), exp y a target spanning a few tens at
+most.
 """
 from __future__ import annotations
 
@@ -85,6 +90,8 @@ TRANSFORMS = (
     TargetTransform("1/y", lambda y, s: 1.0 / y, lambda t, s: 1 / t, "away from 0"),
     TargetTransform("1/y^2", lambda y, s: 1.0 / (y * y), lambda t, s: s / sympy.sqrt(t), "away from 0"),
     TargetTransform("log|y|", lambda y, s: np.log(s * y), lambda t, s: s * sympy.exp(t), "one sign"),
+    TargetTransform("logit y", lambda y, s: np.log(y / (1.0 - y)), lambda t, s: 1 / (1 + sympy.exp(-t)), "any",
+                    (0.0, 1.0)),
     TargetTransform("sin y", lambda y, s: np.sin(y), lambda t, s: sympy.asin(t), "any", (-np.pi / 2, np.pi / 2)),
     TargetTransform("cos y", lambda y, s: np.cos(y), lambda t, s: sympy.acos(t), "any", (0.0, np.pi)),
     TargetTransform("exp y", lambda y, s: np.exp(y), lambda t, s: sympy.log(t), "narrow"),
