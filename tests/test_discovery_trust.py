@@ -563,3 +563,21 @@ def test_a_network_on_a_formulas_residuals_shows_the_noise_floor_a_poor_network_
     off = law - sympy.Float(0.6) * sympy.sin(2 * V)      # misses a term as large as the noise
     missing = FormulaCandidate(off, 10, ctx.rmse(off, ctx.X_test, ctx.y_test))
     assert not floor_agrees(missing.test_rmse, ctx.residual_floor(missing))
+
+
+def test_an_exact_law_larger_than_a_headline_ends_the_search_once_the_engine_has_had_its_turn():
+    # (p^2/m + m w^2 x^2 (1 + a x / s))/2 is 30 nodes and exact in the sparse fit's
+    # first seconds; the search looks for a smaller form through the engine's search of
+    # the whole problem, then stops, instead of going on to the budget
+    rng = np.random.default_rng(5)
+    X = rng.uniform(1, 3, size=(600, 6))
+    p, m, w, x, a, s = X.T
+    y = (p ** 2 / m + m * w ** 2 * x ** 2 * (1 + a * x / s)) / 2
+    res = discover_arrays(X[:480], y[:480], X[480:], y[480:], ["p", "m", "w", "x", "a", "s"], "H",
+                          DiscoverConfig(budget_seconds=40))
+    assert res.status == EXACT and res.complexity > 25
+    names = [st.name for st in res.stages]
+    first = next(i for i, n in enumerate(names) if n.startswith("symbolic search ("))
+    # after the engine's search only its candidates' refits and the judgement: no
+    # decomposition, no KAN hypotheses
+    assert all(n.startswith(("symbolic search (operon, y)", "peel", "judge")) for n in names[first + 1:]), names

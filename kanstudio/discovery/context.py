@@ -108,10 +108,11 @@ class Context:
                 return math.inf
             return float(np.sqrt(np.mean(err * err)))
 
-    def exact_found(self) -> bool:
+    def exact_found(self, any_size: bool = False) -> bool:
         """A readable formula exact to round-off: nothing left to search for (an exact
-        but sprawling one leaves the search going for a smaller form)."""
-        return any(c.complexity <= HEADLINE_SIZE and c.at_roundoff(EXACT_REL * self.y_std)
+        but sprawling one leaves the search going for a smaller form, unless
+        ``any_size``)."""
+        return any((any_size or c.complexity <= HEADLINE_SIZE) and c.at_roundoff(EXACT_REL * self.y_std)
                    for c in self.candidates)
 
     def accurate_found(self) -> bool:

@@ -213,12 +213,15 @@ def run_all(ctx: Context):
 
     # a formula at the noise floor ends the search only once the engine has searched the
     # whole problem: on noisy data many formulas reach the floor (a cubic through a
-    # drug's concentration curve), and the stand-in networks are now fitted first
+    # drug's concentration curve), and the stand-in networks are now fitted first.  So
+    # does an exact formula of more than HEADLINE_SIZE nodes: the engine has had its
+    # turn at a smaller form, and a law can be that large (a 30-node Hamiltonian found
+    # in the first seconds had kept the search going to the budget)
     searched = [ctx.depth > 0]
 
     def stop() -> bool:
         return ctx.clock.left() <= 0 or ctx.exact_found() or (
-            searched[0] and ctx.general_done and ctx.accurate_found())
+            searched[0] and ctx.general_done and (ctx.exact_found(any_size=True) or ctx.accurate_found()))
 
     # units first: a problem in fewer dimensionless groups is a smaller problem
     dimensionless_groups(ctx)
